@@ -1,0 +1,725 @@
+"""A streaming reader for X12 835 remittance advice (005010X221A1; 004010X091A1 with a warning).
+
+Claims are yielded as soon as they are complete, so a file of any size is read in flat
+memory. Structural problems (not X12, truncated, wrong element counts, bad amounts or
+dates, SE count mismatch) raise :class:`~agent.x12.errors.X12ParseError`; problems a
+biller should see but that do not stop reading (unbalanced claims, an older version, a
+component separator that differs from ISA16) become :class:`~agent.x12.errors.ParseWarning`.
+
+Usage::
+
+    reader = Remittance835Reader.open("era.835")
+    for claim in reader:
+        ...
+    reader.warnings, reader.remittances, reader.stats
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+from agent.x12.errors import ParseWarning, X12ParseError
+from agent.x12.models import (
+    Address,
+    Adjustment,
+    ClaimPayment,
+    Contact,
+    Entity,
+    MonetaryAmount,
+    Party,
+    Procedure,
+    ProviderAdjustment,
+    ProviderSummary,
+    Quantity,
+    Reference,
+    Remark,
+    Remittance,
+    ServiceLine,
+)
+from agent.x12.segments import iter_segments
+from agent.x12.values import parse_amount, parse_date, parse_optional_amount
+
+ADJUSTMENT_GROUPS = frozenset({"CO", "PR", "OA", "PI", "CR"})
+"""CAS01 group codes (CR is legacy but still sent by some payers)."""
+
+CLAIM_STATUS_CODES = frozenset({"1", "2", "3", "4", "19", "20", "21", "22", "23", "25"})
+"""CLP02 values defined by 005010X221A1."""
+
+_ZERO = Decimal(0)
+
+# Most elements a segment may carry (segment id not counted). More than this is an error.
+_MAX_ELEMENTS = {
+    "ISA": 16, "IEA": 2, "GS": 8, "GE": 2, "ST": 3, "SE": 2, "BPR": 21, "TRN": 4, "CUR": 21,
+    "REF": 4, "DTM": 6, "N1": 6, "N3": 2, "N4": 7, "PER": 9, "RDM": 3, "LX": 1, "TS3": 24,
+    "TS2": 19, "CLP": 14, "CAS": 19, "NM1": 12, "MIA": 24, "MOA": 9, "AMT": 3, "QTY": 4,
+    "SVC": 7, "LQ": 2, "PLB": 14,
+}
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """Counts of what was read from one file."""
+
+    interchanges: int = 0
+    transactions: int = 0
+    claims: int = 0
+    service_lines: int = 0
+    adjustments: int = 0
+    segments: int = 0
+
+
+class Remittance835Reader:
+    """Reads one 835 file (or stream) and yields its claims as they complete.
+
+    Iterate once. After iteration, :attr:`remittances` holds every transaction set's
+    header (payer, payee, check/EFT, PLB adjustments), :attr:`warnings` what a biller
+    should know, and :attr:`stats` the counts.
+    """
+
+    def __init__(self, stream: TextIO, source: str, *,
+                 on_warning: Callable[[ParseWarning], None] | None = None,
+                 close: bool = False) -> None:
+        self.source = source
+        self.warnings: list[ParseWarning] = []
+        self.remittances: list[Remittance] = []
+        self.stats = ReadStats()
+        self._stream = stream
+        self._close = close
+        self._on_warning = on_warning
+        self._started = False
+        self._claim_payments = _ZERO
+        self._component = ":"
+        self._component_checked = False
+        self._versions_seen: set[str] = set()
+
+    @classmethod
+    def open(cls, path: str | Path, *, source: str | None = None,
+             on_warning: Callable[[ParseWarning], None] | None = None
+             ) -> Remittance835Reader:
+        """Open a file for reading. Undecodable bytes are replaced, never fatal."""
+        path = Path(path)
+        stream = open(path, encoding="utf-8", errors="replace", newline="")  # noqa: SIM115
+        return cls(stream, source or str(path), on_warning=on_warning, close=True)
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<text>") -> Remittance835Reader:
+        """Read an 835 held in memory (tests, API uploads)."""
+        return cls(io.StringIO(text), source)
+
+    # -- warnings -------------------------------------------------------------------
+
+    def _warn(self, segment_number: int | None, segment_id: str | None, code: str,
+              message: str) -> None:
+        warning = ParseWarning(self.source, segment_number, segment_id, code, message)
+        self.warnings.append(warning)
+        if self._on_warning is not None:
+            self._on_warning(warning)
+
+    # -- reading --------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[ClaimPayment]:
+        if self._started:
+            raise RuntimeError("a Remittance835Reader can be iterated only once")
+        self._started = True
+        try:
+            yield from self._read()
+        finally:
+            if self._close:
+                self._stream.close()
+
+    def _read(self) -> Iterator[ClaimPayment]:  # noqa: C901 - one dispatch loop, on purpose
+        source = self.source
+        envelope, segments = iter_segments(self._stream, source)
+        delims = envelope.delimiters
+        element_sep = delims.element
+        self._component = delims.component
+        self._component_checked = False
+        if not envelope.enveloped:
+            self._warn(1, "ST", "no_envelope", "no ISA/GS envelope: read as a bare 835 "
+                       "transaction with standard delimiters")
+        stats = self.stats
+        seg_no = 0
+        st_count = 0
+        in_isa = in_gs = False
+        gs_transactions = isa_groups = 0
+        isa: list[str] = []
+        gs_version = ""
+        remit: Remittance | None = None
+        claim: ClaimPayment | None = None
+        line: ServiceLine | None = None
+        party: Party | None = None
+        header_number: str | None = None
+        max_elements = _MAX_ELEMENTS
+        sid = ""
+
+        def fail(message: str) -> X12ParseError:
+            return X12ParseError(source, seg_no, sid, message)
+
+        for raw in segments:
+            seg_no += 1
+            el = raw.split(element_sep)
+            sid = el[0]
+            n = len(el)
+            if remit is not None:
+                st_count += 1
+            limit = max_elements.get(sid)
+            if limit is None:
+                if not (2 <= len(sid) <= 3 and sid.isascii() and sid.isalnum()
+                        and (sid.isupper() or sid.isdigit())):
+                    raise fail("not a valid segment id: the file is not X12 or is corrupted")
+                if remit is None:
+                    raise fail("segment outside an 835 transaction set (no ST before it)")
+                continue  # a segment this reader does not need (N2, RDM variants, ...)
+            if n - 1 > limit:
+                # Extra elements carry nothing this reader can place: say so, read the rest.
+                self._warn(seg_no, sid, "extra_elements", f"{sid} has {n - 1} elements; "
+                           f"at most {limit} are defined, the extra ones were ignored")
+                el = el[:limit + 1]
+                n = limit + 1
+
+            # Hot path first: the segments that repeat for every service line.
+            if sid == "SVC":
+                if claim is None:
+                    raise fail("SVC before any CLP: a service line must belong to a claim")
+                line = self._service_line(el, seg_no, fail)
+                claim.lines.append(line)
+            elif sid == "CAS":
+                if claim is None:
+                    raise fail("CAS outside a claim")
+                adjustments = self._adjustments(el, fail)
+                (line.adjustments if line is not None else claim.adjustments).extend(adjustments)
+            elif sid == "DTM":
+                if n < 3 or not el[1] or not el[2]:
+                    raise fail("DTM needs a qualifier (DTM01) and a date (DTM02)")
+                try:
+                    value = parse_date(el[2])
+                except ValueError:
+                    raise fail("DTM02 is not a valid date (CCYYMMDD)") from None
+                qualifier = el[1]
+                if line is not None:
+                    if qualifier == "472":
+                        line.service_date = value
+                    elif qualifier == "150":
+                        line.service_period_start = value
+                    elif qualifier == "151":
+                        line.service_period_end = value
+                elif claim is not None:
+                    if qualifier == "232":
+                        claim.statement_from = value
+                    elif qualifier == "233":
+                        claim.statement_to = value
+                    elif qualifier == "050":
+                        claim.received_date = value
+                    elif qualifier == "036":
+                        claim.coverage_expiration = value
+                elif remit is not None:
+                    if qualifier == "405":
+                        remit.production_date = value
+                else:
+                    raise fail("DTM outside a transaction set")
+            elif sid == "REF":
+                if n < 3 or not el[1]:
+                    raise fail("REF needs a qualifier (REF01) and a value (REF02)")
+                ref = Reference(el[1], el[2])
+                if line is not None:
+                    if ref.qualifier == "6R":
+                        line.line_control_number = ref.value
+                    else:
+                        line.references.append(ref)
+                elif claim is not None:
+                    claim.references.append(ref)
+                elif party is not None:
+                    party.references.append(ref)
+                elif remit is not None:
+                    if ref.qualifier == "EV":
+                        remit.receiver_id = ref.value
+                else:
+                    raise fail("REF outside a transaction set")
+            elif sid == "AMT":
+                if n < 3 or not el[1]:
+                    raise fail("AMT needs a qualifier (AMT01) and an amount (AMT02)")
+                try:
+                    amt = MonetaryAmount(el[1], parse_amount(el[2]))
+                except ValueError:
+                    raise fail("AMT02 is not a valid amount") from None
+                if line is not None:
+                    line.amounts.append(amt)
+                elif claim is not None:
+                    claim.amounts.append(amt)
+            elif sid == "CLP":
+                if claim is not None:
+                    yield self._finish_claim(claim)
+                    claim = None
+                if remit is None:
+                    raise fail("CLP outside a transaction set")
+                party = None
+                line = None
+                claim = self._claim(el, remit, seg_no, fail)
+                claim.header_number = header_number
+                stats.claims += 1
+                claim.ordinal = stats.claims
+            elif sid == "NM1":
+                if claim is None:
+                    raise fail("NM1 outside a claim")
+                self._claim_entity(claim, el, fail)
+            elif sid == "LQ":
+                if line is None:
+                    raise fail("LQ outside a service line: remark codes must follow an SVC")
+                if n < 3 or el[1] not in ("HE", "RX") or not el[2]:
+                    raise fail("LQ needs a code list qualifier (HE or RX) and a remark code")
+                line.remarks.append(Remark(el[2], el[1]))
+            elif sid == "QTY":
+                if n < 3 or not el[1]:
+                    raise fail("QTY needs a qualifier (QTY01) and a quantity (QTY02)")
+                try:
+                    qty = Quantity(el[1], parse_amount(el[2]))
+                except ValueError:
+                    raise fail("QTY02 is not a valid quantity") from None
+                if line is not None:
+                    line.quantities.append(qty)
+                elif claim is not None:
+                    claim.quantities.append(qty)
+            elif sid == "MIA" or sid == "MOA":
+                if claim is None:
+                    raise fail(f"{sid} outside a claim")
+                indexes = (5, 20, 21, 22, 23, 24) if sid == "MIA" else (3, 4, 5, 6, 7)
+                target = claim.inpatient_remarks if sid == "MIA" else claim.outpatient_remarks
+                target.extend(Remark(el[i], sid) for i in indexes if i < n and el[i])
+            elif sid == "LX":
+                if claim is not None:
+                    yield self._finish_claim(claim)
+                    claim = line = None
+                if remit is None:
+                    raise fail("LX outside a transaction set")
+                party = None
+                header_number = el[1] if n > 1 else ""
+                remit.provider_summaries.append(ProviderSummary(header_number))
+            elif sid == "TS3" or sid == "TS2":
+                if remit is None or not remit.provider_summaries or claim is not None:
+                    raise fail(f"{sid} must follow LX, before the claims of its group")
+                if sid == "TS3":
+                    self._provider_summary(remit.provider_summaries[-1], el, fail)
+            elif sid == "PLB":
+                if claim is not None:
+                    yield self._finish_claim(claim)
+                    claim = line = None
+                if remit is None:
+                    raise fail("PLB outside a transaction set")
+                remit.provider_adjustments.extend(self._provider_adjustments(el, fail))
+            elif sid == "SE":
+                if claim is not None:
+                    yield self._finish_claim(claim)
+                    claim = line = None
+                if remit is None:
+                    raise fail("SE without a matching ST")
+                if n < 2 or not el[1].isdigit():
+                    raise fail("SE01 (number of included segments) is missing or not a number")
+                declared = int(el[1])
+                if declared > st_count and envelope.enveloped:
+                    raise fail(f"SE01 says {declared} segments but the transaction set has "
+                               f"{st_count}: segments are missing (truncated or edited)")
+                if declared != st_count:
+                    # More segments than declared loses nothing; a bare ST..SE extract (no
+                    # ISA) is assembled by hand and its SE01 is unreliable. Both are read
+                    # and reported (published sample files do both).
+                    self._warn(seg_no, sid, "se_count", f"SE01 says {declared} segments but "
+                               f"the transaction set has {st_count}")
+                self._check_payment_balance(remit, seg_no)
+                remit = None
+                party = None
+                header_number = None
+                gs_transactions += 1
+            elif sid == "ST":
+                if remit is not None:
+                    raise fail("ST before the previous transaction set ended (missing SE)")
+                if envelope.enveloped and not in_gs:
+                    raise fail("ST outside a functional group (missing GS)")
+                if n < 3 or not el[2]:
+                    raise fail("ST needs a transaction set id (ST01) and control number (ST02)")
+                if el[1] != "835":
+                    raise fail("this is not an 835 remittance (ST01 names another transaction)")
+                version = (el[3] if n > 3 and el[3] else gs_version) or \
+                    (isa[12] if len(isa) > 12 else "")
+                remit = Remittance(
+                    source=source, transaction_control_number=el[2], version=version,
+                    interchange_control_number=isa[13].strip() if len(isa) > 13 else None,
+                    interchange_sender=isa[6].strip() if len(isa) > 6 else None,
+                    interchange_receiver=isa[8].strip() if len(isa) > 8 else None)
+                self._check_version(version, seg_no)
+                self.remittances.append(remit)
+                stats.transactions += 1
+                st_count = 1
+            elif sid in ("BPR", "TRN", "N1", "N3", "N4", "PER", "CUR", "RDM"):
+                if remit is None:
+                    raise fail(f"{sid} outside a transaction set")
+                if claim is not None:
+                    raise fail(f"{sid} belongs to the header of the remittance, not to a claim")
+                party = self._header_segment(remit, party, el, seg_no, fail)
+            elif sid == "GS":
+                if not in_isa and envelope.enveloped:
+                    raise fail("GS outside an interchange (missing ISA)")
+                if in_gs:
+                    raise fail("GS before the previous functional group ended (missing GE)")
+                if n < 9:
+                    raise fail("GS needs eight elements")
+                in_gs = True
+                gs_version = el[8]
+                gs_transactions = 0
+                if el[1] != "HP":
+                    self._warn(seg_no, sid, "functional_group",
+                               "GS01 is not HP (health care claim payment/advice)")
+            elif sid == "GE":
+                if not in_gs or remit is not None:
+                    raise fail("GE without a matching GS, or before SE")
+                in_gs = False
+                isa_groups += 1
+                if n > 1 and el[1].isdigit() and int(el[1]) != gs_transactions:
+                    self._warn(seg_no, sid, "envelope_count",
+                               f"GE01 says {int(el[1])} transaction sets; the group has "
+                               f"{gs_transactions}")
+            elif sid == "ISA":
+                if in_isa:
+                    raise fail("ISA before the previous interchange ended (missing IEA)")
+                if n != 17:
+                    raise fail("ISA must have 16 elements")
+                if el[16][:1] != delims.component:
+                    raise fail("this interchange declares other delimiters than the first one "
+                               "in the file; split the file")
+                isa = el
+                in_isa = True
+                isa_groups = 0
+                stats.interchanges += 1
+            elif sid == "IEA":
+                if not in_isa or in_gs:
+                    raise fail("IEA without a matching ISA, or before GE")
+                in_isa = False
+                if n > 1 and el[1].isdigit() and int(el[1]) != isa_groups:
+                    self._warn(seg_no, sid, "envelope_count",
+                               f"IEA01 says {int(el[1])} functional groups; the interchange "
+                               f"has {isa_groups}")
+        stats.segments = seg_no
+        if claim is not None or remit is not None:
+            raise X12ParseError(source, seg_no, sid or None, "the file ends inside a transaction "
+                                "set (no SE): it is truncated")
+        if in_gs or in_isa:
+            raise X12ParseError(source, seg_no, sid or None, "the file ends before its GE/IEA "
+                                "trailer: it is truncated")
+        if stats.transactions == 0:
+            raise X12ParseError(source, seg_no or None, None, "the file holds no 835 transaction "
+                                "set (no ST*835)")
+
+    # -- segment builders -----------------------------------------------------------
+
+    def _claim(self, el: list[str], remit: Remittance, seg_no: int,
+               fail: Callable[[str], X12ParseError]) -> ClaimPayment:
+        n = len(el)
+        if n < 5 or not el[1] or not el[2] or not el[3] or not el[4]:
+            raise fail("CLP needs CLP01 (claim id), CLP02 (status), CLP03 (charge) and "
+                       "CLP04 (paid)")
+        try:
+            charge = parse_amount(el[3])
+        except ValueError:
+            raise fail("CLP03 (claim charge) is not a valid amount") from None
+        try:
+            paid = parse_amount(el[4])
+        except ValueError:
+            raise fail("CLP04 (claim payment) is not a valid amount") from None
+        try:
+            responsibility = parse_optional_amount(el[5]) if n > 5 else None
+        except ValueError:
+            raise fail("CLP05 (patient responsibility) is not a valid amount") from None
+        try:
+            drg_weight = parse_optional_amount(el[12]) if n > 12 else None
+            fraction = parse_optional_amount(el[13]) if n > 13 else None
+        except ValueError:
+            raise fail("CLP12/CLP13 is not a valid number") from None
+        status = el[2]
+        if status not in CLAIM_STATUS_CODES:
+            self._warn(seg_no, "CLP", "claim_status", "CLP02 is not a claim status code of "
+                       "005010X221A1; the claim is read as it is")
+        return ClaimPayment(
+            remittance=remit, patient_control_number=el[1], status=status, charge=charge,
+            paid=paid, patient_responsibility=responsibility,
+            filing_indicator=el[6] or None if n > 6 else None,
+            payer_claim_control_number=el[7] or None if n > 7 else None,
+            facility_type=el[8] or None if n > 8 else None,
+            frequency_code=el[9] or None if n > 9 else None,
+            drg_code=el[11] or None if n > 11 else None,
+            drg_weight=drg_weight, discharge_fraction=fraction, segment_number=seg_no)
+
+    def _adjustments(self, el: list[str], fail: Callable[[str], X12ParseError]
+                     ) -> list[Adjustment]:
+        n = len(el)
+        if n < 4 or not el[1] or not el[2] or not el[3]:
+            raise fail("CAS needs a group code (CAS01), a reason (CAS02) and an amount (CAS03)")
+        group = el[1]
+        if group not in ADJUSTMENT_GROUPS:
+            raise fail("CAS01 is not an adjustment group code (CO, PR, OA, PI or CR)")
+        adjustments = []
+        for base in range(2, n, 3):
+            reason = el[base]
+            amount_text = el[base + 1] if base + 1 < n else ""
+            quantity_text = el[base + 2] if base + 2 < n else ""
+            if not reason:
+                if amount_text or quantity_text:
+                    raise fail(f"CAS{base:02d} (reason) is empty but its amount is not")
+                continue
+            if not amount_text:
+                raise fail(f"CAS{base + 1:02d} (amount for a reason code) is missing")
+            try:
+                amount = parse_amount(amount_text)
+                quantity = parse_amount(quantity_text) if quantity_text else None
+            except ValueError:
+                raise fail(f"CAS{base + 1:02d}/CAS{base + 2:02d} is not a valid "
+                           "amount or quantity") from None
+            adjustments.append(Adjustment(group, reason, amount, quantity))
+        self.stats.adjustments += len(adjustments)
+        return adjustments
+
+    def _service_line(self, el: list[str], seg_no: int,
+                      fail: Callable[[str], X12ParseError]) -> ServiceLine:
+        n = len(el)
+        composite = el[1] if n > 1 else ""
+        component = self._component
+        if composite and component not in composite and not self._component_checked:
+            component = self._adopt_component(composite, seg_no)
+        if composite and component not in composite and composite.isalnum() and n > 3 and \
+                len(composite) == 2:
+            # SVC01 holds just the qualifier: the sender split the composite with the
+            # element separator (seen in real files). Rejoin it and shift the rest.
+            try:
+                parse_amount(el[3])
+            except ValueError:
+                raise fail("SVC01 has no procedure code") from None
+            self._warn(seg_no, "SVC", "svc_composite_split", "SVC01 holds only the "
+                       "qualifier; the next element was read as the procedure code")
+            el = ["SVC", el[1] + component + el[2], *el[3:]]
+            n = len(el)
+        if n < 4 or not el[2] or not el[3]:
+            if n < 2 or not el[1] or (n > 2 and el[2]) or (n > 3 and el[3]):
+                raise fail("SVC needs a procedure (SVC01), a charge (SVC02) and a payment "
+                           "(SVC03)")
+            # Neither charge nor payment: an informational line (seen in payer files).
+            self._warn(seg_no, "SVC", "svc_no_amounts", "SVC02 and SVC03 are empty; the line "
+                       "was read as 0.00 charged and 0.00 paid")
+            el = [*el[:2], "0", "0", *el[4:]]
+            n = len(el)
+        procedure = self._procedure(el[1], component, "SVC01", fail)
+        try:
+            charge = parse_amount(el[2])
+            paid = parse_amount(el[3])
+        except ValueError:
+            raise fail("SVC02/SVC03 (line charge or payment) is not a valid amount") from None
+        try:
+            units = parse_optional_amount(el[5]) if n > 5 else None
+            original_units = parse_optional_amount(el[7]) if n > 7 else None
+        except ValueError:
+            raise fail("SVC05/SVC07 (units) is not a valid quantity") from None
+        original = self._procedure(el[6], component, "SVC06", fail) if n > 6 and el[6] else None
+        self.stats.service_lines += 1
+        return ServiceLine(
+            procedure=procedure, charge=charge, paid=paid,
+            revenue_code=el[4] or None if n > 4 else None, units_paid=units,
+            original_procedure=original, original_units=original_units, segment_number=seg_no)
+
+    def _adopt_component(self, composite: str, seg_no: int) -> str:
+        """Use the separator a file really uses in SVC when it differs from ISA16 (seen in
+        real files: ISA16 ``:`` with ``HC>99213``)."""
+        self._component_checked = True
+        if len(composite) > 3 and composite[:2].isalnum() and not composite[2].isalnum() \
+                and composite[2] not in " .-":
+            self._component = composite[2]
+            self._warn(seg_no, "SVC", "component_separator", "SVC01 uses a component "
+                       "separator other than the one ISA16 declares; read with the one used")
+        return self._component
+
+    @staticmethod
+    def _procedure(composite: str, component: str, name: str,
+                   fail: Callable[[str], X12ParseError]) -> Procedure:
+        parts = composite.split(component)
+        if len(parts) < 2 or not parts[0] or not parts[1]:
+            raise fail(f"{name} needs a qualifier and a procedure code (e.g. HC:99213)")
+        if len(parts) > 8:
+            raise fail(f"{name} has more components than a procedure identifier allows")
+        modifiers = tuple(m for m in parts[2:6] if m)
+        description = parts[6] if len(parts) > 6 and parts[6] else None
+        return Procedure(parts[0], parts[1], modifiers, description)
+
+    def _claim_entity(self, claim: ClaimPayment, el: list[str],
+                      fail: Callable[[str], X12ParseError]) -> None:
+        n = len(el)
+        if n < 3 or not el[1]:
+            raise fail("NM1 needs an entity code (NM101) and an entity type (NM102)")
+        entity = Entity(
+            entity_code=el[1], last_name=el[3] or None if n > 3 else None,
+            first_name=el[4] or None if n > 4 else None,
+            middle_name=el[5] or None if n > 5 else None,
+            is_organization=el[2] == "2",
+            id_qualifier=el[8] or None if n > 8 else None,
+            identifier=el[9].strip() or None if n > 9 else None)
+        code = el[1]
+        if code == "QC":
+            claim.patient = entity
+        elif code == "IL":
+            claim.subscriber = entity
+        elif code == "74":
+            claim.corrected_patient = entity
+        elif code == "82":
+            claim.service_provider = entity
+        elif code == "TT":
+            claim.crossover_carrier = entity
+        elif code == "PR":
+            claim.corrected_priority_payer = entity
+        elif code == "GB":
+            claim.other_subscriber = entity
+
+    def _header_segment(self, remit: Remittance, party: Party | None, el: list[str],
+                        seg_no: int, fail: Callable[[str], X12ParseError]) -> Party | None:
+        """BPR, TRN, N1 loops (N3, N4, PER), CUR, RDM. Returns the current N1 party."""
+        sid, n = el[0], len(el)
+        if sid == "BPR":
+            if n < 5 or not el[1] or not el[2]:
+                raise fail("BPR needs a handling code (BPR01) and a payment amount (BPR02)")
+            try:
+                remit.payment_amount = parse_amount(el[2])
+            except ValueError:
+                raise fail("BPR02 (payment amount) is not a valid amount") from None
+            remit.handling_code = el[1]
+            remit.credit_debit = el[3] or None
+            remit.payment_method = el[4] or None
+            if n > 16 and el[16]:
+                try:
+                    remit.payment_date = parse_date(el[16])
+                except ValueError:
+                    # Only the deposit date is lost (DTM*405 still dates the remittance);
+                    # the X12 guide's own managed-care example carries such a date.
+                    self._warn(seg_no, "BPR", "payment_date", "BPR16 (payment date) is not a "
+                               "valid date; it was left empty")
+        elif sid == "TRN":
+            if n < 3 or not el[2]:
+                raise fail("TRN needs a trace number (TRN02)")
+            remit.trace_number = el[2]
+            remit.trace_originator = el[3] or None if n > 3 else None
+        elif sid == "N1":
+            if n < 2 or not el[1]:
+                raise fail("N1 needs an entity code (N101)")
+            if el[1] == "PR":
+                party = remit.payer
+            elif el[1] == "PE":
+                party = remit.payee
+            else:
+                return None  # other parties of the header are not needed
+            party.name = el[2] or None if n > 2 else None
+            party.id_qualifier = el[3] or None if n > 3 else None
+            party.identifier = el[4].strip() or None if n > 4 else None
+        elif sid == "N3" and party is not None:
+            lines = tuple(x for x in el[1:3] if x)
+            previous = party.address.lines if party.address else ()
+            party.address = party.address or Address()
+            party.address.lines = previous + lines
+        elif sid == "N4" and party is not None:
+            party.address = party.address or Address()
+            party.address.city = el[1] or None if n > 1 else None
+            party.address.state = el[2] or None if n > 2 else None
+            party.address.postal_code = el[3] or None if n > 3 else None
+        elif sid == "PER" and party is not None:
+            pairs = tuple((el[i], el[i + 1]) for i in (3, 5, 7) if i + 1 < n and el[i])
+            party.contacts.append(Contact(el[1] if n > 1 else "", el[2] or None if n > 2
+                                          else None, pairs))
+        return party
+
+    @staticmethod
+    def _provider_summary(summary: ProviderSummary, el: list[str],
+                          fail: Callable[[str], X12ParseError]) -> None:
+        n = len(el)
+        try:
+            summary.provider_id = el[1] or None if n > 1 else None
+            summary.facility_type = el[2] or None if n > 2 else None
+            summary.fiscal_period_end = parse_date(el[3]) if n > 3 and el[3] else None
+            summary.claim_count = parse_optional_amount(el[4]) if n > 4 else None
+            summary.total_charge = parse_optional_amount(el[5]) if n > 5 else None
+        except ValueError:
+            raise fail("TS3 has an invalid date, count or amount") from None
+
+    def _provider_adjustments(self, el: list[str], fail: Callable[[str], X12ParseError]
+                              ) -> list[ProviderAdjustment]:
+        n = len(el)
+        if n < 5 or not el[1]:
+            raise fail("PLB needs a provider id, a fiscal period date and an adjustment")
+        try:
+            period = parse_date(el[2]) if el[2] else None
+        except ValueError:
+            raise fail("PLB02 (fiscal period date) is not a valid date") from None
+        out = []
+        for i in range(3, n, 2):
+            if not el[i]:
+                continue
+            reason, _, reference = el[i].partition(self._component)
+            if i + 1 >= n or not el[i + 1]:
+                raise fail(f"PLB{i + 1:02d} (adjustment amount) is missing")
+            try:
+                amount = parse_amount(el[i + 1])
+            except ValueError:
+                raise fail(f"PLB{i + 1:02d} (adjustment amount) is not a valid amount") from None
+            out.append(ProviderAdjustment(el[1], period, reason, reference or None, amount))
+        return out
+
+    # -- checks ---------------------------------------------------------------------
+
+    def _check_version(self, version: str, seg_no: int) -> None:
+        if version.startswith("005010X221") or version in self._versions_seen:
+            return
+        self._versions_seen.add(version)
+        if version.startswith("004010X091") or version.startswith("00401"):
+            self._warn(seg_no, "ST", "version_4010", "004010X091A1 remittance: read with the "
+                       "005010 rules (fields added in 5010 will be empty)")
+        else:
+            self._warn(seg_no, "ST", "version", "unexpected implementation guide version; "
+                       "read as 005010X221A1")
+
+    def _finish_claim(self, claim: ClaimPayment) -> ClaimPayment:
+        """Balance the claim and its lines; report differences as warnings."""
+        line_total = _ZERO
+        for number, line in enumerate(claim.lines, start=1):
+            adjusted = sum((a.amount for a in line.adjustments), _ZERO)
+            line_total += adjusted
+            if line.charge - line.paid != adjusted:
+                self._warn(line.segment_number, "SVC", "line_unbalanced",
+                           f"claim #{claim.ordinal} line {number}: charge − paid is "
+                           f"{line.charge - line.paid} but the line adjustments add up "
+                           f"to {adjusted}")
+        claim_adjusted = sum((a.amount for a in claim.adjustments), _ZERO)
+        if claim.charge - claim.paid != claim_adjusted + line_total:
+            self._warn(claim.segment_number, "CLP", "claim_unbalanced",
+                       f"claim #{claim.ordinal}: charge − paid is {claim.charge - claim.paid} "
+                       f"but claim and line adjustments add up to {claim_adjusted + line_total}")
+        self._claim_payments += claim.paid
+        return claim
+
+    def _check_payment_balance(self, remit: Remittance, seg_no: int) -> None:
+        paid = self._claim_payments
+        self._claim_payments = _ZERO
+        if remit.payment_amount is None:
+            self._warn(seg_no, "SE", "no_bpr", "the transaction set has no BPR payment segment")
+            return
+        plb = sum((a.amount for a in remit.provider_adjustments), _ZERO)
+        if remit.payment_amount != paid - plb:
+            self._warn(seg_no, "SE", "payment_unbalanced",
+                       f"ST {remit.transaction_control_number}: BPR02 is "
+                       f"{remit.payment_amount} but claim payments less provider "
+                       f"adjustments come to {paid - plb}")
+
+
+def read_835(paths: list[str | Path] | tuple[str | Path, ...], *,
+             on_warning: Callable[[ParseWarning], None] | None = None
+             ) -> Iterator[ClaimPayment]:
+    """Read several 835 files in turn, yielding their claims. Stops at the first bad file;
+    use :mod:`agent.ingest` to read a batch where one bad file must not stop the rest."""
+    for path in paths:
+        yield from Remittance835Reader.open(path, on_warning=on_warning)
+
