@@ -68,7 +68,10 @@ class DenialRules:
 
     def is_expected(self, adjustment: Adjustment) -> bool:
         """Whether this adjustment alone does not make a partly paid line a denial."""
-        label = adjustment.label
+        return self.is_expected_label(adjustment.label)
+
+    def is_expected_label(self, label: str) -> bool:
+        """Like :meth:`is_expected`, for a ``CO-45`` style label."""
         return label in self.expected_adjustments or label in self.patient_cost_share
 
 

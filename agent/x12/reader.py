@@ -678,6 +678,9 @@ class Remittance835Reader:
         if version.startswith("004010X091") or version.startswith("00401"):
             self._warn(seg_no, "ST", "version_4010", "004010X091A1 remittance: read with the "
                        "005010 rules (fields added in 5010 will be empty)")
+        elif not version:
+            self._warn(seg_no, "ST", "version_unknown", "no implementation guide version "
+                       "(no GS08 or ST03); read as 005010X221A1")
         else:
             self._warn(seg_no, "ST", "version", "unexpected implementation guide version; "
                        "read as 005010X221A1")

@@ -1,0 +1,41 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+# Each creates .venv when it is missing and installs what it needs into it.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APPEALS := $(VENV)/bin/appeals
+FIXTURES_835 := $(wildcard fixtures/835/*.835)
+FIXTURES_QUEUE := $(wildcard fixtures/queue/*.csv fixtures/queue/*.json)
+
+.PHONY: demo test bench lint clean
+
+$(VENV)/.created:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.created pyproject.toml
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(APPEALS) ingest $(FIXTURES_835) $(FIXTURES_QUEUE)
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/ingest_835.py
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check agent tests benchmarks evals tools
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build

@@ -1,0 +1,149 @@
+"""The ``appeals`` command line.
+
+Commands print results on stdout and problems on stderr, one line each in the form
+``FILE: segment N (ID): what is wrong``; problem lines never carry patient data.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from agent.codes import CodeTable
+from agent.ingest import IngestReport, ingest
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Denial appeal agent: read payer denials and draft appeal letters.")
+
+
+@app.callback()
+def _root() -> None:
+    """Denial appeal agent: read payer denials and draft appeal letters."""
+
+
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        # Piped or in CI: don't squeeze the table into 80 columns.
+        console = Console(stderr=stderr, highlight=False, width=180)
+    return console
+
+
+@app.command("ingest")
+def ingest_command(
+    files: Annotated[list[Path], typer.Argument(help="835 files and/or CSV/JSON denial "
+                                                "queues.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON "
+                                          "instead of tables.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 2 when any file or row "
+                                         "could not be read.")] = False,
+    limit: Annotated[int, typer.Option(help="Show at most this many denials in the table "
+                                       "(0 = all); --json always has all.")] = 500,
+) -> None:
+    """Read denials from 835 remittances and denial queues; print them with a summary.
+
+    Exit status: 0 when every file was read, 1 when some failed and the rest were read,
+    2 when nothing could be read (or, with --strict, when anything failed).
+    """
+    report = ingest(files)
+    err = _console(stderr=True)
+    for line in report.errors:
+        err.print(line, markup=False)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        out = _console()
+        _print_denials(out, report, limit)
+        _print_summary(out, report)
+        for line in report.warnings:
+            err.print(f"warning: {line}", markup=False, style="yellow")
+    status = report.exit_status
+    if strict and report.errors:
+        status = 2
+    raise typer.Exit(status)
+
+
+def _money(value: object) -> str:
+    return f"{value:,.2f}"
+
+
+def _print_denials(out: Console, report: IngestReport, limit: int) -> None:
+    table = Table(title=f"Denials ({len(report.denials)})", title_justify="left")
+    for name, justify in (("Payer claim #", "left"), ("Patient ctrl #", "left"),
+                          ("Payer", "left"), ("DOS", "left"), ("Procedure", "left"),
+                          ("Billed", "right"), ("Paid", "right"), ("Reasons", "left"),
+                          ("RARC", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    shown = report.denials if limit <= 0 else report.denials[:limit]
+    for d in shown:
+        # Text(), not str: payer data is never read as console markup.
+        table.add_row(*(Text(cell) for cell in (
+            d.payer_claim_number or "", d.claim_id, d.payer.name or d.payer.id or "",
+            d.service_date.isoformat() if d.service_date else "",
+            d.procedure.display if d.procedure else "(claim)",
+            _money(d.billed), _money(d.paid), " ".join(d.reason_labels),
+            " ".join(d.remarks))))
+    out.print(table)
+    if len(shown) < len(report.denials):
+        out.print(f"... {len(report.denials) - len(shown)} more denials not shown "
+                  "(use --limit 0 or --json)")
+
+
+def _print_summary(out: Console, report: IngestReport) -> None:
+    s = report.summary
+    failed = f", {s.files_failed} failed" if s.files_failed else ""
+    out.print(f"\n[bold]Summary[/bold]: {s.files} file(s){failed}; {s.claims} claims, "
+              f"{s.service_lines} service lines; [bold]{s.denials} denials[/bold], "
+              f"${_money(s.denied_amount)} denied")
+    extras = []
+    if s.partly_paid_lines:
+        extras.append(f"{s.partly_paid_lines} partly paid lines with only contractual or "
+                      "cost-sharing adjustments (not denials)")
+    if s.reversals or s.corrections:
+        extras.append(f"{s.reversals} reversals and {s.corrections} corrections (not new "
+                      "denials)")
+    if s.duplicates:
+        extras.append(f"{s.duplicates} duplicate denials kept once")
+    for extra in extras:
+        out.print(f"  {extra}")
+    if s.top_reasons:
+        table = Table(title="Top reasons", title_justify="left")
+        table.add_column("Reason")
+        table.add_column("Description", max_width=70)
+        table.add_column("Denials", justify="right")
+        table.add_column("Denied $", justify="right")
+        for r in s.top_reasons:
+            table.add_row(*(Text(c) for c in (r.reason, r.description, str(r.denials),
+                                              _money(r.denied_amount))))
+        out.print(table)
+
+
+@app.command("codes")
+def codes_command(
+    codes: Annotated[list[str], typer.Argument(help="CARC (e.g. 50, CO-50) or RARC (N115).",
+                                               show_default=False)],
+) -> None:
+    """Describe adjustment reason and remark codes."""
+    table_data = CodeTable.load_default()
+    out = _console()
+    for raw in codes:
+        code = raw.split("-", 1)[1] if "-" in raw else raw
+        rarc = code[:1].isalpha() and len(code) > 2 and code[1:2].isalnum() and \
+            not table_data.carc(code).known
+        found = table_data.rarc(code) if rarc else table_data.carc(code)
+        state = "" if found.known else " (not in the shipped code table)"
+        ended = f" [ended {found.end_date}]" if found.end_date else ""
+        out.print(f"[bold]{escape(raw)}[/bold] {found.kind.upper()}{escape(ended)}: "
+                  f"{escape(found.description)}{state}")
+
+
+def main() -> None:
+    """Entry point of the ``appeals`` console script."""
+    app()
