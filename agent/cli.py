@@ -28,11 +28,11 @@ def _root() -> None:
     """Denial appeal agent: read payer denials and draft appeal letters."""
 
 
-def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr, highlight=False)
+def _console() -> Console:
+    console = Console(highlight=False)
     if not console.is_terminal:
         # Piped or in CI: don't squeeze the table into 80 columns.
-        console = Console(stderr=stderr, highlight=False, width=180)
+        console = Console(highlight=False, width=180)
     return console
 
 
@@ -53,9 +53,8 @@ def ingest_command(
     2 when nothing could be read (or, with --strict, when anything failed).
     """
     report = ingest(files)
-    err = _console(stderr=True)
     for line in report.errors:
-        err.print(line, markup=False)
+        typer.echo(line, err=True)  # one line each, never wrapped: tools grep these
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
@@ -63,7 +62,7 @@ def ingest_command(
         _print_denials(out, report, limit)
         _print_summary(out, report)
         for line in report.warnings:
-            err.print(f"warning: {line}", markup=False, style="yellow")
+            typer.secho(f"warning: {line}", err=True, fg="yellow")
     status = report.exit_status
     if strict and report.errors:
         status = 2
