@@ -7,6 +7,7 @@ any table.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -79,8 +80,9 @@ def _optional_date(text: str) -> date | None:
 def _default_table() -> CodeTable:
     rows: dict[tuple[CodeKind, str], CodeDescription] = {}
     data = resources.files("agent").joinpath("data", "carc_rarc.csv")
-    with data.open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
+    with data.open("rb") as raw:
+        text = raw.read().decode("utf-8")
+        for row in csv.DictReader(io.StringIO(text, newline="")):
             kind: CodeKind = row["kind"]  # type: ignore[assignment]
             item = CodeDescription(row["code"], kind, row["description"], row["usage"],
                                    _optional_date(row["start_date"]),

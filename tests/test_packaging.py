@@ -28,10 +28,10 @@ def test_wheel_ships_code_tables_templates_and_playbooks(tmp_path: Path) -> None
                     "--target", str(target), str(wheel)], check=True)
     probe = (
         "import agent, agent.resources as r, agent.codes as c\n"
-        "assert agent.__file__.startswith(%r), agent.__file__\n"
+        f"assert agent.__file__.startswith({str(target)!r}), agent.__file__\n"
         "print(r.resource_dir('templates'))\n"
         "print(r.resource_dir('specialty_playbooks'))\n"
-        "print(c.CodeTable.load_default().carc('97').description)\n" % str(target)
+        "print(c.CodeTable.load_default().carc('97').description)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, check=True,

@@ -156,7 +156,7 @@ def test_lines_agree_with_keironstoddart_expected_output(name: str) -> None:
 
 
 def test_svc06_submitted_procedure_is_kept() -> None:
-    (claim, line), *_ = _our_lines("blue_cross_nc_sample")
+    (_claim, line), *_ = _our_lines("blue_cross_nc_sample")
     assert line.procedure.code == "59430"
     assert line.original_procedure is not None
     assert line.original_procedure.code == "59410"

@@ -132,7 +132,7 @@ class Remittance835Reader:
             if self._close:
                 self._stream.close()
 
-    def _read(self) -> Iterator[ClaimPayment]:  # noqa: C901 - one dispatch loop, on purpose
+    def _read(self) -> Iterator[ClaimPayment]:
         source = self.source
         envelope, segments = iter_segments(self._stream, source)
         delims = envelope.delimiters
