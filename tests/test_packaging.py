@@ -22,10 +22,11 @@ def test_resources_are_found_in_a_checkout() -> None:
 def test_wheel_ships_code_tables_templates_and_playbooks(tmp_path: Path) -> None:
     wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--no-index",
                     "--wheel-dir", str(wheel_dir), str(ROOT)], check=True)
     (wheel,) = wheel_dir.glob("*.whl")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--target", str(target), str(wheel)], check=True)
+                    "--no-index", "--target", str(target), str(wheel)], check=True)
     probe = (
         "import agent, agent.resources as r, agent.codes as c\n"
         f"assert agent.__file__.startswith({str(target)!r}), agent.__file__\n"

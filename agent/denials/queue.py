@@ -288,3 +288,11 @@ def _message(msg: str, kind: str) -> str:
     if kind == "missing":
         return "required value is missing"
     return msg.removeprefix("Value error, ")
+
+
+def queue_json_schema() -> dict[str, Any]:
+    """The JSON Schema of one queue row (published as docs/queue.schema.json)."""
+    schema = QueueRow.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://denial-appeal-agent.example/schemas/queue-row.json"
+    return schema
