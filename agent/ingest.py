@@ -8,6 +8,8 @@ loses only its bad rows. The same denial read twice (a remittance sent again) is
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections import Counter
 from collections.abc import Sequence
 from decimal import Decimal
@@ -24,6 +26,8 @@ from agent.x12.errors import X12ParseError
 from agent.x12.reader import Remittance835Reader
 
 InputKind = Literal["835", "queue"]
+
+logger = logging.getLogger(__name__)
 
 
 class FileResult(BaseModel):
@@ -109,10 +113,19 @@ def ingest(paths: Sequence[str | Path], rules: DenialRules | None = None,
     duplicates = 0
     for raw in paths:
         path = Path(raw)
-        if input_kind(path) == "835":
-            result, found = _read_835(path, rules, totals)
-        else:
-            result, found = _read_queue_file(path)
+        try:
+            if input_kind(path) == "835":
+                result, found = _read_835(path, rules, totals)
+            else:
+                result, found = _read_queue_file(path)
+        except Exception as exc:  # a bug of ours must not sink the rest of the batch
+            # Frames only: an exception's message may quote patient data.
+            logger.error("unexpected %s reading an input file\n%s", type(exc).__name__,
+                         "".join(traceback.format_tb(exc.__traceback__)))
+            result = FileResult(source=str(path), kind=input_kind(path), status="failed",
+                                errors=[f"{path}: unexpected error ({type(exc).__name__}); "
+                                        "the file was skipped, please report this"])
+            found = []
         files.append(result)
         for denial in found:
             if denial.denial_id in denials:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
@@ -90,3 +91,25 @@ def test_codes_command_describes_known_and_unknown_codes() -> None:
     assert "Local Coverage Determination" in result.stdout
     assert "[ended 2008-01-01]" in result.stdout
     assert "Unknown remark code ZZ9" in result.stdout
+
+
+def test_an_unexpected_bug_fails_one_file_without_leaking_its_message(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import agent.ingest
+
+    real = agent.ingest._read_835
+
+    patient = "DOE, " + "JANE"  # built, so the traceback's source line does not show it
+
+    def explode(path: Path, *args: object) -> object:
+        if path.name.startswith("blue-river"):
+            raise RuntimeError(patient)
+        return real(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(agent.ingest, "_read_835", explode)
+    result = runner.invoke(app, ["ingest", "--json", BLUE_RIVER, MEDICARE])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"{BLUE_RIVER}: unexpected error (RuntimeError); the "
+                                     "file was skipped, please report this")
+    assert json.loads(result.stdout)["summary"]["denials"] == 2
+    assert "RuntimeError" in caplog.text and "JANE" not in caplog.text
