@@ -171,10 +171,13 @@ class Remittance835Reader:
             if limit is None:
                 if not (2 <= len(sid) <= 3 and sid.isascii() and sid.isalnum()
                         and (sid.isupper() or sid.isdigit())):
+                    sid = ""  # not an id: it may be text from a name, never repeat it
                     raise fail("not a valid segment id: the file is not X12 or is corrupted")
                 if remit is None:
                     raise fail("segment outside an 835 transaction set (no ST before it)")
                 continue  # a segment this reader does not need (N2, RDM variants, ...)
+            if sid == "ISA" and n != 17:
+                raise fail("ISA must have 16 elements")
             if n - 1 > limit:
                 # Extra elements carry nothing this reader can place: say so, read the rest.
                 self._warn(seg_no, sid, "extra_elements", f"{sid} has {n - 1} elements; "
@@ -317,9 +320,9 @@ class Remittance835Reader:
                     claim = line = None
                 if remit is None:
                     raise fail("SE without a matching ST")
-                if n < 2 or not el[1].isdigit():
+                declared = _count(el[1]) if n > 1 else None
+                if declared is None:
                     raise fail("SE01 (number of included segments) is missing or not a number")
-                declared = int(el[1])
                 if declared > st_count and envelope.enveloped:
                     raise fail(f"SE01 says {declared} segments but the transaction set has "
                                f"{st_count}: segments are missing (truncated or edited)")
@@ -378,15 +381,14 @@ class Remittance835Reader:
                     raise fail("GE without a matching GS, or before SE")
                 in_gs = False
                 isa_groups += 1
-                if n > 1 and el[1].isdigit() and int(el[1]) != gs_transactions:
+                declared = _count(el[1]) if n > 1 else None
+                if declared != gs_transactions:
                     self._warn(seg_no, sid, "envelope_count",
-                               f"GE01 says {int(el[1])} transaction sets; the group has "
+                               f"GE01 says {_said(declared)} transaction sets; the group has "
                                f"{gs_transactions}")
             elif sid == "ISA":
                 if in_isa:
                     raise fail("ISA before the previous interchange ended (missing IEA)")
-                if n != 17:
-                    raise fail("ISA must have 16 elements")
                 if el[16][:1] != delims.component:
                     raise fail("this interchange declares other delimiters than the first one "
                                "in the file; split the file")
@@ -398,10 +400,11 @@ class Remittance835Reader:
                 if not in_isa or in_gs:
                     raise fail("IEA without a matching ISA, or before GE")
                 in_isa = False
-                if n > 1 and el[1].isdigit() and int(el[1]) != isa_groups:
+                declared = _count(el[1]) if n > 1 else None
+                if declared != isa_groups:
                     self._warn(seg_no, sid, "envelope_count",
-                               f"IEA01 says {int(el[1])} functional groups; the interchange "
-                               f"has {isa_groups}")
+                               f"IEA01 says {_said(declared)} functional groups; the "
+                               f"interchange has {isa_groups}")
         stats.segments = seg_no
         if claim is not None or remit is not None:
             raise X12ParseError(source, seg_no, sid or None, "the file ends inside a transaction "
@@ -726,3 +729,14 @@ def read_835(paths: list[str | Path] | tuple[str | Path, ...], *,
     for path in paths:
         yield from Remittance835Reader.open(path, on_warning=on_warning)
 
+
+
+def _count(text: str) -> int | None:
+    """A control count (SE01, GE01, IEA01): ASCII digits, at most 10 of them."""
+    if 0 < len(text) <= 10 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
+def _said(count: int | None) -> str:
+    return "nothing valid" if count is None else str(count)

@@ -100,15 +100,16 @@ def _isa_delimiters(text: str, source: str) -> Delimiters:
     while after < len(text) and text[after] in "\r\n":
         skipped += text[after]
         after += 1
+    # Nothing but a line break after ISA16: the file is line-terminated (LF, CRLF or CR).
+    line_break = "\n" if "\n" in skipped else "\r"
     if after >= len(text):
         if not skipped:
             raise X12ParseError(source, 1, "ISA", "no segment terminator after the ISA segment")
-        terminator = "\n"
+        terminator = line_break
     elif text[after].isalnum():
-        # Nothing but a line break after ISA16: the file is line-terminated.
         if not skipped:
             raise X12ParseError(source, 1, "ISA", "no segment terminator after ISA16")
-        terminator = "\n"
+        terminator = line_break
     else:
         terminator = text[after]
     if terminator in (element, component):
@@ -154,7 +155,8 @@ def _split(stream: TextIO, first: str, terminator: str, source: str) -> Iterator
         parts = buffer.split(terminator)
         buffer = parts.pop()
         for part in parts:
-            segment = part.strip()
+            # Only whitespace: control characters can be delimiters (ISA16 = 0x1F).
+            segment = part.strip(_WHITESPACE)
             if segment:
                 yield segment
         if len(buffer) > MAX_SEGMENT:
@@ -164,7 +166,7 @@ def _split(stream: TextIO, first: str, terminator: str, source: str) -> Iterator
         if not chunk:
             break
         buffer += chunk
-    last = buffer.strip()
+    last = buffer.strip(_WHITESPACE)
     if last:
         # A final segment without its terminator (often IEA): read it as it is.
         yield last

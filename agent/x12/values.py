@@ -9,6 +9,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+_MAX_DIGITS = 18
+"""X12 caps a decimal (R) element at 18 digits, not counting sign and decimal point."""
+
 _DATE_CACHE: dict[str, date] = {}
 _DATE_CACHE_LIMIT = 20_000
 
@@ -21,6 +24,8 @@ def parse_amount(text: str) -> Decimal:
     """
     digits = text[1:] if text[:1] == "-" else text
     if not digits or not digits.isascii() or not digits.replace(".", "", 1).isdigit():
+        raise ValueError("not a valid amount")
+    if len(digits) > _MAX_DIGITS + 1:
         raise ValueError("not a valid amount")
     return Decimal(text)
 
