@@ -48,7 +48,7 @@ class Remark:
     ``MOA`` (outpatient claim remark) or ``MIA`` (inpatient claim remark)."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Procedure:
     """A composite procedure identifier (SVC01 or SVC06)."""
 

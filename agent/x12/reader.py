@@ -42,7 +42,13 @@ from agent.x12.models import (
     ServiceLine,
 )
 from agent.x12.segments import iter_segments
-from agent.x12.values import parse_amount, parse_date, parse_optional_amount
+from agent.x12.values import (
+    AMOUNT_CACHE,
+    DATE_CACHE,
+    parse_amount,
+    parse_date,
+    parse_optional_amount,
+)
 
 ADJUSTMENT_GROUPS = frozenset({"CO", "PR", "OA", "PI", "CR"})
 """CAS01 group codes (CR is legacy but still sent by some payers)."""
@@ -52,13 +58,20 @@ CLAIM_STATUS_CODES = frozenset({"1", "2", "3", "4", "19", "20", "21", "22", "23"
 
 _ZERO = Decimal(0)
 
-# Most elements a segment may carry (segment id not counted). More than this is an error.
+# Most elements a segment may carry (segment id not counted). More are reported and ignored.
 _MAX_ELEMENTS = {
     "ISA": 16, "IEA": 2, "GS": 8, "GE": 2, "ST": 3, "SE": 2, "BPR": 21, "TRN": 4, "CUR": 21,
     "REF": 4, "DTM": 6, "N1": 6, "N3": 2, "N4": 7, "PER": 9, "RDM": 3, "LX": 1, "TS3": 24,
     "TS2": 19, "CLP": 14, "CAS": 19, "NM1": 12, "MIA": 24, "MOA": 9, "AMT": 3, "QTY": 4,
     "SVC": 7, "LQ": 2, "PLB": 14,
 }
+_PROCEDURE_CACHE_LIMIT = 20_000
+
+_MAX_LENGTH = {sid: count + 1 for sid, count in _MAX_ELEMENTS.items()}
+"""The same as a list length (the id counts); 0 for a segment the reader does not know."""
+# The hot segments check their length inline (a constant beats a dict look-up per segment).
+_DTM_LEN, _CAS_LEN, _SVC_LEN, _REF_LEN = (_MAX_LENGTH[s] for s in ("DTM", "CAS", "SVC", "REF"))
+_AMT_LEN, _CLP_LEN, _NM1_LEN, _LQ_LEN = (_MAX_LENGTH[s] for s in ("AMT", "CLP", "NM1", "LQ"))
 
 
 @dataclass(slots=True)
@@ -96,6 +109,9 @@ class Remittance835Reader:
         self._component = ":"
         self._component_checked = False
         self._versions_seen: set[str] = set()
+        # Procedures repeat across a remittance (same code and modifiers); they are frozen
+        # values, so one object can serve every line that bills them.
+        self._procedures: dict[str, Procedure] = {}
 
     @classmethod
     def open(cls, path: str | Path, *, source: str | None = None,
@@ -134,7 +150,7 @@ class Remittance835Reader:
 
     def _read(self) -> Iterator[ClaimPayment]:
         source = self.source
-        envelope, segments = iter_segments(self._stream, source)
+        envelope, batches = iter_segments(self._stream, source)
         delims = envelope.delimiters
         element_sep = delims.element
         self._component = delims.component
@@ -144,7 +160,7 @@ class Remittance835Reader:
                        "transaction with standard delimiters")
         stats = self.stats
         seg_no = 0
-        st_count = 0
+        st_start = 0  # segment number of the open ST
         in_isa = in_gs = False
         gs_transactions = isa_groups = 0
         isa: list[str] = []
@@ -154,257 +170,297 @@ class Remittance835Reader:
         line: ServiceLine | None = None
         party: Party | None = None
         header_number: str | None = None
-        max_elements = _MAX_ELEMENTS
+        max_length = _MAX_LENGTH.get
+        # Memo look-ups inlined on the hottest paths (parse_* fill them).
+        amount_get = AMOUNT_CACHE.get
+        date_get = DATE_CACHE.get
         sid = ""
 
         def fail(message: str) -> X12ParseError:
             return X12ParseError(source, seg_no, sid, message)
 
-        for raw in segments:
-            seg_no += 1
-            el = raw.split(element_sep)
-            sid = el[0]
-            n = len(el)
-            if remit is not None:
-                st_count += 1
-            limit = max_elements.get(sid)
-            if limit is None:
-                if not (2 <= len(sid) <= 3 and sid.isascii() and sid.isalnum()
-                        and (sid.isupper() or sid.isdigit())):
-                    sid = ""  # not an id: it may be text from a name, never repeat it
-                    raise fail("not a valid segment id: the file is not X12 or is corrupted")
-                if remit is None:
-                    raise fail("segment outside an 835 transaction set (no ST before it)")
-                continue  # a segment this reader does not need (N2, RDM variants, ...)
-            if sid == "ISA" and n != 17:
-                raise fail("ISA must have 16 elements")
-            if n - 1 > limit:
-                # Extra elements carry nothing this reader can place: say so, read the rest.
-                self._warn(seg_no, sid, "extra_elements", f"{sid} has {n - 1} elements; "
-                           f"at most {limit} are defined, the extra ones were ignored")
-                el = el[:limit + 1]
-                n = limit + 1
-
-            # Hot path first: the segments that repeat for every service line.
-            if sid == "SVC":
-                if claim is None:
-                    raise fail("SVC before any CLP: a service line must belong to a claim")
-                line = self._service_line(el, seg_no, fail)
-                claim.lines.append(line)
-            elif sid == "CAS":
-                if claim is None:
-                    raise fail("CAS outside a claim")
-                adjustments = self._adjustments(el, fail)
-                (line.adjustments if line is not None else claim.adjustments).extend(adjustments)
-            elif sid == "DTM":
-                if n < 3 or not el[1] or not el[2]:
-                    raise fail("DTM needs a qualifier (DTM01) and a date (DTM02)")
-                try:
-                    value = parse_date(el[2])
-                except ValueError:
-                    raise fail("DTM02 is not a valid date (CCYYMMDD)") from None
-                qualifier = el[1]
-                if line is not None:
-                    if qualifier == "472":
-                        line.service_date = value
-                    elif qualifier == "150":
-                        line.service_period_start = value
-                    elif qualifier == "151":
-                        line.service_period_end = value
-                elif claim is not None:
-                    if qualifier == "232":
-                        claim.statement_from = value
-                    elif qualifier == "233":
-                        claim.statement_to = value
-                    elif qualifier == "050":
-                        claim.received_date = value
-                    elif qualifier == "036":
-                        claim.coverage_expiration = value
-                elif remit is not None:
-                    if qualifier == "405":
-                        remit.production_date = value
-                else:
-                    raise fail("DTM outside a transaction set")
-            elif sid == "REF":
-                if n < 3 or not el[1]:
-                    raise fail("REF needs a qualifier (REF01) and a value (REF02)")
-                ref = Reference(el[1], el[2])
-                if line is not None:
-                    if ref.qualifier == "6R":
-                        line.line_control_number = ref.value
+        for batch in batches:
+            for seg_no, raw in enumerate(batch, seg_no + 1):  # noqa: B020 - resumes the count
+                el = raw.split(element_sep)
+                sid = el[0]
+                n = len(el)
+                # Hot path first: the segments that repeat for every service line.
+                if sid == "DTM":
+                    if n > _DTM_LEN:
+                        el, n = self._extra_elements(el, seg_no, _DTM_LEN)
+                    if n < 3 or not el[1] or not el[2]:
+                        raise fail("DTM needs a qualifier (DTM01) and a date (DTM02)")
+                    value = date_get(el[2])
+                    if value is None:
+                        try:
+                            value = parse_date(el[2])
+                        except ValueError:
+                            raise fail("DTM02 is not a valid date (CCYYMMDD)") from None
+                    qualifier = el[1]
+                    if line is not None:
+                        if qualifier == "472":
+                            line.service_date = value
+                        elif qualifier == "150":
+                            line.service_period_start = value
+                        elif qualifier == "151":
+                            line.service_period_end = value
+                    elif claim is not None:
+                        if qualifier == "232":
+                            claim.statement_from = value
+                        elif qualifier == "233":
+                            claim.statement_to = value
+                        elif qualifier == "050":
+                            claim.received_date = value
+                        elif qualifier == "036":
+                            claim.coverage_expiration = value
+                    elif remit is not None:
+                        if qualifier == "405":
+                            remit.production_date = value
                     else:
-                        line.references.append(ref)
-                elif claim is not None:
-                    claim.references.append(ref)
-                elif party is not None:
-                    party.references.append(ref)
-                elif remit is not None:
-                    if ref.qualifier == "EV":
-                        remit.receiver_id = ref.value
+                        raise fail("DTM outside a transaction set")
+                elif sid == "CAS":
+                    if n > _CAS_LEN:
+                        el, n = self._extra_elements(el, seg_no, _CAS_LEN)
+                    if claim is None:
+                        raise fail("CAS outside a claim")
+                    target = line.adjustments if line is not None else claim.adjustments
+                    if n == 4 and el[1] in ADJUSTMENT_GROUPS and el[2] and el[3]:
+                        # One reason, the common case: no loop.
+                        amount = amount_get(el[3])
+                        if amount is None:
+                            try:
+                                amount = parse_amount(el[3])
+                            except ValueError:
+                                raise fail("CAS03 is not a valid amount") from None
+                        target.append(Adjustment(el[1], el[2], amount))
+                    else:
+                        target.extend(self._adjustments(el, fail))
+                elif sid == "SVC":
+                    if n > _SVC_LEN:
+                        el, n = self._extra_elements(el, seg_no, _SVC_LEN)
+                    if claim is None:
+                        raise fail("SVC before any CLP: a service line must belong to a claim")
+                    line = self._service_line(el, seg_no, fail)
+                    claim.lines.append(line)
+                elif sid == "REF":
+                    if n > _REF_LEN:
+                        el, n = self._extra_elements(el, seg_no, _REF_LEN)
+                    if n < 3 or not el[1]:
+                        raise fail("REF needs a qualifier (REF01) and a value (REF02)")
+                    if line is not None:
+                        if el[1] == "6R":
+                            line.line_control_number = el[2]
+                        else:
+                            line.references.append(Reference(el[1], el[2]))
+                        continue
+                    ref = Reference(el[1], el[2])
+                    if claim is not None:
+                        claim.references.append(ref)
+                    elif party is not None:
+                        party.references.append(ref)
+                    elif remit is not None:
+                        if ref.qualifier == "EV":
+                            remit.receiver_id = ref.value
+                    else:
+                        raise fail("REF outside a transaction set")
+                elif sid == "AMT":
+                    if n > _AMT_LEN:
+                        el, n = self._extra_elements(el, seg_no, _AMT_LEN)
+                    if n < 3 or not el[1]:
+                        raise fail("AMT needs a qualifier (AMT01) and an amount (AMT02)")
+                    try:
+                        amt = MonetaryAmount(el[1], parse_amount(el[2]))
+                    except ValueError:
+                        raise fail("AMT02 is not a valid amount") from None
+                    if line is not None:
+                        line.amounts.append(amt)
+                    elif claim is not None:
+                        claim.amounts.append(amt)
+                elif sid == "CLP":
+                    if n > _CLP_LEN:
+                        el, n = self._extra_elements(el, seg_no, _CLP_LEN)
+                    if claim is not None:
+                        yield self._finish_claim(claim)
+                        claim = None
+                    if remit is None:
+                        raise fail("CLP outside a transaction set")
+                    party = None
+                    line = None
+                    claim = self._claim(el, remit, seg_no, fail)
+                    claim.header_number = header_number
+                    stats.claims += 1
+                    claim.ordinal = stats.claims
+                elif sid == "NM1":
+                    if n > _NM1_LEN:
+                        el, n = self._extra_elements(el, seg_no, _NM1_LEN)
+                    if claim is None:
+                        raise fail("NM1 outside a claim")
+                    self._claim_entity(claim, el, fail)
+                elif sid == "LQ":
+                    if n > _LQ_LEN:
+                        el, n = self._extra_elements(el, seg_no, _LQ_LEN)
+                    if line is None:
+                        raise fail("LQ outside a service line: remark codes must follow an SVC")
+                    if n < 3 or el[1] not in ("HE", "RX") or not el[2]:
+                        raise fail("LQ needs a code list qualifier (HE or RX) and a remark code")
+                    line.remarks.append(Remark(el[2], el[1]))
                 else:
-                    raise fail("REF outside a transaction set")
-            elif sid == "AMT":
-                if n < 3 or not el[1]:
-                    raise fail("AMT needs a qualifier (AMT01) and an amount (AMT02)")
-                try:
-                    amt = MonetaryAmount(el[1], parse_amount(el[2]))
-                except ValueError:
-                    raise fail("AMT02 is not a valid amount") from None
-                if line is not None:
-                    line.amounts.append(amt)
-                elif claim is not None:
-                    claim.amounts.append(amt)
-            elif sid == "CLP":
-                if claim is not None:
-                    yield self._finish_claim(claim)
-                    claim = None
-                if remit is None:
-                    raise fail("CLP outside a transaction set")
-                party = None
-                line = None
-                claim = self._claim(el, remit, seg_no, fail)
-                claim.header_number = header_number
-                stats.claims += 1
-                claim.ordinal = stats.claims
-            elif sid == "NM1":
-                if claim is None:
-                    raise fail("NM1 outside a claim")
-                self._claim_entity(claim, el, fail)
-            elif sid == "LQ":
-                if line is None:
-                    raise fail("LQ outside a service line: remark codes must follow an SVC")
-                if n < 3 or el[1] not in ("HE", "RX") or not el[2]:
-                    raise fail("LQ needs a code list qualifier (HE or RX) and a remark code")
-                line.remarks.append(Remark(el[2], el[1]))
-            elif sid == "QTY":
-                if n < 3 or not el[1]:
-                    raise fail("QTY needs a qualifier (QTY01) and a quantity (QTY02)")
-                try:
-                    qty = Quantity(el[1], parse_amount(el[2]))
-                except ValueError:
-                    raise fail("QTY02 is not a valid quantity") from None
-                if line is not None:
-                    line.quantities.append(qty)
-                elif claim is not None:
-                    claim.quantities.append(qty)
-            elif sid == "MIA" or sid == "MOA":
-                if claim is None:
-                    raise fail(f"{sid} outside a claim")
-                indexes = (5, 20, 21, 22, 23, 24) if sid == "MIA" else (3, 4, 5, 6, 7)
-                target = claim.inpatient_remarks if sid == "MIA" else claim.outpatient_remarks
-                target.extend(Remark(el[i], sid) for i in indexes if i < n and el[i])
-            elif sid == "LX":
-                if claim is not None:
-                    yield self._finish_claim(claim)
-                    claim = line = None
-                if remit is None:
-                    raise fail("LX outside a transaction set")
-                party = None
-                header_number = el[1] if n > 1 else ""
-                remit.provider_summaries.append(ProviderSummary(header_number))
-            elif sid == "TS3" or sid == "TS2":
-                if remit is None or not remit.provider_summaries or claim is not None:
-                    raise fail(f"{sid} must follow LX, before the claims of its group")
-                if sid == "TS3":
-                    self._provider_summary(remit.provider_summaries[-1], el, fail)
-            elif sid == "PLB":
-                if claim is not None:
-                    yield self._finish_claim(claim)
-                    claim = line = None
-                if remit is None:
-                    raise fail("PLB outside a transaction set")
-                remit.provider_adjustments.extend(self._provider_adjustments(el, fail))
-            elif sid == "SE":
-                if claim is not None:
-                    yield self._finish_claim(claim)
-                    claim = line = None
-                if remit is None:
-                    raise fail("SE without a matching ST")
-                declared = _count(el[1]) if n > 1 else None
-                if declared is None:
-                    raise fail("SE01 (number of included segments) is missing or not a number")
-                if declared > st_count and envelope.enveloped:
-                    raise fail(f"SE01 says {declared} segments but the transaction set has "
-                               f"{st_count}: segments are missing (truncated or edited)")
-                if declared != st_count:
-                    # More segments than declared loses nothing; a bare ST..SE extract (no
-                    # ISA) is assembled by hand and its SE01 is unreliable. Both are read
-                    # and reported (published sample files do both).
-                    self._warn(seg_no, sid, "se_count", f"SE01 says {declared} segments but "
-                               f"the transaction set has {st_count}")
-                self._check_payment_balance(remit, seg_no)
-                remit = None
-                party = None
-                header_number = None
-                gs_transactions += 1
-            elif sid == "ST":
-                if remit is not None:
-                    raise fail("ST before the previous transaction set ended (missing SE)")
-                if envelope.enveloped and not in_gs:
-                    raise fail("ST outside a functional group (missing GS)")
-                if n < 3 or not el[2]:
-                    raise fail("ST needs a transaction set id (ST01) and control number (ST02)")
-                if el[1] != "835":
-                    raise fail("this is not an 835 remittance (ST01 names another transaction)")
-                version = (el[3] if n > 3 and el[3] else gs_version) or \
-                    (isa[12] if len(isa) > 12 else "")
-                remit = Remittance(
-                    source=source, transaction_control_number=el[2], version=version,
-                    interchange_control_number=isa[13].strip() if len(isa) > 13 else None,
-                    interchange_sender=isa[6].strip() if len(isa) > 6 else None,
-                    interchange_receiver=isa[8].strip() if len(isa) > 8 else None)
-                self._check_version(version, seg_no)
-                self.remittances.append(remit)
-                stats.transactions += 1
-                st_count = 1
-            elif sid in ("BPR", "TRN", "N1", "N3", "N4", "PER", "CUR", "RDM"):
-                if remit is None:
-                    raise fail(f"{sid} outside a transaction set")
-                if claim is not None:
-                    raise fail(f"{sid} belongs to the header of the remittance, not to a claim")
-                party = self._header_segment(remit, party, el, seg_no, fail)
-            elif sid == "GS":
-                if not in_isa and envelope.enveloped:
-                    raise fail("GS outside an interchange (missing ISA)")
-                if in_gs:
-                    raise fail("GS before the previous functional group ended (missing GE)")
-                if n < 9:
-                    raise fail("GS needs eight elements")
-                in_gs = True
-                gs_version = el[8]
-                gs_transactions = 0
-                if el[1] != "HP":
-                    self._warn(seg_no, sid, "functional_group",
-                               "GS01 is not HP (health care claim payment/advice)")
-            elif sid == "GE":
-                if not in_gs or remit is not None:
-                    raise fail("GE without a matching GS, or before SE")
-                in_gs = False
-                isa_groups += 1
-                declared = _count(el[1]) if n > 1 else None
-                if declared != gs_transactions:
-                    self._warn(seg_no, sid, "envelope_count",
-                               f"GE01 says {_said(declared)} transaction sets; the group has "
-                               f"{gs_transactions}")
-            elif sid == "ISA":
-                if in_isa:
-                    raise fail("ISA before the previous interchange ended (missing IEA)")
-                if el[16][:1] != delims.component:
-                    raise fail("this interchange declares other delimiters than the first one "
-                               "in the file; split the file")
-                isa = el
-                in_isa = True
-                isa_groups = 0
-                stats.interchanges += 1
-            elif sid == "IEA":
-                if not in_isa or in_gs:
-                    raise fail("IEA without a matching ISA, or before GE")
-                in_isa = False
-                declared = _count(el[1]) if n > 1 else None
-                if declared != isa_groups:
-                    self._warn(seg_no, sid, "envelope_count",
-                               f"IEA01 says {_said(declared)} functional groups; the "
-                               f"interchange has {isa_groups}")
+                    # Not a hot segment: check it is known and has no extra elements.
+                    limit = max_length(sid, 0)
+                    if not limit:
+                        if not (2 <= len(sid) <= 3 and sid.isascii() and sid.isalnum()
+                                and (sid.isupper() or sid.isdigit())):
+                            sid = ""  # not an id: it may be text from a name, never repeat it
+                            raise fail("not a valid segment id: the file is not X12 or is "
+                                       "corrupted")
+                        if remit is None:
+                            raise fail("segment outside an 835 transaction set (no ST before "
+                                       "it)")
+                        continue  # a segment this reader does not need (N2, RDM, ...)
+                    if n > limit:
+                        if sid == "ISA":
+                            raise fail("ISA must have 16 elements")
+                        el, n = self._extra_elements(el, seg_no, limit)
+                    if sid == "QTY":
+                        if n < 3 or not el[1]:
+                            raise fail("QTY needs a qualifier (QTY01) and a quantity (QTY02)")
+                        try:
+                            qty = Quantity(el[1], parse_amount(el[2]))
+                        except ValueError:
+                            raise fail("QTY02 is not a valid quantity") from None
+                        if line is not None:
+                            line.quantities.append(qty)
+                        elif claim is not None:
+                            claim.quantities.append(qty)
+                    elif sid == "MIA" or sid == "MOA":
+                        if claim is None:
+                            raise fail(f"{sid} outside a claim")
+                        indexes = (5, 20, 21, 22, 23, 24) if sid == "MIA" else (3, 4, 5, 6, 7)
+                        remarks = (claim.inpatient_remarks if sid == "MIA"
+                                   else claim.outpatient_remarks)
+                        remarks.extend(Remark(el[i], sid) for i in indexes if i < n and el[i])
+                    elif sid == "LX":
+                        if claim is not None:
+                            yield self._finish_claim(claim)
+                            claim = line = None
+                        if remit is None:
+                            raise fail("LX outside a transaction set")
+                        party = None
+                        header_number = el[1] if n > 1 else ""
+                        remit.provider_summaries.append(ProviderSummary(header_number))
+                    elif sid == "TS3" or sid == "TS2":
+                        if remit is None or not remit.provider_summaries or claim is not None:
+                            raise fail(f"{sid} must follow LX, before the claims of its group")
+                        if sid == "TS3":
+                            self._provider_summary(remit.provider_summaries[-1], el, fail)
+                    elif sid == "PLB":
+                        if claim is not None:
+                            yield self._finish_claim(claim)
+                            claim = line = None
+                        if remit is None:
+                            raise fail("PLB outside a transaction set")
+                        remit.provider_adjustments.extend(self._provider_adjustments(el, fail))
+                    elif sid == "SE":
+                        if claim is not None:
+                            yield self._finish_claim(claim)
+                            claim = line = None
+                        if remit is None:
+                            raise fail("SE without a matching ST")
+                        declared = _count(el[1]) if n > 1 else None
+                        if declared is None:
+                            raise fail("SE01 (number of included segments) is missing or not a "
+                                       "number")
+                        st_count = seg_no - st_start + 1
+                        if declared > st_count and envelope.enveloped:
+                            raise fail(f"SE01 says {declared} segments but the transaction set has "
+                                       f"{st_count}: segments are missing (truncated or edited)")
+                        if declared != st_count:
+                            # More segments than declared loses nothing; a bare ST..SE extract (no
+                            # ISA) is assembled by hand and its SE01 is unreliable. Both are read
+                            # and reported (published sample files do both).
+                            self._warn(seg_no, sid, "se_count", f"SE01 says {declared} "
+                                       "segments but "
+                                       f"the transaction set has {st_count}")
+                        self._check_payment_balance(remit, seg_no)
+                        remit = None
+                        party = None
+                        header_number = None
+                        gs_transactions += 1
+                    elif sid == "ST":
+                        if remit is not None:
+                            raise fail("ST before the previous transaction set ended (missing SE)")
+                        if envelope.enveloped and not in_gs:
+                            raise fail("ST outside a functional group (missing GS)")
+                        if n < 3 or not el[2]:
+                            raise fail("ST needs a transaction set id (ST01) and control "
+                                       "number (ST02)")
+                        if el[1] != "835":
+                            raise fail("this is not an 835 remittance (ST01 names another "
+                                       "transaction)")
+                        version = (el[3] if n > 3 and el[3] else gs_version) or \
+                            (isa[12] if len(isa) > 12 else "")
+                        remit = Remittance(
+                            source=source, transaction_control_number=el[2], version=version,
+                            interchange_control_number=isa[13].strip() if len(isa) > 13 else None,
+                            interchange_sender=isa[6].strip() if len(isa) > 6 else None,
+                            interchange_receiver=isa[8].strip() if len(isa) > 8 else None)
+                        self._check_version(version, seg_no)
+                        self.remittances.append(remit)
+                        stats.transactions += 1
+                        st_start = seg_no
+                    elif sid in ("BPR", "TRN", "N1", "N3", "N4", "PER", "CUR", "RDM"):
+                        if remit is None:
+                            raise fail(f"{sid} outside a transaction set")
+                        if claim is not None:
+                            raise fail(f"{sid} belongs to the header of the remittance, not "
+                                       "to a claim")
+                        party = self._header_segment(remit, party, el, seg_no, fail)
+                    elif sid == "GS":
+                        if not in_isa and envelope.enveloped:
+                            raise fail("GS outside an interchange (missing ISA)")
+                        if in_gs:
+                            raise fail("GS before the previous functional group ended (missing GE)")
+                        if n < 9:
+                            raise fail("GS needs eight elements")
+                        in_gs = True
+                        gs_version = el[8]
+                        gs_transactions = 0
+                        if el[1] != "HP":
+                            self._warn(seg_no, sid, "functional_group",
+                                       "GS01 is not HP (health care claim payment/advice)")
+                    elif sid == "GE":
+                        if not in_gs or remit is not None:
+                            raise fail("GE without a matching GS, or before SE")
+                        in_gs = False
+                        isa_groups += 1
+                        declared = _count(el[1]) if n > 1 else None
+                        if declared != gs_transactions:
+                            self._warn(seg_no, sid, "envelope_count",
+                                       f"GE01 says {_said(declared)} transaction sets; the "
+                                       "group has "
+                                       f"{gs_transactions}")
+                    elif sid == "ISA":
+                        if in_isa:
+                            raise fail("ISA before the previous interchange ended (missing IEA)")
+                        if n != 17:
+                            raise fail("ISA must have 16 elements")
+                        if el[16][:1] != delims.component:
+                            raise fail("this interchange declares other delimiters than the "
+                                       "first one "
+                                       "in the file; split the file")
+                        isa = el
+                        in_isa = True
+                        isa_groups = 0
+                        stats.interchanges += 1
+                    elif sid == "IEA":
+                        if not in_isa or in_gs:
+                            raise fail("IEA without a matching ISA, or before GE")
+                        in_isa = False
+                        declared = _count(el[1]) if n > 1 else None
+                        if declared != isa_groups:
+                            self._warn(seg_no, sid, "envelope_count",
+                                       f"IEA01 says {_said(declared)} functional groups; the "
+                                       f"interchange has {isa_groups}")
         stats.segments = seg_no
         if claim is not None or remit is not None:
             raise X12ParseError(source, seg_no, sid or None, "the file ends inside a transaction "
@@ -417,6 +473,13 @@ class Remittance835Reader:
                                 "set (no ST*835)")
 
     # -- segment builders -----------------------------------------------------------
+
+    def _extra_elements(self, el: list[str], seg_no: int, length: int
+                        ) -> tuple[list[str], int]:
+        """Extra elements carry nothing this reader can place: say so, read the rest."""
+        self._warn(seg_no, el[0], "extra_elements", f"{el[0]} has {len(el) - 1} elements; "
+                   f"at most {length - 1} are defined, the extra ones were ignored")
+        return el[:length], length
 
     def _claim(self, el: list[str], remit: Remittance, seg_no: int,
                fail: Callable[[str], X12ParseError]) -> ClaimPayment:
@@ -445,15 +508,13 @@ class Remittance835Reader:
         if status not in CLAIM_STATUS_CODES:
             self._warn(seg_no, "CLP", "claim_status", "CLP02 is not a claim status code of "
                        "005010X221A1; the claim is read as it is")
+        el += [""] * (12 - n)  # CLP06..CLP11 read below may be absent
+        # Positional for speed (see _service_line); order pinned by tests/test_x12_models.py.
         return ClaimPayment(
-            remittance=remit, patient_control_number=el[1], status=status, charge=charge,
-            paid=paid, patient_responsibility=responsibility,
-            filing_indicator=el[6] or None if n > 6 else None,
-            payer_claim_control_number=el[7] or None if n > 7 else None,
-            facility_type=el[8] or None if n > 8 else None,
-            frequency_code=el[9] or None if n > 9 else None,
-            drg_code=el[11] or None if n > 11 else None,
-            drg_weight=drg_weight, discharge_fraction=fraction, segment_number=seg_no)
+            remit, el[1], status, charge, paid, responsibility, el[6] or None, el[7] or None,
+            el[8] or None, el[9] or None, el[11] or None, drg_weight, fraction, None, [], None,
+            None, None, None, None, None, None, [], [], None, None, None, None, [], [], [], [],
+            seg_no)
 
     def _adjustments(self, el: list[str], fail: Callable[[str], X12ParseError]
                      ) -> list[Adjustment]:
@@ -481,17 +542,58 @@ class Remittance835Reader:
                 raise fail(f"CAS{base + 1:02d}/CAS{base + 2:02d} is not a valid "
                            "amount or quantity") from None
             adjustments.append(Adjustment(group, reason, amount, quantity))
-        self.stats.adjustments += len(adjustments)
         return adjustments
 
     def _service_line(self, el: list[str], seg_no: int,
                       fail: Callable[[str], X12ParseError]) -> ServiceLine:
         n = len(el)
-        composite = el[1] if n > 1 else ""
         component = self._component
-        if composite and component not in composite and not self._component_checked:
+        procedure = self._procedures.get(el[1]) if n > 1 else None
+        if procedure is None and n > 1 and el[1] and component not in el[1]:
+            el, n, component = self._unusual_svc01(el, seg_no, fail)
+        if n < 4 or not el[2] or not el[3]:
+            if n < 2 or not el[1] or (n > 2 and el[2]) or (n > 3 and el[3]):
+                raise fail("SVC needs a procedure (SVC01), a charge (SVC02) and a payment "
+                           "(SVC03)")
+            # Neither charge nor payment: an informational line (seen in payer files).
+            self._warn(seg_no, "SVC", "svc_no_amounts", "SVC02 and SVC03 are empty; the line "
+                       "was read as 0.00 charged and 0.00 paid")
+            el = [*el[:2], "0", "0", *el[4:]]
+            n = len(el)
+        if procedure is None:
+            procedure = self._procedure(el[1], component, "SVC01", fail)
+            if len(self._procedures) < _PROCEDURE_CACHE_LIMIT:
+                self._procedures[el[1]] = procedure
+        charge = AMOUNT_CACHE.get(el[2])
+        paid = AMOUNT_CACHE.get(el[3])
+        if charge is None or paid is None:
+            try:
+                charge = parse_amount(el[2])
+                paid = parse_amount(el[3])
+            except ValueError:
+                raise fail("SVC02/SVC03 (line charge or payment) is not a valid amount") \
+                    from None
+        try:
+            units = (AMOUNT_CACHE.get(el[5]) or parse_optional_amount(el[5])) if n > 5 else None
+            original_units = parse_optional_amount(el[7]) if n > 7 else None
+        except ValueError:
+            raise fail("SVC05/SVC07 (units) is not a valid quantity") from None
+        original = self._procedure(el[6], component, "SVC06", fail) if n > 6 and el[6] else None
+        # Positional: keyword arguments cost more than the rest of this method. The order
+        # is pinned by tests/test_x12_models.py.
+        return ServiceLine(procedure, charge, paid, el[4] or None if n > 4 else None, units,
+                           original, original_units, None, None, None, [], None, [], [], [],
+                           [], seg_no)
+
+    def _unusual_svc01(self, el: list[str], seg_no: int, fail: Callable[[str], X12ParseError]
+                       ) -> tuple[list[str], int, str]:
+        """SVC01 without the declared component separator: adopt the one the file uses,
+        or rejoin a composite split by the element separator."""
+        composite, n = el[1], len(el)
+        component = self._component
+        if not self._component_checked:
             component = self._adopt_component(composite, seg_no)
-        if composite and component not in composite and composite.isalnum() and n > 3 and \
+        if component not in composite and composite.isalnum() and n > 3 and \
                 len(composite) == 2:
             # SVC01 holds just the qualifier: the sender split the composite with the
             # element separator (seen in real files). Rejoin it and shift the rest.
@@ -502,33 +604,7 @@ class Remittance835Reader:
             self._warn(seg_no, "SVC", "svc_composite_split", "SVC01 holds only the "
                        "qualifier; the next element was read as the procedure code")
             el = ["SVC", el[1] + component + el[2], *el[3:]]
-            n = len(el)
-        if n < 4 or not el[2] or not el[3]:
-            if n < 2 or not el[1] or (n > 2 and el[2]) or (n > 3 and el[3]):
-                raise fail("SVC needs a procedure (SVC01), a charge (SVC02) and a payment "
-                           "(SVC03)")
-            # Neither charge nor payment: an informational line (seen in payer files).
-            self._warn(seg_no, "SVC", "svc_no_amounts", "SVC02 and SVC03 are empty; the line "
-                       "was read as 0.00 charged and 0.00 paid")
-            el = [*el[:2], "0", "0", *el[4:]]
-            n = len(el)
-        procedure = self._procedure(el[1], component, "SVC01", fail)
-        try:
-            charge = parse_amount(el[2])
-            paid = parse_amount(el[3])
-        except ValueError:
-            raise fail("SVC02/SVC03 (line charge or payment) is not a valid amount") from None
-        try:
-            units = parse_optional_amount(el[5]) if n > 5 else None
-            original_units = parse_optional_amount(el[7]) if n > 7 else None
-        except ValueError:
-            raise fail("SVC05/SVC07 (units) is not a valid quantity") from None
-        original = self._procedure(el[6], component, "SVC06", fail) if n > 6 and el[6] else None
-        self.stats.service_lines += 1
-        return ServiceLine(
-            procedure=procedure, charge=charge, paid=paid,
-            revenue_code=el[4] or None if n > 4 else None, units_paid=units,
-            original_procedure=original, original_units=original_units, segment_number=seg_no)
+        return el, len(el), component
 
     def _adopt_component(self, composite: str, seg_no: int) -> str:
         """Use the separator a file really uses in SVC when it differs from ISA16 (seen in
@@ -549,7 +625,7 @@ class Remittance835Reader:
             raise fail(f"{name} needs a qualifier and a procedure code (e.g. HC:99213)")
         if len(parts) > 8:
             raise fail(f"{name} has more components than a procedure identifier allows")
-        modifiers = tuple(m for m in parts[2:6] if m)
+        modifiers = tuple(filter(None, parts[2:6]))
         description = parts[6] if len(parts) > 6 and parts[6] else None
         return Procedure(parts[0], parts[1], modifiers, description)
 
@@ -558,13 +634,10 @@ class Remittance835Reader:
         n = len(el)
         if n < 3 or not el[1]:
             raise fail("NM1 needs an entity code (NM101) and an entity type (NM102)")
-        entity = Entity(
-            entity_code=el[1], last_name=el[3] or None if n > 3 else None,
-            first_name=el[4] or None if n > 4 else None,
-            middle_name=el[5] or None if n > 5 else None,
-            is_organization=el[2] == "2",
-            id_qualifier=el[8] or None if n > 8 else None,
-            identifier=el[9].strip() or None if n > 9 else None)
+        if n < 10:
+            el = el + [""] * (10 - n)
+        entity = Entity(el[1], el[3] or None, el[4] or None, el[5] or None, el[2] == "2",
+                        el[8] or None, el[9].strip() or None)
         code = el[1]
         if code == "QC":
             claim.patient = entity
@@ -692,19 +765,23 @@ class Remittance835Reader:
         """Balance the claim and its lines; report differences as warnings."""
         line_total = _ZERO
         for number, line in enumerate(claim.lines, start=1):
-            adjusted = sum((a.amount for a in line.adjustments), _ZERO)
+            adjusted = _total(line.adjustments)
             line_total += adjusted
             if line.charge - line.paid != adjusted:
                 self._warn(line.segment_number, "SVC", "line_unbalanced",
                            f"claim #{claim.ordinal} line {number}: charge − paid is "
                            f"{line.charge - line.paid} but the line adjustments add up "
                            f"to {adjusted}")
-        claim_adjusted = sum((a.amount for a in claim.adjustments), _ZERO)
+        claim_adjusted = _total(claim.adjustments)
         if claim.charge - claim.paid != claim_adjusted + line_total:
             self._warn(claim.segment_number, "CLP", "claim_unbalanced",
                        f"claim #{claim.ordinal}: charge − paid is {claim.charge - claim.paid} "
                        f"but claim and line adjustments add up to {claim_adjusted + line_total}")
         self._claim_payments += claim.paid
+        stats = self.stats
+        stats.service_lines += len(claim.lines)
+        stats.adjustments += len(claim.adjustments) + sum(len(x.adjustments)
+                                                          for x in claim.lines)
         return claim
 
     def _check_payment_balance(self, remit: Remittance, seg_no: int) -> None:
@@ -740,3 +817,11 @@ def _count(text: str) -> int | None:
 
 def _said(count: int | None) -> str:
     return "nothing valid" if count is None else str(count)
+
+
+def _total(adjustments: list[Adjustment]) -> Decimal:
+    """Sum of adjustment amounts (a plain loop: this runs for every line)."""
+    total = _ZERO
+    for adjustment in adjustments:
+        total += adjustment.amount
+    return total

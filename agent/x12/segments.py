@@ -134,11 +134,13 @@ def _bare_st_delimiters(text: str, source: str) -> Delimiters:
     raise X12ParseError(source, 1, "ST", "cannot find the segment terminator after ST")
 
 
-def iter_segments(stream: TextIO, source: str) -> tuple[Envelope, Iterator[str]]:
+def iter_segments(stream: TextIO, source: str) -> tuple[Envelope, Iterator[list[str]]]:
     """Detect the delimiters, then split the stream into segments lazily.
 
-    Returns the envelope and an iterator of segment strings with surrounding whitespace
-    (CR/LF after terminators, indentation) removed and empty segments skipped.
+    Returns the envelope and an iterator of *batches* of segment strings (one batch per
+    chunk read, in file order) with surrounding whitespace (CR/LF after terminators,
+    indentation) removed and empty segments skipped. Batches rather than single segments
+    because a generator step per segment costs more than the split itself.
     """
     head = stream.read(_HEAD_SIZE)
     envelope = detect_envelope(head, source)
@@ -149,16 +151,17 @@ MAX_SEGMENT = 1 << 20
 """No X12 segment comes near a megabyte; a longer run means the terminator is wrong."""
 
 
-def _split(stream: TextIO, first: str, terminator: str, source: str) -> Iterator[str]:
+def _split(stream: TextIO, first: str, terminator: str, source: str) -> Iterator[list[str]]:
     buffer = first
     while True:
         parts = buffer.split(terminator)
         buffer = parts.pop()
-        for part in parts:
-            # Only whitespace: control characters can be delimiters (ISA16 = 0x1F).
-            segment = part.strip(_WHITESPACE)
-            if segment:
-                yield segment
+        # Only whitespace: control characters can be delimiters (ISA16 = 0x1F).
+        batch = [part.strip(_WHITESPACE) for part in parts]
+        if "" in batch:
+            batch = [segment for segment in batch if segment]
+        if batch:
+            yield batch
         if len(buffer) > MAX_SEGMENT:
             raise X12ParseError(source, None, None, "a segment is longer than 1 MB: the file "
                                 "is not X12 or its segment terminator is wrong")
@@ -169,4 +172,4 @@ def _split(stream: TextIO, first: str, terminator: str, source: str) -> Iterator
     last = buffer.strip(_WHITESPACE)
     if last:
         # A final segment without its terminator (often IEA): read it as it is.
-        yield last
+        yield [last]

@@ -12,22 +12,31 @@ from decimal import Decimal
 _MAX_DIGITS = 18
 """X12 caps a decimal (R) element at 18 digits, not counting sign and decimal point."""
 
-_DATE_CACHE: dict[str, date] = {}
-_DATE_CACHE_LIMIT = 20_000
+AMOUNT_CACHE: dict[str, Decimal] = {}
+AMOUNT_CACHE_LIMIT = 20_000
+
+DATE_CACHE: dict[str, date] = {}
+DATE_CACHE_LIMIT = 20_000
 
 
 def parse_amount(text: str) -> Decimal:
     """An X12 ``R`` (decimal) value: optional minus, digits, at most one decimal point.
 
     Exponents, NaN and infinities are rejected: no payer sends them, and a Decimal with a
-    huge exponent would overflow later arithmetic.
+    huge exponent would overflow later arithmetic. Results are memoised (bounded): charges
+    and allowed amounts repeat across a remittance, and a Decimal is immutable.
     """
+    cached = AMOUNT_CACHE.get(text)
+    if cached is not None:
+        return cached
     digits = text[1:] if text[:1] == "-" else text
-    if not digits or not digits.isascii() or not digits.replace(".", "", 1).isdigit():
+    if not digits or not digits.isascii() or not digits.replace(".", "", 1).isdigit() \
+            or len(digits) > _MAX_DIGITS + 1:
         raise ValueError("not a valid amount")
-    if len(digits) > _MAX_DIGITS + 1:
-        raise ValueError("not a valid amount")
-    return Decimal(text)
+    value = Decimal(text)
+    if len(AMOUNT_CACHE) < AMOUNT_CACHE_LIMIT:
+        AMOUNT_CACHE[text] = value
+    return value
 
 
 def parse_optional_amount(text: str) -> Decimal | None:
@@ -37,7 +46,7 @@ def parse_optional_amount(text: str) -> Decimal | None:
 
 def parse_date(text: str) -> date:
     """An X12 ``DT`` value, CCYYMMDD (or the 4010-era YYMMDD)."""
-    cached = _DATE_CACHE.get(text)
+    cached = DATE_CACHE.get(text)
     if cached is not None:
         return cached
     if not text.isascii() or not text.isdigit():
@@ -54,8 +63,8 @@ def parse_date(text: str) -> date:
         value = date(year, month, day)
     except ValueError:
         raise ValueError("not a valid date") from None
-    if len(_DATE_CACHE) < _DATE_CACHE_LIMIT:
-        _DATE_CACHE[text] = value
+    if len(DATE_CACHE) < DATE_CACHE_LIMIT:
+        DATE_CACHE[text] = value
     return value
 
 
