@@ -763,26 +763,35 @@ class Remittance835Reader:
 
     def _finish_claim(self, claim: ClaimPayment) -> ClaimPayment:
         """Balance the claim and its lines; report differences as warnings."""
+        # Runs for every claim: plain loops, each Decimal operation counted.
         line_total = _ZERO
-        for number, line in enumerate(claim.lines, start=1):
-            adjusted = _total(line.adjustments)
-            line_total += adjusted
+        adjustments = len(claim.adjustments)
+        for line in claim.lines:
+            adjusted = _ZERO
+            for adjustment in line.adjustments:
+                adjusted += adjustment.amount
+            adjustments += len(line.adjustments)
             if line.charge - line.paid != adjusted:
-                self._warn(line.segment_number, "SVC", "line_unbalanced",
-                           f"claim #{claim.ordinal} line {number}: charge − paid is "
-                           f"{line.charge - line.paid} but the line adjustments add up "
-                           f"to {adjusted}")
-        claim_adjusted = _total(claim.adjustments)
-        if claim.charge - claim.paid != claim_adjusted + line_total:
+                self._line_unbalanced(claim, line, adjusted)
+            line_total += adjusted
+        for adjustment in claim.adjustments:
+            line_total += adjustment.amount
+        if claim.charge - claim.paid != line_total:
             self._warn(claim.segment_number, "CLP", "claim_unbalanced",
                        f"claim #{claim.ordinal}: charge − paid is {claim.charge - claim.paid} "
-                       f"but claim and line adjustments add up to {claim_adjusted + line_total}")
+                       f"but claim and line adjustments add up to {line_total}")
         self._claim_payments += claim.paid
         stats = self.stats
         stats.service_lines += len(claim.lines)
-        stats.adjustments += len(claim.adjustments) + sum(len(x.adjustments)
-                                                          for x in claim.lines)
+        stats.adjustments += adjustments
         return claim
+
+    def _line_unbalanced(self, claim: ClaimPayment, line: ServiceLine, adjusted: Decimal
+                         ) -> None:
+        number = claim.lines.index(line) + 1
+        self._warn(line.segment_number, "SVC", "line_unbalanced",
+                   f"claim #{claim.ordinal} line {number}: charge − paid is "
+                   f"{line.charge - line.paid} but the line adjustments add up to {adjusted}")
 
     def _check_payment_balance(self, remit: Remittance, seg_no: int) -> None:
         paid = self._claim_payments
@@ -818,10 +827,3 @@ def _count(text: str) -> int | None:
 def _said(count: int | None) -> str:
     return "nothing valid" if count is None else str(count)
 
-
-def _total(adjustments: list[Adjustment]) -> Decimal:
-    """Sum of adjustment amounts (a plain loop: this runs for every line)."""
-    total = _ZERO
-    for adjustment in adjustments:
-        total += adjustment.amount
-    return total
