@@ -816,7 +816,6 @@ def read_835(paths: list[str | Path] | tuple[str | Path, ...], *,
         yield from Remittance835Reader.open(path, on_warning=on_warning)
 
 
-
 def _count(text: str) -> int | None:
     """A control count (SE01, GE01, IEA01): ASCII digits, at most 10 of them."""
     if 0 < len(text) <= 10 and text.isascii() and text.isdigit():
