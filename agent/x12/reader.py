@@ -171,6 +171,7 @@ class Remittance835Reader:
         party: Party | None = None
         header_number: str | None = None
         max_length = _MAX_LENGTH.get
+        claims_read = lines_read = adjustments_read = 0
         # Memo look-ups inlined on the hottest paths (parse_* fill them).
         amount_get = AMOUNT_CACHE.get
         date_get = DATE_CACHE.get
@@ -233,8 +234,11 @@ class Remittance835Reader:
                             except ValueError:
                                 raise fail("CAS03 is not a valid amount") from None
                         target.append(Adjustment(el[1], el[2], amount))
+                        adjustments_read += 1
                     else:
-                        target.extend(self._adjustments(el, fail))
+                        adjustments = self._adjustments(el, fail)
+                        target.extend(adjustments)
+                        adjustments_read += len(adjustments)
                 elif sid == "SVC":
                     if n > _SVC_LEN:
                         el, n = self._extra_elements(el, seg_no, _SVC_LEN)
@@ -242,6 +246,7 @@ class Remittance835Reader:
                         raise fail("SVC before any CLP: a service line must belong to a claim")
                     line = self._service_line(el, seg_no, fail)
                     claim.lines.append(line)
+                    lines_read += 1
                 elif sid == "REF":
                     if n > _REF_LEN:
                         el, n = self._extra_elements(el, seg_no, _REF_LEN)
@@ -268,10 +273,13 @@ class Remittance835Reader:
                         el, n = self._extra_elements(el, seg_no, _AMT_LEN)
                     if n < 3 or not el[1]:
                         raise fail("AMT needs a qualifier (AMT01) and an amount (AMT02)")
-                    try:
-                        amt = MonetaryAmount(el[1], parse_amount(el[2]))
-                    except ValueError:
-                        raise fail("AMT02 is not a valid amount") from None
+                    amount = amount_get(el[2])
+                    if amount is None:
+                        try:
+                            amount = parse_amount(el[2])
+                        except ValueError:
+                            raise fail("AMT02 is not a valid amount") from None
+                    amt = MonetaryAmount(el[1], amount)
                     if line is not None:
                         line.amounts.append(amt)
                     elif claim is not None:
@@ -286,10 +294,8 @@ class Remittance835Reader:
                         raise fail("CLP outside a transaction set")
                     party = None
                     line = None
-                    claim = self._claim(el, remit, seg_no, fail)
-                    claim.header_number = header_number
-                    stats.claims += 1
-                    claim.ordinal = stats.claims
+                    claims_read += 1
+                    claim = self._claim(el, remit, seg_no, fail, header_number, claims_read)
                 elif sid == "NM1":
                     if n > _NM1_LEN:
                         el, n = self._extra_elements(el, seg_no, _NM1_LEN)
@@ -462,6 +468,9 @@ class Remittance835Reader:
                                        f"IEA01 says {_said(declared)} functional groups; the "
                                        f"interchange has {isa_groups}")
         stats.segments = seg_no
+        stats.claims = claims_read
+        stats.service_lines = lines_read
+        stats.adjustments = adjustments_read
         if claim is not None or remit is not None:
             raise X12ParseError(source, seg_no, sid or None, "the file ends inside a transaction "
                                 "set (no SE): it is truncated")
@@ -482,7 +491,8 @@ class Remittance835Reader:
         return el[:length], length
 
     def _claim(self, el: list[str], remit: Remittance, seg_no: int,
-               fail: Callable[[str], X12ParseError]) -> ClaimPayment:
+               fail: Callable[[str], X12ParseError], header_number: str | None,
+               ordinal: int) -> ClaimPayment:
         n = len(el)
         if n < 5 or not el[1] or not el[2] or not el[3] or not el[4]:
             raise fail("CLP needs CLP01 (claim id), CLP02 (status), CLP03 (charge) and "
@@ -512,9 +522,9 @@ class Remittance835Reader:
         # Positional for speed (see _service_line); order pinned by tests/test_x12_models.py.
         return ClaimPayment(
             remit, el[1], status, charge, paid, responsibility, el[6] or None, el[7] or None,
-            el[8] or None, el[9] or None, el[11] or None, drg_weight, fraction, None, [], None,
-            None, None, None, None, None, None, [], [], None, None, None, None, [], [], [], [],
-            seg_no)
+            el[8] or None, el[9] or None, el[11] or None, drg_weight, fraction, header_number,
+            [], None, None, None, None, None, None, None, [], [], None, None, None, None, [], [],
+            [], [], seg_no, ordinal)
 
     def _adjustments(self, el: list[str], fail: Callable[[str], X12ParseError]
                      ) -> list[Adjustment]:
@@ -765,12 +775,10 @@ class Remittance835Reader:
         """Balance the claim and its lines; report differences as warnings."""
         # Runs for every claim: plain loops, each Decimal operation counted.
         line_total = _ZERO
-        adjustments = len(claim.adjustments)
         for line in claim.lines:
             adjusted = _ZERO
             for adjustment in line.adjustments:
                 adjusted += adjustment.amount
-            adjustments += len(line.adjustments)
             if line.charge - line.paid != adjusted:
                 self._line_unbalanced(claim, line, adjusted)
             line_total += adjusted
@@ -781,9 +789,6 @@ class Remittance835Reader:
                        f"claim #{claim.ordinal}: charge − paid is {claim.charge - claim.paid} "
                        f"but claim and line adjustments add up to {line_total}")
         self._claim_payments += claim.paid
-        stats = self.stats
-        stats.service_lines += len(claim.lines)
-        stats.adjustments += adjustments
         return claim
 
     def _line_unbalanced(self, claim: ClaimPayment, line: ServiceLine, adjusted: Decimal
