@@ -17,7 +17,9 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.codes import CodeTable
+from agent.console import console
 from agent.ingest import IngestReport, ingest
+from agent.review import cli as review_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Denial appeal agent: read payer denials and draft appeal letters.")
@@ -28,12 +30,7 @@ def _root() -> None:
     """Denial appeal agent: read payer denials and draft appeal letters."""
 
 
-def _console() -> Console:
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # Piped or in CI: don't squeeze the table into 80 columns.
-        console = Console(highlight=False, width=180)
-    return console
+_console = console
 
 
 @app.command("ingest")
@@ -141,6 +138,40 @@ def codes_command(
         ended = f" [ended {found.end_date}]" if found.end_date else ""
         out.print(f"[bold]{escape(raw)}[/bold] {found.kind.upper()}{escape(ended)}: "
                   f"{escape(found.description)}{state}")
+
+
+@app.command("run")
+def run_command(
+    inputs: Annotated[list[Path], typer.Argument(help="835 files and/or CSV/JSON denial "
+                                                 "queues.", show_default=False)],
+    ehr: Annotated[str, typer.Option("--ehr", help="EHR source, e.g. fhir-dir:PATH.",
+                                     show_default=False)],
+    out: Annotated[Path, typer.Option(help="Letters and manifest.json go here.")] =
+    Path("appeals-out"),
+    db: Annotated[Path, typer.Option(help="SQLite file for checkpoints and the audit "
+                                     "trail.")] = Path("appeals.db"),
+    llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Draft the argument with an "
+                                      "LLM (not available yet: template only).")] = False,
+    auto_approve: Annotated[bool, typer.Option(help="Approve every draft as it is made. "
+                                               "For tests and benchmarks only.")] = False,
+    config: Annotated[Path | None, typer.Option(help="TOML configuration file.")] = None,
+) -> None:
+    """Triage every denial, gather the chart, and draft the letters an auditor reviews.
+
+    Exits 0 when the batch completes, whatever was decided; non-zero on a usage error or
+    when no input could be read.
+    """
+    from agent.workflow.cli_run import run_and_report
+
+    if llm:
+        typer.echo("LLM drafting is not available in this version; run without --llm "
+                   "(the template path drafts every letter).", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_and_report([str(p) for p in inputs], ehr, out, db, auto_approve,
+                                    config, _console()))
+
+
+app.add_typer(review_cli.app, name="review")
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from agent.codes import CodeTable
 from agent.denials.from_835 import ClaimTally, DenialRules, denials_from_claims
 from agent.denials.model import Denial
 from agent.denials.queue import QueueFileError, read_queue
+from agent.denials.reasons import denial_reasons
 from agent.x12.errors import X12ParseError
 from agent.x12.reader import Remittance835Reader
 
@@ -198,12 +199,9 @@ def top_reasons(denials: Sequence[Denial], codes: CodeTable, rules: DenialRules,
     counts: Counter[str] = Counter()
     dollars: dict[str, Decimal] = {}
     for denial in denials:
-        partly_paid = denial.paid > 0
         seen: set[str] = set()
-        for adjustment in (*denial.adjustments, *denial.claim_adjustments):
+        for adjustment in denial_reasons(denial, rules):
             label = adjustment.label
-            if partly_paid and rules.is_expected_label(label):
-                continue
             if label not in seen:
                 counts[label] += 1
                 seen.add(label)

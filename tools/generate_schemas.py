@@ -11,9 +11,13 @@ import json
 from pathlib import Path
 
 from agent.denials.queue import queue_json_schema
+from agent.manifest import manifest_json_schema
+from agent.playbooks.model import playbook_json_schema
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-SCHEMAS = {"queue.schema.json": queue_json_schema}
+SCHEMAS = {"queue.schema.json": queue_json_schema,
+           "manifest.schema.json": manifest_json_schema,
+           "playbook.schema.json": playbook_json_schema}
 
 
 def render(name: str) -> str:

@@ -233,6 +233,7 @@ def _line_denial(claim: ClaimPayment, line: ServiceLine, ordinal: int, amount: D
         procedure=procedure, billed=line.charge, paid=line.paid, allowed=line.allowed_amount,
         denied_amount=amount, adjustments=_adjustment_refs(line.adjustments),
         claim_adjustments=_adjustment_refs(claim.adjustments),
+        claim_procedure_codes=tuple(x.submitted_procedure.code for x in claim.lines),
         line_control_number=line.line_control_number,
         source=_source(claim, line.segment_number),
         **_common(claim, payer, patient, remarks))

@@ -208,6 +208,13 @@ def read_queue(path: str | Path, source: str | None = None) -> QueueReadResult:
     for row, record in records:
         result.rows += 1
         _read_row(record, row, source, result)
+    # Rows of one claim share its procedure codes, as the lines of an 835 claim do.
+    codes: dict[str, list[str]] = {}
+    for denial in result.denials:
+        if denial.procedure:
+            codes.setdefault(denial.claim_id, []).append(denial.procedure.submitted_code)
+    result.denials = [d.model_copy(update={"claim_procedure_codes": tuple(codes.get(
+        d.claim_id, ()))}) for d in result.denials]
     return result
 
 

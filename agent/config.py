@@ -1,0 +1,100 @@
+"""Run configuration: thresholds, appeal deadlines, letter signature. Optional TOML file.
+
+Defaults are documented facts from ../shared/domain/REFERENCE.md; facts marked unconfirmed
+there are configuration here, flagged ``confirmed = false``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DeadlineRule(BaseModel):
+    """How long a payer gives for a first-level appeal, and from when it counts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    filing_indicators: tuple[str, ...] = Field((), description="CLP06 values this rule "
+                                               "covers (MA/MB Medicare); empty = any.")
+    payer_ids: tuple[str, ...] = ()
+    payer_name_contains: tuple[str, ...] = Field((), description="Case-insensitive name "
+                                                 "fragments, e.g. 'UNITEDHEALTHCARE'.")
+    days: int = Field(gt=0)
+    counted_from: Literal["remittance_date", "presumed_receipt"] = "remittance_date"
+    presumed_receipt_days: int = Field(5, ge=0, description="Medicare presumes a notice is "
+                                       "received 5 days after its date.")
+    source: str = ""
+    confirmed: bool = True
+
+    def matches(self, filing_indicator: str | None, payer_id: str | None,
+                payer_name: str | None) -> bool:
+        """Whether this rule applies to a denial from this payer."""
+        if self.filing_indicators and filing_indicator not in self.filing_indicators:
+            return False
+        if self.payer_ids and payer_id not in self.payer_ids:
+            return False
+        if self.payer_name_contains:
+            name = (payer_name or "").upper()
+            if not any(fragment.upper() in name for fragment in self.payer_name_contains):
+                return False
+        return True
+
+
+DEFAULT_DEADLINES: tuple[DeadlineRule, ...] = (
+    DeadlineRule(name="Medicare Part A/B redetermination", filing_indicators=("MA", "MB"),
+                 days=120, counted_from="presumed_receipt",
+                 source="42 CFR 405.942; NGS/Noridian appeal tables (REFERENCE.md §3)"),
+    DeadlineRule(name="Medicare Advantage plan reconsideration", filing_indicators=("16",),
+                 days=65, source="42 CFR 422.582 per muni.health (REFERENCE.md §3)",
+                 confirmed=False),
+    DeadlineRule(name="UnitedHealthcare commercial", payer_name_contains=("UNITEDHEALTHCARE",
+                 "UNITED HEALTHCARE"), days=65, source="prospyrmed.com (REFERENCE.md §3); "
+                 "the contract governs", confirmed=False),
+    DeadlineRule(name="Commercial / ERISA group health (default)", days=180,
+                 source="29 CFR 2560.503-1 (at least 180 days); Aetna, Cigna, many BCBS "
+                 "plans (REFERENCE.md §3); the contract governs"),
+)
+"""First match wins; the last rule is the default for any payer."""
+
+
+class LetterSettings(BaseModel):
+    """Who signs the letters and how the payer reaches them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    practice_name: str = "Your Practice Name"
+    contact_name: str = "Billing Office"
+    contact_phone: str = "(000) 000-0000"
+    contact_email: str | None = None
+    signature_name: str = "Billing Auditor"
+    signature_title: str = "Revenue Cycle Appeals"
+
+
+class AppConfig(BaseModel):
+    """Everything a run can be configured with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    high_dollar_threshold: Decimal = Field(Decimal("500"), ge=0, description="A denial of "
+                                           "at least this many dollars is 'high'.")
+    document_window_days: int = Field(3, ge=0, description="Notes dated within ± this many "
+                                      "days of the service date are gathered.")
+    deadlines: tuple[DeadlineRule, ...] = DEFAULT_DEADLINES
+    letter: LetterSettings = LetterSettings()
+    ncci_ptp_files: tuple[Path, ...] = Field((), description="CMS NCCI procedure-to-"
+                                             "procedure tables (CSV) to load; empty = the "
+                                             "subset shipped with the package.")
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> AppConfig:
+        """Defaults, overridden by a TOML file when one is given."""
+        if path is None:
+            return cls()
+        with open(path, "rb") as f:
+            return cls.model_validate(tomllib.load(f))

@@ -1,0 +1,1 @@
+"""EHR adapters: where the chart (notes and structured facts) comes from."""

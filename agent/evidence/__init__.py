@@ -1,0 +1,1 @@
+"""Evidence: verbatim, located quotes from the chart that back a letter."""

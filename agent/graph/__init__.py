@@ -1,0 +1,1 @@
+"""The LangGraph wiring of the appeal workflow (built in agent.graph.build)."""

@@ -1,0 +1,101 @@
+"""The graph's nodes: thin wrappers that call the workflow steps with the context.
+
+Each factory binds a :class:`~agent.workflow.steps.WorkflowContext` and returns the node
+function, so nothing is global and two runs in one process do not share state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import interrupt
+
+from agent.graph.state import BatchState, GroupTask, ReviewState
+from agent.review.actions import ReviewError
+from agent.review.model import ReviewDecision
+from agent.workflow import steps
+from agent.workflow.steps import WorkflowContext
+
+Node = Callable[..., dict[str, Any]]
+
+
+def ingest_node(ctx: WorkflowContext) -> Node:
+    def ingest(state: BatchState) -> dict[str, Any]:
+        result = steps.ingest_step(ctx, state["inputs"])
+        return {"denial_ids": result.denial_ids, "errors": result.errors,
+                "warnings": result.warnings}
+    return ingest
+
+
+def triage_node(ctx: WorkflowContext) -> Node:
+    def triage(state: BatchState) -> dict[str, Any]:
+        steps.triage_step(ctx, state["denial_ids"])
+        return {}
+    return triage
+
+
+def playbook_node(ctx: WorkflowContext) -> Node:
+    def pick_playbook(state: BatchState) -> dict[str, Any]:
+        steps.playbook_step(ctx, state["denial_ids"])
+        return {}
+    return pick_playbook
+
+
+def group_node(ctx: WorkflowContext) -> Node:
+    def group(state: BatchState) -> dict[str, Any]:
+        return {"group_ids": steps.group_step(ctx, state["denial_ids"])}
+    return group
+
+
+def work_group_node(ctx: WorkflowContext) -> Node:
+    def work_group(task: GroupTask) -> dict[str, Any]:
+        letters = steps.work_group_step(ctx, task["group_id"], task["auto_approve"])
+        return {"done_groups": [task["group_id"]], "letter_ids": letters}
+    return work_group
+
+
+def open_reviews_node(ctx: WorkflowContext,
+                      review_graph: CompiledStateGraph[Any, Any, Any, Any]) -> Node:
+    def open_reviews(state: BatchState) -> dict[str, Any]:
+        # Each pending letter gets its review thread, which stops at its interrupt.
+        if review_graph.checkpointer is None:
+            return {}  # nothing could wait: only auto-approved runs go without checkpoints
+        for letter_id in state.get("letter_ids", []):
+            letter = ctx.store.get_letter(letter_id)
+            if letter is None or letter.status != "pending_review":
+                continue
+            config = review_config(letter_id)
+            if not review_graph.get_state(config).next:
+                review_graph.invoke({"letter_id": letter_id}, config)
+        return {}
+    return open_reviews
+
+
+def review_node(ctx: WorkflowContext) -> Node:
+    def review(state: ReviewState) -> dict[str, Any]:
+        letter = ctx.review.letter(state["letter_id"])
+        if letter.status != "pending_review":
+            return {"status": letter.status}
+        # Waits here, checkpointed, until an auditor decides (any process may resume).
+        payload = interrupt({"letter_id": letter.letter_id, "group_id": letter.group_id,
+                             "markdown": letter.markdown, "claim_id": letter.claim_id})
+        decision = ReviewDecision.model_validate(payload)
+        if decision.letter_id != letter.letter_id:
+            raise ReviewError("the decision is for another letter")
+        return {"status": ctx.review.apply(decision).status}
+    return review
+
+
+def export_node(ctx: WorkflowContext) -> Node:
+    def export(state: ReviewState) -> dict[str, Any]:
+        ctx.review.export(state["letter_id"])
+        return {}
+    return export
+
+
+def review_config(letter_id: str) -> RunnableConfig:
+    """The LangGraph config of a letter's review thread."""
+    return {"configurable": {"thread_id": f"review:{letter_id}"}}

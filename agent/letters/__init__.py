@@ -1,0 +1,1 @@
+"""Letters: drafting Markdown from templates and exporting the approved DOCX."""

@@ -1,0 +1,153 @@
+"""Drafting a letter: the Jinja base letter around a playbook's argument part.
+
+Templates live in ``templates/`` and render with ``StrictUndefined``: a value missing from
+the context is an error, never a blank in a letter sent to a payer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from agent.codes import CodeTable
+from agent.config import LetterSettings
+from agent.denials.model import Denial
+from agent.ehr.model import PatientRecord
+from agent.evidence.model import Evidence
+from agent.playbooks.model import Playbook
+from agent.resources import resource_dir
+
+
+@dataclass(frozen=True, slots=True)
+class LetterInput:
+    """What one letter is written from: the denied lines of one claim in one group."""
+
+    letter_id: str
+    group_id: str
+    denials: tuple[Denial, ...]
+    playbook: Playbook
+    evidence: tuple[Evidence, ...]
+    patient: PatientRecord | None
+    diagnoses: tuple[str, ...] = ()
+
+
+def letter_id_for(group_id: str, denial: Denial) -> str:
+    """Stable id of the letter that covers this denial's claim within its group."""
+    key = "\x1f".join((group_id, denial.claim_id, denial.payer_claim_number or ""))
+    return "lt_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+class LetterRenderer:
+    """Renders letters from ``templates/`` with StrictUndefined."""
+
+    def __init__(self, settings: LetterSettings, codes: CodeTable,
+                 templates: Path | None = None) -> None:
+        self.settings = settings
+        self.codes = codes
+        self._templates = templates or resource_dir("templates")
+
+    @cached_property
+    def env(self) -> jinja2.Environment:
+        """The Jinja environment (Markdown output: no HTML autoescaping)."""
+        return jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self._templates)),
+            undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+            trim_blocks=True, lstrip_blocks=True)
+
+    def render(self, letter: LetterInput, letter_date: date) -> str:
+        """The Markdown letter."""
+        context = self.context(letter, letter_date)
+        argument = self.env.get_template(letter.playbook.argument_template).render(context)
+        context["argument"] = " ".join(argument.split())
+        return self.env.get_template("letters/appeal.md.j2").render(context)
+
+    def context(self, letter: LetterInput, letter_date: date) -> dict[str, Any]:
+        """Everything the templates may use (documented in templates/README.md)."""
+        first = letter.denials[0]
+        numbers: dict[str, list[int]] = {}
+        for index, item in enumerate(letter.evidence, start=1):
+            numbers.setdefault(item.fact, []).append(index)
+        patient_name = first.patient.name
+        if letter.patient and letter.patient.family_name and not patient_name:
+            given = " ".join(letter.patient.given_names)
+            patient_name = f"{letter.patient.family_name}, {given}".strip(", ")
+        birth = first.patient.date_of_birth or (letter.patient.birth_date if letter.patient
+                                                else None)
+        rendering = first.rendering_provider
+        settings = self.settings
+        return {
+            "letter_date": letter_date.isoformat(),
+            "payer": {"name": first.payer.name or "the payer", "id": first.payer.id},
+            "provider": {
+                "practice_name": settings.practice_name,
+                "npi": first.payee.npi if first.payee else None,
+                "rendering_name": rendering.name if rendering else None,
+                "rendering_npi": rendering.npi if rendering else None,
+            },
+            "patient": {"name": patient_name, "member_id": first.patient.member_id or "",
+                        "date_of_birth": birth.isoformat() if birth else None},
+            "claim": {"claim_id": first.claim_id,
+                      "payer_claim_number": first.payer_claim_number,
+                      "service_date": first.service_date.isoformat() if first.service_date
+                      else "not given"},
+            "diagnoses": list(letter.diagnoses),
+            "lines": [self._line(d) for d in letter.denials],
+            "total_denied": _money(sum((d.denied_amount for d in letter.denials),
+                                       Decimal(0))),
+            "remark_descriptions": self._remarks(letter.denials),
+            "service_phrase": _service_phrase(letter.denials),
+            "facts": {spec.id: numbers.get(spec.id, []) for spec in letter.playbook.facts},
+            "evidence": [{"quote": e.quote, "source": _source(e)} for e in letter.evidence],
+            "citations": [c.model_dump() for c in letter.playbook.citations],
+            "request": letter.playbook.request.strip(),
+            "attachments": list(letter.playbook.attachments),
+            "contact": {"name": settings.contact_name, "phone": settings.contact_phone,
+                        "email": settings.contact_email},
+            "signature": {"name": settings.signature_name, "title": settings.signature_title},
+        }
+
+    def _line(self, denial: Denial) -> dict[str, Any]:
+        procedure = denial.procedure
+        reasons = [f"{a.label} {self.codes.carc(a.reason).description}"
+                   for a in denial.adjustments]
+        units = procedure.units if procedure and procedure.units is not None else None
+        return {
+            "procedure": procedure.display if procedure else "claim",
+            "units": f"{units.normalize():f}" if units is not None else "1",
+            "billed": _money(denial.billed), "paid": _money(denial.paid),
+            "denied": _money(denial.denied_amount), "reasons": reasons,
+        }
+
+    def _remarks(self, denials: Sequence[Denial]) -> list[str]:
+        codes = dict.fromkeys(code for d in denials for code in d.remarks)
+        return [f"{code}: {self.codes.rarc(code).description}" for code in codes]
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _service_phrase(denials: Sequence[Denial]) -> str:
+    codes = [d.procedure.display for d in denials if d.procedure]
+    if not codes:
+        return "service"
+    return "service " + ", ".join(codes) if len(codes) == 1 else "services " + ", ".join(codes)
+
+
+def _source(evidence: Evidence) -> str:
+    parts = [evidence.document_title or "Clinical note"]
+    if evidence.document_date:
+        parts.append(evidence.document_date.isoformat())
+    location = evidence.document_id
+    if evidence.start is not None:
+        location += f", characters {evidence.start}-{evidence.end}"
+    parts.append(location)
+    return ", ".join(parts)

@@ -1,0 +1,217 @@
+"""``DIR/manifest.json``: the output contract of a run, validated by a committed JSON Schema.
+
+Keep it stable: extend it, never rename. ``docs/manifest.schema.json`` is generated from
+these models (tools/generate_schemas.py) and a test checks both.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.store.records import DenialRecord, GroupRecord, LetterRecord
+from agent.triage.model import Action, Category, DollarBucket, RootCause
+
+SCHEMA_VERSION: Literal["1.0"] = "1.0"
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MPayer(_M):
+    name: str | None
+    id: str | None
+
+
+class MPatient(_M):
+    member_id: str | None
+    name: str | None
+
+
+class MProcedure(_M):
+    code: str
+    modifiers: list[str]
+    units: Decimal | None
+    original_code: str | None = Field(description="The code billed when the payer changed "
+                                      "it (SVC06).")
+
+
+class MAdjustment(_M):
+    group: str
+    reason: str
+    amount: Decimal
+
+
+class MTriage(_M):
+    action: Action
+    category: Category
+    preventable: bool
+    dollar_bucket: DollarBucket
+    root_cause: RootCause
+    appeal_deadline: date | None
+    reason: str
+
+
+class MEvidence(_M):
+    quote: str
+    document_id: str
+    start: int | None
+    end: int | None
+    fact: str
+
+
+class MLetter(_M):
+    id: str | None
+    status: Literal["pending_review", "approved", "rejected", "not_drafted"]
+    markdown: str | None = Field(description="Path relative to the output directory.")
+    docx: str | None = Field(description="Path relative to the output directory, once "
+                             "approved.")
+    drafted_by: Literal["template", "llm"] | None
+
+
+class MDenial(_M):
+    denial_id: str
+    claim_id: str
+    payer_claim_number: str | None
+    payer: MPayer
+    patient: MPatient
+    service_date: date | None
+    procedure: MProcedure | None
+    billed: Decimal
+    paid: Decimal
+    denied_amount: Decimal
+    adjustments: list[MAdjustment]
+    remarks: list[str]
+    triage: MTriage
+    group_id: str | None
+    playbook: str | None
+    evidence: list[MEvidence]
+    missing_evidence: list[str]
+    error: str | None
+    letter: MLetter
+
+
+class MGroup(_M):
+    group_id: str
+    payer: str
+    reasons: list[str]
+    procedure: str | None
+    playbook: str | None
+    denial_ids: list[str]
+
+
+class MDeadline(_M):
+    denial_id: str
+    claim_id: str
+    appeal_deadline: date
+    action: Action
+
+
+class MSummary(_M):
+    denials: int
+    by_action: dict[str, int]
+    letters_drafted: int
+    letters_by_status: dict[str, int]
+    groups: int
+    dollars_at_stake: Decimal
+    nearest_deadlines: list[MDeadline]
+    input_errors: list[str]
+
+
+class Manifest(_M):
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    run_id: str
+    inputs: list[str]
+    summary: MSummary
+    groups: list[MGroup]
+    denials: list[MDenial]
+
+
+def build_manifest(run_id: str, inputs: list[str], records: list[DenialRecord],
+                   groups: list[GroupRecord], letters: dict[str, LetterRecord],
+                   input_errors: list[str]) -> Manifest:
+    """The manifest of a run from its records."""
+    denials = [_denial(r, letters) for r in records]
+    by_action = Counter(d.triage.action for d in denials)
+    dated = sorted((d for d in denials if d.triage.appeal_deadline and
+                    d.triage.action == "appeal"), key=lambda d: d.triage.appeal_deadline
+                   or date.max)
+    summary = MSummary(
+        denials=len(denials), by_action=dict(sorted(by_action.items())),
+        letters_drafted=len(letters),
+        letters_by_status=dict(sorted(Counter(x.status for x in letters.values()).items())),
+        groups=len(groups), dollars_at_stake=sum((d.denied_amount for d in denials),
+                                                 Decimal(0)),
+        nearest_deadlines=[MDeadline(denial_id=d.denial_id, claim_id=d.claim_id,
+                                     appeal_deadline=d.triage.appeal_deadline,
+                                     action=d.triage.action)
+                           for d in dated[:10] if d.triage.appeal_deadline],
+        input_errors=input_errors)
+    return Manifest(run_id=run_id, inputs=inputs, summary=summary, denials=denials,
+                    groups=[MGroup(group_id=g.group_id, payer=g.payer, reasons=g.reasons,
+                                   procedure=g.procedure, playbook=g.playbook_id,
+                                   denial_ids=g.denial_ids) for g in groups])
+
+
+def _denial(record: DenialRecord, letters: dict[str, LetterRecord]) -> MDenial:
+    d = record.denial
+    assert record.triage is not None
+    t = record.triage
+    letter = letters.get(record.letter_id or "")
+    procedure = d.procedure
+    return MDenial(
+        denial_id=d.denial_id, claim_id=d.claim_id, payer_claim_number=d.payer_claim_number,
+        payer=MPayer(name=d.payer.name, id=d.payer.id),
+        patient=MPatient(member_id=d.patient.member_id, name=d.patient.name),
+        service_date=d.service_date,
+        procedure=MProcedure(code=procedure.code, modifiers=list(procedure.modifiers),
+                             units=procedure.units, original_code=procedure.original_code)
+        if procedure else None,
+        billed=d.billed, paid=d.paid, denied_amount=d.denied_amount,
+        adjustments=[MAdjustment(group=a.group, reason=a.reason, amount=a.amount)
+                     for a in (*d.adjustments, *d.claim_adjustments)],
+        remarks=list(d.remarks),
+        triage=MTriage(action=t.action, category=t.category, preventable=t.preventable,
+                       dollar_bucket=t.dollar_bucket, root_cause=t.root_cause,
+                       appeal_deadline=t.appeal_deadline, reason=t.reason),
+        group_id=record.group_id, playbook=record.playbook_id,
+        evidence=[MEvidence(quote=e.quote, document_id=e.document_id, start=e.start,
+                            end=e.end, fact=e.fact) for e in record.evidence],
+        missing_evidence=record.missing_evidence, error=record.error,
+        letter=MLetter(id=letter.letter_id, status=letter.status, markdown=letter.markdown,
+                       docx=letter.docx, drafted_by=letter.drafted_by) if letter else
+        MLetter(id=None, status="not_drafted", markdown=None, docx=None, drafted_by=None))
+
+
+def manifest_json_schema() -> dict[str, object]:
+    """The JSON Schema of manifest.json (published as docs/manifest.schema.json)."""
+    schema = Manifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://denial-appeal-agent.example/schemas/manifest.json"
+    return schema
+
+
+def refresh_letter(path: Path, letter: LetterRecord) -> None:
+    """Update a written manifest after a review decision (status, DOCX path), so the
+    output contract stays true between runs. No manifest (yet): nothing to do."""
+    if not path.is_file():
+        return
+    manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+    touched = False
+    for denial in manifest.denials:
+        if denial.letter.id == letter.letter_id:
+            denial.letter = MLetter(id=letter.letter_id, status=letter.status,
+                                    markdown=letter.markdown, docx=letter.docx,
+                                    drafted_by=letter.drafted_by)
+            touched = True
+    if not touched:
+        return
+    by_letter = {d.letter.id: d.letter.status for d in manifest.denials if d.letter.id}
+    manifest.summary.letters_by_status = dict(sorted(Counter(by_letter.values()).items()))
+    path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,102 @@
+"""The playbook model: ``specialty_playbooks/<id>.yaml`` validated by pydantic.
+
+A playbook says which denials it takes (``match``, from claim data only), which facts the
+chart must show (each found by a named extractor), what to do when they are missing, the
+argument (a Jinja part in ``templates/``), the guideline citations and the attachments.
+Adding a simple playbook needs no Python: docs/adding-a-playbook.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agent.triage.model import Action
+
+_RANGE = re.compile(r"^([0-9A-Z]{5})-([0-9A-Z]{5})$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Match(_Strict):
+    """Which denials the playbook takes. Fields are ANDed; values within a field ORed;
+    an empty field matches anything."""
+
+    procedure_codes: tuple[str, ...] = Field((), description="Submitted codes or ranges "
+                                             "such as '00100-01999'.")
+    modifiers: tuple[str, ...] = Field((), description="Any of these on the denied line.")
+    carc: tuple[str, ...] = Field((), description="Any of these CARCs on the denial.")
+    rarc: tuple[str, ...] = Field((), description="Any of these RARCs on the denial.")
+    category: tuple[Literal["clinical", "administrative"], ...] = ()
+
+    @field_validator("procedure_codes")
+    @classmethod
+    def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if "-" in item and not _RANGE.match(item):
+                raise ValueError(f"'{item}' is not a code range like 00100-01999")
+        return value
+
+    def covers_code(self, code: str) -> bool:
+        """Whether a submitted procedure code is in ``procedure_codes``."""
+        if not self.procedure_codes:
+            return True
+        for item in self.procedure_codes:
+            found = _RANGE.match(item)
+            if found and len(code) == 5 and found.group(1) <= code <= found.group(2):
+                return True
+            if item == code:
+                return True
+        return False
+
+
+class FactSpec(_Strict):
+    """A fact the chart must show for the appeal, and how to find it."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = Field(description="Shown to the auditor when it is missing.")
+    extractor: str = Field(description="Name of a registered extractor "
+                           "(agent.evidence.extractors).")
+    required: bool = True
+
+
+class Citation(_Strict):
+    """A guideline or policy statement the argument relies on, with its source."""
+
+    statement: str
+    source: str
+
+
+class Playbook(_Strict):
+    """One denial type: what it matches, what it needs, how it argues."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    specialty: str = "general"
+    order: int = Field(description="Selection order: the lowest matching order wins.")
+    match: Match
+    facts: tuple[FactSpec, ...] = Field(min_length=1)
+    missing_action: Action = Field("needs_review", description="What to do when a required "
+                                   "fact is missing (the auditor may find it elsewhere).")
+    argument_template: str = Field(description="Jinja part under templates/, e.g. "
+                                   "'arguments/medical_necessity.md.j2'.")
+    request: str = Field(description="The specific request, e.g. 'reprocess and pay'.")
+    citations: tuple[Citation, ...] = ()
+    attachments: tuple[str, ...] = ()
+
+    @property
+    def required_facts(self) -> tuple[FactSpec, ...]:
+        """The facts without which the playbook does not appeal."""
+        return tuple(f for f in self.facts if f.required)
+
+
+def playbook_json_schema() -> dict[str, object]:
+    """The JSON Schema of a playbook file (published as docs/playbook.schema.json)."""
+    schema = Playbook.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://denial-appeal-agent.example/schemas/playbook.json"
+    return schema

@@ -1,0 +1,1 @@
+"""Storage behind one interface: runs, denials, work queues, letters and the audit trail."""

@@ -1,0 +1,1 @@
+"""Triage: what to do with a denial, decided by rules before any model."""

@@ -1,0 +1,71 @@
+"""``appeals run``: progress while the batch runs, and the summary an auditor reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from agent.config import AppConfig
+from agent.ehr.protocols import EHRSourceError
+from agent.manifest import Manifest
+from agent.playbooks.registry import PlaybookError
+from agent.workflow.run import open_workflow, run_batch
+
+
+def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approve: bool,
+                   config_path: Path | None, console: Console) -> int:
+    """Run the batch with a progress bar; print the summary; return the exit status."""
+    try:
+        config = AppConfig.load(config_path)
+        with open_workflow(db, out, ehr, config) as workflow, _progress(console) as progress:
+            task = progress.add_task("Work queues", total=None)
+
+            def on_progress(node: str, update: dict[str, Any]) -> None:
+                if node == "group":
+                    progress.update(task, total=len(update.get("group_ids", [])))
+                elif node == "work_group":
+                    progress.advance(task)
+
+            manifest = run_batch(workflow, inputs, auto_approve, on_progress)
+    except (EHRSourceError, PlaybookError, OSError, ValueError) as exc:
+        console.print(Text(f"appeals run: {exc}"), style="red")
+        return 2
+    for error in manifest.summary.input_errors:
+        console.print(Text(error), style="red")
+    print_summary(console, manifest, out)
+    nothing_read = manifest.summary.denials == 0 and manifest.summary.input_errors
+    return 2 if nothing_read else 0
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    console=console, transient=True)
+
+
+def print_summary(console: Console, manifest: Manifest, out: Path) -> None:
+    """Denials by action, letters, groups, dollars at stake, nearest deadlines."""
+    s = manifest.summary
+    console.print(f"\n[bold]Run {manifest.run_id}[/bold]: {s.denials} denials in {s.groups} "
+                  f"work queues, ${s.dollars_at_stake:,.2f} at stake")
+    table = Table(title="Denials by action", title_justify="left")
+    table.add_column("Action")
+    table.add_column("Denials", justify="right")
+    for action, count in s.by_action.items():
+        table.add_row(action, str(count))
+    console.print(table)
+    statuses = ", ".join(f"{n} {status}" for status, n in s.letters_by_status.items())
+    console.print(f"Letters: {s.letters_drafted} drafted ({statuses or 'none'}); "
+                  f"written under {out / 'letters'}; manifest {out / 'manifest.json'}")
+    if s.nearest_deadlines:
+        deadlines = Table(title="Nearest appeal deadlines", title_justify="left")
+        for column in ("Deadline", "Claim", "Denial"):
+            deadlines.add_column(column)
+        for item in s.nearest_deadlines[:5]:
+            deadlines.add_row(item.appeal_deadline.isoformat(), Text(item.claim_id),
+                              item.denial_id)
+        console.print(deadlines)

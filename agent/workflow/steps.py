@@ -1,0 +1,232 @@
+"""The workflow's steps over a batch, each reading and writing the store.
+
+The graph nodes (agent.graph) call these; they hold no LangGraph code, so a worker pool or a
+test can run them directly. Each step is idempotent: running it again over the same
+denials gives the same records and drafts nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from agent.codes import CodeTable
+from agent.config import AppConfig
+from agent.denials.from_835 import DenialRules
+from agent.denials.model import Denial
+from agent.ehr.model import ChartBundle, ChartRequest
+from agent.ehr.protocols import EHRAdapter
+from agent.evidence.extractors import ExtractorRegistry
+from agent.evidence.verify import EvidenceError
+from agent.ingest import ingest
+from agent.letters.render import LetterInput, LetterRenderer, letter_id_for
+from agent.ncci import PtpTable
+from agent.playbooks.registry import PlaybookSet
+from agent.review.actions import ReviewActions, content_hash
+from agent.review.model import ReviewDecision
+from agent.store.protocols import Store
+from agent.store.records import DenialRecord, GroupRecord, LetterRecord
+from agent.triage.rules import triage
+from agent.workflow.decide import decide
+from agent.workflow.grouping import group_id_for, group_key
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class WorkflowContext:
+    """Everything the steps use besides the graph state. Built once per process."""
+
+    config: AppConfig
+    store: Store
+    out_dir: Path
+    ehr: EHRAdapter
+    extractors: ExtractorRegistry
+    playbooks: PlaybookSet
+    ncci: PtpTable
+    renderer: LetterRenderer
+    codes: CodeTable
+    review: ReviewActions
+    today: date
+    rules: DenialRules = field(default_factory=DenialRules)
+    cache: dict[str, DenialRecord] = field(default_factory=dict)
+    """Records of this process, so steps need not reload what the previous one saved."""
+
+    def records(self, denial_ids: Sequence[str]) -> list[DenialRecord]:
+        """The records for these ids, from the cache or the store (after a restart)."""
+        missing = [i for i in denial_ids if i not in self.cache]
+        if missing:
+            for record in self.store.get_denials(missing):
+                self.cache[record.denial.denial_id] = record
+        return [self.cache[i] for i in denial_ids if i in self.cache]
+
+    def save(self, records: Sequence[DenialRecord]) -> None:
+        """Write through: cache and store."""
+        for record in records:
+            self.cache[record.denial.denial_id] = record
+        self.store.save_denials(records)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What the ingest step read."""
+
+    denial_ids: list[str]
+    errors: list[str]
+    warnings: list[str]
+
+
+def ingest_step(ctx: WorkflowContext, inputs: Sequence[str]) -> IngestResult:
+    """Read the inputs; keep the records already triaged by an earlier run untouched."""
+    report = ingest(inputs, ctx.rules, ctx.codes)
+    ids = [d.denial_id for d in report.denials]
+    known = {r.denial.denial_id for r in ctx.records(ids)}
+    ctx.save([DenialRecord(denial=d) for d in report.denials if d.denial_id not in known])
+    return IngestResult(ids, report.errors, report.warnings)
+
+
+def triage_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
+    """Triage by rules, before any playbook or model."""
+    updated = []
+    for record in ctx.records(denial_ids):
+        if record.triage is None:
+            decision = triage(record.denial, ctx.config, ctx.ncci)
+            updated.append(record.model_copy(update={"triage": decision}))
+    ctx.save(updated)
+
+
+def playbook_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
+    """Pick the playbook from claim data only, for the denials rules did not decide."""
+    updated = []
+    for record in ctx.records(denial_ids):
+        if record.triage is None or record.triage.final or record.playbook_id is not None:
+            continue
+        playbook = ctx.playbooks.select(record.denial, record.triage.category)
+        if playbook is not None:
+            updated.append(record.model_copy(update={"playbook_id": playbook.id}))
+    ctx.save(updated)
+
+
+def group_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> list[str]:
+    """Form the work queues; returns their ids in a stable order."""
+    members: dict[str, list[DenialRecord]] = defaultdict(list)
+    keys = {}
+    for record in ctx.records(denial_ids):
+        key = group_key(record.denial, record.playbook_id, ctx.rules)
+        group_id = group_id_for(key)
+        keys[group_id] = key
+        members[group_id].append(record)
+    groups = []
+    updated = []
+    for group_id in sorted(members):
+        payer, reasons, code, playbook = keys[group_id]
+        existing = ctx.store.get_group(group_id)
+        ids = sorted({r.denial.denial_id for r in members[group_id]} |
+                     set(existing.denial_ids if existing else ()))
+        done = bool(existing and existing.done and set(ids) == set(existing.denial_ids))
+        groups.append(GroupRecord(group_id=group_id, payer=payer, reasons=list(reasons),
+                                  procedure=code, playbook_id=playbook, denial_ids=ids,
+                                  done=done))
+        updated += [r.model_copy(update={"group_id": group_id}) for r in members[group_id]
+                    if r.group_id != group_id]
+    ctx.store.save_groups(groups)
+    ctx.save(updated)
+    return [g.group_id for g in groups]
+
+
+def work_group_step(ctx: WorkflowContext, group_id: str, auto_approve: bool) -> list[str]:
+    """Gather documents, extract evidence, decide and draft, for one work queue.
+
+    A bad claim or document fails that denial (needs_review with the error), never the
+    group. Returns the ids of the letters drafted now (none when the group was done).
+    """
+    group = ctx.store.get_group(group_id)
+    if group is None or group.done:
+        return []
+    records = ctx.records(group.denial_ids)
+    charts: dict[str, ChartBundle] = {}  # one EHR look-up per denial, for decide and draft
+    decided = [_decide_one(ctx, record, charts) for record in records]
+    ctx.save(decided)
+    letters = _draft_letters(ctx, group, [r for r in decided if r.triage and
+                                          r.triage.action == "appeal"], auto_approve, charts)
+    ctx.store.save_groups([group.model_copy(update={"done": True})])
+    return letters
+
+
+def _decide_one(ctx: WorkflowContext, record: DenialRecord,
+                charts: dict[str, ChartBundle]) -> DenialRecord:
+    assert record.triage is not None
+    if record.triage.final or record.letter_id is not None:
+        return record
+    playbook = ctx.playbooks.get(record.playbook_id) if record.playbook_id else None
+    try:
+        chart = None
+        if playbook is not None:
+            chart = charts[record.denial.denial_id] = _chart(ctx, record.denial)
+        decision = decide(record.denial, record.triage, playbook, chart, ctx.extractors)
+    except (EvidenceError, ValueError, KeyError, OSError) as exc:
+        # Frames only in the log: the message may quote the chart.
+        logger.warning("denial failed during evidence gathering (%s)", type(exc).__name__)
+        failed = record.triage.model_copy(update={
+            "action": "needs_review",
+            "reason": f"Could not read the chart for this denial ({type(exc).__name__}); "
+                      "an auditor decides."})
+        return record.model_copy(update={"triage": failed, "error": type(exc).__name__})
+    return record.model_copy(update={"triage": decision.triage, "evidence": decision.evidence,
+                                     "missing_evidence": decision.missing})
+
+
+def _chart(ctx: WorkflowContext, denial: Denial) -> ChartBundle:
+    member_ids = tuple(i for i in (denial.patient.member_id,) if i)
+    return ctx.ehr.chart_for(ChartRequest(member_ids=member_ids, claim_id=denial.claim_id,
+                                          service_date=denial.service_date,
+                                          window_days=ctx.config.document_window_days))
+
+
+def _draft_letters(ctx: WorkflowContext, group: GroupRecord, records: list[DenialRecord],
+                   auto_approve: bool, charts: dict[str, ChartBundle]) -> list[str]:
+    by_letter: dict[str, list[DenialRecord]] = defaultdict(list)
+    for record in records:
+        by_letter[letter_id_for(group.group_id, record.denial)].append(record)
+    drafted = []
+    for letter_id, members in sorted(by_letter.items()):
+        if ctx.store.get_letter(letter_id) is not None:
+            continue  # drafted by an earlier run: never twice
+        first = members[0].denial
+        chart = charts.get(first.denial_id) or _chart(ctx, first)
+        drafted.append(_draft_one(ctx, group, letter_id, members, chart, auto_approve))
+    return drafted
+
+
+def _draft_one(ctx: WorkflowContext, group: GroupRecord, letter_id: str,
+               members: list[DenialRecord], chart: ChartBundle, auto_approve: bool) -> str:
+    assert group.playbook_id is not None
+    playbook = ctx.playbooks.get(group.playbook_id)
+    evidence = list({(e.document_id, e.start, e.end, e.fact): e
+                     for r in members for e in r.evidence}.values())
+    diagnoses = tuple(f.display for f in chart.facts
+                      if f.resource_type == "Condition" and f.display)[:5]
+    text = ctx.renderer.render(LetterInput(
+        letter_id=letter_id, group_id=group.group_id,
+        denials=tuple(r.denial for r in members), playbook=playbook,
+        evidence=tuple(evidence), patient=chart.patient, diagnoses=diagnoses), ctx.today)
+    relative = Path("letters") / group.group_id / f"{letter_id}.md"
+    path = ctx.out_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    letter = LetterRecord(letter_id=letter_id, group_id=group.group_id,
+                          claim_id=members[0].denial.claim_id,
+                          denial_ids=[r.denial.denial_id for r in members],
+                          markdown=relative.as_posix(), content_hash=content_hash(text))
+    ctx.store.save_letter(letter)
+    ctx.review.record_draft(letter)
+    ctx.save([r.model_copy(update={"letter_id": letter_id}) for r in members])
+    if auto_approve:
+        ctx.review.apply(ReviewDecision(letter_id=letter_id, action="approve",
+                                        actor="auto-approve"))
+        ctx.review.export(letter_id)
+    return letter_id

@@ -1,0 +1,79 @@
+"""Playbooks are validated data; selection uses claim data only."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from agent.denials.model import (
+    AdjustmentRef,
+    Denial,
+    DenialSource,
+    PatientRef,
+    PayerRef,
+    ProcedureRef,
+)
+from agent.playbooks.model import Match
+from agent.playbooks.registry import PlaybookError, PlaybookSet, load_playbook
+
+SHIPPED = Path(__file__).resolve().parents[1] / "specialty_playbooks"
+
+
+def denial(code: str, reason: str, modifiers: tuple[str, ...] = ()) -> Denial:
+    return Denial(
+        denial_id="dn_test", level="line", claim_id="C1", payer=PayerRef(name="ACME"),
+        patient=PatientRef(member_id="M1"),
+        procedure=ProcedureRef(code=code, modifiers=modifiers), billed=Decimal(100),
+        paid=Decimal(0), denied_amount=Decimal(100),
+        adjustments=(AdjustmentRef(group="CO", reason=reason, amount=Decimal(100)),),
+        source=DenialSource(kind="queue", file="q.csv", row=1))
+
+
+def test_shipped_playbooks_load_and_validate() -> None:
+    playbooks = PlaybookSet.load(SHIPPED)
+    assert "medical_necessity" in [p.id for p in playbooks.playbooks]
+    medical = playbooks.get("medical_necessity")
+    assert [f.id for f in medical.required_facts] == ["objective_finding",
+                                                      "conservative_treatment"]
+
+
+@pytest.mark.parametrize(("reason", "expected"), [("50", "medical_necessity"),
+                                                  ("151", "medical_necessity"),
+                                                  ("97", None), ("29", None)])
+def test_selection_by_carc(reason: str, expected: str | None) -> None:
+    chosen = PlaybookSet.load(SHIPPED).select(denial("20610", reason), "clinical")
+    assert (chosen.id if chosen else None) == expected
+
+
+def test_code_ranges() -> None:
+    match = Match(procedure_codes=("00100-01999", "20610"))
+    assert match.covers_code("00840") and match.covers_code("20610")
+    assert not match.covers_code("02000") and not match.covers_code("20611")
+    with pytest.raises(ValueError, match="not a code range"):
+        Match(procedure_codes=("001-019",))
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_invalid_playbook_names_the_file_and_field(tmp_path: Path) -> None:
+    text = (SHIPPED / "medical_necessity.yaml").read_text().replace("order: 900",
+                                                                    "order: soon")
+    with pytest.raises(PlaybookError, match=r"^medical_necessity.yaml: order: "):
+        load_playbook(_write(tmp_path, "medical_necessity.yaml", text))
+
+
+def test_playbook_id_must_match_its_file(tmp_path: Path) -> None:
+    text = (SHIPPED / "medical_necessity.yaml").read_text()
+    with pytest.raises(PlaybookError, match="must match the file name"):
+        load_playbook(_write(tmp_path, "other.yaml", text))
+
+
+def test_yaml_syntax_error_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(PlaybookError, match="not valid YAML"):
+        load_playbook(_write(tmp_path, "bad.yaml", "id: [unclosed"))
