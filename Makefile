@@ -25,7 +25,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	@touch $@
 
 demo: $(VENV)/.installed
-	$(APPEALS) ingest $(FIXTURES_835) $(FIXTURES_QUEUE)
+	$(APPEALS) run $(FIXTURES_835) $(FIXTURES_QUEUE) --ehr fhir-dir:fixtures/fhir \
+		--out appeals-out --db appeals.db
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest

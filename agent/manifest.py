@@ -139,9 +139,10 @@ def build_manifest(run_id: str, inputs: list[str], records: list[DenialRecord],
     """The manifest of a run from its records."""
     denials = [_denial(r, letters) for r in records]
     by_action = Counter(d.triage.action for d in denials)
+    # Deadlines matter for what may still be appealed: drafted appeals and open reviews.
     dated = sorted((d for d in denials if d.triage.appeal_deadline and
-                    d.triage.action == "appeal"), key=lambda d: d.triage.appeal_deadline
-                   or date.max)
+                    d.triage.action in ("appeal", "needs_review")),
+                   key=lambda d: d.triage.appeal_deadline or date.max)
     summary = MSummary(
         denials=len(denials), by_action=dict(sorted(by_action.items())),
         letters_drafted=len(letters),

@@ -45,10 +45,10 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import IO, Literal, TextIO, TypeAlias, cast
+from typing import IO, Literal, NoReturn, TextIO, TypeAlias, cast
 
 ModifierIndicator = Literal["0", "1", "9"]
 """0 = no modifier bypasses the edit; 1 = bypassable when documented; 9 = not applicable."""
@@ -103,11 +103,17 @@ class PtpTable:
     """PTP edits indexed by code pair."""
 
     def __init__(self, edits: Iterable[PtpEdit]) -> None:
-        self._pairs: dict[tuple[str, str], list[PtpEdit]] = {}
+        pairs: dict[tuple[str, str], list[PtpEdit]] = {}
         count = 0
         for edit in edits:
-            self._pairs.setdefault((edit.column_1, edit.column_2), []).append(edit)
+            key = (edit.column_1, edit.column_2)
+            found = pairs.get(key)
+            if found is None:
+                pairs[key] = [edit]
+            else:
+                found.append(edit)
             count += 1
+        self._pairs = pairs
         self._count = count
 
     @classmethod
@@ -195,10 +201,10 @@ def _parse(stream: TextIO, source: str) -> Iterator[PtpEdit]:
     delimiter = "\t" if any("\t" in line for line in head) else ","
     rows = enumerate(csv.reader(itertools.chain(head, stream), delimiter=delimiter), start=1)
     columns, pending = _find_header(rows, source)
+    read_row = _RowReader(columns, source)
     for line, row in itertools.chain(pending, rows):
-        if not any(cell.strip() for cell in row):
-            continue
-        yield _edit_from_row(row, columns, source, line)
+        if row and (row[0].strip() or any(cell.strip() for cell in row)):
+            yield read_row(row, line)
 
 
 def _find_header(rows: Iterator[tuple[int, list[str]]], source: str
@@ -274,39 +280,54 @@ def _field_name(cell: str) -> str | None:
     return None
 
 
-def _edit_from_row(row: list[str], columns: dict[str, int], source: str, line: int
-                   ) -> PtpEdit:
-    def cell(name: str) -> str:
-        index = columns.get(name)
-        return row[index].strip() if index is not None and index < len(row) else ""
+class _RowReader:
+    """Turns data rows into validated edits; column positions and caches resolved once."""
 
-    where = f"{source}: line {line}"
-    column_1, column_2 = cell("column_1").upper(), cell("column_2").upper()
-    for name, code in (("column 1", column_1), ("column 2", column_2)):
-        if not _CODE.match(code):
-            raise PtpFormatError(f"{where}: {name} is not a 5-character HCPCS/CPT code")
-    indicator = cell("modifier_indicator")
-    if indicator not in ("0", "1", "9"):
-        raise PtpFormatError(f"{where}: modifier indicator must be 0, 1 or 9")
-    effective = _date(cell("effective_date"), where, "effective date")
-    deletion = _date(cell("deletion_date"), where, "deletion date")
-    if deletion == NOT_DELETED:
-        deletion = None
-    if effective and deletion and deletion < effective:
-        raise PtpFormatError(f"{where}: deletion date is before the effective date")
-    return PtpEdit(sys.intern(column_1), sys.intern(column_2), effective, deletion,
-                   cast(ModifierIndicator, indicator), sys.intern(cell("rationale")))
+    def __init__(self, columns: dict[str, int], source: str) -> None:
+        self._source = source
+        self._index = tuple(columns.get(name, -1) for name in (
+            "column_1", "column_2", "effective_date", "deletion_date", "modifier_indicator",
+            "rationale"))
+        self._width = max(self._index) + 1
+        self._dates: dict[str, date | None] = {}
+        self._texts: dict[str, str] = {}
+
+    def __call__(self, row: list[str], line: int) -> PtpEdit:
+        if len(row) < self._width:
+            row = row + [""] * (self._width - len(row))
+        c1, c2, eff, dele, mod, rat = (row[i].strip() if i >= 0 else "" for i in self._index)
+        column_1, column_2 = c1.upper(), c2.upper()
+        if not _CODE.match(column_1):
+            self._fail(line, "column 1 is not a 5-character HCPCS/CPT code")
+        if not _CODE.match(column_2):
+            self._fail(line, "column 2 is not a 5-character HCPCS/CPT code")
+        if mod not in ("0", "1", "9"):
+            self._fail(line, "modifier indicator must be 0, 1 or 9")
+        effective = self._date(eff, line, "effective date")
+        deletion = self._date(dele, line, "deletion date")
+        if deletion == NOT_DELETED:
+            deletion = None
+        if effective and deletion and deletion < effective:
+            self._fail(line, "deletion date is before the effective date")
+        return PtpEdit(sys.intern(column_1), sys.intern(column_2), effective, deletion,
+                       cast(ModifierIndicator, mod), self._texts.setdefault(rat, rat))
+
+    def _date(self, text: str, line: int, what: str) -> date | None:
+        try:
+            return self._dates[text]
+        except KeyError:
+            pass
+        try:
+            value = self._dates[text] = _parse_date(text)
+        except ValueError:
+            self._fail(line, f"{what} is not a date (YYYY-MM-DD, YYYYMMDD, M/D/YYYY or * "
+                             "for none)")
+        return value
+
+    def _fail(self, line: int, problem: str) -> NoReturn:
+        raise PtpFormatError(f"{self._source}: line {line}: {problem}")
 
 
-def _date(text: str, where: str, what: str) -> date | None:
-    try:
-        return _parse_date(text)
-    except ValueError:
-        raise PtpFormatError(f"{where}: {what} is not a date (YYYY-MM-DD, YYYYMMDD, "
-                             "M/D/YYYY or * for none)") from None
-
-
-@lru_cache(maxsize=4096)
 def _parse_date(text: str) -> date | None:
     """``""`` or ``*`` → None; ``YYYYMMDD``, ``YYYY-MM-DD`` or ``M/D/YYYY`` → date."""
     if text in ("", "*"):

@@ -30,7 +30,7 @@ def test_ingest_prints_denials_and_summary() -> None:
     result = runner.invoke(app, ["ingest", BLUE_RIVER, MEDICARE, WORKLIST])
     assert result.exit_code == 0, result.output
     assert "LOM26-10458" in result.stdout and "90834 (billed 90837)" in result.stdout
-    assert "16 denials" in result.stdout
+    assert "17 denials" in result.stdout
     assert "Top reasons" in result.stdout and "CO-97" in result.stdout
 
 
@@ -38,7 +38,7 @@ def test_ingest_json_is_machine_readable() -> None:
     result = runner.invoke(app, ["ingest", "--json", BLUE_RIVER, WORKLIST])
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert data["summary"]["denials"] == len(data["denials"]) == 14
+    assert data["summary"]["denials"] == len(data["denials"]) == 15
     assert data["summary"]["reversals"] == 1
     first = data["denials"][0]
     assert {"denial_id", "claim_id", "payer_claim_number", "payer", "patient", "procedure",

@@ -145,4 +145,4 @@ def test_fixture_remittance_finds_the_expected_denials() -> None:
     assert "LOM26-10577" not in by_claim  # partly paid, CO-45 + PR-2 only
     assert "LOM26-10112" not in by_claim  # reversal + correction
     assert by_claim["LOM26-10588"].level == "claim"
-    assert (tally.claims, tally.denials, tally.reversals, tally.corrections) == (14, 11, 1, 1)
+    assert (tally.claims, tally.denials, tally.reversals, tally.corrections) == (15, 12, 1, 1)

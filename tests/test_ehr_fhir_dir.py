@@ -592,6 +592,7 @@ DEMO_NOTES: dict[str, tuple[set[str], set[str]]] = {
     "LOM26-09811": ({"lom-doc-09811-mri", "lom-doc-09811-277ca"}, set()),
     "LOM26-10560": ({"lom-doc-10560-mri"}, {"lom-doc-10560-clinic"}),
     "LOM26-10588": (set(), set()),
+    "LOM26-10593": (set(), set()),  # CO-45 only: rules decide it, no chart needed
     "LOM26-10601": ({"lom-doc-10601-injection"}, {"lom-doc-10622-opnote"}),
     "LOM26-10622": ({"lom-doc-10622-opnote"}, {"lom-doc-10601-injection"}),
     "LOM26-11020": ({"lom-doc-11020-psychotherapy"}, set()),
@@ -643,8 +644,10 @@ def test_demo_problems(demo_charts: dict[str, ChartBundle]) -> None:
     assert demo_charts["LOM26-10588"].problems == (
         "no clinical notes found for the claim's encounter or within ±3 days of the "
         "service date",)
+    assert demo_charts["LOM26-10593"].problems == demo_charts["LOM26-10588"].problems
     others = [c.problems for k, c in demo_charts.items() if k not in ("LOM26-10527",
-                                                                      "LOM26-10588")]
+                                                                      "LOM26-10588",
+                                                                      "LOM26-10593")]
     assert all(p == () for p in others)
 
 

@@ -304,6 +304,7 @@ DEMO = {
     "LOM26-09811": ("needs_review", "provisional"),
     "LOM26-10560": ("needs_review", "provisional"),
     "LOM26-10588": ("needs_review", "provisional"),
+    "LOM26-10593": ("no_action", "contractual_only"),
     "LOM26-10601": ("needs_review", "provisional"),
     "LOM26-10622": ("needs_review", "provisional"),
     "LOM26-11020": ("needs_review", "provisional"),

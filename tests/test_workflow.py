@@ -90,7 +90,7 @@ def test_run_decides_every_denial_and_drafts_the_appealable_one(tmp_path: Path,
     schema = json.loads((ROOT / "docs" / "manifest.schema.json").read_text())
     jsonschema.validate(manifest, schema)
     denials = _by_claim(manifest)
-    assert len(manifest["denials"]) == 13
+    assert len(manifest["denials"]) == 14
     appeal = denials["LOM26-10601"]
     assert appeal["triage"]["action"] == "appeal"
     assert appeal["playbook"] == "medical_necessity"
@@ -146,7 +146,7 @@ def test_a_crash_mid_batch_resumes_without_loss_or_duplicates(
     with _open(tmp_path, ehr_dir) as workflow:
         manifest = run_batch(workflow, INPUTS)
         letters = workflow.ctx.store.list_letters(None)
-    assert len(manifest.denials) == 13
+    assert len(manifest.denials) == 14
     assert all(d.triage.action != "needs_review" or d.triage.reason for d in manifest.denials)
     assert [d.letter.status for d in manifest.denials].count("pending_review") == 1
     assert len(letters) == 1
