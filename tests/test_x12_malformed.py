@@ -1009,3 +1009,12 @@ def test_golden_values() -> None:  # one long, flat checklist on purpose
     assert (denied_line.procedure.code, denied_line.procedure.modifiers) == ("J1234", ("JW",))
     assert [a.label for a in denied_line.adjustments] == ["CO-50"]
     assert [r.code for r in denied_line.remarks] == ["N115"]
+
+
+def test_file_wrapped_at_a_fixed_width_is_read() -> None:
+    # Some systems wrap an 835 at 80 columns, splitting segments mid-element; CR/LF are
+    # never data in X12, so the reader mends the lines.
+    text = golden_835(after="")
+    wrapped = "\r\n".join(text[i:i + 80] for i in range(0, len(text), 80))
+    assert [c.patient_control_number for c in read(wrapped)[1]] == \
+        [c.patient_control_number for c in read(text)[1]]

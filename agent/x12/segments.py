@@ -153,11 +153,19 @@ MAX_SEGMENT = 1 << 20
 
 def _split(stream: TextIO, first: str, terminator: str, source: str) -> Iterator[list[str]]:
     buffer = first
+    drop_line_breaks = terminator not in "\r\n"
     while True:
+        padded = True
+        if drop_line_breaks:
+            # CR/LF are never data in X12: drop them all (which also mends files wrapped at
+            # a fixed width), then strip segments only when spaces or tabs pad them.
+            buffer = buffer.replace("\r", "").replace("\n", "")
+            padded = (terminator + " " in buffer or " " + terminator in buffer
+                      or buffer.startswith(" ") or "\t" in buffer)
         parts = buffer.split(terminator)
         buffer = parts.pop()
         # Only whitespace: control characters can be delimiters (ISA16 = 0x1F).
-        batch = [part.strip(_WHITESPACE) for part in parts]
+        batch = [part.strip(_WHITESPACE) for part in parts] if padded else parts
         if "" in batch:
             batch = [segment for segment in batch if segment]
         if batch:
