@@ -252,3 +252,20 @@ def test_run_with_an_unknown_ehr_scheme_is_a_usage_error(tmp_path: Path) -> None
                           str(tmp_path / "out")], capture_output=True, text=True, check=False)
     assert run.returncode == 2
     assert "nosuch" in run.stdout + run.stderr
+
+
+def test_a_later_run_adds_to_work_queues_without_redrafting(tmp_path: Path,
+                                                             ehr_dir: Path) -> None:
+    with _open(tmp_path, ehr_dir) as workflow:
+        first = run_batch(workflow, INPUTS[1:])  # the Medicare remittance alone
+    with _open(tmp_path, ehr_dir) as workflow:
+        second = run_batch(workflow, INPUTS)
+        letters = workflow.ctx.store.list_letters(None)
+    assert len(first.denials) == 2 and len(second.denials) == 14
+    ids = {d.denial_id for d in second.denials}
+    assert all(set(g.denial_ids) <= ids for g in second.groups)
+    assert sorted(d.denial_id for g in second.groups for d in second.denials
+                  if d.group_id == g.group_id) == sorted(ids)
+    assert len(letters) == 1
+    assert [d.letter.id for d in first.denials if d.letter.id] == \
+        [d.letter.id for d in second.denials if d.letter.id]

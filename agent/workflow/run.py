@@ -116,7 +116,10 @@ def write_manifest(ctx: WorkflowContext, run_id: str, inputs: list[str],
     denial_ids = state.get("denial_ids") or []
     records = ctx.records(denial_ids)
     group_ids = sorted({r.group_id for r in records if r.group_id})
-    groups = [g for g in (ctx.store.get_group(i) for i in group_ids) if g is not None]
+    in_run = set(denial_ids)
+    # A work queue outlives a run (later remittances add to it): list this run's members.
+    groups = [g.model_copy(update={"denial_ids": [i for i in g.denial_ids if i in in_run]})
+              for g in (ctx.store.get_group(i) for i in group_ids) if g is not None]
     letters = {}
     for letter_id in {r.letter_id for r in records if r.letter_id}:
         letter = ctx.store.get_letter(letter_id)
