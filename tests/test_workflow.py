@@ -269,3 +269,18 @@ def test_a_later_run_adds_to_work_queues_without_redrafting(tmp_path: Path,
     assert len(letters) == 1
     assert [d.letter.id for d in first.denials if d.letter.id] == \
         [d.letter.id for d in second.denials if d.letter.id]
+
+
+def test_a_letter_that_cannot_be_drafted_fails_only_its_denials(
+        tmp_path: Path, ehr_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_render(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("template bug")
+
+    monkeypatch.setattr("agent.letters.render.LetterRenderer.render", broken_render)
+    with _open(tmp_path, ehr_dir) as workflow:
+        manifest = run_batch(workflow, INPUTS)
+    by_claim = {d.claim_id: d for d in manifest.denials}
+    assert by_claim["LOM26-10601"].triage.action == "needs_review"
+    assert by_claim["LOM26-10601"].error == "RuntimeError"
+    assert by_claim["LOM26-10601"].letter.status == "not_drafted"
+    assert by_claim["LOM26-10502"].triage.action == "patient_responsibility"

@@ -171,11 +171,9 @@ def _decide_one(ctx: WorkflowContext, record: DenialRecord,
     except (EvidenceError, ValueError, KeyError, OSError) as exc:
         # Frames only in the log: the message may quote the chart.
         logger.warning("denial failed during evidence gathering (%s)", type(exc).__name__)
-        failed = record.triage.model_copy(update={
-            "action": "needs_review",
-            "reason": f"Could not read the chart for this denial ({type(exc).__name__}); "
-                      "an auditor decides."})
-        return record.model_copy(update={"triage": failed, "error": type(exc).__name__})
+        return _failed(record, f"Could not read the chart for this denial "
+                               f"({type(exc).__name__}); an auditor decides.",
+                       type(exc).__name__)
     return record.model_copy(update={"triage": decision.triage, "evidence": decision.evidence,
                                      "missing_evidence": decision.missing})
 
@@ -197,9 +195,20 @@ def _draft_letters(ctx: WorkflowContext, group: GroupRecord, records: list[Denia
         if ctx.store.get_letter(letter_id) is not None:
             continue  # drafted by an earlier run: never twice
         first = members[0].denial
-        chart = charts.get(first.denial_id) or _chart(ctx, first)
-        drafted.append(_draft_one(ctx, group, letter_id, members, chart, auto_approve))
+        try:
+            chart = charts.get(first.denial_id) or _chart(ctx, first)
+            drafted.append(_draft_one(ctx, group, letter_id, members, chart, auto_approve))
+        except Exception as exc:  # one letter's failure must not sink its work queue
+            logger.warning("letter could not be drafted (%s)", type(exc).__name__)
+            ctx.save([_failed(r, f"The letter could not be drafted ({type(exc).__name__}); "
+                                 "an auditor decides.", type(exc).__name__) for r in members])
     return drafted
+
+
+def _failed(record: DenialRecord, reason: str, error: str) -> DenialRecord:
+    assert record.triage is not None
+    triage = record.triage.model_copy(update={"action": "needs_review", "reason": reason})
+    return record.model_copy(update={"triage": triage, "error": error})
 
 
 def _draft_one(ctx: WorkflowContext, group: GroupRecord, letter_id: str,
