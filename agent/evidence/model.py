@@ -24,5 +24,7 @@ class Evidence(BaseModel):
     start: int | None = Field(None, ge=0)
     end: int | None = Field(None, ge=0)
     fact: str = Field(description="What the quote shows, e.g. 'objective_finding'.")
+    value: str | None = Field(None, description="What the quote was read as, when the fact "
+                              "has a value: '58 minutes', 'ASA 3', 'auth HM-PA-558201'.")
     document_date: date | None = None
     document_title: str | None = None

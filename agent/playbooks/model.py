@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.triage.model import Action
+from agent.triage.model import Action, RootCause
 
 _RANGE = re.compile(r"^([0-9A-Z]{5})-([0-9A-Z]{5})$")
 
@@ -32,6 +32,9 @@ class Match(_Strict):
     carc: tuple[str, ...] = Field((), description="Any of these CARCs on the denial.")
     rarc: tuple[str, ...] = Field((), description="Any of these RARCs on the denial.")
     category: tuple[Literal["clinical", "administrative"], ...] = ()
+    ncci_partner_on_claim: bool = Field(False, description="Only when another code on the "
+                                        "claim forms an active NCCI procedure-to-procedure "
+                                        "edit with the denied code.")
 
     @field_validator("procedure_codes")
     @classmethod
@@ -64,6 +67,21 @@ class FactSpec(_Strict):
     required: bool = True
 
 
+class NotAppealRule(_Strict):
+    """A reason not to appeal, decided by a named check on the claim and the chart.
+
+    Checks are Python (agent.playbooks.checks); the rule gives the action and the reason
+    shown to the auditor. ``{detail}`` in the reason is replaced by the check's finding
+    (codes, minutes, classes: never patient data).
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    check: str = Field(description="Name of a registered check.")
+    action: Action
+    root_cause: RootCause
+    reason: str
+
+
 class Citation(_Strict):
     """A guideline or policy statement the argument relies on, with its source."""
 
@@ -78,8 +96,13 @@ class Playbook(_Strict):
     title: str
     specialty: str = "general"
     order: int = Field(description="Selection order: the lowest matching order wins.")
-    match: Match
+    match: Match | tuple[Match, ...] = Field(description="A match, or a list of matches of "
+                                             "which any may apply.")
     facts: tuple[FactSpec, ...] = Field(min_length=1)
+    not_appeal: tuple[NotAppealRule, ...] = Field((), description="Checked in order after "
+                                                  "the facts are extracted; the first that "
+                                                  "fires decides (documentation that "
+                                                  "contradicts the claim, payer rules).")
     missing_action: Action = Field("needs_review", description="What to do when a required "
                                    "fact is missing (the auditor may find it elsewhere).")
     argument_template: str = Field(description="Jinja part under templates/, e.g. "
@@ -87,6 +110,11 @@ class Playbook(_Strict):
     request: str = Field(description="The specific request, e.g. 'reprocess and pay'.")
     citations: tuple[Citation, ...] = ()
     attachments: tuple[str, ...] = ()
+
+    @property
+    def matches(self) -> tuple[Match, ...]:
+        """The match alternatives (one or several)."""
+        return self.match if isinstance(self.match, tuple) else (self.match,)
 
     @property
     def required_facts(self) -> tuple[FactSpec, ...]:

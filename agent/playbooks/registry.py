@@ -9,7 +9,8 @@ import yaml
 from pydantic import ValidationError
 
 from agent.denials.model import Denial
-from agent.playbooks.model import Playbook
+from agent.ncci import PtpEdit, PtpTable
+from agent.playbooks.model import Match, Playbook
 from agent.resources import resource_dir
 from agent.triage.model import Category
 
@@ -39,10 +40,11 @@ class PlaybookSet:
         """The playbook with this id."""
         return self._by_id[playbook_id]
 
-    def select(self, denial: Denial, category: Category) -> Playbook | None:
-        """The first playbook whose match covers the denial, or None."""
+    def select(self, denial: Denial, category: Category, ncci: PtpTable | None = None
+               ) -> Playbook | None:
+        """The first playbook (in order) whose match covers the denial, or None."""
         for playbook in self.playbooks:
-            if matches(playbook, denial, category):
+            if matches(playbook, denial, category, ncci):
                 return playbook
         return None
 
@@ -64,9 +66,13 @@ def load_playbook(path: Path) -> Playbook:
     return playbook
 
 
-def matches(playbook: Playbook, denial: Denial, category: Category) -> bool:
-    """Whether the playbook's match covers the denial (claim data only)."""
-    match = playbook.match
+def matches(playbook: Playbook, denial: Denial, category: Category,
+            ncci: PtpTable | None = None) -> bool:
+    """Whether any of the playbook's matches covers the denial (claim data only)."""
+    return any(_covers(match, denial, category, ncci) for match in playbook.matches)
+
+
+def _covers(match: Match, denial: Denial, category: Category, ncci: PtpTable | None) -> bool:
     procedure = denial.procedure
     if match.procedure_codes and (procedure is None
                                   or not match.covers_code(procedure.submitted_code)):
@@ -79,4 +85,19 @@ def matches(playbook: Playbook, denial: Denial, category: Category) -> bool:
         return False
     if match.rarc and not set(denial.remarks) & set(match.rarc):
         return False
-    return not (match.category and category not in match.category)
+    if match.category and category not in match.category:
+        return False
+    return not match.ncci_partner_on_claim or ncci_partner(denial, ncci) is not None
+
+
+def ncci_partner(denial: Denial, ncci: PtpTable | None) -> PtpEdit | None:
+    """An active NCCI PTP edit between the denied code and another code on the claim."""
+    if ncci is None or denial.procedure is None or denial.service_date is None:
+        return None
+    code = denial.procedure.submitted_code
+    others = [c for c in denial.claim_procedure_codes if c != code]
+    for other in others:
+        edit = ncci.edit_for(code, other, denial.service_date)
+        if edit is not None:
+            return edit
+    return None

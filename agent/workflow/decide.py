@@ -1,7 +1,8 @@
 """Deciding a denial from its chart: gather evidence for the playbook's facts, then act.
 
 Rules already decided the denials that must not be appealed (``Triage.final``). For the
-rest the playbook names the facts the chart must show; every one found → appeal (the
+rest the playbook names the facts the chart must show and the checks that say "don't
+appeal" (the chart contradicts the claim, a payer rule); every fact found → appeal (the
 letter cites them); a required fact missing → the playbook's ``missing_action`` (usually
 needs_review), listing what is missing so the auditor can look elsewhere in the chart.
 """
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agent.config import AppConfig
 from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.verify import verify_evidence
+from agent.ncci import PtpTable
+from agent.playbooks.checks import CheckContext, CheckRegistry
 from agent.playbooks.model import Playbook
 from agent.triage.model import Triage
 
@@ -34,8 +38,16 @@ class Decision:
 
 
 def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
-           chart: ChartBundle | None, extractors: ExtractorRegistry) -> Decision:
-    """The final action for a denial, with the evidence that supports it."""
+           chart: ChartBundle | None, extractors: ExtractorRegistry,
+           checks: CheckRegistry | None = None, ncci: PtpTable | None = None,
+           config: AppConfig | None = None) -> Decision:
+    """The final action for a denial, with the evidence that supports it.
+
+    Order: the playbook's facts are extracted; its ``not_appeal`` rules run in order (the
+    first that fires decides: documentation that contradicts the claim, payer rules);
+    then a missing required fact sends the denial to the playbook's ``missing_action``;
+    otherwise it is appealed with the evidence.
+    """
     if triage.final:
         return Decision(triage)
     if playbook is None:
@@ -46,15 +58,24 @@ def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
             "no chart was found"
         return Decision(_update(triage, "needs_review", f"Chart not available: {problems}."),
                         missing=[spec.description for spec in playbook.required_facts])
-    evidence: list[Evidence] = []
-    missing: list[str] = []
+    by_fact: dict[str, list[Evidence]] = {}
     for spec in playbook.facts:
-        found = extractors.get(spec.extractor)(chart, denial)
-        if found:
-            evidence.extend(found)
-        elif spec.required:
-            missing.append(spec.description)
+        by_fact[spec.id] = extractors.get(spec.extractor)(chart, denial)
+    evidence = [e for spec in playbook.facts for e in by_fact[spec.id]]
     verify_evidence(evidence, chart)
+    if playbook.not_appeal:
+        registry = checks or CheckRegistry()
+        context = CheckContext(denial=denial, chart=chart, evidence=by_fact, ncci=ncci,
+                               config=config)
+        for rule in playbook.not_appeal:
+            detail = registry.get(rule.check)(context)
+            if detail is not None:
+                reason = f"{playbook.title}: " + rule.reason.replace("{detail}", detail)
+                decided = triage.model_copy(update={"action": rule.action, "reason": reason,
+                                                    "root_cause": rule.root_cause})
+                return Decision(decided, evidence)
+    missing = [spec.description for spec in playbook.facts
+               if spec.required and not by_fact[spec.id]]
     if missing:
         action = playbook.missing_action
         reason = (f"{playbook.title}: the chart does not show {len(missing)} required "

@@ -25,6 +25,7 @@ from agent.evidence.verify import EvidenceError
 from agent.ingest import ingest
 from agent.letters.render import LetterInput, LetterRenderer, letter_id_for
 from agent.ncci import PtpTable
+from agent.playbooks.checks import CheckRegistry, default_checks
 from agent.playbooks.registry import PlaybookSet
 from agent.review.actions import ReviewActions, content_hash
 from agent.review.model import ReviewDecision
@@ -52,6 +53,7 @@ class WorkflowContext:
     codes: CodeTable
     review: ReviewActions
     today: date
+    checks: CheckRegistry = field(default_factory=default_checks)
     rules: DenialRules = field(default_factory=DenialRules)
     cache: dict[str, DenialRecord] = field(default_factory=dict)
     """Records of this process, so steps need not reload what the previous one saved."""
@@ -105,7 +107,7 @@ def playbook_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
     for record in ctx.records(denial_ids):
         if record.triage is None or record.triage.final or record.playbook_id is not None:
             continue
-        playbook = ctx.playbooks.select(record.denial, record.triage.category)
+        playbook = ctx.playbooks.select(record.denial, record.triage.category, ctx.ncci)
         if playbook is not None:
             updated.append(record.model_copy(update={"playbook_id": playbook.id}))
     ctx.save(updated)
@@ -167,7 +169,8 @@ def _decide_one(ctx: WorkflowContext, record: DenialRecord,
         chart = None
         if playbook is not None:
             chart = charts[record.denial.denial_id] = _chart(ctx, record.denial)
-        decision = decide(record.denial, record.triage, playbook, chart, ctx.extractors)
+        decision = decide(record.denial, record.triage, playbook, chart, ctx.extractors,
+                          ctx.checks, ctx.ncci, ctx.config)
     except (EvidenceError, ValueError, KeyError, OSError) as exc:
         # Frames only in the log: the message may quote the chart.
         logger.warning("denial failed during evidence gathering (%s)", type(exc).__name__)

@@ -1,0 +1,81 @@
+"""Named checks behind a playbook's ``not_appeal`` rules.
+
+A check reads the denial, the chart and the evidence the playbook's extractors found, and
+returns a short finding when its rule applies ("the notes document 41 minutes"), else
+None. Findings go into the reason an auditor reads: codes, counts, classes, never names.
+Built-in checks are registered exactly like a plug-in's would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.config import AppConfig
+from agent.denials.model import Denial
+from agent.ehr.model import ChartBundle
+from agent.evidence.model import Evidence
+from agent.ncci import PtpTable
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """What a check may look at."""
+
+    denial: Denial
+    chart: ChartBundle
+    evidence: dict[str, list[Evidence]] = field(default_factory=dict)
+    """Evidence found for each fact id of the playbook (empty list when none)."""
+    ncci: PtpTable | None = None
+    config: AppConfig | None = None
+
+    def found(self, fact: str) -> list[Evidence]:
+        """The evidence for one fact (empty when none was found)."""
+        return self.evidence.get(fact, [])
+
+
+Check = Callable[[CheckContext], str | None]
+
+
+class CheckRegistry:
+    """Named checks."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, Check] = {}
+
+    def register(self, name: str, check: Check) -> None:
+        """Add a check under ``name`` (names are unique)."""
+        if name in self._checks:
+            raise ValueError(f"check '{name}' is already registered")
+        self._checks[name] = check
+
+    def get(self, name: str) -> Check:
+        """The check called ``name``; KeyError names the known ones."""
+        try:
+            return self._checks[name]
+        except KeyError:
+            known = ", ".join(sorted(self._checks))
+            raise KeyError(f"no check '{name}' (known: {known})") from None
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._checks)
+
+
+MEDICARE_FILING_INDICATORS = frozenset({"MA", "MB"})
+"""CLP06 values for Medicare Part A and Part B claims."""
+
+
+def medicare_claim(ctx: CheckContext) -> str | None:
+    """The claim was filed to Medicare Part A/B (CLP06 MA/MB)."""
+    indicator = ctx.denial.claim_filing_indicator
+    if indicator in MEDICARE_FILING_INDICATORS:
+        return f"claim filing indicator {indicator} (Medicare)"
+    return None
+
+
+def default_checks() -> CheckRegistry:
+    """A registry with the built-in checks."""
+    registry = CheckRegistry()
+    registry.register("medicare_claim", medicare_claim)
+    return registry
