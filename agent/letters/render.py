@@ -73,8 +73,11 @@ class LetterRenderer:
         """Everything the templates may use (documented in templates/README.md)."""
         first = letter.denials[0]
         numbers: dict[str, list[int]] = {}
+        values: dict[str, list[str]] = {}
         for index, item in enumerate(letter.evidence, start=1):
             numbers.setdefault(item.fact, []).append(index)
+            if item.value is not None:
+                values.setdefault(item.fact, []).append(item.value)
         patient_name = first.patient.name
         if letter.patient and letter.patient.family_name and not patient_name:
             given = " ".join(letter.patient.given_names)
@@ -105,6 +108,9 @@ class LetterRenderer:
             "remark_descriptions": self._remarks(letter.denials),
             "service_phrase": _service_phrase(letter.denials),
             "facts": {spec.id: numbers.get(spec.id, []) for spec in letter.playbook.facts},
+            "values": {spec.id: values.get(spec.id, []) for spec in letter.playbook.facts},
+            "claim_codes": list(first.claim_procedure_codes),
+            "filing_indicator": first.claim_filing_indicator,
             "evidence": [{"quote": e.quote, "source": _source(e)} for e in letter.evidence],
             "citations": [c.model_dump() for c in letter.playbook.citations],
             "request": letter.playbook.request.strip(),
