@@ -63,9 +63,9 @@ def print_summary(console: Console, manifest: Manifest, out: Path) -> None:
                   f"written under {out / 'letters'}; manifest {out / 'manifest.json'}")
     if s.nearest_deadlines:
         deadlines = Table(title="Nearest appeal deadlines", title_justify="left")
-        for column in ("Deadline", "Claim", "Denial"):
+        for column in ("Deadline", "Claim", "Action", "Denial"):
             deadlines.add_column(column)
         for item in s.nearest_deadlines[:5]:
             deadlines.add_row(item.appeal_deadline.isoformat(), Text(item.claim_id),
-                              item.denial_id)
+                              item.action, item.denial_id)
         console.print(deadlines)
