@@ -64,6 +64,8 @@ class MEvidence(_M):
     start: int | None
     end: int | None
     fact: str
+    value: str | None = Field(None, description="What the quote was read as (minutes, ASA "
+                              "class), when the fact has a value.")
 
 
 class MLetter(_M):
@@ -183,7 +185,7 @@ def _denial(record: DenialRecord, letters: dict[str, LetterRecord]) -> MDenial:
                        appeal_deadline=t.appeal_deadline, reason=t.reason),
         group_id=record.group_id, playbook=record.playbook_id,
         evidence=[MEvidence(quote=e.quote, document_id=e.document_id, start=e.start,
-                            end=e.end, fact=e.fact) for e in record.evidence],
+                            end=e.end, fact=e.fact, value=e.value) for e in record.evidence],
         missing_evidence=record.missing_evidence, error=record.error,
         letter=MLetter(id=letter.letter_id, status=letter.status, markdown=letter.markdown,
                        docx=letter.docx, drafted_by=letter.drafted_by) if letter else

@@ -102,7 +102,11 @@ class PtpFormatError(ValueError):
 class PtpTable:
     """PTP edits indexed by code pair."""
 
-    def __init__(self, edits: Iterable[PtpEdit]) -> None:
+    def __init__(self, edits: Iterable[PtpEdit],
+                 covered_codes: frozenset[str] | None = None) -> None:
+        """``covered_codes``: for a subset, the codes whose every edit it holds (None: a
+        full table, which covers every code)."""
+        self.covered_codes = covered_codes
         pairs: dict[tuple[str, str], list[PtpEdit]] = {}
         count = 0
         for edit in edits:
@@ -147,15 +151,28 @@ class PtpTable:
                 return min(active, key=lambda e: e.modifier_indicator)
         return None
 
+    def covers(self, code_a: str, code_b: str) -> bool:
+        """Whether "no edit for this pair" is a fact of this table: true for a full table,
+        and for a subset only when one of the codes is among those it was cut for."""
+        covered = self.covered_codes
+        return covered is None or code_a in covered or code_b in covered
+
     def __len__(self) -> int:
         return self._count
+
+
+SUBSET_CODES = frozenset({"29877", "29880", "29881", "93306", "00840", "20610",
+                          *(f"992{n:02d}" for n in range(2, 16) if n != 11),
+                          "99211", *(f"908{n}" for n in range(32, 39))})
+"""The codes agent/data/ncci_ptp_subset.csv was cut for (agent/data/SOURCES.md): it holds
+every edit touching them, and nothing can be said of pairs outside them."""
 
 
 @cache
 def _default_table() -> PtpTable:
     data = resources.files("agent").joinpath("data", "ncci_ptp_subset.csv")
     with data.open("rb") as raw:
-        return PtpTable(_parse(_text(raw), "ncci_ptp_subset.csv"))
+        return PtpTable(_parse(_text(raw), "ncci_ptp_subset.csv"), SUBSET_CODES)
 
 
 def read_ptp_edits(path: PathLike) -> Iterator[PtpEdit]:

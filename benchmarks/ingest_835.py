@@ -441,7 +441,8 @@ Files: synthetic, balanced 005010X221A1 835s from `benchmarks/synth835.py` (seed
 Time: best of {args.repeat} runs (fewer where a row says so), taken round-robin across
 the readers, reading only (interpreter start and imports are not counted). Peak RSS:
 the run's `ru_maxrss`, which includes the interpreter and the imported libraries (shown
-as "RSS after imports"). MB = 2^20 bytes.
+as "RSS after imports"). MB = 2^20 bytes. Load average (1 min): {args.load}; other
+processes on the machine slow every reader, and the round-robin spreads that across them.
 Peers, each in its own venv: {peer_versions(results)}.
 
 {results_table(results, sizes, files, args.repeat)}
@@ -553,7 +554,9 @@ def main(argv: list[str] | None = None) -> None:
     for size, path in files.items():
         print(f"  {size:>7,} claims  {path.relative_to(REPO)}  {path.stat().st_size / MIB:.1f} MB")
     print("Measuring (one subprocess per run):")
+    load_start = os.getloadavg()[0]
     results = measure_all(sizes, files, args)
+    args.load = f"{load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
     checks = warning_checks(results) + speed_checks(results, sizes) + \
         memory_checks(results, sizes)
     body = section(results, checks, sizes, files, args)

@@ -117,3 +117,19 @@ def test_docx_holds_heading_claim_table_and_evidence(tmp_path: Path) -> None:
     for item in _evidence():
         assert item.quote in body
     assert document.core_properties.title == "Appeal LOM26-10601"
+
+
+def test_a_multi_line_quote_stays_in_its_evidence_item(tmp_path: Path) -> None:
+    letter = _letter()
+    two_lines = Evidence(quote="ASA PHYSICAL STATUS: III (DM2 w/ HbA1c 8.2,\nCKD 3a)",
+                         document_id="DocumentReference/pre", start=10, end=58,
+                         fact="objective_finding")
+    letter = LetterInput(letter_id=letter.letter_id, group_id=letter.group_id,
+                         denials=letter.denials, playbook=letter.playbook,
+                         evidence=(two_lines, *letter.evidence), patient=letter.patient)
+    text = LetterRenderer(SETTINGS, CodeTable.load_default()).render(letter, date(2026, 9, 20))
+    assert '1. "ASA PHYSICAL STATUS: III (DM2 w/ HbA1c 8.2,\n   CKD 3a)"' in text
+    path = tmp_path / "letter.docx"
+    markdown_to_docx(text, path, title="t")
+    item = next(p for p in Document(str(path)).paragraphs if p.text.startswith('"ASA'))
+    assert item.text.startswith('"ASA PHYSICAL STATUS: III (DM2 w/ HbA1c 8.2,\nCKD 3a)"')

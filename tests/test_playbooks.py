@@ -41,7 +41,7 @@ def test_shipped_playbooks_load_and_validate() -> None:
 
 @pytest.mark.parametrize(("reason", "expected"), [("50", "medical_necessity"),
                                                   ("151", "medical_necessity"),
-                                                  ("97", None), ("29", None)])
+                                                  ("97", None), ("29", "timely_filing")])
 def test_selection_by_carc(reason: str, expected: str | None) -> None:
     chosen = PlaybookSet.load(SHIPPED).select(denial("20610", reason), "clinical")
     assert (chosen.id if chosen else None) == expected

@@ -22,6 +22,7 @@ from agent.config import LetterSettings
 from agent.denials.model import Denial
 from agent.ehr.model import PatientRecord
 from agent.evidence.model import Evidence
+from agent.ncci import PtpTable
 from agent.playbooks.model import Playbook
 from agent.resources import resource_dir
 
@@ -49,18 +50,21 @@ class LetterRenderer:
     """Renders letters from ``templates/`` with StrictUndefined."""
 
     def __init__(self, settings: LetterSettings, codes: CodeTable,
-                 templates: Path | None = None) -> None:
+                 templates: Path | None = None, ncci: PtpTable | None = None) -> None:
         self.settings = settings
         self.codes = codes
+        self.ncci = ncci
         self._templates = templates or resource_dir("templates")
 
     @cached_property
     def env(self) -> jinja2.Environment:
         """The Jinja environment (Markdown output: no HTML autoescaping)."""
-        return jinja2.Environment(
+        env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(self._templates)),
             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
             trim_blocks=True, lstrip_blocks=True)
+        env.filters["continued"] = continued
+        return env
 
     def render(self, letter: LetterInput, letter_date: date) -> str:
         """The Markdown letter."""
@@ -99,6 +103,8 @@ class LetterRenderer:
                         "date_of_birth": birth.isoformat() if birth else None},
             "claim": {"claim_id": first.claim_id,
                       "payer_claim_number": first.payer_claim_number,
+                      "received_date": first.received_date.isoformat()
+                      if first.received_date else None,
                       "service_date": first.service_date.isoformat() if first.service_date
                       else "not given"},
             "diagnoses": list(letter.diagnoses),
@@ -110,6 +116,7 @@ class LetterRenderer:
             "facts": {spec.id: numbers.get(spec.id, []) for spec in letter.playbook.facts},
             "values": {spec.id: values.get(spec.id, []) for spec in letter.playbook.facts},
             "claim_codes": list(first.claim_procedure_codes),
+            "ncci": self._ncci(first),
             "filing_indicator": first.claim_filing_indicator,
             "evidence": [{"quote": e.quote, "source": _source(e)} for e in letter.evidence],
             "citations": [c.model_dump() for c in letter.playbook.citations],
@@ -132,9 +139,34 @@ class LetterRenderer:
             "denied": _money(denial.denied_amount), "reasons": reasons,
         }
 
+    def _ncci(self, denial: Denial) -> dict[str, Any]:
+        """The NCCI procedure-to-procedure facts for the denied code and the claim's other
+        codes: ``{code, partners, edit, known}``. ``edit`` is None when no active edit pairs
+        them; ``known`` says whether the loaded table can vouch for that (a subset cannot
+        for codes it was not cut for), so a letter says "no edit" only when it is true."""
+        code = denial.procedure.submitted_code if denial.procedure else ""
+        partners = list(dict.fromkeys(c for c in denial.claim_procedure_codes if c != code))
+        known = self.ncci is not None and all(self.ncci.covers(code, p) for p in partners)
+        edit = None
+        if self.ncci is not None and denial.service_date is not None:
+            for partner in partners:
+                found = self.ncci.edit_for(code, partner, denial.service_date)
+                if found is not None:
+                    edit = {"column_1": found.column_1, "column_2": found.column_2,
+                            "modifier_indicator": found.modifier_indicator,
+                            "rationale": found.rationale}
+                    break
+        return {"code": code, "partners": partners, "edit": edit, "known": known}
+
     def _remarks(self, denials: Sequence[Denial]) -> list[str]:
         codes = dict.fromkeys(code for d in denials for code in d.remarks)
         return [f"{code}: {self.codes.rarc(code).description}" for code in codes]
+
+
+def continued(text: str, indent: int = 3) -> str:
+    """A multi-line quote kept inside its Markdown list item: each line break is followed
+    by the item's indentation (the DOCX export turns it back into a line break)."""
+    return text.replace("\n", "\n" + " " * indent)
 
 
 def _money(value: Decimal) -> str:

@@ -74,8 +74,26 @@ def medicare_claim(ctx: CheckContext) -> str | None:
     return None
 
 
+def ncci_pair_unknown(ctx: CheckContext) -> str | None:
+    """The loaded NCCI table cannot tell whether an edit pairs the denied code with the
+    claim's other codes (a subset not cut for them): "no edit" would not be a fact."""
+    procedure, table = ctx.denial.procedure, ctx.ncci
+    day = ctx.denial.service_date
+    if procedure is None or table is None or day is None:
+        return None
+    code = procedure.submitted_code
+    unknown = [other for other in dict.fromkeys(ctx.denial.claim_procedure_codes)
+               if other != code and table.edit_for(code, other, day) is None
+               and not table.covers(code, other)]
+    if not unknown:
+        return None
+    return (f"the loaded NCCI table does not cover {code} with {', '.join(unknown)}; import "
+            "the CMS quarterly table (appeals ncci import) to know whether an edit applies")
+
+
 def default_checks() -> CheckRegistry:
     """A registry with the built-in checks."""
     registry = CheckRegistry()
     registry.register("medicare_claim", medicare_claim)
+    registry.register("ncci_pair_unknown", ncci_pair_unknown)
     return registry

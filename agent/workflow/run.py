@@ -21,11 +21,11 @@ from agent.config import AppConfig
 from agent.ehr.model import ChartBundle, ChartRequest
 from agent.ehr.protocols import EHRSourceError
 from agent.ehr.registry import open_adapter
-from agent.evidence.extractors import default_extractors
 from agent.graph.build import build_batch_graph, build_review_graph
 from agent.letters.render import LetterRenderer
 from agent.manifest import Manifest, build_manifest
 from agent.ncci import PtpTable
+from agent.playbooks.builtin import builtin_registries
 from agent.playbooks.registry import PlaybookSet
 from agent.review.actions import ReviewActions
 from agent.store.sqlite import SqliteStore
@@ -65,10 +65,11 @@ def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppCo
         ncci = PtpTable.load(config.ncci_ptp_files) if config.ncci_ptp_files else \
             PtpTable.default()
         ehr = open_adapter(ehr_source) if ehr_source else _NoEHR()
+        extractors, checks = builtin_registries()
         ctx = WorkflowContext(
             config=config, store=store, out_dir=out_dir, ehr=ehr,
-            extractors=default_extractors(), playbooks=PlaybookSet.load(), ncci=ncci,
-            renderer=LetterRenderer(config.letter, codes), codes=codes,
+            extractors=extractors, checks=checks, playbooks=PlaybookSet.load(), ncci=ncci,
+            renderer=LetterRenderer(config.letter, codes, ncci=ncci), codes=codes,
             review=ReviewActions(store, out_dir), today=today or date.today())
         review = build_review_graph(ctx, saver)
         yield Workflow(ctx, build_batch_graph(ctx, saver, review), review)

@@ -1,0 +1,1 @@
+"""Specialty playbooks' Python: extractors and checks, registered by each module's register()."""

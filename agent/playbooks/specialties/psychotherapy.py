@@ -1,0 +1,791 @@
+"""Psychotherapy time: CPT 90832/90834/90837 and the add-ons +90833/+90836/+90838.
+
+The code is chosen by the minutes of psychotherapy (REFERENCE.md §2c): 90832 16-37,
+90834 38-52, 90837 53+, the add-ons with a same-day E/M on the same ranges, under 16 not
+reportable. Two extractors read the notes:
+
+- ``psychotherapy_session_time``: the session's minutes, from an explicit total ("58 min
+  face-to-face", "55 minutes of psychotherapy") or from start and stop times ("2:05-3:02 PM",
+  "14:05–15:02", "start 1405 stop 1502", "Time in: 10:02 Time out: 10:59"). A time that is
+  negated, hypothetical or not the session (a phone call, the next appointment, the
+  signature) is never counted.
+- ``psychotherapy_session_work``: what was done in the session and, for 90837/90838, why the
+  longer session was needed (suicidal ideation, safety planning, crisis, trauma processing,
+  acute decompensation, a positive C-SSRS).
+
+Four checks say when not to appeal: the minutes support only a lower code (the payer's
+downcode stands, or a corrected claim goes out), or no code at all.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from agent.denials.model import Denial
+from agent.ehr.model import ChartBundle, SourceDocument, StructuredFact
+from agent.evidence.extractors import ExtractorRegistry
+from agent.evidence.model import Evidence
+from agent.evidence.text import Sentence, clause_around, is_negated, sentences
+from agent.playbooks.checks import CheckContext, CheckRegistry
+
+# --- the CPT time ranges ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBand:
+    """One psychotherapy time range and its two codes (alone, and as an E/M add-on)."""
+
+    code: str
+    add_on: str
+    low: int
+    high: int | None
+
+    def text(self) -> str:
+        """``38-52 min`` or ``53+ min`` (for reasons an auditor reads)."""
+        return f"{self.low}+ min" if self.high is None else f"{self.low}-{self.high} min"
+
+
+BANDS: tuple[TimeBand, ...] = (
+    TimeBand("90832", "90833", 16, 37),
+    TimeBand("90834", "90836", 38, 52),
+    TimeBand("90837", "90838", 53, None),
+)
+"""REFERENCE.md §2c (empr.com 2013 CPT changes; med.uth.edu "Calculating Time")."""
+
+MIN_REPORTABLE = BANDS[0].low
+"""Under 16 minutes no psychotherapy code is reportable."""
+
+PSYCHOTHERAPY_CODES = frozenset(c for b in BANDS for c in (b.code, b.add_on))
+ADD_ON_CODES = frozenset(b.add_on for b in BANDS)
+LONG_SESSION_CODES = frozenset({BANDS[-1].code, BANDS[-1].add_on})
+
+SESSION_TIME_FACT = "session_time"
+SESSION_WORK_FACT = "session_work"
+MAX_SESSION_MINUTES = 300
+"""A reading above this is not a session (a parse of something else)."""
+
+
+def band_for(code: str) -> TimeBand | None:
+    """The time range of a psychotherapy code (alone or add-on), else None."""
+    for band in BANDS:
+        if code in (band.code, band.add_on):
+            return band
+    return None
+
+
+def code_for_minutes(minutes: int, add_on: bool = False) -> str | None:
+    """The highest code the minutes support; None under 16 minutes."""
+    supported = [b for b in BANDS if minutes >= b.low]
+    if not supported:
+        return None
+    return supported[-1].add_on if add_on else supported[-1].code
+
+
+# --- reading notes: logical sentences, headings and field labels ------------------------
+
+_LABEL = re.compile(r"^[ \t>*_#-]*(?P<label>[A-Za-z][A-Za-z0-9 /&()'+\-]{0,40}?)[ \t*_]*:"
+                    r"(?![0-9])")
+_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(?P<label>[^\n]+?)[ \t#]*$")
+_BULLET_OR_ROW = re.compile(r"^[ \t]*(?:[-*•|]|\d+[.)])[ \t]")
+
+PLAN_LABELS = frozenset({"plan", "p", "next steps", "follow-up", "follow up", "f/u",
+                         "disposition", "next appt", "next appointment", "next session",
+                         "next", "homework", "recommendations", "treatment plan"})
+HISTORY_LABELS = frozenset({"pmh", "past medical history", "history", "hx", "psych history",
+                            "psychiatric history", "past psychiatric history",
+                            "social history", "sh", "fh", "family history",
+                            "prior treatment", "treatment history"})
+DIAGNOSIS_LABELS = frozenset({"dx", "diagnosis", "diagnoses", "icd-10", "icd10"})
+DESCRIPTOR_LABELS = frozenset({"service", "services", "cpt", "cpt code", "code", "codes",
+                               "billing", "billed", "procedure code", "service code"})
+
+
+@dataclass(frozen=True, slots=True)
+class NoteSentence:
+    """A sentence of a note (soft line wraps joined) with the heading and field label over
+    it. Offsets are into the note's original text."""
+
+    sentence: Sentence
+    heading: str | None
+    label: str | None
+
+    def under(self, labels: frozenset[str]) -> bool:
+        """Whether the sentence's section (either reading) is one of ``labels``."""
+        return self.heading in labels or self.label in labels
+
+    @property
+    def is_heading(self) -> bool:
+        """A Markdown heading line itself (never evidence)."""
+        return self.sentence.text.startswith("#")
+
+
+def _normal(label: str) -> str:
+    return " ".join(label.strip(" *_#").lower().split())
+
+
+_NOT_LABELS = frozenset({"re", "eg", "ie", "cc", "note"})
+"""Words written with a colon inside a sentence ("re: employment")."""
+
+
+def _field_label(line: str) -> str | None:
+    found = _LABEL.match(line)
+    if found is None:
+        return None
+    label = _normal(found.group("label"))
+    return None if label in _NOT_LABELS else label
+
+
+def _starts_field(line: str) -> bool:
+    return bool(_field_label(line) or _MD_HEADING.match(line) or _BULLET_OR_ROW.match(line))
+
+
+def joined_text(text: str) -> str:
+    """``text`` with soft line wraps turned into spaces, same length, so sentences span
+    wrapped lines and keep their offsets. A soft wrap: a line near the note's wrap width
+    running on into a line that starts no field, heading or bullet (a short line such as a
+    title or "Time in: 10:02" ends where the clinician ended it)."""
+    chars = list(text)
+    lines = text.splitlines(keepends=True)
+    widest = max((len(line.rstrip()) for line in lines), default=0)
+    wrap_width = min(60, int(widest * 0.7))
+    offset = 0
+    for line, following in zip(lines, [*lines[1:], ""], strict=True):
+        body = line.rstrip("\r\n")
+        offset += len(line)
+        if (len(body.rstrip()) >= wrap_width and following.strip()
+                and not _MD_HEADING.match(body) and not body.rstrip().endswith(":")
+                and not _starts_field(following)):
+            for index in range(offset - (len(line) - len(body)), offset):
+                chars[index] = " "
+    return "".join(chars)
+
+
+def _labels(text: str) -> tuple[list[int], list[tuple[str | None, str | None]]]:
+    """Line starts and the (heading, field label) in force from each."""
+    starts: list[int] = []
+    values: list[tuple[str | None, str | None]] = []
+    heading: str | None = None
+    label: str | None = None
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        found_heading = _MD_HEADING.match(line.rstrip("\r\n"))
+        found_label = _field_label(line)
+        if found_heading:
+            heading, label = _normal(found_heading.group("label")), None
+        elif found_label:
+            label = found_label
+        elif not line.strip():
+            label = None
+        starts.append(offset)
+        values.append((heading, label))
+        offset += len(line)
+    return starts, values
+
+
+def note_sentences(text: str) -> list[NoteSentence]:
+    """The note's sentences (``sentences()`` over the soft-wrap-joined text), each with the
+    Markdown heading and the field label ("Plan:", "Service:") above it."""
+    starts, values = _labels(text)
+    out = []
+    for sentence in sentences(joined_text(text)):
+        index = bisect.bisect_right(starts, sentence.start) - 1
+        heading, label = values[index] if index >= 0 else (None, None)
+        out.append(NoteSentence(sentence, heading, label))
+    return out
+
+
+def _excluded_section(item: NoteSentence) -> bool:
+    """Plan, history and diagnosis lines describe other times and other work."""
+    return (item.sentence.section in ("plan", "history") or item.under(PLAN_LABELS)
+            or item.under(HISTORY_LABELS) or item.under(DIAGNOSIS_LABELS) or item.is_heading)
+
+
+_RATIONALE = re.compile(r"rationale|medical necessity|\bwhy\b|extended|justification")
+
+
+def _is_rationale(item: NoteSentence) -> bool:
+    """Under a heading or label that justifies the session's length ("Rationale for 60-min
+    session", "Why 60 min"): its times are arguments, its sentences stated reasons."""
+    return any(x is not None and _RATIONALE.search(x) for x in (item.heading, item.label))
+
+
+def session_documents(chart: ChartBundle, denial: Denial) -> list[SourceDocument]:
+    """Notes that can describe the billed session: the claim's encounter first, then notes
+    dated on the service date (a note days away describes another session)."""
+    linked = [d for d in chart.documents if d.linked_by == "encounter"]
+    same_day = [d for d in chart.documents if d.linked_by != "encounter"
+                and (d.date is None or d.date == denial.service_date)]
+    return linked + same_day
+
+
+# --- session time ------------------------------------------------------------------------
+
+_MERIDIEM = r"(?:[ap]\.?[ \t]?m\.?|[ap](?![a-z]))"
+_TOKEN = (r"(?:(?:[01]?\d|2[0-3]):[0-5]\d(?:[ \t]*" + _MERIDIEM + r")?"
+          r"|(?:[01]\d|2[0-3])[0-5]\d(?:[ \t]*(?:hrs?|h)(?![a-z]))?"
+          r"|(?:1[0-2]|0?[1-9])[ \t]*[ap]\.?[ \t]?m\.?|(?:1[0-2]|0?[1-9])[ap](?![a-z]))")
+_TOKEN_PARTS = re.compile(r"(?:(?P<h>\d{1,2}):(?P<m>\d{2})|(?P<hh>\d{2})(?P<mm>\d{2})|"
+                          r"(?P<hour>\d{1,2}))[ \t]*(?:hrs?|h)?[ \t]*(?P<mer>[ap])?",
+                          re.IGNORECASE)
+_RANGE = re.compile(r"(?<![\w:/.\-])(?P<a>" + _TOKEN + r")[ \t]*(?:-|–|—|to|until|till|thru"
+                    r"|through)[ \t]*(?P<b>" + _TOKEN + r")(?![\w:/])", re.IGNORECASE)
+_START = re.compile(r"\b(?P<label>start(?:ed)?|began|begin|time[ \t]+in)(?:[ \t]+time)?[ \t*_]*"
+                    r"[:=\-–]?[ \t*_]*(?:at[ \t]+)?~?(?P<t>" + _TOKEN + r")(?![\w:/])",
+                    re.IGNORECASE)
+_END = re.compile(r"\b(?P<label>end(?:ed)?|stop(?:ped)?|finish(?:ed)?|time[ \t]+out|concluded)"
+                  r"(?:[ \t]+time)?[ \t*_]*[:=\-–]?[ \t*_]*(?:at[ \t]+)?~?(?P<t>" + _TOKEN +
+                  r")(?![\w:/])", re.IGNORECASE)
+_TOTAL = re.compile(
+    r"(?<![\w.:/\-])(?:(?P<hours>[1-4])[ \t]*(?:hours?|hrs?)\.?(?:[ \t]*(?:and[ \t]+)?"
+    r"(?P<hm>[0-5]?\d)[ \t]*(?:minutes?|mins?)\b)?|(?P<n>\d{1,3})(?P<plus>[ \t]*\+)?"
+    r"(?:[ \t]*-[ \t]*)?[ \t]*(?:minutes?|mins?|mns?)\b)", re.IGNORECASE)
+
+_SEPARATORS = re.compile(r"[;,()|•\t]| {2,}")
+_PSYCHOTHERAPY_LABEL = re.compile(r"psycho-?therap|\btherapy\b|counsel", re.IGNORECASE)
+_FACE_TO_FACE = re.compile(r"face[\s-]*to[\s-]*face|\bf2f\b|\bftf\b", re.IGNORECASE)
+_SESSION_LABEL = re.compile(r"session|total|duration|length|\bseen\b|visit", re.IGNORECASE)
+_TIME_LABEL = re.compile(r"\btime\b|\bspent\b", re.IGNORECASE)
+_NOT_SESSION = re.compile(
+    r"phone|tele-?phone|\bcall(?:ed|s)?\b|voice-?mail|\bvm\b|\btext(?:ed)?\b|e-?mail|portal|"
+    r"message|\bnext\b|schedul|\bsign(?:ed|ature)?\b|co-?sign|dictat|documentation|"
+    r"charting|travel|\bwait|arriv|check-?in|checked in|no-?show|\blate\b|cancel|\bprior\b|"
+    r"previous|\blast\b|\bE/?M\b|\bE&M\b|med(?:ication)? management|med check|\bweekly\b|"
+    r"\bcontinue\b|\brecommend|\bDOB\b|\bborn\b|\bearly\b|shorten|remaining|\bleft\b|"
+    r"\bbreak\b|interrupt|\binto\b|\bafter\b|\bbefore\b|\bago\b|\bper\b|\beach\b|"
+    r"\bevery\b|\bgroup\b|authori[sz]|\bauth\b", re.IGNORECASE)
+_HYPOTHETICAL = re.compile(r"\bwould\b|\bcould\b|\bshould\b|\bif\b|\bneeds?\b|requir|"
+                           r"expected|typical|usual|standard|planned|minimum|at least|"
+                           r"\bgoal\b|\bover\b|exceed|prefer", re.IGNORECASE)
+_CODE_ON_LINE = re.compile(r"\b(?:908[3-4]\d|9079[12]|99[2-4]\d\d)\b")
+_BARE_RANGE_LABEL = re.compile(r"time|session|start|from|appt|visit|seen|therap|face|f2f|"
+                               r"\bhrs?\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """A time of day as written: hour, minute and the AM/PM letter when given."""
+
+    hour: int
+    minute: int
+    meridiem: str | None
+
+
+def parse_clock(token: str) -> Clock | None:
+    """``2:05 PM``, ``14:05``, ``1405``, ``1:00p``, ``2pm`` -> a :class:`Clock`."""
+    found = _TOKEN_PARTS.match(token.strip())
+    if found is None:
+        return None
+    meridiem = found.group("mer").lower() if found.group("mer") else None
+    hour = found.group("h") or found.group("hh") or found.group("hour")
+    minute = found.group("m") or found.group("mm") or "0"
+    clock = Clock(int(hour), int(minute), meridiem)
+    return clock if clock.hour <= 23 and clock.minute <= 59 else None
+
+
+def _day_minutes(clock: Clock, meridiem: str | None) -> int:
+    if meridiem is None or clock.hour > 12 or clock.hour == 0:
+        return clock.hour * 60 + clock.minute  # 24-hour (a stray AM/PM on 14:05 is ignored)
+    hour = clock.hour % 12 + (12 if meridiem == "p" else 0)
+    return hour * 60 + clock.minute
+
+
+def span_minutes(start: Clock, end: Clock) -> int | None:
+    """Minutes from ``start`` to ``end``, or None when that is not a plausible session.
+
+    AM/PM written only on the end time carries to the start ("2:05-3:02 PM"), unless that
+    puts the start after the end ("11:30-12:25 PM" began before noon); 12 AM is midnight
+    and 12 PM noon; a 12-hour range without AM/PM may cross 12 ("12:30-1:25"); an end
+    before the start crosses midnight.
+    """
+    begin = _day_minutes(start, start.meridiem or end.meridiem)
+    finish = _day_minutes(end, end.meridiem or start.meridiem)
+    if start.meridiem is None and end.meridiem is not None and begin > finish:
+        other = "a" if end.meridiem == "p" else "p"
+        begin = min(begin, _day_minutes(start, other))
+    if (start.meridiem is None and end.meridiem is None and finish < begin
+            and 1 <= end.hour <= 12 and start.hour <= 12):
+        finish += 12 * 60
+    if finish <= begin:
+        finish += 24 * 60
+    minutes = finish - begin
+    return minutes if 0 < minutes <= MAX_SESSION_MINUTES else None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeReading:
+    """A candidate reading of the session's minutes in one note."""
+
+    minutes: int
+    rank: int
+    """0 a psychotherapy total, 1 a face-to-face or session total, 2 start/stop times
+    labelled psychotherapy, 3 other start/stop times, 4 a total labelled only "time" or
+    "spent". Lower wins; a tie goes to the earlier note and offset."""
+    psychotherapy_label: bool
+    document: SourceDocument
+    spans: tuple[tuple[NoteSentence, int, int], ...]
+    """The sentence(s) holding the reading, with the match offsets (absolute)."""
+
+
+def _window(item: NoteSentence, start: int, end: int) -> tuple[str, int, int]:
+    """The clause of the sentence around a match (cut at , ; ( ) | tabs and wide gaps):
+    the text that labels it ("Face-to-face:", "(56 min face-to-face)"). Returns the text
+    and the match's offsets in it."""
+    text, base = item.sentence.text, item.sentence.start
+    rel_start, rel_end = start - base, end - base
+    lefts = [m.end() for m in _SEPARATORS.finditer(text, 0, rel_start)]
+    left = lefts[-1] if lefts else 0
+    left = max(left, rel_start - 45)
+    right_match = _SEPARATORS.search(text, rel_end)
+    right = min(right_match.start() if right_match else len(text), rel_end + 40)
+    return text[left:right], rel_start - left, rel_end - left
+
+
+def _not_the_session(window: str, start: int, end: int) -> bool:
+    """Negated, hypothetical, or another event (a call, the next visit, the signature)."""
+    return (is_negated(window, start, end) or bool(_NOT_SESSION.search(window))
+            or bool(_HYPOTHETICAL.search(window)))
+
+
+def _sentence_at(items: list[NoteSentence], starts: list[int], offset: int
+                 ) -> NoteSentence | None:
+    index = bisect.bisect_right(starts, offset) - 1
+    if index < 0:
+        return None
+    item = items[index]
+    return item if item.sentence.start <= offset < item.sentence.end else None
+
+
+def _totals(document: SourceDocument, items: list[NoteSentence]) -> Iterator[TimeReading]:
+    for item in items:
+        if _excluded_section(item) or _is_rationale(item) or item.under(DESCRIPTOR_LABELS):
+            continue
+        if _CODE_ON_LINE.search(item.sentence.text):
+            continue  # "Service: 90837 individual psychotherapy, 60 min" names the code
+        for found in _TOTAL.finditer(item.sentence.text):
+            if found.group("plus"):
+                continue  # "53+ min": a code's range, not this session
+            start, end = item.sentence.start + found.start(), item.sentence.start + found.end()
+            window, w_start, w_end = _window(item, start, end)
+            if _not_the_session(window, w_start, w_end):
+                continue
+            minutes = (int(found.group("hours")) * 60 + int(found.group("hm") or 0)
+                       if found.group("hours") else int(found.group("n")))
+            rank = _total_rank(window)
+            if rank is None or not 0 < minutes <= MAX_SESSION_MINUTES:
+                continue
+            yield TimeReading(minutes, rank, rank == 0, document, ((item, start, end),))
+
+
+def _total_rank(window: str) -> int | None:
+    """How surely a total is the session's: None when nothing labels it ("exposure x 40
+    min" is part of a session; "40 min" alone could be anything)."""
+    if _PSYCHOTHERAPY_LABEL.search(window):
+        return 0
+    if _FACE_TO_FACE.search(window) or _SESSION_LABEL.search(window):
+        return 1
+    if _TIME_LABEL.search(window):
+        return 4  # "time spent on exposure: 40 min" may be part of the session
+    return None
+
+
+def _range_reading(document: SourceDocument, item: NoteSentence, spans: list[tuple[int, int]],
+                   a: str, b: str, bare: bool) -> TimeReading | None:
+    """A start/stop reading if every part is the session's and the minutes are plausible."""
+    start_clock, end_clock = parse_clock(a), parse_clock(b)
+    if start_clock is None or end_clock is None:
+        return None
+    minutes = span_minutes(start_clock, end_clock)
+    if minutes is None:
+        return None
+    windows = [_window(item, s, e) for s, e in spans]
+    if any(_not_the_session(*w) for w in windows):
+        return None
+    if bare and not _bare_range_labelled(windows[0][0][:windows[0][1]], a, b):
+        return None
+    labelled = any(_PSYCHOTHERAPY_LABEL.search(w[0]) for w in windows)
+    return TimeReading(minutes, 2 if labelled else 3, labelled, document,
+                       tuple((item, s, e) for s, e in spans))
+
+
+_YEAR_LIKE_LABEL = re.compile(r"\btime\b|session|appt", re.IGNORECASE)
+
+
+def _bare_range_labelled(before: str, a: str, b: str) -> bool:
+    """Four-digit ranges ("1400-1456") need a time label before them: "2019-2021" is years.
+    Two year-like numbers need "time", "session" or "appt" itself ("Therapy 2019-2021" is
+    a treatment history)."""
+    if not _BARE_RANGE_LABEL.search(before):
+        return False
+    years = all(1900 <= int(re.sub(r"\D", "", t)) <= 2099 for t in (a, b))
+    return not years or bool(_YEAR_LIKE_LABEL.search(before))
+
+
+def _is_bare(token: str) -> bool:
+    return ":" not in token and not re.search(r"[ap]|h", token, re.IGNORECASE)
+
+
+def _ranges(document: SourceDocument, items: list[NoteSentence]) -> Iterator[TimeReading]:
+    for item in items:
+        if _excluded_section(item) or _is_rationale(item):
+            continue
+        for found in _RANGE.finditer(item.sentence.text):
+            base = item.sentence.start
+            bare = _is_bare(found.group("a")) and _is_bare(found.group("b"))
+            reading = _range_reading(document, item, [(base + found.start(),
+                                                       base + found.end())],
+                                     found.group("a"), found.group("b"), bare)
+            if reading is not None:
+                yield reading
+
+
+def _pairs(document: SourceDocument, items: list[NoteSentence], text: str
+           ) -> Iterator[TimeReading]:
+    """Labelled start and stop times ("Session start: 2:02 PM  Session end: 3:01 PM",
+    "start 1405 stop 1502", "Time in: 10:02 / Time out: 10:59"), on one line or two."""
+    starts = [i.sentence.start for i in items]
+    ends = list(_END.finditer(text))
+    for begin in _START.finditer(text):
+        stop = next((e for e in ends if begin.end() <= e.start() <= begin.end() + 160
+                     and text.count("\n", begin.end(), e.start()) <= 2), None)
+        if stop is None or _START.search(text, begin.end(), stop.start()):
+            continue
+        if not _clock_labels(begin, stop):
+            continue
+        first = _sentence_at(items, starts, begin.start("t"))
+        second = _sentence_at(items, starts, stop.start("t"))
+        if first is None or second is None or any(
+                _excluded_section(x) or _is_rationale(x) for x in (first, second)):
+            continue
+        if first is second:
+            reading = _range_reading(document, first, [(begin.start(), stop.end())],
+                                     begin.group("t"), stop.group("t"), bare=False)
+        else:
+            reading = _two_line_pair(document, first, second, begin, stop)
+        if reading is not None:
+            yield reading
+
+
+_PLAIN_LABELS = frozenset({"start", "time in", "stop", "end", "time out"})
+
+
+def _clock_labels(begin: re.Match[str], stop: re.Match[str]) -> bool:
+    """Four-digit times need plain labels: "start 1405 stop 1502" is a session, "started
+    2019, stopped 2021" is a medication history."""
+    if not (_is_bare(begin.group("t")) or _is_bare(stop.group("t"))):
+        return True
+    return all(" ".join(m.group("label").lower().split()) in _PLAIN_LABELS
+               for m in (begin, stop))
+
+
+def _two_line_pair(document: SourceDocument, first: NoteSentence, second: NoteSentence,
+                   begin: re.Match[str], stop: re.Match[str]) -> TimeReading | None:
+    one = _range_reading(document, first, [(begin.start(), begin.end())], begin.group("t"),
+                         stop.group("t"), bare=False)
+    two = _range_reading(document, second, [(stop.start(), stop.end())], begin.group("t"),
+                         stop.group("t"), bare=False)
+    if one is None or two is None:
+        return None
+    return TimeReading(one.minutes, min(one.rank, two.rank), one.psychotherapy_label
+                       or two.psychotherapy_label, document, (*one.spans, *two.spans))
+
+
+def time_readings(document: SourceDocument) -> list[TimeReading]:
+    """Every plausible reading of the session's minutes in one note."""
+    items = note_sentences(document.text)
+    joined = joined_text(document.text)
+    return [*_totals(document, items), *_pairs(document, items, joined),
+            *_ranges(document, items)]
+
+
+def _best_reading(documents: Iterable[SourceDocument], add_on: bool) -> TimeReading | None:
+    """The preferred reading: by rank, then note order, then position. For an add-on code
+    only time labelled as psychotherapy counts (the E/M's time must not be counted)."""
+    best: tuple[tuple[int, int, int], TimeReading] | None = None
+    for order, document in enumerate(documents):
+        for reading in time_readings(document):
+            if add_on and not reading.psychotherapy_label:
+                continue
+            key = (reading.rank, order, reading.spans[0][1])
+            if best is None or key < best[0]:
+                best = (key, reading)
+    return best[1] if best else None
+
+
+def _reading_evidence(reading: TimeReading) -> list[Evidence]:
+    out: list[Evidence] = []
+    document = reading.document
+    for index, (item, start, end) in enumerate(reading.spans):
+        lo, hi = clause_around(item.sentence, start - item.sentence.start,
+                               end - item.sentence.start)
+        if any(e.start == lo and e.end == hi for e in out):
+            continue
+        out.append(Evidence(quote=document.text[lo:hi], document_id=document.document_id,
+                            start=lo, end=hi, fact=SESSION_TIME_FACT,
+                            value=f"{reading.minutes} minutes" if index == 0 else None,
+                            document_date=document.date, document_title=document.title))
+    return out
+
+
+def billed_code(denial: Denial) -> str | None:
+    """The psychotherapy code as billed (SVC06 when the payer changed it)."""
+    if denial.procedure is None:
+        return None
+    code = denial.procedure.submitted_code
+    return code if code in PSYCHOTHERAPY_CODES else None
+
+
+def psychotherapy_session_time(chart: ChartBundle, denial: Denial) -> list[Evidence]:
+    """The session's minutes, quoted where the note states them (value "57 minutes")."""
+    add_on = billed_code(denial) in ADD_ON_CODES
+    reading = _best_reading(session_documents(chart, denial), add_on)
+    return _reading_evidence(reading) if reading else []
+
+
+# --- the work done, and why the session needed its length --------------------------------
+
+def _terms(flags: int, *pairs: tuple[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((label, re.compile(r"(?<![A-Za-z])(?:" + pattern + r")(?![A-Za-z])", flags))
+                 for label, pattern in pairs)
+
+
+NEED_TERMS = (
+    *_terms(re.IGNORECASE,
+            ("suicide risk", r"suicid\w*"), ("self-harm", r"self[- ]?harm\w*|self[- ]injur\w*"),
+            ("homicidal ideation", r"homicid\w*"), ("safety plan", r"safety[- ]plan\w*"),
+            ("suicide risk", r"(?:suicide |lethality )?risk assessment|means restriction|"
+                             r"lethal means"),
+            ("crisis", r"crisis|crises|crisis intervention"),
+            ("trauma processing", r"trauma processing|process(?:ed|ing)? (?:the |of )?"
+                                  r"(?:index )?trauma|trauma narrative|trauma[- ]focused|"
+                                  r"imaginal exposure|prolonged exposure|written account|"
+                                  r"impact statement|cognitive processing therapy"),
+            ("acute decompensation", r"(?:acute(?:ly)? )?decompensat\w*|psychosis|"
+                                     r"psychotic|acute(?:ly)? (?:agitat\w*|distress\w*)"),
+            ("hospitalization considered", r"(?:psychiatric |inpatient )?hospitali[sz]\w*|"
+                                           r"involuntary hold")),
+    *_terms(0, ("suicidal ideation", r"SI(?! joint)"), ("homicidal ideation", r"HI"),
+            ("self-harm", r"SIB|NSSI"), ("trauma processing", r"EMDR|TF-CBT"),
+            ("positive C-SSRS", r"C-?SSRS")),
+)
+"""Reasons a session needed 53+ minutes (the issue's list: crisis, SI, safety plan, trauma
+processing, acute decompensation, C-SSRS positive)."""
+
+WORK_TERMS = (
+    *_terms(re.IGNORECASE,
+            ("psychotherapy intervention",
+             r"cognitive restructuring|behavio(?:u)?ral activation|exposure|psychoeducation|"
+             r"motivational interviewing|mindfulness|problem[- ]solving|skills? training|"
+             r"coping (?:skills|strategies)|interpersonal|psychodynamic|supportive "
+             r"(?:psycho)?therapy|relaxation|grounding|thought record|worksheet|homework "
+             r"review|socratic|chain analysis|distress tolerance|emotion regulation|"
+             r"family therapy")),
+    *_terms(0, ("psychotherapy intervention", r"CBT|DBT|IPT|TF-CBT")),
+)
+"""The work of any psychotherapy session (for 90832/90834 and their add-ons)."""
+
+_EXTENDED = re.compile(r"extended|longer|additional time|extra time|60[- ]?min|beyond|"
+                       r"needed|required|necessar|necessitat|requires", re.IGNORECASE)
+_CSSRS_POSITIVE = re.compile(r"positive|\bpos\b|\+|ideation|behavior|yes|endorse",
+                             re.IGNORECASE)
+_CSSRS = re.compile(r"c-?ssrs|columbia", re.IGNORECASE)
+
+
+_DENIED_AFTER = re.compile(r"^(?:[ \t]*/[ \t]*[A-Z]{2,4})*[ \t]*[:=]?[ \t]*(?:denied|denies|"
+                          r"neg(?:ative)?\b|none\b|no\b(?![ \t]*(?:plan|intent))|absent|"
+                          r"-(?![\w-])|0\b|n/a)", re.IGNORECASE)
+"""Template-style negation after the term: "SI denied", "SI/HI: neg", "HI: none", "SI -"."""
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    return is_negated(text, start, end) or bool(_DENIED_AFTER.match(text[end:]))
+
+
+def _term_hit(text: str, terms: Iterable[tuple[str, re.Pattern[str]]]
+              ) -> tuple[str, re.Match[str]] | None:
+    for label, pattern in terms:
+        for found in pattern.finditer(text):
+            if _negated(text, found.start(), found.end()):
+                continue
+            if label == "positive C-SSRS" and not _CSSRS_POSITIVE.search(text[found.end():]):
+                continue
+            return label, found
+    return None
+
+
+_QUOTED_SPEECH_END = re.compile(r"[.!?][\"”'][ \t\r\n]+")
+
+
+def _after_quoted_speech(text: str, lo: int, term_start: int) -> int:
+    """Start the quote after the patient's own words when the sentence splitter kept them
+    ('"I'm failing everyone." Endorses passive SI' -> 'Endorses passive SI')."""
+    ends = list(_QUOTED_SPEECH_END.finditer(text, lo, term_start))
+    return ends[-1].end() if ends else lo
+
+
+def _note_work(document: SourceDocument, terms: tuple[tuple[str, re.Pattern[str]], ...],
+               need_only: bool) -> Iterator[tuple[int, Evidence]]:
+    for item in note_sentences(document.text):
+        if _excluded_section(item):
+            continue
+        hit = _term_hit(item.sentence.text, terms)
+        if hit is None:
+            continue
+        label, found = hit
+        need = label != "psychotherapy intervention"
+        if need_only and not need:
+            continue
+        stated = _is_rationale(item) or bool(_EXTENDED.search(item.sentence.text))
+        rank = (0 if stated else 1) if need else 3
+        lo, hi = clause_around(item.sentence, found.start(), found.end())
+        lo = _after_quoted_speech(document.text, lo, item.sentence.start + found.start())
+        yield rank, Evidence(quote=document.text[lo:hi], document_id=document.document_id,
+                             start=lo, end=hi, fact=SESSION_WORK_FACT, value=label,
+                             document_date=document.date, document_title=document.title)
+
+
+def _positive_screens(facts: Iterable[StructuredFact]) -> Iterator[tuple[int, Evidence]]:
+    """A C-SSRS Observation whose value shows ideation or behavior (not negated)."""
+    for fact in facts:
+        if fact.resource_type != "Observation" or not fact.value:
+            continue
+        if not _CSSRS.search(f"{fact.display or ''} {fact.code or ''}"):
+            continue
+        hit = _CSSRS_POSITIVE.search(fact.value)
+        if hit is None or is_negated(fact.value, hit.start(), hit.end()):
+            continue
+        yield 2, Evidence(quote=fact.quote, document_id=fact.resource_id,
+                          fact=SESSION_WORK_FACT, value="positive C-SSRS",
+                          document_date=fact.date, document_title=fact.display)
+
+
+def psychotherapy_session_work(chart: ChartBundle, denial: Denial) -> list[Evidence]:
+    """What the session did; for 90837/90838 only what needed the longer session. Stated
+    reasons for the extended time come first, then risk and trauma work, then a positive
+    C-SSRS on file, then (shorter codes) the interventions."""
+    long_session = billed_code(denial) in LONG_SESSION_CODES
+    terms = NEED_TERMS if long_session else (*NEED_TERMS, *WORK_TERMS)
+    found: list[tuple[int, Evidence]] = []
+    for document in session_documents(chart, denial):
+        found.extend(_note_work(document, terms, need_only=long_session))
+    same_day = [f for f in chart.facts if f.date is None or f.date == denial.service_date]
+    found.extend(_positive_screens(same_day))
+    found.sort(key=lambda item: item[0])
+    return _varied([evidence for _, evidence in found], limit=3)
+
+
+def _varied(ranked: list[Evidence], limit: int) -> list[Evidence]:
+    """Up to ``limit`` distinct quotes, one per kind of work first (a safety plan and
+    suicidal ideation rather than three mentions of ideation), then the rest in order."""
+    chosen: list[Evidence] = []
+    for first_pass in (True, False):
+        for evidence in ranked:
+            if len(chosen) == limit:
+                return chosen
+            if any(evidence.quote == e.quote for e in chosen):
+                continue
+            if first_pass and any(evidence.value == e.value for e in chosen):
+                continue
+            chosen.append(evidence)
+    return chosen
+
+
+# --- checks: when the minutes do not support the billed code ------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TimeFinding:
+    """The minutes the notes document against the code billed and the code paid."""
+
+    minutes: int
+    billed: str
+    paid_code: str
+    supported: str | None
+    """The highest code the minutes support (None under 16 minutes)."""
+    paid_lower: bool
+    """The payer paid the line at another code (SVC06 downcode with a payment)."""
+
+    @property
+    def billed_supported(self) -> bool:
+        """Whether the minutes reach the billed code's range (a lower code may be billed)."""
+        band = band_for(self.billed)
+        return band is not None and self.minutes >= band.low
+
+    def describe(self, code: str | None) -> str:
+        """``90834 (38-52 min)``."""
+        band = band_for(code) if code else None
+        return f"{code} ({band.text()})" if code and band else "no psychotherapy code"
+
+
+def time_finding(ctx: CheckContext) -> TimeFinding | None:
+    """The finding for a psychotherapy line whose notes document minutes, else None."""
+    billed = billed_code(ctx.denial)
+    procedure = ctx.denial.procedure
+    minutes = documented_minutes(ctx.found(SESSION_TIME_FACT))
+    if billed is None or procedure is None or minutes is None:
+        return None
+    paid_lower = (procedure.original_code is not None and procedure.code != billed
+                  and ctx.denial.paid > Decimal(0))
+    return TimeFinding(minutes, billed, procedure.code,
+                       code_for_minutes(minutes, billed in ADD_ON_CODES), paid_lower)
+
+
+def documented_minutes(evidence: Iterable[Evidence]) -> int | None:
+    """The minutes read by ``psychotherapy_session_time`` (its value "57 minutes")."""
+    for item in evidence:
+        if item.value and item.value.endswith(" minutes"):
+            return int(item.value.split()[0])
+    return None
+
+
+def downcode_supported(ctx: CheckContext) -> str | None:
+    """The payer paid a lower code and the minutes support exactly that code."""
+    found = time_finding(ctx)
+    if (found is None or not found.paid_lower or found.billed_supported
+            or found.supported != found.paid_code):
+        return None
+    return (f"the notes document {found.minutes} minutes, which supports "
+            f"{found.describe(found.supported)}, the code the payer paid, not billed "
+            f"{found.describe(found.billed)}")
+
+
+def downcode_unsupported(ctx: CheckContext) -> str | None:
+    """The payer paid a lower code, but the minutes support neither it nor the billed one."""
+    found = time_finding(ctx)
+    if (found is None or not found.paid_lower or found.billed_supported
+            or found.supported == found.paid_code):
+        return None
+    return (f"the notes document {found.minutes} minutes, which supports "
+            f"{found.describe(found.supported)}; billed {found.describe(found.billed)}, "
+            f"paid as {found.paid_code}")
+
+
+def under_reportable_minutes(ctx: CheckContext) -> str | None:
+    """The line was denied and the notes document under 16 minutes."""
+    found = time_finding(ctx)
+    if found is None or found.paid_lower or found.minutes >= MIN_REPORTABLE:
+        return None
+    return (f"the notes document {found.minutes} minutes, under the {MIN_REPORTABLE} "
+            f"minutes any psychotherapy code needs; billed {found.billed}")
+
+
+def lower_code_supported(ctx: CheckContext) -> str | None:
+    """The line was denied and the minutes support a lower code than the one billed."""
+    found = time_finding(ctx)
+    if (found is None or found.paid_lower or found.billed_supported
+            or found.supported is None):
+        return None
+    return (f"the notes document {found.minutes} minutes: {found.describe(found.supported)}"
+            f", not billed {found.describe(found.billed)}; resubmit as {found.supported}")
+
+
+def register(extractors: ExtractorRegistry, checks: CheckRegistry) -> None:
+    """Register the psychotherapy extractors and checks."""
+    extractors.register("psychotherapy_session_time", psychotherapy_session_time)
+    extractors.register("psychotherapy_session_work", psychotherapy_session_work)
+    checks.register("psychotherapy_downcode_supported", downcode_supported)
+    checks.register("psychotherapy_downcode_unsupported", downcode_unsupported)
+    checks.register("psychotherapy_under_reportable_minutes", under_reportable_minutes)
+    checks.register("psychotherapy_lower_code_supported", lower_code_supported)
