@@ -174,6 +174,30 @@ def run_command(
 app.add_typer(review_cli.app, name="review")
 
 
+ncci_app = typer.Typer(no_args_is_help=True, help="NCCI procedure-to-procedure tables.")
+app.add_typer(ncci_app, name="ncci")
+
+
+@ncci_app.command("import")
+def ncci_import_command(
+    source: Annotated[Path, typer.Argument(help="A CMS quarterly PTP table (TXT, CSV or "
+                                           "ZIP), as downloaded from CMS.",
+                                           show_default=False)],
+    dest: Annotated[Path, typer.Argument(help="Where to write it in the project's layout.",
+                                         show_default=False)],
+) -> None:
+    """Validate and import a full quarterly NCCI PTP table; list DEST in the configuration's
+    ncci_ptp_files to use it instead of the shipped subset."""
+    from agent.ncci import PtpFormatError, import_ptp_table
+
+    try:
+        rows = import_ptp_table(source, dest)
+    except (PtpFormatError, OSError) as exc:
+        typer.echo(f"appeals ncci import: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{dest}: {rows:,} edits; add it to ncci_ptp_files in your configuration")
+
+
 def main() -> None:
     """Entry point of the ``appeals`` console script."""
     app()

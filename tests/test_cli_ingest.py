@@ -113,3 +113,25 @@ def test_an_unexpected_bug_fails_one_file_without_leaking_its_message(
                                      "file was skipped, please report this")
     assert json.loads(result.stdout)["summary"]["denials"] == 2
     assert "RuntimeError" in caplog.text and "JANE" not in caplog.text
+
+
+def test_ncci_import_command_writes_a_table_the_workflow_can_load(tmp_path: Path) -> None:
+    source = tmp_path / "ptp.csv"
+    source.write_text("column_1,column_2,deletion_date,modifier_indicator,ptp_edit_rationale\n"
+                      "29881,29877,9999-12-31,0,Misuse of Column Two code with Column One code\n"
+                      "29881,20610,9999-12-31,1,Misuse of Column Two code with Column One code\n")
+    dest = tmp_path / "ptp-full.csv"
+    result = runner.invoke(app, ["ncci", "import", str(source), str(dest)])
+    assert result.exit_code == 0, result.output
+    assert "2 edits" in result.stdout
+    from datetime import date
+
+    from agent.ncci import PtpTable
+    table = PtpTable.load([dest])
+    edit = table.edit_for("29877", "29881", date(2026, 1, 5))
+    assert edit is not None and edit.modifier_indicator == "0"
+    assert table.covers("11111", "22222")  # a full table vouches for every pair
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not,a,ptp,table\n")
+    failed = runner.invoke(app, ["ncci", "import", str(bad), str(tmp_path / "x.csv")])
+    assert failed.exit_code == 1 and "appeals ncci import:" in failed.stderr

@@ -133,3 +133,17 @@ def test_a_multi_line_quote_stays_in_its_evidence_item(tmp_path: Path) -> None:
     markdown_to_docx(text, path, title="t")
     item = next(p for p in Document(str(path)).paragraphs if p.text.startswith('"ASA'))
     assert item.text.startswith('"ASA PHYSICAL STATUS: III (DM2 w/ HbA1c 8.2,\nCKD 3a)"')
+
+
+def test_coverage_determination_letter_matches_its_golden_file() -> None:
+    playbook = PlaybookSet.load(ROOT / "specialty_playbooks").get("coverage_determination")
+    denial = _denial().model_copy(update={
+        "adjustments": (AdjustmentRef(group="CO", reason="96", amount=Decimal("410.00")),)})
+    letter = LetterInput(letter_id="lt_golden", group_id="grp_golden", denials=(denial,),
+                         playbook=playbook, evidence=_evidence(), patient=None)
+    text = LetterRenderer(SETTINGS, CodeTable.load_default()).render(letter, date(2026, 9, 20))
+    golden = GOLDEN / "coverage_determination.md"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8"), \
+        "letter changed: review it, then UPDATE_GOLDEN=1 pytest tests/test_letters.py"

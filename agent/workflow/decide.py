@@ -78,8 +78,7 @@ def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
                if spec.required and not by_fact[spec.id]]
     if missing:
         action = playbook.missing_action
-        reason = (f"{playbook.title}: the chart does not show {len(missing)} required "
-                  f"fact(s); see missing evidence.")
+        reason = f"{playbook.title}: the chart does not show: " + "; ".join(missing) + "."
         return Decision(_update(triage, action, reason), evidence, missing)
     reason = f"{playbook.title}: every required fact is documented; appeal with the quotes."
     return Decision(_update(triage, "appeal", reason), evidence)
