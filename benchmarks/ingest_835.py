@@ -427,7 +427,7 @@ def peer_versions(results: list[Result]) -> str:
 def section(results: list[Result], checks: list[Check], sizes: list[int],
             files: dict[int, Path], args: argparse.Namespace) -> str:
     """The "## X12 835 ingest" section of docs/benchmarks.md."""
-    info = machine()
+    info: dict[str, str] = args.machine
     command = "python benchmarks/ingest_835.py " + " ".join(args.argv)
     return f"""{SECTION}
 
@@ -441,8 +441,9 @@ Files: synthetic, balanced 005010X221A1 835s from `benchmarks/synth835.py` (seed
 Time: best of {args.repeat} runs (fewer where a row says so), taken round-robin across
 the readers, reading only (interpreter start and imports are not counted). Peak RSS:
 the run's `ru_maxrss`, which includes the interpreter and the imported libraries (shown
-as "RSS after imports"). MB = 2^20 bytes. Load average (1 min): {args.load}; other
-processes on the machine slow every reader, and the round-robin spreads that across them.
+as "RSS after imports"). MB = 2^20 bytes. Load average (1 min): {args.load};
+other processes on the machine slow every reader, and the round-robin spreads that
+across them.
 Peers, each in its own venv: {peer_versions(results)}.
 
 {results_table(results, sizes, files, args.repeat)}
@@ -509,7 +510,7 @@ created on first use; peers are installed with pip from the configured package i
 def write_json(results: list[Result], checks: list[Check], args: argparse.Namespace) -> None:
     """Raw numbers for later comparison."""
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"machine": machine(), "argv": args.argv, "repeat": args.repeat,
+    payload = {"machine": args.machine, "argv": args.argv, "repeat": args.repeat,
                "results": [asdict(r) | ({"best_s": r.best, "claims_per_s": r.claims_per_s,
                                          "mb_per_s": r.mb_per_s} if r.ok else {})
                            for r in results],
@@ -554,6 +555,7 @@ def main(argv: list[str] | None = None) -> None:
     for size, path in files.items():
         print(f"  {size:>7,} claims  {path.relative_to(REPO)}  {path.stat().st_size / MIB:.1f} MB")
     print("Measuring (one subprocess per run):")
+    args.machine = machine()  # before measuring: the commit measured, the start time
     load_start = os.getloadavg()[0]
     results = measure_all(sizes, files, args)
     args.load = f"{load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
