@@ -17,8 +17,8 @@ Time is from ``open_workflow`` (code tables, playbooks, FHIR directory index) to
 written manifest: interpreter start and imports are not counted. It prints a table and
 the targets (PASS/FAIL, never a failing exit code), writes the "## Appeal workflow end to
 end" section of docs/benchmarks.md and the raw numbers to
-benchmarks/.data/results-workflow.json. ``--profile-denials`` also profiles (b) with
-cProfile (every thread) at that size.
+benchmarks/.data/results-workflow.json. Then it profiles (b) and (d) (``--profile-modes``)
+with cProfile, every thread merged, at ``--profile-denials`` denials (0: no profile).
 
     python benchmarks/workflow_e2e.py [--denials 10000] [--repeat N] [--out FILE]
 """
@@ -380,7 +380,7 @@ def checks(results: Sequence[Result], denials: int) -> list[Check]:
 def results_table(results: Sequence[Result], repeat: int) -> str:
     """The Markdown table of the runs."""
     lines = ["| mode | time (s) | denials/s | letters | letters/s | DOCX files | review threads "
-             "| peak RSS (MB) | share of (b) |",
+             "| peak RSS (MB) | (b) − this, % of (b) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for result in results:
         if not result.ok:
@@ -388,8 +388,9 @@ def results_table(results: Sequence[Result], repeat: int) -> str:
             continue
         best = result.best
         runs = f" ({len(result.runs)} of {repeat} runs)" if len(result.runs) < repeat else ""
-        share = overhead(results, result.mode)
-        saved = f"{-share:+.1%}" if share is not None and result.mode != "docx" else ""
+        share = overhead(results, result.mode) if result.mode in ("docx-nockpt", "direct") \
+            else None
+        saved = f"{share:+.1%}" if share is not None else ""
         lines.append(
             f"| {result.label} | {result.seconds:.2f}{runs} | {result.denials_per_s:,.0f} | "
             f"{best['letters_drafted']:,} | {result.letters_per_s:,.0f} | "
@@ -411,8 +412,7 @@ def phases_table(results: Sequence[Result]) -> str:
             continue
         phases = result.best["phases"]
         cells = [f"{phases[p]:.2f}" if p in phases else "" for p in PHASES]
-        lines.append(f"| {result.label.split(':')[0].split(' =')[0]} | " + " | ".join(cells)
-                     + " |")
+        lines.append(f"| {result.label[:3]} {result.mode} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -434,8 +434,10 @@ def section(results: Sequence[Result], check_list: Sequence[Check],
     groups = f"{first['groups']:,}" if first else "?"
     expected = batch.expected
     kinds = ", ".join(f"{k} {n:,}" for k, n in expected["by_kind"].items())
-    profile = f"\n\nProfile of (b) at {args.profile_denials:,} denials (cProfile, all threads): " \
-              f"`{args.profile_path.relative_to(REPO)}`." if args.profile_path else ""
+    profile = "".join(
+        f"\n- cProfile of {MODES_BY_NAME[name].label[:3]} at {args.profile_denials:,} denials "
+        f"(every thread merged; top 20 by cumulative and internal time): "
+        f"`{path.relative_to(REPO)}`." for name, path in args.profiles.items())
     return f"""{SECTION}
 
 Measured {info['date']} at commit {info['commit']} on {info['cores']} cores
@@ -452,8 +454,9 @@ queues. Decided (run (b)): {actions_line(results)}.
 Each run is its own subprocess with a fresh SQLite database and output directory. Time:
 best of {args.repeat} run(s), from `open_workflow` (code tables, playbooks, indexing the
 FHIR directory) to the written manifest.json; interpreter start and imports are not
-counted. Peak RSS: the run's `ru_maxrss` (interpreter and libraries included). "Share of
-(b)": how much less time than (b) the mode took.
+counted. Peak RSS: the run's `ru_maxrss` (interpreter and libraries included). Last
+column: how much of (b)'s time the mode saved, i.e. LangGraph's share for (d) and the
+checkpointer's share for (c).
 
 {results_table(results, args.repeat)}
 
@@ -508,7 +511,7 @@ def write_json(results: Sequence[Result], check_list: Sequence[Check],
         "langgraph_overhead": overhead(results, "direct"),
         "checkpoint_share": overhead(results, "docx-nockpt"),
         "checks": [asdict(c) | {"verdict": c.verdict} for c in check_list],
-        "profile": str(args.profile_path.relative_to(REPO)) if args.profile_path else None,
+        "profiles": {name: str(path.relative_to(REPO)) for name, path in args.profiles.items()},
     }
     RESULTS_JSON.write_text(json.dumps(payload, indent=2) + "\n")
 
@@ -529,6 +532,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="Markdown report to update (default: docs/benchmarks.md)")
     parser.add_argument("--profile-denials", type=int, default=2_000, help="also profile "
                         "(b) at this many denials; 0 to skip (default: %(default)s)")
+    parser.add_argument("--profile-modes", default="docx,direct", help="modes to profile, "
+                        "comma separated (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="seconds before one run is abandoned (default: %(default)s)")
     # Internal: one measurement, in the subprocess.
@@ -540,10 +545,30 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.argv = argv
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    unknown = set(args.modes.split(",")) - set(MODES_BY_NAME)
+    unknown = (set(args.modes.split(",")) | set(args.profile_modes.split(","))) - \
+        set(MODES_BY_NAME)
     if unknown:
         parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
     return args
+
+
+def profile_all(args: argparse.Namespace) -> dict[str, Path]:
+    """Profile the ``--profile-modes`` at ``--profile-denials``; the report of each mode."""
+    if not args.profile_denials:
+        return {}
+    small = synth_workflow.ensure_batch(args.profile_denials, args.seed)
+    done = {}
+    for name in args.profile_modes.split(","):
+        path = synth_workflow.DATA_DIR / f"profile-workflow-{name}-{args.profile_denials}.txt"
+        print(f"Profiling {name} at {args.profile_denials:,} denials -> "
+              f"{path.relative_to(REPO)}", flush=True)
+        try:
+            run_subprocess(MODES_BY_NAME[name], small, args.timeout, path)
+        except RunFailed as exc:
+            print(f"  profile failed: {exc}")
+            continue
+        done[name] = path
+    return done
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -560,17 +585,7 @@ def main(argv: list[str] | None = None) -> None:
     modes = [MODES_BY_NAME[name] for name in args.modes.split(",")]
     print("Measuring (one subprocess per run):")
     results = measure_all(batch, modes, args)
-    args.profile_path = None
-    if args.profile_denials:
-        small = synth_workflow.ensure_batch(args.profile_denials, args.seed)
-        path = synth_workflow.DATA_DIR / f"profile-workflow-{args.profile_denials}.txt"
-        print(f"Profiling (b) at {args.profile_denials:,} denials -> "
-              f"{path.relative_to(REPO)}", flush=True)
-        try:
-            run_subprocess(MODES_BY_NAME["docx"], small, args.timeout, path)
-            args.profile_path = path
-        except RunFailed as exc:
-            print(f"  profile failed: {exc}")
+    args.profiles = profile_all(args)
     check_list = checks(results, batch.denials)
     body = section(results, check_list, batch, args)
     print()
