@@ -147,3 +147,17 @@ def test_coverage_determination_letter_matches_its_golden_file() -> None:
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8"), \
         "letter changed: review it, then UPDATE_GOLDEN=1 pytest tests/test_letters.py"
+
+
+def test_docx_template_defines_the_style_ids_the_export_sets(tmp_path: Path) -> None:
+    from agent.letters.docx_export import _Styles
+
+    defined = {s.style_id: s.name for s in Document().styles}
+    assert set(_Styles.IDS.values()) <= set(defined)
+    path = tmp_path / "letter.docx"
+    markdown_to_docx(_render(), path, title="t")
+    document = Document(str(path))
+    names = {p.style.name for p in document.paragraphs if p.style is not None}
+    assert {"Heading 1", "Heading 2", "List Number", "List Bullet"} <= names
+    assert document.tables[0].style is not None
+    assert document.tables[0].style.name == "Table Grid"
