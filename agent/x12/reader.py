@@ -497,18 +497,24 @@ class Remittance835Reader:
         if n < 5 or not el[1] or not el[2] or not el[3] or not el[4]:
             raise fail("CLP needs CLP01 (claim id), CLP02 (status), CLP03 (charge) and "
                        "CLP04 (paid)")
-        try:
-            charge = parse_amount(el[3])
-        except ValueError:
-            raise fail("CLP03 (claim charge) is not a valid amount") from None
-        try:
-            paid = parse_amount(el[4])
-        except ValueError:
-            raise fail("CLP04 (claim payment) is not a valid amount") from None
-        try:
-            responsibility = parse_optional_amount(el[5]) if n > 5 else None
-        except ValueError:
-            raise fail("CLP05 (patient responsibility) is not a valid amount") from None
+        cached = AMOUNT_CACHE.get
+        charge, paid = cached(el[3]), cached(el[4])
+        responsibility = cached(el[5]) if n > 5 else None
+        if charge is None:
+            try:
+                charge = parse_amount(el[3])
+            except ValueError:
+                raise fail("CLP03 (claim charge) is not a valid amount") from None
+        if paid is None:
+            try:
+                paid = parse_amount(el[4])
+            except ValueError:
+                raise fail("CLP04 (claim payment) is not a valid amount") from None
+        if responsibility is None and n > 5:
+            try:
+                responsibility = parse_optional_amount(el[5])
+            except ValueError:
+                raise fail("CLP05 (patient responsibility) is not a valid amount") from None
         try:
             drg_weight = parse_optional_amount(el[12]) if n > 12 else None
             fraction = parse_optional_amount(el[13]) if n > 13 else None
