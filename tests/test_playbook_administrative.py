@@ -38,7 +38,6 @@ from agent.playbooks.specialties.administrative import (
     prior_auth_other_service,
     prior_auth_outside_period,
     prior_auth_pending_only,
-    register,
     timely_filing_not_earlier,
     timely_filing_proof,
     timely_filing_rejected,
@@ -213,8 +212,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict[
     ehr, queue = _write_inputs(root)
     with open_workflow(root / "appeals.db", root / "out", f"fhir-dir:{ehr}", AppConfig(),
                        today=TODAY) as workflow:
-        if "prior_auth_approval" not in workflow.ctx.extractors.names():
-            register(workflow.ctx.extractors, workflow.ctx.checks)
+        assert "prior_auth_approval" in workflow.ctx.extractors.names()  # registered by default
         run_batch(workflow, [str(queue)])
     manifest = json.loads((root / "out" / "manifest.json").read_text())
     return root / "out", {d["claim_id"]: d for d in manifest["denials"]}
@@ -371,8 +369,7 @@ def test_the_demo_claims(tmp_path: Path) -> None:
     inputs += [str(p) for p in sorted((FIXTURES / "queue").glob("*.csv"))]
     with open_workflow(tmp_path / "appeals.db", tmp_path / "out",
                        f"fhir-dir:{FIXTURES / 'fhir'}", AppConfig(), today=TODAY) as workflow:
-        if "prior_auth_approval" not in workflow.ctx.extractors.names():
-            register(workflow.ctx.extractors, workflow.ctx.checks)
+        assert "prior_auth_approval" in workflow.ctx.extractors.names()  # registered by default
         manifest = run_batch(workflow, inputs)
     by_claim = {d.claim_id: d for d in manifest.denials}
     on_file, pending, timely = (by_claim[c] for c in ("LOM26-11034", "LOM26-10560",

@@ -43,7 +43,6 @@ from agent.playbooks.specialties.anesthesia import (
     asa_classes_disagree,
     read_asa_class,
     read_findings,
-    register,
     systemic_disease,
 )
 from agent.workflow.run import Workflow, open_workflow, run_batch
@@ -451,8 +450,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Batch:
 def _workflow(root: Path, fhir: Path) -> Iterator[Workflow]:
     with open_workflow(root / "appeals.db", root / "out", f"fhir-dir:{fhir}", AppConfig(),
                        today=TODAY) as workflow:
-        if "anesthesia_asa_class" not in workflow.ctx.extractors.names():
-            register(workflow.ctx.extractors, workflow.ctx.checks)
+        assert "anesthesia_asa_class" in workflow.ctx.extractors.names()  # registered by default
         yield workflow
 
 

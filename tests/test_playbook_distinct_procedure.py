@@ -48,7 +48,6 @@ from agent.playbooks.specialties.distinct_procedure import (
     not_distinct,
     note_sentences,
     partner_unknown,
-    register,
     site_mentions,
     sites_at,
 )
@@ -473,8 +472,8 @@ def _resources(claim: Claim) -> list[dict[str, Any]]:
 
 
 def _activate(workflow: Workflow) -> None:
-    if "distinct_procedure_denied_service" not in workflow.ctx.extractors.names():
-        register(workflow.ctx.extractors, workflow.ctx.checks)
+    """The playbook's extractors come with every workflow (agent/playbooks/builtin.py)."""
+    assert "distinct_procedure_denied_service" in workflow.ctx.extractors.names()
 
 
 @dataclass(frozen=True)

@@ -429,8 +429,7 @@ def _fhir(directory: Path) -> Path:
 
 
 def _activate(workflow: Workflow) -> None:
-    if "em25_separate_work" not in workflow.ctx.extractors.names():
-        em25.register(workflow.ctx.extractors, workflow.ctx.checks)
+    assert "em25_separate_work" in workflow.ctx.extractors.names()  # registered by default
 
 
 def _run(tmp_path: Path, inputs: list[str], ehr: str) -> Manifest:

@@ -461,8 +461,7 @@ def _open(tmp: Path, ehr: str) -> Any:
 
 
 def _activate(workflow: Workflow) -> None:
-    if "psychotherapy_session_time" not in workflow.ctx.extractors.names():
-        register(workflow.ctx.extractors, workflow.ctx.checks)
+    assert "psychotherapy_session_time" in workflow.ctx.extractors.names()  # registered by default
 
 
 Run = tuple[Path, dict[tuple[str, str | None], dict[str, Any]]]
