@@ -3,7 +3,6 @@ FHIR charts, and the golden letters."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from datetime import date
@@ -44,6 +43,7 @@ from agent.playbooks.specialties.administrative import (
     timely_filing_undated,
 )
 from agent.workflow.run import open_workflow, run_batch
+from tests import charts
 from tests.conftest import FIXTURES, ROOT
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -171,35 +171,18 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple[str, str, str, bool]]]] = {
 }
 
 
-def _doc(doc_id: str, patient: str, title: str, day: str, text: str,
-         encounter: str | None) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "DocumentReference", "id": doc_id, "status": "current",
-        "subject": {"reference": f"Patient/{patient}"}, "date": day, "description": title,
-        "content": [{"attachment": {"contentType": "text/plain; charset=utf-8",
-                                    "data": base64.b64encode(text.encode()).decode()}}]}
-    if encounter:
-        resource["context"] = {"encounter": [{"reference": f"Encounter/{encounter}"}]}
-    return resource
-
-
 def _write_inputs(root: Path) -> tuple[Path, Path]:
     resources: list[dict[str, Any]] = []
     rows = []
     for number, (claim_id, (row, notes)) in enumerate(CASES.items()):
         patient, encounter, member = f"p{number}", f"e{number}", f"MBR{number:06d}"
         rows.append({"claim_id": claim_id, "member_id": member, **row})
-        resources += [
-            {"resourceType": "Patient", "id": patient, "identifier": [{"value": member}]},
-            {"resourceType": "Encounter", "id": encounter,
-             "identifier": [{"value": claim_id}], "subject": {"reference": f"Patient/{patient}"}},
-        ]
-        resources += [_doc(f"d{number}-{i}", patient, title, day, text,
-                           encounter if on_encounter else None)
+        resources += [charts.patient(patient, member),
+                      charts.encounter(encounter, claim_id, patient)]
+        resources += [charts.note(f"d{number}-{i}", patient, text, day, title=title,
+                                  encounter_id=encounter if on_encounter else None)
                       for i, (title, day, text, on_encounter) in enumerate(notes)]
-    ehr = root / "fhir"
-    ehr.mkdir()
-    (ehr / "resources.ndjson").write_text("\n".join(json.dumps(r) for r in resources) + "\n")
+    ehr = charts.write_chart(root / "fhir", resources)
     queue = root / "worklist.json"
     queue.write_text(json.dumps(rows))
     return ehr, queue

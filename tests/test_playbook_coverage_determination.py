@@ -3,7 +3,6 @@ selected and run through the whole pipeline with the built-in extractors."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import date
 from decimal import Decimal
@@ -25,6 +24,7 @@ from agent.evidence.extractors import default_extractors
 from agent.playbooks.checks import default_checks
 from agent.playbooks.registry import PlaybookSet
 from agent.workflow.run import open_workflow, run_batch
+from tests import charts
 from tests.conftest import ROOT
 
 COMPLETE = """ORTHO F/U  R knee
@@ -55,19 +55,12 @@ def _write(root: Path) -> tuple[Path, Path]:
                      "modifiers": "RT", "billed": "410.00", "adjustments": "CO-96:410.00",
                      "remarks": remark, "claim_filing_indicator": "MB"})
         resources += [
-            {"resourceType": "Patient", "id": f"p{n}", "identifier": [{"value": member}]},
-            {"resourceType": "Encounter", "id": f"e{n}", "identifier": [{"value": claim_id}],
-             "subject": {"reference": f"Patient/p{n}"}},
-            {"resourceType": "DocumentReference", "id": f"d{n}", "status": "current",
-             "subject": {"reference": f"Patient/p{n}"}, "date": "2026-08-18",
-             "description": "Ortho office note",
-             "context": {"encounter": [{"reference": f"Encounter/e{n}"}]},
-             "content": [{"attachment": {"contentType": "text/plain",
-                                         "data": base64.b64encode(note.encode()).decode()}}]},
+            charts.patient(f"p{n}", member),
+            charts.encounter(f"e{n}", claim_id, f"p{n}"),
+            charts.note(f"d{n}", f"p{n}", note, "2026-08-18", encounter_id=f"e{n}",
+                        content_type="text/plain"),
         ]
-    ehr = root / "fhir"
-    ehr.mkdir()
-    (ehr / "resources.ndjson").write_text("\n".join(json.dumps(r) for r in resources) + "\n")
+    ehr = charts.write_chart(root / "fhir", resources)
     queue = root / "worklist.json"
     queue.write_text(json.dumps(rows))
     return ehr, queue

@@ -3,7 +3,6 @@ review from another process, and the audit trail."""
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ from agent.review.actions import ReviewError
 from agent.review.service import ReviewService
 from agent.workflow import steps
 from agent.workflow.run import Workflow, open_workflow, run_batch
+from tests.charts import encounter, note, patient, write_chart
 from tests.conftest import FIXTURES, ROOT
 
 INPUTS = [str(FIXTURES / "835" / "blue-river-2026-09-02.835"),
@@ -40,32 +40,17 @@ A/P: inject today.
 """
 
 
-def _doc(doc_id: str, patient: str, encounter: str, text: str, day: str) -> dict[str, Any]:
-    return {"resourceType": "DocumentReference", "id": doc_id, "status": "current",
-            "subject": {"reference": f"Patient/{patient}"}, "date": day,
-            "description": "Ortho office note",
-            "context": {"encounter": [{"reference": f"Encounter/{encounter}"}]},
-            "content": [{"attachment": {"contentType": "text/plain; charset=utf-8",
-                                        "data": base64.b64encode(text.encode()).decode()}}]}
-
-
 @pytest.fixture
 def ehr_dir(tmp_path: Path) -> Path:
-    resources = [
-        {"resourceType": "Patient", "id": "p1", "identifier": [{"value": "1EG4TE5MK73"}],
-         "name": [{"family": "SORENSEN", "given": ["HAROLD"]}], "birthDate": "1950-03-02"},
-        {"resourceType": "Encounter", "id": "e1", "identifier": [{"value": "LOM26-10601"}],
-         "subject": {"reference": "Patient/p1"}},
-        _doc("d1", "p1", "e1", GOOD_NOTE, "2026-08-18"),
-        {"resourceType": "Patient", "id": "p2", "identifier": [{"value": "BRH660218734"}]},
-        {"resourceType": "Encounter", "id": "e2", "identifier": [{"value": "LOM26-10433"}],
-         "subject": {"reference": "Patient/p2"}},
-        _doc("d2", "p2", "e2", THIN_NOTE, "2026-08-06"),
-    ]
-    path = tmp_path / "fhir"
-    path.mkdir()
-    (path / "resources.ndjson").write_text("\n".join(json.dumps(r) for r in resources) + "\n")
-    return path
+    return write_chart(tmp_path / "fhir", [
+        patient("p1", "1EG4TE5MK73", name=[{"family": "SORENSEN", "given": ["HAROLD"]}],
+                birthDate="1950-03-02"),
+        encounter("e1", "LOM26-10601", "p1"),
+        note("d1", "p1", GOOD_NOTE, "2026-08-18", encounter_id="e1"),
+        patient("p2", "BRH660218734"),
+        encounter("e2", "LOM26-10433", "p2"),
+        note("d2", "p2", THIN_NOTE, "2026-08-06", encounter_id="e2"),
+    ])
 
 
 def _open(tmp_path: Path, ehr: Path) -> Any:
