@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+import agent.x12.segments as x12_segments
 from agent.x12 import Remittance835Reader, X12ParseError
 from tests.x12_samples import (
     CLAIM_1,
@@ -379,3 +380,16 @@ def test_edits_around_phi_keep_messages_clean(edits: list[tuple[str, float, str]
     for message in messages:
         for secret in (SECRET_NAME, SECRET_ID, SECRET_FIRST):
             assert secret not in message
+
+
+# -- the segment splitter's shortcuts give the plain answer ------------------------------
+
+
+@FUZZ
+@given(st.text(alphabet="~* \tA\r", max_size=400), st.integers(0, 3))
+def test_padding_check_agrees_with_plain_searches(buffer: str, spaces_first: int) -> None:
+    """``_padded`` visits spaces one by one (up to a limit) instead of searching for
+    ``"~ "`` and ``" ~"``; both must always agree."""
+    buffer = "X " * (spaces_first * 40) + buffer  # sometimes past the visiting limit
+    plain = ("~ " in buffer or " ~" in buffer or buffer.startswith(" ") or "\t" in buffer)
+    assert x12_segments._padded(buffer, "~") == plain

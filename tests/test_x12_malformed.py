@@ -646,6 +646,25 @@ def test_line_breaks_after_terminators(after: str) -> None:
     assert_golden_read(golden_835(after=after), [])
 
 
+@pytest.mark.parametrize("segment", [" S", "S ", "\tS\t", " S \r\n", "  S  "],
+                         ids=["space-before", "space-after", "tabs", "spaces-crlf", "both"])
+def test_segments_padded_with_spaces_or_tabs(segment: str) -> None:
+    first, *rest = golden_segments()  # ISA's own terminator follows ISA16 directly
+    text = first + "~" + "".join(f"{segment.replace('S', s)}~" for s in rest)
+    assert_golden_read(text, [])
+
+
+@pytest.mark.parametrize("spaces", [0, 20, 5000], ids=["none", "some", "many"])
+def test_padding_found_after_many_spaces(spaces: int) -> None:
+    # The padding check visits spaces one by one up to a limit, then searches instead:
+    # padding after a payer name with no, some or many spaces in it is found either way.
+    name = "ACME HEALTH PLAN"
+    text = golden_835().replace(name, "ACME" + " X" * spaces)
+    assert_golden_read(text.replace("~CLP*PCN002", "~ CLP*PCN002"), [])
+    assert_golden_read(text.replace("~LX*2", " ~LX*2"), [])
+    assert_golden_read(text.replace("~LX*2", "\t~LX*2"), [])
+
+
 @pytest.mark.parametrize("term", ["\n", "\r\n"], ids=["lf", "crlf"])
 def test_line_breaks_as_terminators(term: str) -> None:
     assert_golden_read(golden_835(term=term), [])
