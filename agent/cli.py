@@ -171,6 +171,39 @@ def run_command(
                                     config, _console()))
 
 
+@app.command("eval")
+def eval_command(
+    datasets: Annotated[list[Path] | None, typer.Argument(
+        help="Dataset files or folders (default: evals/datasets).", show_default=False)] = None,
+    split: Annotated[str, typer.Option(help="dev, holdout or all.")] = "all",
+    llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Draft with the LLM path "
+                                      "(not available yet).")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write the Markdown scorecard here "
+                                                "(and the JSON beside it).")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON "
+                                                   "scorecard here.")] = None,
+    keep: Annotated[Path | None, typer.Option(help="Keep each case's inputs, chart and "
+                                              "output under this folder.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="One line per case.")] =
+    False,
+    config: Annotated[Path | None, typer.Option(help="TOML configuration file.")] = None,
+) -> None:
+    """Score the agent on the eval cases (evals/): a table per playbook and overall.
+
+    Exits 0 when the gate passes, 1 below the gate, 2 on a usage error.
+    """
+    try:
+        from evals.cli import command
+    except ImportError:
+        typer.echo("appeals eval: the evals/ package is not importable; run it from a "
+                   "checkout installed with `make test` (pip install -e .).", err=True)
+        raise typer.Exit(2) from None
+    from agent.config import AppConfig
+
+    raise typer.Exit(command(datasets or [], split, llm, report, json_path, keep, verbose,
+                             AppConfig.load(config)))
+
+
 app.add_typer(review_cli.app, name="review")
 
 

@@ -1,0 +1,94 @@
+"""``appeals eval`` (and ``python -m evals``): load cases, run them, print the scorecard,
+write the reports, exit by the gate.
+
+Exit status: 0 when the gate passes, 1 when it fails, 2 on a usage error (a bad case
+file, ``--llm`` while the LLM path is not available).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from rich.console import Console
+from rich.text import Text
+
+from agent.config import AppConfig
+from agent.console import console
+from evals.evaluators import evaluate
+from evals.loader import CaseFileError, load_cases
+from evals.report import print_scorecard, write_json, write_markdown
+from evals.runner import CaseResult, Environment, RunSettings, run_cases
+from evals.scorecard import Scorecard, build_scorecard
+
+LLM_NOT_AVAILABLE = "the LLM path is not available yet"
+
+SplitChoice = Literal["dev", "holdout", "all"]
+SPLITS: dict[str, SplitChoice] = {"dev": "dev", "holdout": "holdout", "all": "all"}
+
+
+def run_eval(datasets: Sequence[Path] = (), split: SplitChoice = "all",
+             settings: RunSettings | None = None, out: Console | None = None,
+             verbose: bool = False) -> Scorecard:
+    """Load the cases (all of evals/datasets by default), run and score them."""
+    settings = settings or RunSettings()
+    cases = load_cases(datasets, None if split == "all" else split)
+    env = Environment.load(settings.config)
+    started = time.perf_counter()
+
+    def progress(result: CaseResult) -> None:
+        if out is not None and verbose:
+            status = "ok" if all(c.passed for c in result.checks) else "FAIL"
+            out.print(Text(f"{status:4} {result.loaded.case.id} ({result.seconds:.2f} s)"))
+
+    results = run_cases(cases, settings, lambda run: evaluate(run, env), progress)
+    return build_scorecard(results, split, time.perf_counter() - started)
+
+
+def main(argv: Sequence[str] | None = None, config: AppConfig | None = None) -> int:
+    """``python -m evals [DATASET...] [--split S] [--llm] [--report FILE.md] [--json FILE]``."""
+    parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__)
+    parser.add_argument("datasets", nargs="*", type=Path,
+                        help="dataset files or folders (default: evals/datasets)")
+    parser.add_argument("--split", choices=("dev", "holdout", "all"), default="all")
+    parser.add_argument("--llm", action="store_true", help="draft with the LLM path")
+    parser.add_argument("--report", type=Path, help="write the Markdown scorecard here "
+                        "(and the JSON beside it unless --json is given)")
+    parser.add_argument("--json", type=Path, dest="json_path", help="write the JSON here")
+    parser.add_argument("--keep", type=Path, help="keep each case's inputs, chart and "
+                        "output under this folder")
+    parser.add_argument("-v", "--verbose", action="store_true", help="one line per case")
+    args = parser.parse_args(argv)
+    return command(args.datasets, args.split, args.llm, args.report, args.json_path,
+                   args.keep, args.verbose, config)
+
+
+def command(datasets: Sequence[Path], split: str, llm: bool, report: Path | None,
+            json_path: Path | None, keep: Path | None, verbose: bool,
+            config: AppConfig | None = None) -> int:
+    """What both entry points do; returns the exit status."""
+    if split not in SPLITS:
+        print("appeals eval: --split is dev, holdout or all", file=sys.stderr)
+        return 2
+    if llm:
+        print(f"appeals eval: {LLM_NOT_AVAILABLE}; run without --llm (template-only).",
+              file=sys.stderr)
+        return 2
+    out = console()
+    settings = RunSettings(config=config or AppConfig(), keep=keep)
+    try:
+        card = run_eval(datasets, SPLITS[split], settings, out, verbose)
+    except CaseFileError as exc:
+        print(f"appeals eval: {exc}", file=sys.stderr)
+        return 2
+    print_scorecard(card, out)
+    if report is not None:
+        write_markdown(card, report)
+        json_path = json_path or report.with_suffix(".json")
+    if json_path is not None:
+        write_json(card, json_path)
+    return 0 if card.passed else 1

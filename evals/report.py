@@ -1,0 +1,139 @@
+"""Showing the scorecard: a rich table on the console, Markdown (with a small chart) and
+JSON files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from evals.scorecard import Score, Scorecard
+
+SHORT = {"action_correct": "action", "playbook_correct": "playbook",
+         "evidence_recall": "recall", "citation_validity": "citations",
+         "letter_complete": "letter", "no_fabrication": "no fabrication",
+         "no_letter_when_not_appealable": "no letter (not appealable)",
+         "no_forbidden_content": "no forbidden"}
+"""Column headings."""
+
+START = "<!-- scorecard:start -->"
+END = "<!-- scorecard:end -->"
+"""Markers of the generated section when the Markdown file is a longer document."""
+
+
+def cell(score: Score | None) -> str:
+    """``95.0% (19/20)``, or ``-`` when the evaluator applied to no case."""
+    if score is None or score.rate is None:
+        return "-"
+    return f"{score.rate:.1%} ({score.hits}/{score.total})"
+
+
+def _rows(card: Scorecard) -> list[tuple[str, str, int, dict[str, Score]]]:
+    """(group, split, cases, scores) in display order: playbooks, then overall."""
+    rows: list[tuple[str, str, int, dict[str, Score]]] = []
+    for name, splits in card.by_playbook.items():
+        for split in ("dev", "holdout"):
+            if split in splits:
+                cases = max((s.cases for s in splits[split].values()), default=0)
+                rows.append((name, split, cases, splits[split]))
+    for split in ("dev", "holdout", "all"):
+        if split in card.overall:
+            count = card.cases if split == "all" else card.cases_by_split.get(split, 0)
+            rows.append(("overall", split, count, card.overall[split]))
+    return rows
+
+
+def print_scorecard(card: Scorecard, out: Console) -> None:
+    """The table per playbook and overall, the gate and the failures."""
+    table = Table(title=f"Eval scorecard ({card.cases} cases, split {card.split}, "
+                  f"{card.seconds:.1f} s)", title_justify="left")
+    table.add_column("playbook")
+    table.add_column("split")
+    table.add_column("cases", justify="right")
+    for name in card.evaluators:
+        table.add_column(SHORT.get(name, name), justify="right")
+    for group, split, cases, scores in _rows(card):
+        style = "bold" if group == "overall" else ""
+        table.add_row(group, split, str(cases), *(cell(scores.get(n)) for n in card.evaluators),
+                      style=style)
+    out.print(table)
+    for line in card.gate:
+        rate = "-" if line.rate is None else f"{line.rate:.1%}"
+        mark = "[green]pass[/green]" if line.passed else "[red]FAIL[/red]"
+        out.print(f"gate {line.evaluator} ≥ {line.threshold:.0%}: {rate} {mark}")
+    for failure in card.failures:
+        out.print(Text(f"FAIL {failure.case} ({failure.source}, {failure.split}) "
+                       f"{failure.evaluator}: {failure.detail}"))
+    verdict = "[green]gate passed[/green]" if card.passed else "[red]gate failed[/red]"
+    out.print(verdict)
+
+
+def markdown(card: Scorecard) -> str:
+    """The scorecard as Markdown: tables, the gate, a chart and the failing checks."""
+    heads = [SHORT.get(n, n) for n in card.evaluators]
+    lines = [f"Split `{card.split}`: {card.cases} cases "
+             f"({card.cases_by_split.get('dev', 0)} dev, "
+             f"{card.cases_by_split.get('holdout', 0)} holdout), template-only drafting, "
+             f"run in {card.seconds:.1f} s. Gate: "
+             + ("**passed**." if card.passed else "**failed**."), "",
+             "| playbook | split | cases | " + " | ".join(heads) + " |",
+             "|---|---|--:|" + "--:|" * len(heads)]
+    for group, split, cases, scores in _rows(card):
+        name = f"**{group}**" if group == "overall" else f"`{group}`"
+        lines.append(f"| {name} | {split} | {cases} | "
+                     + " | ".join(cell(scores.get(n)) for n in card.evaluators) + " |")
+    lines += ["", "| gate | threshold | score | |", "|---|--:|--:|---|"]
+    for line in card.gate:
+        rate = "-" if line.rate is None else f"{line.rate:.1%}"
+        lines.append(f"| {line.evaluator} | {line.threshold:.0%} | {rate} | "
+                     f"{'pass' if line.passed else '**FAIL**'} |")
+    lines += ["", _chart(card), ""]
+    if card.failures:
+        lines += ["Failing checks:", "", "| case | split | evaluator | detail |",
+                  "|---|---|---|---|"]
+        lines += [f"| `{f.case}` | {f.split} | {f.evaluator} | "
+                  f"{f.detail.replace('|', '/')} |" for f in card.failures]
+    else:
+        lines.append("No failing checks.")
+    return "\n".join(lines) + "\n"
+
+
+def _chart(card: Scorecard, width: int = 20) -> str:
+    """Dev against holdout per evaluator, as bars (reads faster than two columns of %)."""
+    rows = ["```text", f"{'':<28} {'dev':<{width + 7}} holdout"]
+    for name in card.evaluators:
+        bars = []
+        for split in ("dev", "holdout"):
+            rate = card.overall.get(split, {}).get(name, Score()).rate
+            if rate is None:
+                bars.append(f"{'':<{width}} {'-':>5} ")
+            else:
+                filled = round(rate * width)
+                bars.append("█" * filled + "░" * (width - filled) + f" {rate:>5.0%} ")
+        rows.append(f"{name:<28} " + " ".join(bars).rstrip())
+    rows.append("```")
+    return "\n".join(rows)
+
+
+def write_markdown(card: Scorecard, path: Path) -> None:
+    """Write the Markdown scorecard; in an existing file with the scorecard markers, only
+    the section between them is replaced (docs/evals.md keeps its prose)."""
+    body = markdown(card)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        if START in text and END in text:
+            pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+            path.write_text(pattern.sub(lambda _: f"{START}\n{body}{END}", text, count=1),
+                            encoding="utf-8")
+            return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Eval scorecard\n\n" + body, encoding="utf-8")
+
+
+def write_json(card: Scorecard, path: Path) -> None:
+    """Write the scorecard as JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")

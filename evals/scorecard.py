@@ -1,0 +1,150 @@
+"""The scorecard: every evaluator's score per playbook and overall, dev and holdout apart,
+and the gate that fails the run below its thresholds."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from evals.evaluators import EVALUATORS
+from evals.runner import CaseResult
+
+GATE: dict[str, float] = {
+    "citation_validity": 1.0,
+    "action_correct": 0.95,
+    "playbook_correct": 0.95,
+    "evidence_recall": 0.90,
+    "no_letter_when_not_appealable": 1.0,
+    "no_forbidden_content": 1.0,
+}
+"""The minimum score of each gated evaluator over the selected cases (template-only)."""
+
+NO_PLAYBOOK = "(rules, no playbook)"
+"""The group of cases that rules decide before any playbook."""
+
+SplitLabel = Literal["all", "dev", "holdout"]
+
+
+class Score(BaseModel):
+    """One evaluator over a set of cases."""
+
+    hits: int = 0
+    total: int = 0
+    cases: int = Field(0, description="Cases the evaluator applied to.")
+    failed_cases: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        """hits / total, or None when the evaluator applied to nothing."""
+        return self.hits / self.total if self.total else None
+
+
+class Failure(BaseModel):
+    """A check a case failed."""
+
+    case: str
+    source: str
+    split: str
+    playbook: str
+    evaluator: str
+    detail: str
+
+
+class GateLine(BaseModel):
+    """One threshold of the gate."""
+
+    evaluator: str
+    threshold: float
+    rate: float | None
+    passed: bool
+
+
+class CaseLine(BaseModel):
+    """A case's outcome, for the JSON report."""
+
+    case: str
+    source: str
+    split: str
+    playbook: str
+    passed: bool
+    seconds: float
+    checks: dict[str, str] = Field(description="evaluator -> 'hits/total'.")
+
+
+class Scorecard(BaseModel):
+    """What ``appeals eval`` reports (also written as JSON)."""
+
+    split: Literal["all", "dev", "holdout"]
+    cases: int
+    cases_by_split: dict[str, int]
+    seconds: float
+    evaluators: list[str]
+    overall: dict[str, dict[str, Score]] = Field(description="split (all, dev, holdout) -> "
+                                                 "evaluator -> score.")
+    by_playbook: dict[str, dict[str, dict[str, Score]]] = Field(
+        description="expected playbook -> split -> evaluator -> score.")
+    gate: list[GateLine]
+    passed: bool
+    failures: list[Failure]
+    case_lines: list[CaseLine]
+
+
+def group_of(result: CaseResult) -> str:
+    """The playbook group of a case (its expected playbook)."""
+    return result.loaded.case.expect.playbook or NO_PLAYBOOK
+
+
+def _scores(results: Iterable[CaseResult]) -> dict[str, Score]:
+    scores = {e.name: Score() for e in EVALUATORS}
+    for result in results:
+        for check in result.checks:
+            score = scores.setdefault(check.evaluator, Score())
+            score.hits += check.hits
+            score.total += check.total
+            score.cases += 1
+            score.failed_cases += not check.passed
+    return scores
+
+
+def _by_split(results: Sequence[CaseResult]) -> dict[str, dict[str, Score]]:
+    out = {"all": _scores(results)}
+    for split in ("dev", "holdout"):
+        chosen = [r for r in results if r.loaded.case.split == split]
+        if chosen:
+            out[split] = _scores(chosen)
+    return out
+
+
+def build_scorecard(results: Sequence[CaseResult], split: SplitLabel, seconds: float,
+                    gate: dict[str, float] | None = None) -> Scorecard:
+    """Aggregate the case results and apply the gate to all of them (the selected split)."""
+    gate = GATE if gate is None else gate
+    groups: dict[str, list[CaseResult]] = defaultdict(list)
+    for result in results:
+        groups[group_of(result)].append(result)
+    overall = _by_split(results)
+    lines = []
+    for name, threshold in gate.items():
+        rate = overall["all"].get(name, Score()).rate
+        lines.append(GateLine(evaluator=name, threshold=threshold, rate=rate,
+                              passed=rate is None or rate >= threshold))
+    failures = [Failure(case=r.loaded.case.id, source=r.loaded.source,
+                        split=r.loaded.case.split, playbook=group_of(r),
+                        evaluator=c.evaluator, detail=c.detail)
+                for r in results for c in r.checks if not c.passed]
+    counts = {s: sum(r.loaded.case.split == s for r in results) for s in ("dev", "holdout")}
+    return Scorecard(
+        split=split, cases=len(results), cases_by_split=counts, seconds=round(seconds, 2),
+        evaluators=[e.name for e in EVALUATORS], overall=overall,
+        by_playbook={name: _by_split(groups[name]) for name in sorted(groups)},
+        gate=lines, passed=bool(results) and all(line.passed for line in lines),
+        failures=failures,
+        case_lines=[CaseLine(case=r.loaded.case.id, source=r.loaded.source,
+                             split=r.loaded.case.split, playbook=group_of(r),
+                             passed=all(c.passed for c in r.checks),
+                             seconds=round(r.seconds, 3),
+                             checks={c.evaluator: f"{c.hits}/{c.total}" for c in r.checks})
+                    for r in results])
