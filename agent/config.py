@@ -93,8 +93,11 @@ class AppConfig(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path | None) -> AppConfig:
-        """Defaults, overridden by a TOML file when one is given."""
+        """Defaults, overridden by a TOML file when one is given. The file's ``[llm]``
+        table belongs to :class:`agent.llm.settings.LLMSettings`."""
         if path is None:
             return cls()
         with open(path, "rb") as f:
-            return cls.model_validate(tomllib.load(f))
+            values = tomllib.load(f)
+        values.pop("llm", None)
+        return cls.model_validate(values)

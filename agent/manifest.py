@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.llm.drafter import LLMRunStatus
 from agent.store.records import DenialRecord, GroupRecord, LetterRecord
 from agent.triage.model import Action, Category, DollarBucket, RootCause
 
@@ -75,6 +76,11 @@ class MLetter(_M):
     docx: str | None = Field(description="Path relative to the output directory, once "
                              "approved.")
     drafted_by: Literal["template", "llm"] | None
+    tokens_in: int = Field(0, description="Model tokens spent on this letter (its share of "
+                           "its work queue's requests).")
+    tokens_out: int = 0
+    llm_fallback: str | None = Field(None, description="Why the template argument was used "
+                                     "although the model was on.")
 
 
 class MDenial(_M):
@@ -115,6 +121,27 @@ class MDeadline(_M):
     action: Action
 
 
+class MLLM(_M):
+    """What the model did in the run (as seen by the last process that ran it)."""
+
+    enabled: bool
+    model: str | None
+    requests: int
+    repairs: int
+    failed_requests: int
+    letters_by_llm: int
+    letters_by_template: int
+    proposals_accepted: int = Field(description="Quotes the model proposed that were "
+                                    "located verbatim and taken as evidence.")
+    proposals_rejected: int
+    tokens_in: int = Field(description="Sum over the run's letters.")
+    tokens_out: int
+    estimated_cost: Decimal | None = Field(description="USD, when prices are configured.")
+    switched_to_template: bool = Field(description="The run stopped calling the model "
+                                       "(consecutive failures or --max-cost).")
+    note: str | None
+
+
 class MSummary(_M):
     denials: int
     by_action: dict[str, int]
@@ -124,6 +151,7 @@ class MSummary(_M):
     dollars_at_stake: Decimal
     nearest_deadlines: list[MDeadline]
     input_errors: list[str]
+    llm: MLLM | None = Field(None, description="Present when the run used a model.")
 
 
 class Manifest(_M):
@@ -137,7 +165,7 @@ class Manifest(_M):
 
 def build_manifest(run_id: str, inputs: list[str], records: list[DenialRecord],
                    groups: list[GroupRecord], letters: dict[str, LetterRecord],
-                   input_errors: list[str]) -> Manifest:
+                   input_errors: list[str], llm: LLMRunStatus | None = None) -> Manifest:
     """The manifest of a run from its records."""
     denials = [_denial(r, letters) for r in records]
     by_action = Counter(d.triage.action for d in denials)
@@ -155,11 +183,32 @@ def build_manifest(run_id: str, inputs: list[str], records: list[DenialRecord],
                                      appeal_deadline=d.triage.appeal_deadline,
                                      action=d.triage.action)
                            for d in dated[:10] if d.triage.appeal_deadline],
-        input_errors=input_errors)
+        input_errors=input_errors, llm=_llm(llm, letters) if llm else None)
     return Manifest(run_id=run_id, inputs=inputs, summary=summary, denials=denials,
                     groups=[MGroup(group_id=g.group_id, payer=g.payer, reasons=g.reasons,
                                    procedure=g.procedure, playbook=g.playbook_id,
                                    denial_ids=g.denial_ids) for g in groups])
+
+
+def _llm(status: LLMRunStatus, letters: dict[str, LetterRecord]) -> MLLM:
+    tokens_in = sum(x.tokens_in for x in letters.values())
+    tokens_out = sum(x.tokens_out for x in letters.values())
+    by_llm = sum(1 for x in letters.values() if x.drafted_by == "llm")
+    return MLLM(enabled=status.enabled, model=status.model, requests=status.requests,
+                repairs=status.repairs, failed_requests=status.failed_requests,
+                letters_by_llm=by_llm, letters_by_template=len(letters) - by_llm,
+                proposals_accepted=status.proposals_accepted,
+                proposals_rejected=status.proposals_rejected,
+                tokens_in=tokens_in, tokens_out=tokens_out,
+                estimated_cost=status.estimated_cost,
+                switched_to_template=status.switched_to_template, note=status.note)
+
+
+def _mletter(letter: LetterRecord) -> MLetter:
+    return MLetter(id=letter.letter_id, status=letter.status, markdown=letter.markdown,
+                   docx=letter.docx, drafted_by=letter.drafted_by,
+                   tokens_in=letter.tokens_in, tokens_out=letter.tokens_out,
+                   llm_fallback=letter.llm_fallback)
 
 
 def _denial(record: DenialRecord, letters: dict[str, LetterRecord]) -> MDenial:
@@ -187,8 +236,7 @@ def _denial(record: DenialRecord, letters: dict[str, LetterRecord]) -> MDenial:
         evidence=[MEvidence(quote=e.quote, document_id=e.document_id, start=e.start,
                             end=e.end, fact=e.fact, value=e.value) for e in record.evidence],
         missing_evidence=record.missing_evidence, error=record.error,
-        letter=MLetter(id=letter.letter_id, status=letter.status, markdown=letter.markdown,
-                       docx=letter.docx, drafted_by=letter.drafted_by) if letter else
+        letter=_mletter(letter) if letter else
         MLetter(id=None, status="not_drafted", markdown=None, docx=None, drafted_by=None))
 
 
@@ -209,9 +257,7 @@ def refresh_letter(path: Path, letter: LetterRecord) -> None:
     touched = False
     for denial in manifest.denials:
         if denial.letter.id == letter.letter_id:
-            denial.letter = MLetter(id=letter.letter_id, status=letter.status,
-                                    markdown=letter.markdown, docx=letter.docx,
-                                    drafted_by=letter.drafted_by)
+            denial.letter = _mletter(letter)
             touched = True
     if not touched:
         return

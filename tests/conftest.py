@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +13,25 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 SHARED = ROOT.parent / "shared"
 EXTERNAL = SHARED / "data" / "external"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_llm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches a real model: the developer's OPENAI_* / APPEALS_LLM_* settings are
+    hidden, and a connection anywhere but loopback fails loudly."""
+    for name in list(os.environ):
+        if name.startswith(("OPENAI_", "APPEALS_LLM_", "AZURE_OPENAI_")):
+            monkeypatch.delenv(name)
+    real_connect = socket.socket.connect
+
+    def loopback_only(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family in (socket.AF_INET, socket.AF_INET6) and \
+                host not in ("127.0.0.1", "::1", "localhost"):
+            raise RuntimeError(f"tests may not reach the network ({host})")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", loopback_only)
 
 
 def external_835_files() -> list[Path]:

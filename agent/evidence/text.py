@@ -137,3 +137,11 @@ def clause_around(sentence: Sentence, match_start: int, match_end: int) -> tuple
     while hi > lo and text[hi - 1].isspace():
         hi -= 1
     return sentence.start + lo, sentence.start + hi
+
+
+def contains_negation(text: str) -> bool:
+    """Whether any negation cue appears in ``text`` (a conservative test for a quote that
+    someone else proposed: a proposal that negates anything is not taken)."""
+    return bool(_NEGATION_BEFORE.search(text)) or bool(
+        re.search(r"\b(?:absent|not seen|not present|ruled out|negative|none)\b", text,
+                  re.IGNORECASE))

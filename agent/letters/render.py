@@ -40,6 +40,15 @@ class LetterInput:
     diagnoses: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class NarrativeParagraph:
+    """A paragraph of a model-written argument that passed the guardrails, and the facts
+    it rests on (the letter numbers their evidence)."""
+
+    text: str
+    facts: tuple[str, ...]
+
+
 def letter_id_for(group_id: str, denial: Denial) -> str:
     """Stable id of the letter that covers this denial's claim within its group."""
     key = "\x1f".join((group_id, denial.claim_id, denial.payer_claim_number or ""))
@@ -66,11 +75,23 @@ class LetterRenderer:
         env.filters["continued"] = continued
         return env
 
-    def render(self, letter: LetterInput, letter_date: date) -> str:
-        """The Markdown letter."""
+    def render(self, letter: LetterInput, letter_date: date,
+               narrative: Sequence[NarrativeParagraph] | None = None) -> str:
+        """The Markdown letter. The argument is the playbook's template part, or the
+        checked ``narrative`` when the model wrote one."""
         context = self.context(letter, letter_date)
-        argument = self.env.get_template(letter.playbook.argument_template).render(context)
-        context["argument"] = " ".join(argument.split())
+        if narrative:
+            facts = context["facts"]
+            context["narrative"] = [
+                {"text": " ".join(p.text.split()),
+                 "evidence": sorted({n for fact in p.facts for n in facts.get(fact, [])})}
+                for p in narrative]
+            argument = self.env.get_template("arguments/_narrative.md.j2").render(context)
+            context["argument"] = argument.strip()
+        else:
+            argument = self.env.get_template(letter.playbook.argument_template).render(
+                context)
+            context["argument"] = " ".join(argument.split())
         return self.env.get_template("letters/appeal.md.j2").render(context)
 
     def context(self, letter: LetterInput, letter_date: date) -> dict[str, Any]:

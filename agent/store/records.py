@@ -55,6 +55,11 @@ class LetterRecord(_Record):
     markdown: str = Field(description="Path relative to the output directory.")
     docx: str | None = None
     drafted_by: Literal["template", "llm"] = "template"
+    tokens_in: int = Field(0, ge=0, description="Model tokens spent on this letter's "
+                           "argument (its share of its work queue's requests).")
+    tokens_out: int = Field(0, ge=0)
+    llm_fallback: str | None = Field(None, description="Why the template argument was used "
+                                     "when the model was on (rejected, timeout, max_cost).")
     content_hash: str
     reviewer: str | None = None
     note: str | None = None

@@ -23,6 +23,9 @@ from agent.ehr.protocols import EHRSourceError
 from agent.ehr.registry import open_adapter
 from agent.graph.build import build_batch_graph, build_review_graph
 from agent.letters.render import LetterRenderer
+from agent.llm.client import ChatClient, OpenAIChatClient
+from agent.llm.drafter import ArgumentDrafter
+from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest, build_manifest
 from agent.ncci import PtpTable
 from agent.playbooks.builtin import builtin_registries
@@ -50,11 +53,15 @@ class _NoEHR:
 
 @contextmanager
 def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppConfig,
-                  today: date | None = None, checkpoints: bool = True) -> Iterator[Workflow]:
+                  today: date | None = None, checkpoints: bool = True,
+                  llm: LLMSettings | None = None, chat_client: ChatClient | None = None
+                  ) -> Iterator[Workflow]:
     """Everything a run or a review needs; closes the database on exit.
 
     ``checkpoints=False`` runs the graphs without a checkpointer (benchmarks measure
-    LangGraph's share that way); reviews then cannot be resumed.
+    LangGraph's share that way); reviews then cannot be resumed. ``llm`` turns on model
+    drafting (``chat_client`` replaces the ``openai`` client, e.g. in tests); without it,
+    or when it is not configured, every argument comes from the templates.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(db)
@@ -69,11 +76,15 @@ def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppCo
             PtpTable.default()
         ehr = open_adapter(ehr_source) if ehr_source else _NoEHR()
         extractors, checks = builtin_registries()
+        drafter = None
+        if llm is not None and (llm.configured or chat_client is not None):
+            drafter = ArgumentDrafter(llm, chat_client or OpenAIChatClient(llm), codes)
         ctx = WorkflowContext(
             config=config, store=store, out_dir=out_dir, ehr=ehr,
             extractors=extractors, checks=checks, playbooks=PlaybookSet.load(), ncci=ncci,
             renderer=LetterRenderer(config.letter, codes, ncci=ncci), codes=codes,
-            review=ReviewActions(store, out_dir), today=today or date.today())
+            review=ReviewActions(store, out_dir), today=today or date.today(),
+            drafter=drafter)
         review = build_review_graph(ctx, saver)
         yield Workflow(ctx, build_batch_graph(ctx, saver, review), review)
     finally:
@@ -96,10 +107,13 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
               on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> Manifest:
     """Run (or resume, after a crash) the batch over ``inputs``; write manifest.json."""
     run_id = run_id_for(inputs)
-    # One work queue at a time: the steps are pure Python (threads only wait on the GIL)
-    # and concurrent DOCX exports held several documents' memory at once.
+    # Template-only, one work queue at a time: the steps are pure Python (threads only wait
+    # on the GIL) and concurrent DOCX exports held several documents' memory at once. With
+    # the model, queues wait on the network: draft max_concurrency of them at once.
+    drafter = workflow.ctx.drafter
+    concurrency = drafter.settings.max_concurrency if drafter is not None else 1
     config: RunnableConfig = {"configurable": {"thread_id": f"batch:{run_id}"},
-                              "recursion_limit": 100, "max_concurrency": 1}
+                              "recursion_limit": 100, "max_concurrency": concurrency}
     graph = workflow.batch
     pending = graph.checkpointer is not None and bool(graph.get_state(config).next)
     stream_input = None if pending else {"run_id": run_id, "inputs": list(inputs),
@@ -131,8 +145,9 @@ def write_manifest(ctx: WorkflowContext, run_id: str, inputs: list[str],
         letter = ctx.store.get_letter(letter_id)
         if letter is not None:
             letters[letter_id] = letter
+    llm = ctx.drafter.status if ctx.drafter is not None else None
     manifest = build_manifest(run_id, inputs, records, groups, letters,
-                              state.get("errors") or [])
+                              state.get("errors") or [], llm)
     (ctx.out_dir / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n",
                                               encoding="utf-8")
     return manifest

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -21,9 +21,11 @@ from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, ChartRequest
 from agent.ehr.protocols import EHRAdapter
 from agent.evidence.extractors import ExtractorRegistry
-from agent.evidence.verify import EvidenceError
+from agent.evidence.verify import EvidenceError, verify_evidence
 from agent.ingest import ingest
 from agent.letters.render import LetterInput, LetterRenderer, letter_id_for
+from agent.llm.drafter import ArgumentDrafter, DraftOutcome
+from agent.llm.prompt import LetterMaterial
 from agent.ncci import PtpTable
 from agent.playbooks.checks import CheckRegistry, default_checks
 from agent.playbooks.registry import PlaybookSet
@@ -53,6 +55,8 @@ class WorkflowContext:
     codes: CodeTable
     review: ReviewActions
     today: date
+    drafter: ArgumentDrafter | None = None
+    """The model that writes arguments; None = template-only."""
     checks: CheckRegistry = field(default_factory=default_checks)
     rules: DenialRules = field(default_factory=DenialRules)
     cache: dict[str, DenialRecord] = field(default_factory=dict)
@@ -193,19 +197,48 @@ def _draft_letters(ctx: WorkflowContext, group: GroupRecord, records: list[Denia
     by_letter: dict[str, list[DenialRecord]] = defaultdict(list)
     for record in records:
         by_letter[letter_id_for(group.group_id, record.denial)].append(record)
-    drafted = []
+    pending: list[tuple[LetterInput, list[DenialRecord], ChartBundle]] = []
     for letter_id, members in sorted(by_letter.items()):
         if ctx.store.get_letter(letter_id) is not None:
             continue  # drafted by an earlier run: never twice
-        first = members[0].denial
         try:
+            first = members[0].denial
             chart = charts.get(first.denial_id) or _chart(ctx, first)
-            drafted.append(_draft_one(ctx, group, letter_id, members, chart, auto_approve))
+            pending.append((_letter_input(group, letter_id, members, chart, ctx.playbooks),
+                            members, chart))
         except Exception as exc:  # one letter's failure must not sink its work queue
-            logger.warning("letter could not be drafted (%s)", type(exc).__name__)
-            ctx.save([_failed(r, f"The letter could not be drafted ({type(exc).__name__}); "
-                                 "an auditor decides.", type(exc).__name__) for r in members])
+            _letter_failed(ctx, members, exc)
+    outcomes = _arguments(ctx, pending)
+    drafted = []
+    for (letter, members, chart), outcome in zip(pending, outcomes, strict=True):
+        try:
+            drafted.append(_draft_one(ctx, letter, members, chart, auto_approve, outcome))
+        except Exception as exc:  # one letter's failure must not sink its work queue
+            _letter_failed(ctx, members, exc)
     return drafted
+
+
+def _letter_failed(ctx: WorkflowContext, members: list[DenialRecord], exc: Exception) -> None:
+    logger.warning("letter could not be drafted (%s)", type(exc).__name__)
+    ctx.save([_failed(r, f"The letter could not be drafted ({type(exc).__name__}); "
+                         "an auditor decides.", type(exc).__name__) for r in members])
+
+
+def _arguments(ctx: WorkflowContext,
+               pending: list[tuple[LetterInput, list[DenialRecord], ChartBundle]]
+               ) -> list[DraftOutcome]:
+    """The model's argument for the queue's letters (one request shared by all), or the
+    template's when no model is configured or it fails."""
+    if ctx.drafter is None or not pending:
+        return [DraftOutcome("template") for _ in pending]
+    try:
+        return ctx.drafter.draft([LetterMaterial(letter, chart)
+                                  for letter, _members, chart in pending])
+    except Exception as exc:  # a bug on the model path never costs a letter
+        logger.warning("LLM drafting failed (%s); template argument used",
+                       type(exc).__name__)
+        return [DraftOutcome("template", fallback=f"error: {type(exc).__name__}")
+                for _ in pending]
 
 
 def _failed(record: DenialRecord, reason: str, error: str) -> DenialRecord:
@@ -214,28 +247,40 @@ def _failed(record: DenialRecord, reason: str, error: str) -> DenialRecord:
     return record.model_copy(update={"triage": triage, "error": error})
 
 
-def _draft_one(ctx: WorkflowContext, group: GroupRecord, letter_id: str,
-               members: list[DenialRecord], chart: ChartBundle, auto_approve: bool) -> str:
+def _letter_input(group: GroupRecord, letter_id: str, members: list[DenialRecord],
+                  chart: ChartBundle, playbooks: PlaybookSet) -> LetterInput:
     assert group.playbook_id is not None
-    playbook = ctx.playbooks.get(group.playbook_id)
     evidence = list({(e.document_id, e.start, e.end, e.fact): e
                      for r in members for e in r.evidence}.values())
     diagnoses = tuple(f.display for f in chart.facts
                       if f.resource_type == "Condition" and f.display)[:5]
-    text = ctx.renderer.render(LetterInput(
-        letter_id=letter_id, group_id=group.group_id,
-        denials=tuple(r.denial for r in members), playbook=playbook,
-        evidence=tuple(evidence), patient=chart.patient, diagnoses=diagnoses), ctx.today)
-    relative = Path("letters") / group.group_id / f"{letter_id}.md"
+    return LetterInput(letter_id=letter_id, group_id=group.group_id,
+                       denials=tuple(r.denial for r in members),
+                       playbook=playbooks.get(group.playbook_id), evidence=tuple(evidence),
+                       patient=chart.patient, diagnoses=diagnoses)
+
+
+def _draft_one(ctx: WorkflowContext, letter: LetterInput, members: list[DenialRecord],
+               chart: ChartBundle, auto_approve: bool, outcome: DraftOutcome) -> str:
+    letter_id = letter.letter_id
+    if outcome.evidence:  # accepted proposals: checked at their spans, cited like the rest
+        verify_evidence(outcome.evidence, chart)
+        letter = replace(letter, evidence=(*letter.evidence, *outcome.evidence))
+        members = [r.model_copy(update={"evidence": [*r.evidence, *outcome.evidence]})
+                   for r in members]
+    text = ctx.renderer.render(letter, ctx.today, outcome.paragraphs or None)
+    relative = Path("letters") / letter.group_id / f"{letter_id}.md"
     path = ctx.out_dir / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    letter = LetterRecord(letter_id=letter_id, group_id=group.group_id,
+    record = LetterRecord(letter_id=letter_id, group_id=letter.group_id,
                           claim_id=members[0].denial.claim_id,
                           denial_ids=[r.denial.denial_id for r in members],
-                          markdown=relative.as_posix(), content_hash=content_hash(text))
-    ctx.store.save_letter(letter)
-    ctx.review.record_draft(letter)
+                          markdown=relative.as_posix(), content_hash=content_hash(text),
+                          drafted_by=outcome.drafted_by, tokens_in=outcome.tokens_in,
+                          tokens_out=outcome.tokens_out, llm_fallback=outcome.fallback)
+    ctx.store.save_letter(record)
+    ctx.review.record_draft(record)
     ctx.save([r.model_copy(update={"letter_id": letter_id}) for r in members])
     if auto_approve:
         ctx.review.apply(ReviewDecision(letter_id=letter_id, action="approve",

@@ -1,0 +1,1 @@
+"""Optional LLM drafting of the letter's argument, behind guardrails (see docs/llm.md)."""
