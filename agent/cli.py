@@ -150,8 +150,16 @@ def run_command(
     Path("appeals-out"),
     db: Annotated[Path, typer.Option(help="SQLite file for checkpoints and the audit "
                                      "trail.")] = Path("appeals.db"),
-    llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Draft the argument with an "
-                                      "LLM (not available yet: template only).")] = False,
+    llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Draft each argument with a "
+                                      "model (OPENAI_API_KEY / OPENAI_BASE_URL or [llm] in "
+                                      "--config); checked, with the template as fallback.")
+                   ] = False,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="With --llm: stop "
+                                                   "calling the model once the run's "
+                                                   "estimated spend reaches this many USD "
+                                                   "(needs the model's prices in the "
+                                                   "configuration).", show_default=False)
+                        ] = None,
     auto_approve: Annotated[bool, typer.Option(help="Approve every draft as it is made. "
                                                "For tests and benchmarks only.")] = False,
     config: Annotated[Path | None, typer.Option(help="TOML configuration file.")] = None,
@@ -161,14 +169,11 @@ def run_command(
     Exits 0 when the batch completes, whatever was decided; non-zero on a usage error or
     when no input could be read.
     """
-    from agent.workflow.cli_run import run_and_report
+    from agent.workflow.cli_run import llm_settings, run_and_report
 
-    if llm:
-        typer.echo("LLM drafting is not available in this version; run without --llm "
-                   "(the template path drafts every letter).", err=True)
-        raise typer.Exit(2)
+    settings = llm_settings(llm, max_cost, config)
     raise typer.Exit(run_and_report([str(p) for p in inputs], ehr, out, db, auto_approve,
-                                    config, _console()))
+                                    config, _console(), settings))
 
 
 @app.command("eval")
@@ -205,6 +210,35 @@ def eval_command(
 
 
 app.add_typer(review_cli.app, name="review")
+
+
+config_app = typer.Typer(no_args_is_help=True, help="The run configuration.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show_command(
+    config: Annotated[Path | None, typer.Option(help="TOML configuration file.")] = None,
+) -> None:
+    """Print the configuration in effect (defaults, the file, the environment); the API
+    key is masked."""
+    import json
+
+    from pydantic import ValidationError
+
+    from agent.config import AppConfig
+    from agent.llm.settings import LLMSettings
+
+    try:
+        app_config = AppConfig.load(config)
+        settings = LLMSettings.load(config)
+    except (OSError, ValueError, ValidationError) as exc:
+        typer.echo(f"appeals config show: {exc}", err=True)
+        raise typer.Exit(2) from None
+    shown = app_config.model_dump(mode="json")
+    shown["llm"] = settings.masked()
+    shown["llm"]["configured"] = settings.configured
+    sys.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
 
 
 ncci_app = typer.Typer(no_args_is_help=True, help="NCCI procedure-to-procedure tables.")

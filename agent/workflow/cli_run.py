@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -12,17 +14,39 @@ from rich.text import Text
 
 from agent.config import AppConfig
 from agent.ehr.protocols import EHRSourceError
+from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest
 from agent.playbooks.registry import PlaybookError
 from agent.workflow.run import open_workflow, run_batch
 
 
+def llm_settings(enabled: bool, max_cost: float | None, config_path: Path | None
+                 ) -> LLMSettings | None:
+    """The model settings for ``appeals run``: None unless ``--llm``. Without a key or a
+    base URL the run is template-only, and says so on stderr."""
+    if not enabled:
+        return None
+    try:
+        settings = LLMSettings.load(config_path, max_cost=max_cost)
+    except (OSError, ValueError, ValidationError) as exc:
+        typer.echo(f"appeals run: the [llm] settings are not valid: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not settings.configured:
+        typer.secho("appeals run --llm: no API key or base URL is configured (set "
+                    "OPENAI_API_KEY, OPENAI_BASE_URL or [llm] in --config); every letter is "
+                    "drafted from the templates.", err=True, fg="yellow")
+        return None
+    return settings
+
+
 def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approve: bool,
-                   config_path: Path | None, console: Console) -> int:
+                   config_path: Path | None, console: Console,
+                   llm: LLMSettings | None = None) -> int:
     """Run the batch with a progress bar; print the summary; return the exit status."""
     try:
         config = AppConfig.load(config_path)
-        with open_workflow(db, out, ehr, config) as workflow, _progress(console) as progress:
+        with open_workflow(db, out, ehr, config, llm=llm) as workflow, \
+                _progress(console) as progress:
             task = progress.add_task("Work queues", total=None)
 
             def on_progress(node: str, update: dict[str, Any]) -> None:
@@ -58,6 +82,16 @@ def print_summary(console: Console, manifest: Manifest, out: Path) -> None:
     for action, count in s.by_action.items():
         table.add_row(action, str(count))
     console.print(table)
+    if s.llm is not None:
+        cost = f", about ${s.llm.estimated_cost:,.2f}" if s.llm.estimated_cost is not None \
+            else ""
+        console.print(f"Model {s.llm.model}: {s.llm.letters_by_llm} arguments drafted, "
+                      f"{s.llm.letters_by_template} from the template; {s.llm.requests} "
+                      f"requests, {s.llm.tokens_in:,} tokens in, {s.llm.tokens_out:,} out"
+                      f"{cost}")
+        if s.llm.switched_to_template:
+            console.print(Text(f"The model was switched off during the run: {s.llm.note}"),
+                          style="yellow")
     statuses = ", ".join(f"{n} {status}" for status, n in s.letters_by_status.items())
     console.print(f"Letters: {s.letters_drafted} drafted ({statuses or 'none'}); "
                   f"written under {out / 'letters'}; manifest {out / 'manifest.json'}")

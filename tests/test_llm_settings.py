@@ -1,0 +1,84 @@
+"""LLM settings (environment, TOML, command line), the client's guard and the commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.config import AppConfig
+from agent.llm.client import LLMError, OpenAIChatClient
+from agent.llm.facts import fact_tokens
+from agent.llm.settings import LLMSettings
+from tests.conftest import FIXTURES
+
+runner = CliRunner()
+
+
+def test_the_standard_openai_variables_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("APPEALS_LLM_MODEL", "local-llama")
+    settings = LLMSettings.load()
+    assert settings.configured and settings.model == "local-llama"
+    assert settings.base_url == "http://127.0.0.1:9/v1"
+    assert settings.masked()["api_key"] == "sk-…cdef"
+
+
+def test_the_toml_llm_table_and_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "appeals.toml"
+    config.write_text('document_window_days = 5\n[llm]\nbase_url = "http://localhost:8000/v1"'
+                      '\nmodel = "vllm-model"\nmax_concurrency = 4\n', encoding="utf-8")
+    settings = LLMSettings.load(config, max_cost=2.5)
+    assert (settings.model, settings.max_concurrency) == ("vllm-model", 4)
+    assert settings.configured and settings.api_key is None
+    assert str(settings.max_cost) == "2.5"
+    assert AppConfig.load(config).document_window_days == 5  # [llm] is not AppConfig's
+    with pytest.raises(ValueError, match="max_concurency"):
+        config.write_text("[llm]\nmax_concurency = 4\n", encoding="utf-8")
+        LLMSettings.load(config)
+
+
+def test_an_unconfigured_client_fails_loudly() -> None:
+    with pytest.raises(LLMError, match="no API key or base URL"):
+        OpenAIChatClient(LLMSettings())
+
+
+def test_the_test_suite_cannot_reach_the_internet() -> None:
+    import socket
+
+    with pytest.raises(RuntimeError, match="may not reach the network"):
+        socket.create_connection(("203.0.113.10", 443), timeout=1)  # TEST-NET-3
+
+
+def test_config_show_masks_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-0123456789abcdef")
+    result = runner.invoke(app, ["config", "show"])
+    assert result.exit_code == 0
+    shown = json.loads(result.stdout)
+    assert shown["llm"]["api_key"] == "sk-…cdef" and shown["llm"]["configured"] is True
+    assert "secret" not in result.stdout
+
+
+def test_run_with_llm_but_no_key_says_so_and_drafts_from_templates(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(FIXTURES / "queue" / "harbor-mutual-worklist.csv"),
+                                 "--ehr", f"fhir-dir:{FIXTURES / 'fhir'}", "--out",
+                                 str(tmp_path / "out"), "--db", str(tmp_path / "db"), "--llm"])
+    assert result.exit_code == 0, result.output
+    assert "no API key or base URL is configured" in result.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    drafted = {d["letter"]["drafted_by"] for d in manifest["denials"] if d["letter"]["id"]}
+    assert drafted == {"template"} and manifest["summary"]["llm"] is None
+
+
+@pytest.mark.parametrize(("text", "tokens"), [
+    ("seen 08/24/26, Aug 24, 2026 and 2026-08-24", {"date:2026-08-24"}),
+    ("billed $1,200.00 for 1200 units", {"num:1200"}),
+    ("HbA1c 8.20 %, E11.9, 99214-25", {"code:HBA1C", "num:8.2", "code:E11.9", "num:99214",
+                                        "num:25"}),
+])
+def test_numbers_dates_and_codes_are_normalised(text: str, tokens: set[str]) -> None:
+    assert fact_tokens(text) == tokens
