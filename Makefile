@@ -34,6 +34,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/ingest_835.py
 	$(PY) benchmarks/workflow_e2e.py
+	$(PY) benchmarks/llm_drafting.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check agent tests benchmarks evals tools

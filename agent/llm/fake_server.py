@@ -13,6 +13,7 @@ status, headers (``retry-after-ms``), a delay, the ``finish_reason`` or a raw bo
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -141,3 +142,28 @@ def _body(reply: FakeReply, request: dict[str, Any]) -> str:
                      "message": {"role": "assistant", "content": text, "refusal": None}}],
         "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                   "total_tokens": prompt + completion}})
+
+
+_EVIDENCE = re.compile(r'<(record-[0-9a-f]+) kind="evidence" id="(E\d+)" fact="([a-z_0-9]+)"'
+                       r'[^>]*>\n(.*?)\n</\1>', re.DOTALL)
+
+
+def evidence_in(request: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(id, fact, text) of each evidence item in a request built by agent.llm.prompt."""
+    user = next((m["content"] for m in request.get("messages", [])
+                 if m.get("role") == "user"), "")
+    return [(m.group(2), m.group(3), m.group(4)) for m in _EVIDENCE.finditer(user)]
+
+
+def grounded_reply(request: dict[str, Any]) -> dict[str, Any]:
+    """A reply that passes the guardrails: one paragraph per fact of the prompt, quoting
+    the first words of one of its evidence items verbatim (for tests and benchmarks)."""
+    items = evidence_in(request)
+    paragraphs = []
+    for fact in dict.fromkeys(f for _, f, _ in items):
+        texts = [t for _, f, t in items if f == fact and "[" not in t]
+        sentence = "The medical record documents this fact for the service under appeal."
+        if texts:
+            sentence += f' The note states "{" ".join(texts[0].split()[:6])}".'
+        paragraphs.append({"text": sentence, "facts": [fact]})
+    return {"paragraphs": paragraphs, "proposed_evidence": []}
