@@ -217,6 +217,34 @@ def test_only_notes_of_the_session_count() -> None:
     assert psychotherapy_session_time(chart, _denial()) == []
 
 
+def test_a_time_statement_below_the_plan_counts_and_a_plan_list_does_not() -> None:
+    below = ("ASSESSMENT: GAD/panic improving w/ CBT; avoidance persists.\n"
+             "PLAN: HW - daily interoceptive practice, hierarchy step 1. RTC 1 wk.\n\n"
+             "total face-to-face time 45 min\nElectronically signed R. Banerjee, PhD\n")
+    assert _minutes(below, "90834") == 45
+    listed = "Plan: weekly CBT\n\n- 2 wks: 45 min session w/ spouse\n"
+    assert _minutes(listed, "90834") is None  # a bullet goes on with the plan
+    unlabelled_header = "PLAN\n\nNext session 2:00-2:55 PM\n"
+    assert _minutes(unlabelled_header) is None
+
+
+def test_a_label_qualified_in_parentheses_still_labels_the_time() -> None:
+    total = "Plan (E/M): sertraline 100 mg.\n\nPsychotherapy (separate from E/M): 28 min. IPSRT.\n"
+    assert _minutes(total, "90833") == 28
+    times = "Psychotherapy time (excluding E/M): 1:50-2:18 PM\n"
+    assert _minutes(times, "90833") == 28
+    assert _minutes("E/M (med mgmt): 15 min\n", "90837") is None
+
+
+def test_a_threshold_or_a_part_of_the_session_is_not_its_length() -> None:
+    assert _minutes("Session extended beyond 45 min for crisis assessment.") is None
+    assert _minutes("Pt needed more than 30 min of safety planning today.") is None
+    part = ("Time in: 1:00 PM   Time out: 1:46 PM\n"
+            "S: 15yo seen w/ mom for the first 5 min, then alone.\n")
+    assert _minutes(part, "90834") == 46
+    assert _minutes("Extra 15 min spent on safety planning.") is None
+
+
 def test_soft_wraps_are_joined_without_moving_offsets() -> None:
     text = "Extended session needed for risk assessment and safety plan\nupdate.\nPlan: f/u"
     joined = joined_text(text)
@@ -257,6 +285,13 @@ def test_risk_work_is_found_and_negated_mentions_are_not() -> None:
                                   "SI - ; HI -", "Pt denies SI or HI.", "No SI today."])
 def test_template_style_negations_are_not_evidence(text: str) -> None:
     assert _work(text) == []
+
+
+def test_a_psychotic_disorder_diagnosis_is_not_an_acute_decompensation() -> None:
+    assert _work("Client: 19F, brief psychotic d/o, d/c'd from inpt unit 8/20.") == []
+    assert _work("MDD, severe, w/ psychotic features per hx.") == []
+    (found,) = _work("A: Early psychotic decompensation after stopping risperidone.")
+    assert found.value == "acute decompensation"
 
 
 def test_re_colon_inside_a_wrapped_sentence_is_not_a_field() -> None:

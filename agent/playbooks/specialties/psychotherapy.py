@@ -29,7 +29,13 @@ from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, SourceDocument, StructuredFact
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
-from agent.evidence.text import Sentence, clause_around, is_negated, sentences
+from agent.evidence.text import (
+    SECTION_ALIASES,
+    Sentence,
+    clause_around,
+    is_negated,
+    sentences,
+)
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
 # --- the CPT time ranges ----------------------------------------------------------------
@@ -112,6 +118,10 @@ class NoteSentence:
     sentence: Sentence
     heading: str | None
     label: str | None
+    section_closed: bool = False
+    """A blank line has ended the text section (``sentence.section``) the sentence would
+    otherwise sit in: "PLAN: RTC 1 wk" then a blank line, then "total face-to-face time
+    45 min" is a time statement below the plan, not part of it."""
 
     def under(self, labels: frozenset[str]) -> bool:
         """Whether the sentence's section (either reading) is one of ``labels``."""
@@ -164,12 +174,31 @@ def joined_text(text: str) -> str:
     return "".join(chars)
 
 
-def _labels(text: str) -> tuple[list[int], list[tuple[str | None, str | None]]]:
-    """Line starts and the (heading, field label) in force from each."""
+_SECTION_NAMES = frozenset(alias for aliases in SECTION_ALIASES.values() for alias in aliases)
+"""Headers ``sentences()`` starts a section at when written alone on a line ("PLAN")."""
+
+_LineLabels = tuple[str | None, str | None, bool]
+"""The Markdown heading and field label in force on a line, and whether a blank line has
+closed the text section above it."""
+
+
+def _starts_section(line: str) -> bool:
+    body = line.strip()
+    return bool(_field_label(line) or _MD_HEADING.match(body)
+                or (len(body) <= 45 and body.rstrip(":").lower() in _SECTION_NAMES))
+
+
+def _labels(text: str) -> tuple[list[int], list[_LineLabels]]:
+    """Line starts and the (heading, field label, section closed) in force from each.
+
+    A section closes at a blank line once it has content, unless the next paragraph goes on
+    with a bullet or numbered item (a plan listed in two blocks); a new header reopens one.
+    """
     starts: list[int] = []
-    values: list[tuple[str | None, str | None]] = []
+    values: list[_LineLabels] = []
     heading: str | None = None
     label: str | None = None
+    has_content = closed = blank_after_content = False
     offset = 0
     for line in text.splitlines(keepends=True):
         found_heading = _MD_HEADING.match(line.rstrip("\r\n"))
@@ -180,8 +209,18 @@ def _labels(text: str) -> tuple[list[int], list[tuple[str | None, str | None]]]:
             label = found_label
         elif not line.strip():
             label = None
+        if not line.strip():
+            blank_after_content = blank_after_content or has_content
+        elif _starts_section(line):
+            after = _LABEL.match(line)
+            has_content = bool(after and line[after.end():].strip())
+            closed = blank_after_content = False
+        else:
+            if blank_after_content and not _BULLET_OR_ROW.match(line):
+                closed = True
+            has_content, blank_after_content = True, False
         starts.append(offset)
-        values.append((heading, label))
+        values.append((heading, label, closed))
         offset += len(line)
     return starts, values
 
@@ -193,14 +232,15 @@ def note_sentences(text: str) -> list[NoteSentence]:
     out = []
     for sentence in sentences(joined_text(text)):
         index = bisect.bisect_right(starts, sentence.start) - 1
-        heading, label = values[index] if index >= 0 else (None, None)
-        out.append(NoteSentence(sentence, heading, label))
+        heading, label, closed = values[index] if index >= 0 else (None, None, False)
+        out.append(NoteSentence(sentence, heading, label, closed))
     return out
 
 
 def _excluded_section(item: NoteSentence) -> bool:
     """Plan, history and diagnosis lines describe other times and other work."""
-    return (item.sentence.section in ("plan", "history") or item.under(PLAN_LABELS)
+    in_section = item.sentence.section in ("plan", "history") and not item.section_closed
+    return (in_section or item.under(PLAN_LABELS)
             or item.under(HISTORY_LABELS) or item.under(DIAGNOSIS_LABELS) or item.is_heading)
 
 
@@ -259,7 +299,16 @@ _NOT_SESSION = re.compile(
     r"\bevery\b|\bgroup\b|authori[sz]|\bauth\b", re.IGNORECASE)
 _HYPOTHETICAL = re.compile(r"\bwould\b|\bcould\b|\bshould\b|\bif\b|\bneeds?\b|requir|"
                            r"expected|typical|usual|standard|planned|minimum|at least|"
-                           r"\bgoal\b|\bover\b|exceed|prefer", re.IGNORECASE)
+                           r"\bgoal\b|\bover\b|exceed|prefer|\bbeyond\b|more than|"
+                           r"longer than|in excess of", re.IGNORECASE)
+_APART_FROM_EM = re.compile(
+    r"\b(?:separate(?:ly)?|apart|distinct|independent(?:ly)?)[ \t]+(?:from|of)[ \t]+"
+    r"(?:the[ \t]+)?(?:E/?M|E&M)\b|\b(?:excluding|excl\.?|exclusive[ \t]+of|not[ \t]+"
+    r"incl(?:uding|\.)?|w/o|without)[ \t]+(?:the[ \t]+)?(?:E/?M|E&M)\b", re.IGNORECASE)
+"""Psychotherapy time stated apart from the E/M ("separate from E/M"): not the E/M's time."""
+_PART_OF_SESSION = re.compile(r"\b(?:first|last|final|initial|additional|extra|another)"
+                              r"[ \t]+(?:~[ \t]*|about[ \t]+|approx\.?[ \t]*)?$", re.IGNORECASE)
+"""Before a number: a part of the session ("w/ mom for the first 5 min"), not its length."""
 _CODE_ON_LINE = re.compile(r"\b(?:908[3-4]\d|9079[12]|99[2-4]\d\d)\b")
 _BARE_RANGE_LABEL = re.compile(r"time|session|start|from|appt|visit|seen|therap|face|f2f|"
                                r"\bhrs?\b", re.IGNORECASE)
@@ -336,8 +385,14 @@ def _window(item: NoteSentence, start: int, end: int) -> tuple[str, int, int]:
     and the match's offsets in it."""
     text, base = item.sentence.text, item.sentence.start
     rel_start, rel_end = start - base, end - base
-    lefts = [m.end() for m in _SEPARATORS.finditer(text, 0, rel_start)]
-    left = lefts[-1] if lefts else 0
+    lefts = list(_SEPARATORS.finditer(text, 0, rel_start))
+    left = lefts[-1].end() if lefts else 0
+    if lefts and lefts[-1].group() == ")" and not text[left:rel_start].strip(" \t:=-–"):
+        # "Psychotherapy (separate from E/M): 28 min": the parenthesis qualifies the label
+        opening = text.rfind("(", 0, lefts[-1].start())
+        if opening >= 0:
+            before = [m.end() for m in _SEPARATORS.finditer(text, 0, opening)]
+            left = before[-1] if before else 0
     left = max(left, rel_start - 45)
     right_match = _SEPARATORS.search(text, rel_end)
     right = min(right_match.start() if right_match else len(text), rel_end + 40)
@@ -345,7 +400,9 @@ def _window(item: NoteSentence, start: int, end: int) -> tuple[str, int, int]:
 
 
 def _not_the_session(window: str, start: int, end: int) -> bool:
-    """Negated, hypothetical, or another event (a call, the next visit, the signature)."""
+    """Negated, hypothetical, or another event (a call, the next visit, the signature).
+    Time stated apart from the E/M ("separate from E/M") is not the E/M's."""
+    window = _APART_FROM_EM.sub(lambda m: " " * len(m.group()), window)
     return (is_negated(window, start, end) or bool(_NOT_SESSION.search(window))
             or bool(_HYPOTHETICAL.search(window)))
 
@@ -368,6 +425,8 @@ def _totals(document: SourceDocument, items: list[NoteSentence]) -> Iterator[Tim
         for found in _TOTAL.finditer(item.sentence.text):
             if found.group("plus"):
                 continue  # "53+ min": a code's range, not this session
+            if _PART_OF_SESSION.search(item.sentence.text, 0, found.start()):
+                continue  # "the first 5 min", "an extra 15 min": a part, not the length
             start, end = item.sentence.start + found.start(), item.sentence.start + found.end()
             window, w_start, w_end = _window(item, start, end)
             if _not_the_session(window, w_start, w_end):
@@ -563,8 +622,11 @@ NEED_TERMS = (
                                   r"(?:index )?trauma|trauma narrative|trauma[- ]focused|"
                                   r"imaginal exposure|prolonged exposure|written account|"
                                   r"impact statement|cognitive processing therapy"),
+            # a diagnosis name ("brief psychotic d/o", "w/ psychotic features") is not the
+            # session's acute state
             ("acute decompensation", r"(?:acute(?:ly)? )?decompensat\w*|psychosis|"
-                                     r"psychotic|acute(?:ly)? (?:agitat\w*|distress\w*)"),
+                                     r"psychotic(?![ \t]+(?:d/o|disorder|features))|"
+                                     r"acute(?:ly)? (?:agitat\w*|distress\w*)"),
             ("hospitalization considered", r"(?:psychiatric |inpatient )?hospitali[sz]\w*|"
                                            r"involuntary hold")),
     *_terms(0, ("suicidal ideation", r"SI(?! joint)"), ("homicidal ideation", r"HI"),
