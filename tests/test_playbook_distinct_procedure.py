@@ -303,6 +303,44 @@ def test_separate_markers(sentence: str, value: str) -> None:
     assert value in _values(_chart(sentence), denial)
 
 
+OP_BILATERAL_SCOPES = """Op note - bilateral knee arthroscopy          DOS 09/03/2026
+Procedure:
+  - R knee: arthroscopic partial medial and lateral meniscectomies
+  - L knee: arthroscopic partial medial meniscectomy
+RIGHT KNEE: time-out, AL/AM portals, MM and LM tears trimmed to stable rims.
+LEFT KNEE: separately prepped and draped, partial medial meniscectomy of the left knee.
+"""
+
+
+def test_words_both_codes_share_are_read_by_the_side_billed() -> None:
+    # 29880 and 29881 are both "meniscectomy": the line's LT says which mention is its own.
+    chart = _chart(OP_BILATERAL_SCOPES)
+    denial = _denial(code="29881", modifiers=("XS", "LT"), claim_codes=("29880", "29881"))
+    found = distinct_service(chart, denial)
+    assert {e.value for e in found} == {"left knee vs right knee"}
+    quotes = [e.quote for e in found]
+    assert "L knee: arthroscopic partial medial meniscectomy" in quotes
+    assert "R knee: arthroscopic partial medial and lateral meniscectomies" in quotes
+    verify_evidence(found, chart)
+    assert [e.quote for e in denied_service(chart, denial)] == [
+        "L knee: arthroscopic partial medial meniscectomy",
+        "LEFT KNEE: separately prepped and draped, partial medial meniscectomy of the left "
+        "knee."]
+
+
+def test_shared_words_without_laterality_or_on_one_knee_are_not_distinct() -> None:
+    no_side = _denial(code="29881", modifiers=("XS",), claim_codes=("29880", "29881"))
+    assert distinct_service(_chart(OP_BILATERAL_SCOPES), no_side) == []
+    one_knee = ("Op note 09/03/26: R knee arthroscopy, partial medial meniscectomy and "
+                "partial lateral meniscectomy (R knee).")
+    right = _denial(code="29881", modifiers=("XS", "RT"), claim_codes=("29880", "29881"))
+    assert distinct_service(_chart(one_knee), right) == []
+    # the left knee is billed, but only the right knee is documented
+    left = _denial(code="29881", modifiers=("XS", "LT"), claim_codes=("29880", "29881"))
+    assert distinct_service(_chart(one_knee), left) == []
+    assert denied_service(_chart(one_knee), left) == []
+
+
 def test_a_negated_marker_does_not_count() -> None:
     text = "Chondroplasty (29877) done through the std portals, no separate incision."
     denial = _denial(code="29877", modifiers=("59",), claim_codes=("29881", "29877"))

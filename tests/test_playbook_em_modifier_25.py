@@ -137,6 +137,10 @@ def test_each_kind_of_separate_work_is_read() -> None:
     "A1c 7.1 - normal for age, CBC reviewed.",          # results, not orders
     "amlodipine 10 mg today as usual.",                 # 'mg today' is no Mg order
     "No exacerbation, COPD stable.",
+    "Referred by PCP for changing mole.",               # how the patient came
+    "Completed amoxicillin 875 mg BID x 10 d.",         # a course already over
+    "HTN - cont lisinopril 20 mg daily x 90 d supply.",  # continued
+    "Low back pain - ibuprofen 600 mg TID for 3 wks w/o relief.",  # already taken
 ])
 def test_what_is_not_separate_work(line: str) -> None:
     assert _kinds(f"A/P:\n{line}\n") == []
@@ -150,6 +154,22 @@ def test_the_procedure_its_decision_and_its_site_are_not_separate_work() -> None
             "Echo today: LVEF 55%; start lisinopril 10 mg.\n")
     assert _kinds(text) == [("Echo today: LVEF 55%; start lisinopril 10 mg.",
                              ("medication change",))]
+
+
+@pytest.mark.parametrize(("line", "kinds"), [
+    # a prescription written without a verb: drug, dose and course
+    ("Acute otitis media, L - amoxicillin 90 mg/kg/day div BID x 10 d.",
+     ("medication change",)),
+    # the negation of the problem ('not') does not reach the plan after the dash
+    ("Asthma, not well controlled - start budesonide-formoterol 160/4.5 mcg 2 puffs BID.",
+     ("worsening chronic condition", "medication change")),
+    ("HTN, not at goal - restart HCTZ 12.5 mg daily.",
+     ("worsening chronic condition", "medication change")),
+    ("Hoarseness x 6 wks - referred to ENT.", ("new order",)),
+])
+def test_plans_written_the_short_way_are_separate_work(line: str,
+                                                       kinds: tuple[str, ...]) -> None:
+    assert _kinds(f"A/P:\n{line}\n") == [(line, kinds)]
 
 
 def test_hpi_complaints_and_mdm_statements_are_not_separate_work() -> None:

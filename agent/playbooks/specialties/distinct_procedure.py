@@ -327,6 +327,20 @@ def _own_code(denial: Denial) -> str | None:
     return denial.procedure.submitted_code if denial.procedure else None
 
 
+def billed_side(denial: Denial) -> str | None:
+    """'left' or 'right' when the denied line carries exactly one of LT/RT."""
+    if denial.procedure is None:
+        return None
+    sides = {_LATERALITY_MODIFIERS[m] for m in denial.procedure.submitted_modifiers
+             if m in _LATERALITY_MODIFIERS}
+    return sides.pop() if len(sides) == 1 else None
+
+
+def _other_side(site: Site, side: str | None) -> bool:
+    """Whether the site is explicitly the side opposite the one billed."""
+    return side is not None and site.side in ("left", "right") and site.side != side
+
+
 def partner_codes_in_notes(chart: ChartBundle, denial: Denial) -> list[str]:
     """The other codes of the claim, then those only the same-day notes document."""
     own = _own_code(denial)
@@ -346,6 +360,13 @@ class _Done:
     start: int
     end: int
     site: Site
+    term: tuple[int, int] = (0, 0)
+    """Where the words that name the service are (offsets in the document)."""
+
+    def overlaps(self, other: _Done) -> bool:
+        """Whether both name a service with the same words of the same note."""
+        return (self.document.document_id == other.document.document_id
+                and self.term[0] < other.term[1] and other.term[0] < self.term[1])
 
     def evidence(self, value: str) -> Evidence:
         start, end = clause_around(self.sentence, self.start, self.end)
@@ -372,7 +393,9 @@ def services_at_sites(documents: list[SourceDocument], day: date | None, codes: 
                 for mention in sites_at(sentence.text, match.start(), mentions):
                     lo, hi = min(match.start(), mention.start), max(match.end(), mention.end)
                     done.append(_Done(document, sentence, sentence.start + lo,
-                                      sentence.start + hi, mention.site))
+                                      sentence.start + hi, mention.site,
+                                      (sentence.start + match.start(),
+                                       sentence.start + match.end())))
     return done
 
 
@@ -386,12 +409,16 @@ def denied_service(chart: ChartBundle, denial: Denial) -> list[Evidence]:
     if own is None:
         return []
     pattern = service_pattern(own)
+    side = billed_side(denial)
     described: list[tuple[bool, Evidence]] = []
     listed: list[tuple[bool, Evidence]] = []
     for document, sentence in _usable_sentences(same_day_documents(chart, denial),
                                                 denial.service_date):
+        mentions = site_mentions(sentence.text)
         match = next((m for m in pattern.finditer(sentence.text)
-                      if not is_negated(sentence.text, m.start(), m.end())), None)
+                      if not is_negated(sentence.text, m.start(), m.end())
+                      and not _at_other_side(sentence.text, m.start(), mentions, side)),
+                     None)
         if match is None:
             continue
         start, end = clause_around(sentence, match.start(), match.end())
@@ -405,6 +432,14 @@ def denied_service(chart: ChartBundle, denial: Denial) -> list[Evidence]:
     return _unique([e for _, e in chosen])[:2]
 
 
+def _at_other_side(text: str, position: int, mentions: list[_Mention], side: str | None
+                   ) -> bool:
+    """Whether a service named at ``position`` was done at the side opposite the one
+    billed ('R knee: PMM' is not the evidence of a line billed LT)."""
+    found = sites_at(text, position, mentions) if side else []
+    return bool(found) and all(_other_side(m.site, side) for m in found)
+
+
 def distinct_service(chart: ChartBundle, denial: Denial) -> list[Evidence]:
     """A distinct site for the denied service and its partner (value 'left knee vs right
     knee'), else a separate encounter, incision/portal or injury named with it."""
@@ -412,20 +447,35 @@ def distinct_service(chart: ChartBundle, denial: Denial) -> list[Evidence]:
     if own is None:
         return []
     documents, day = same_day_documents(chart, denial), denial.service_date
-    found = distinct_sites(documents, day, own, partner_codes_in_notes(chart, denial))
+    found = distinct_sites(documents, day, own, partner_codes_in_notes(chart, denial),
+                           billed_side(denial))
     found += separate_markers(documents, day, own)
     return _unique(found)[:4]
 
 
 def distinct_sites(documents: list[SourceDocument], day: date | None, own: str,
-                   partners: list[str]) -> list[Evidence]:
+                   partners: list[str], side: str | None = None) -> list[Evidence]:
     """The first site of the denied service that differs from every partner site, quoted
-    with the partner's site."""
-    partner_done = sorted(services_at_sites(documents, day, partners, generic=True),
-                          key=_vague)
+    with the partner's site.
+
+    Words that name both services ('meniscectomy' for 29880 and 29881, 'arthroscopy' for
+    any knee scope) are read by the side billed (``side``, from the line's LT/RT): at that
+    side they are the denied service's, at the other side the partner's. Without LT/RT
+    such words count for both, and no site of them can be distinct."""
+    partner_done = services_at_sites(documents, day, partners, generic=True)
+    own_done = services_at_sites(documents, day, [own])
+    if side is not None:
+        own_words = services_at_sites(documents, day, [own], generic=True)
+        shared = [p for p in partner_done if any(p.overlaps(o) for o in own_words)]
+        partner_done = [p for p in partner_done
+                        if not (p in shared and p.site.side == side)]
+        own_done = [o for o in own_done
+                    if not (_other_side(o.site, side) and any(o.overlaps(p) for p in shared))]
     if not partner_done:
         return []
-    for done in sorted(services_at_sites(documents, day, [own]), key=_vague):
+    specific = services_at_sites(documents, day, partners)
+    partner_done.sort(key=lambda p: (_vague(p), not any(p.overlaps(q) for q in specific)))
+    for done in sorted(own_done, key=_vague):
         if all(done.site.distinct_from(p.site) for p in partner_done):
             other = next(p for p in partner_done if done.site.distinct_from(p.site))
             value = f"{done.site.describe()} vs {other.site.describe()}"

@@ -117,12 +117,13 @@ NEW_PROBLEM = re.compile(
     r"(?!\s*(?:pt|patient|to\b|visit|consult|referral|orders?|rx|prescription|meds?|"
     r"medications?|labs?|insurance|address))", re.IGNORECASE)
 WORSENING = _words(
-    r"uncontrolled", r"(?:not|poorly|sub-?optimally|inadequately) controlled",
+    r"uncontrolled", r"(?:not|poorly|sub-?optimally|inadequately)(?: well)?[- ]controlled",
     r"not at goal", r"above goal", r"worse", r"worsen(?:ing|ed|s)?", r"exacerbation",
     r"flare(?:-up)?", r"decompensat(?:ed|ion)", r"progressi(?:ng|on)", r"deteriorat(?:ing|ion)")
 MED_VERB = re.compile(
-    r"(?:(?<![A-Za-z])(?:start(?:ed|ing|s)?|begin|began|initiat(?:e|ed|ing)|add(?:ed)?|"
-    r"increas(?:e|ed|ing)|incr|uptitrat(?:e|ed)|titrat(?:e|ed|ing)|decreas(?:e|ed|ing)|decr|"
+    r"(?:(?<![A-Za-z])(?:start(?:ed|ing|s)?|re-?start(?:ed|ing)?|begin|began|"
+    r"initiat(?:e|ed|ing)|add(?:ed)?|increas(?:e|ed|ing)|incr|uptitrat(?:e|ed)|"
+    r"titrat(?:e|ed|ing)|decreas(?:e|ed|ing)|decr|"
     r"reduc(?:e|ed)|lower(?:ed)?|switch(?:ed)?|chang(?:e|ed) to|discontinu(?:e|ed)|d/c(?:'?d)?|"
     r"dc'?d|stop(?:ped)?|hold|held|taper(?:ed)?|wean(?:ed)?|resum(?:e|ed)|prescrib(?:e|ed)|"
     r"e-?prescribed|rx'?d|new rx)(?![A-Za-z]))|[↑↓]", re.IGNORECASE)
@@ -147,7 +148,10 @@ ORDER_ABBREVIATION = re.compile(
 """Orderable tests written as capitals ('Mg', not the 'mg' of a dose; 'US', not 'us')."""
 ORDER_ALONE = _words(
     r"holter", r"event monitor", r"(?:\d+[- ]day )?(?:ambulatory )?(?:ECG |cardiac )?"
-    r"(?:monitor|patch)", r"zio", r"referr(?:al|ed)", r"refer to", r"consult(?:ation)? (?:to|with)")
+    r"(?:monitor|patch)", r"zio", r"referr(?:al|ed)(?!\s+(?:by|from|per)(?![A-Za-z]))",
+    r"refer to", r"consult(?:ation)? (?:to|with)")
+"""Orders that need no object: a monitor, or a referral made at this visit ('Gyn
+referral', 'referred to ENT'); 'referred by PCP' says how the patient came, not an order."""
 RESULT_WORDS = _words(r"normal", r"nl", r"wnl", r"unremarkable", r"reviewed", r"results?",
                       r"resulted", r"neg(?:ative)?", r"positive", r"elevated", r"low", r"high",
                       r"stable")
@@ -155,6 +159,15 @@ RESULT_WORDS = _words(r"normal", r"nl", r"wnl", r"unremarkable", r"reviewed", r"
 ORDER_WHEN = _words(r"today", r"now", r"stat", r"in \d+ ?(?:d|days?|wks?|weeks?|mo|months?)",
                     r"prior to", r"before next", r"at next", r"pending")
 COUNSELING = _words(r"counsel(?:ed|led|ing)?", r"cessation")
+COURSE = re.compile(r"(?<![A-Za-z])(?:x|×|for)[ \t]*\d+[ \t]*(?:d|days?|wks?|weeks?)(?![A-Za-z])",
+                    re.IGNORECASE)
+"""A course of treatment ('x 10 d', 'for 7 days'): with a drug and a dose, a prescription
+written without a verb ('amoxicillin 875 mg BID x 10 d')."""
+NOT_NEW_RX = _words(r"cont(?:inue[sd]?|inuing)?", r"complet(?:e|ed|ing)", r"finish(?:ed)?",
+                    r"s/p", r"tried", r"failed", r"took", r"taking", r"using", r"was on",
+                    r"already on", r"been on", r"currently on", r"prior", r"previous(?:ly)?",
+                    r"last", r"(?:w/o|without|no|minimal|partial|some) relief", r"helped")
+"""A course that is continued, already taken or already over is not a medication change."""
 
 MDM_STATED = (
     re.compile(r"(?<![A-Za-z])(straightforward|low|moderate|mod|high)(?:[- ](?:complexity|"
@@ -346,31 +359,48 @@ def work_kinds(passage: Passage, sites: frozenset[str] = frozenset(),
     return tuple(kinds)
 
 
+PART_BREAK = re.compile(r"[ \t]+[-–—]+[ \t]+|:[ \t]+")
+"""Where a problem line turns to its plan ('Asthma, not well controlled - start ...'): a
+negation before it ('not') does not reach the plan after it."""
+
+
+def _has_part(pattern: re.Pattern[str], clause: str) -> bool:
+    """:func:`_has` with negation read within each part of the clause (PART_BREAK)."""
+    return any(_has(pattern, part) for part in PART_BREAK.split(clause))
+
+
 def _clause_kinds(clause: str, section: str | None) -> list[SeparateKind]:
     """The kinds of separate work one clause shows (new problems and worsening only in the
     assessment or plan)."""
     kinds: list[SeparateKind] = []
-    if section in PLAN_SECTIONS and _has(NEW_PROBLEM, clause):
+    if section in PLAN_SECTIONS and _has_part(NEW_PROBLEM, clause):
         kinds.append("new problem")
-    if section in PLAN_SECTIONS and _has(WORSENING, clause):
+    if section in PLAN_SECTIONS and _has_part(WORSENING, clause):
         kinds.append("worsening chronic condition")
-    if _has(MED_VERB, clause) and (DOSE.search(clause) or DRUG.search(clause)):
+    if (_has_part(MED_VERB, clause) and (DOSE.search(clause) or DRUG.search(clause))) \
+            or _course_prescribed(clause):
         kinds.append("medication change")
     if _is_order(clause, listed_in_plan=section in PLAN_SECTIONS):
         kinds.append("new order")
-    if _has(COUNSELING, clause):
+    if _has_part(COUNSELING, clause):
         kinds.append("counseling")
     return kinds
+
+
+def _course_prescribed(clause: str) -> bool:
+    """A drug, a dose and a course, neither continued nor past: a new prescription."""
+    return any(DOSE.search(part) and _has(DRUG, part) and COURSE.search(part)
+               and not NOT_NEW_RX.search(part) for part in PART_BREAK.split(clause))
 
 
 def _is_order(clause: str, listed_in_plan: bool) -> bool:
     """A monitor or referral; or a test with an order verb or a time ('TSH today'); or,
     in the plan, a bare list of tests ('CBC, ferritin, TSH.') that holds no results."""
-    if _has(ORDER_ALONE, clause):
+    if _has_part(ORDER_ALONE, clause):
         return True
-    if not (_has(ORDER_OBJECT, clause) or _has(ORDER_ABBREVIATION, clause)):
+    if not (_has_part(ORDER_OBJECT, clause) or _has_part(ORDER_ABBREVIATION, clause)):
         return False
-    if _has(ORDER_VERB, clause) or _has(ORDER_WHEN, clause):
+    if _has_part(ORDER_VERB, clause) or _has_part(ORDER_WHEN, clause):
         return True
     return listed_in_plan and not re.search(r"\d", clause) and not RESULT_WORDS.search(clause)
 
