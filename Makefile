@@ -8,7 +8,7 @@ APPEALS := $(VENV)/bin/appeals
 FIXTURES_835 := $(wildcard fixtures/835/*.835)
 FIXTURES_QUEUE := $(wildcard fixtures/queue/*.csv fixtures/queue/*.json)
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean eval
 
 $(VENV)/.created:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -35,6 +35,9 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/ingest_835.py
 	$(PY) benchmarks/workflow_e2e.py
 	$(PY) benchmarks/llm_drafting.py
+
+eval: $(VENV)/.installed-dev
+	$(APPEALS) eval --report docs/evals.md
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check agent tests benchmarks evals tools

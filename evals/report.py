@@ -124,8 +124,9 @@ def write_markdown(card: Scorecard, path: Path) -> None:
     body = markdown(card)
     if path.is_file():
         text = path.read_text(encoding="utf-8")
-        if START in text and END in text:
-            pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+        if f"\n{START}\n" in text and f"\n{END}" in text:
+            pattern = re.compile("^" + re.escape(START) + r"$.*?^" + re.escape(END) + "$",
+                                 re.DOTALL | re.MULTILINE)
             path.write_text(pattern.sub(lambda _: f"{START}\n{body}{END}", text, count=1),
                             encoding="utf-8")
             return

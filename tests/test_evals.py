@@ -276,11 +276,11 @@ def test_report_replaces_only_the_marked_section(tmp_path: Path) -> None:
     dataset = _write(tmp_path, "one.yaml", [_case()])
     card = run_eval([dataset])
     doc = tmp_path / "doc.md"
-    doc.write_text(f"# Title\n\nProse.\n\n{START}\nold\n{END}\n\nMore prose.\n",
-                   encoding="utf-8")
+    prose = f"# Title\n\nProse naming `{START}` and `{END}` inline.\n\n"
+    doc.write_text(f"{prose}{START}\nold\n{END}\n\nMore prose.\n", encoding="utf-8")
     write_markdown(card, doc)
     text = doc.read_text(encoding="utf-8")
-    assert text.startswith("# Title\n\nProse.\n\n") and text.endswith(f"{END}\n\nMore prose.\n")
+    assert text.startswith(prose) and text.endswith(f"{END}\n\nMore prose.\n")
     assert "\nold\n" not in text and "| **overall** | dev | 1 |" in text
 
 
