@@ -20,6 +20,7 @@ from agent.config import AppConfig
 from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, ChartRequest
 from agent.ehr.registry import open_adapter
+from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest, MDenial
 from agent.ncci import PtpTable
 from agent.playbooks.registry import PlaybookSet
@@ -36,9 +37,9 @@ class RunSettings:
     """How the agent is run for every case."""
 
     config: AppConfig = field(default_factory=AppConfig)
-    llm: bool = False
-    """Draft with the LLM path. Not available yet: the command refuses it before a run.
-    Wiring it is one line in :func:`_run_agent` (pass it to ``open_workflow``)."""
+    llm: LLMSettings | None = None
+    """Model drafting settings. ``appeals eval --llm`` refuses to run until the eval path
+    is wired: pass ``llm=settings.llm`` to ``open_workflow`` in :func:`_run_agent`."""
     keep: Path | None = None
     """Keep each case's directory (inputs, chart, output) under this folder."""
 
@@ -135,6 +136,7 @@ def _run_in(loaded: LoadedCase, settings: RunSettings, work: Path) -> CaseRun:
 
 def _run_agent(written: Materialised, settings: RunSettings, work: Path,
                loaded: LoadedCase) -> Manifest:
+    # Template-only for now; the LLM path is one more argument here: llm=settings.llm.
     with open_workflow(work / "appeals.db", work / "out", written.ehr_source,
                        settings.config, today=loaded.today) as workflow:
         return run_batch(workflow, written.inputs)
