@@ -65,8 +65,9 @@ def print_scorecard(card: Scorecard, out: Console) -> None:
         mark = "[green]pass[/green]" if line.passed else "[red]FAIL[/red]"
         out.print(f"gate {line.evaluator} ≥ {line.threshold:.0%}: {rate} {mark}")
     for failure in card.failures:
+        # One line each, never wrapped: people grep these.
         out.print(Text(f"FAIL {failure.case} ({failure.source}, {failure.split}) "
-                       f"{failure.evaluator}: {failure.detail}"))
+                       f"{failure.evaluator}: {failure.detail}"), soft_wrap=True)
     verdict = "[green]gate passed[/green]" if card.passed else "[red]gate failed[/red]"
     out.print(verdict)
 
