@@ -115,8 +115,12 @@ def run_case(loaded: LoadedCase, settings: RunSettings) -> CaseRun:
 
 def _run_in(loaded: LoadedCase, settings: RunSettings, work: Path) -> CaseRun:
     case = loaded.case
-    written = materialise(case, work)
     out = work / "out"
+    try:
+        written = materialise(case, work)
+    except (OSError, TypeError, ValueError) as exc:
+        return CaseRun(loaded, None, [], {}, {}, {}, {}, [],
+                       error=f"the case could not be written: {type(exc).__name__}")
     try:
         manifest = _run_agent(written, settings, work, loaded)
     except Exception as exc:  # a crash is a failed case, not a failed eval run
