@@ -161,9 +161,8 @@ class PtpTable:
         return self._count
 
 
-SUBSET_CODES = frozenset({"29877", "29880", "29881", "93306", "00840", "20610",
-                          *(f"992{n:02d}" for n in range(2, 16) if n != 11),
-                          "99211", *(f"908{n}" for n in range(32, 39))})
+SUBSET_CODES = frozenset({"29877", "29880", "29881", "93306", "00840",
+                          *(f"992{n:02d}" for n in range(2, 16))})
 """The codes agent/data/ncci_ptp_subset.csv was cut for (agent/data/SOURCES.md): it holds
 every edit touching them, and nothing can be said of pairs outside them."""
 

@@ -596,3 +596,22 @@ def test_letter_matches_its_golden_file() -> None:
         GOLDEN.write_text(text, encoding="utf-8")
     assert text == GOLDEN.read_text(encoding="utf-8"), \
         f"letter changed: review it, then UPDATE_GOLDEN=1 pytest {Path(__file__).name}"
+
+
+@pytest.mark.parametrize(("filing", "action"), [("MB", "write_off"), ("CI", "needs_review")])
+def test_no_chart_still_lets_the_claim_only_rules_decide(filing: str, action: str) -> None:
+    """Medicare pays no physical-status units whatever the chart says: a patient missing
+    from the EHR does not turn that write-off into a review."""
+    from agent.playbooks.builtin import builtin_registries
+    from agent.triage.model import Triage
+    from agent.workflow.decide import decide
+
+    extractors, checks = builtin_registries()
+    playbook = PlaybookSet.load(ROOT / "specialty_playbooks").get("anesthesia_physical_status")
+    triage = Triage(action="appeal", category="clinical", preventable=False,
+                    dollar_bucket="low", root_cause="coding", reason="", rule="t", final=False)
+    decision = decide(_denial(filing=filing), triage, playbook,
+                      ChartBundle(problems=("no patient with this member id",)), extractors,
+                      checks)
+    assert decision.triage.action == action
+    assert (decision.missing != []) == (action == "needs_review")

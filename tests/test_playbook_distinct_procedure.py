@@ -594,12 +594,12 @@ def test_separate_encounter_in_the_morning_clinic_is_appealed(run: Run) -> None:
     assert quotes and "at a separate visit" in quotes[0]
 
 
-def test_no_edit_for_the_pair_argues_from_the_payer_policy(run: Run) -> None:
-    action, _, _ = _triage(run, "DP-1005")
-    assert action == "appeal"
-    letter = run.letters["DP-1005"]
-    assert "No NCCI procedure-to-procedure edit" in letter and "73562" in letter
-    assert "auditor to cite policy number and section" in letter
+def test_a_pair_the_shipped_subset_cannot_vouch_for_needs_review(run: Run) -> None:
+    # The subset was cut for 29877/29880/29881/93306/94640/00840/99202-99215: it holds no
+    # row pairing 20610 with 73562, which says nothing about the full CMS table.
+    action, reason, _ = _triage(run, "DP-1005")
+    assert action == "needs_review" and "DP-1005" not in run.letters
+    assert "only when the table in use covers them" in reason
 
 
 def test_partner_not_on_the_claim_nor_in_the_notes_needs_review(run: Run) -> None:

@@ -102,7 +102,8 @@ _NEGATION_BEFORE = re.compile(
 _NEGATION_AFTER = re.compile(
     r"^[^.;]{0,30}?\b(?:absent|not seen|not present|ruled out|was negative|is negative|"
     r"negative|not tried|not attempted|declined|refused|none)\b", re.IGNORECASE)
-_SCOPE_BREAK = re.compile(r"\b(?:but|however|although|though|except|yet|despite)\b|[;,:]",
+_SCOPE_BREAK = re.compile(r"\b(?:but|however|although|though|except|yet|despite)\b|[;,:]"
+                          r"|\s[-–—]\s",  # "HTN, not at goal - increase lisinopril"
                           re.IGNORECASE)
 
 

@@ -42,12 +42,20 @@ class CheckRegistry:
 
     def __init__(self) -> None:
         self._checks: dict[str, Check] = {}
+        self._claim_only: set[str] = set()
 
-    def register(self, name: str, check: Check) -> None:
-        """Add a check under ``name`` (names are unique)."""
+    def register(self, name: str, check: Check, claim_only: bool = False) -> None:
+        """Add a check under ``name`` (names are unique). ``claim_only``: it reads only the
+        claim (never the chart or the evidence), so it decides even when no chart is found."""
         if name in self._checks:
             raise ValueError(f"check '{name}' is already registered")
         self._checks[name] = check
+        if claim_only:
+            self._claim_only.add(name)
+
+    def claim_only(self, name: str) -> bool:
+        """Whether the check reads only claim data."""
+        return name in self._claim_only
 
     def get(self, name: str) -> Check:
         """The check called ``name``; KeyError names the known ones."""
@@ -94,6 +102,6 @@ def ncci_pair_unknown(ctx: CheckContext) -> str | None:
 def default_checks() -> CheckRegistry:
     """A registry with the built-in checks."""
     registry = CheckRegistry()
-    registry.register("medicare_claim", medicare_claim)
-    registry.register("ncci_pair_unknown", ncci_pair_unknown)
+    registry.register("medicare_claim", medicare_claim, claim_only=True)
+    registry.register("ncci_pair_unknown", ncci_pair_unknown, claim_only=True)
     return registry

@@ -19,7 +19,7 @@ from agent.evidence.model import Evidence
 from agent.evidence.verify import verify_evidence
 from agent.ncci import PtpTable
 from agent.playbooks.checks import CheckContext, CheckRegistry
-from agent.playbooks.model import Playbook
+from agent.playbooks.model import NotAppealRule, Playbook
 from agent.triage.model import Triage
 
 
@@ -53,7 +53,18 @@ def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
     if playbook is None:
         return Decision(_update(triage, "needs_review", "No playbook covers this denial "
                                 "(codes and reasons); an auditor decides."))
+    registry = checks or CheckRegistry()
     if chart is None or (not chart.documents and not chart.facts):
+        # Rules on claim data alone (a Medicare claim, the NCCI table) still decide.
+        context = CheckContext(denial=denial, chart=chart or ChartBundle(), ncci=ncci,
+                               config=config)
+        for rule in playbook.not_appeal:
+            if registry.claim_only(rule.check):
+                decided = _apply(playbook, rule, registry.get(rule.check)(context), triage)
+                if decided is not None:
+                    missing = [spec.description for spec in playbook.required_facts]
+                    return Decision(decided, [], missing if decided.action ==
+                                    "needs_review" else [])
         problems = "; ".join(chart.problems) if chart and chart.problems else \
             "no chart was found"
         return Decision(_update(triage, "needs_review", f"Chart not available: {problems}."),
@@ -63,25 +74,33 @@ def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
         by_fact[spec.id] = extractors.get(spec.extractor)(chart, denial)
     evidence = [e for spec in playbook.facts for e in by_fact[spec.id]]
     verify_evidence(evidence, chart)
+    missing = [spec.description for spec in playbook.facts
+               if spec.required and not by_fact[spec.id]]
     if playbook.not_appeal:
-        registry = checks or CheckRegistry()
         context = CheckContext(denial=denial, chart=chart, evidence=by_fact, ncci=ncci,
                                config=config)
         for rule in playbook.not_appeal:
-            detail = registry.get(rule.check)(context)
-            if detail is not None:
-                reason = f"{playbook.title}: " + rule.reason.replace("{detail}", detail)
-                decided = triage.model_copy(update={"action": rule.action, "reason": reason,
-                                                    "root_cause": rule.root_cause})
-                return Decision(decided, evidence)
-    missing = [spec.description for spec in playbook.facts
-               if spec.required and not by_fact[spec.id]]
+            decided = _apply(playbook, rule, registry.get(rule.check)(context), triage)
+            if decided is not None:
+                # An auditor who reviews it also needs to know what else is missing.
+                return Decision(decided, evidence,
+                                missing if rule.action == "needs_review" else [])
     if missing:
         action = playbook.missing_action
         reason = f"{playbook.title}: the chart does not show: " + "; ".join(missing) + "."
         return Decision(_update(triage, action, reason), evidence, missing)
     reason = f"{playbook.title}: every required fact is documented; appeal with the quotes."
     return Decision(_update(triage, "appeal", reason), evidence)
+
+
+def _apply(playbook: Playbook, rule: NotAppealRule, detail: str | None,
+           triage: Triage) -> Triage | None:
+    """The triage a fired ``not_appeal`` rule gives (None when its check found nothing)."""
+    if detail is None:
+        return None
+    reason = f"{playbook.title}: " + rule.reason.replace("{detail}", detail)
+    return triage.model_copy(update={"action": rule.action, "reason": reason,
+                                     "root_cause": rule.root_cause})
 
 
 def _update(triage: Triage, action: str, reason: str) -> Triage:
