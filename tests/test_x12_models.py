@@ -1,10 +1,15 @@
-"""The record layouts the reader builds positionally (for speed) stay as it expects."""
+"""The record layouts the reader builds positionally (for speed) stay as it expects, and
+its fast paths build the same records as the general code."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
+import pytest
+
+from agent.x12 import Remittance835Reader
 from agent.x12.models import ClaimPayment, ServiceLine
+from tests.x12_samples import interchange, render, transaction
 
 
 def test_claim_payment_field_order_is_what_the_reader_passes() -> None:
@@ -25,3 +30,25 @@ def test_service_line_field_order_is_what_the_reader_passes() -> None:
         "original_units", "service_date", "service_period_start", "service_period_end",
         "adjustments", "line_control_number", "references", "amounts", "quantities", "remarks",
         "segment_number"]
+
+
+@pytest.mark.parametrize("svc", [
+    "SVC*HC:99213*100.00*80.00", "SVC*HC:99213:25*100.00*80.00*", "SVC*HC:99213*100.00*80.00**",
+    "SVC*NU:0450*100.00*80.00*0450", "SVC*HC:99213*100.00*80.00**2",
+    "SVC*HC:99213*100.00*80.00**0", "SVC*HC:99213*100.00*80.00**1.5",
+    "SVC*HC:99214*100.00*80.00**1*HC:99215", "SVC*HC:99214*100.00*80.00**1**2",
+    "SVC*HC:99213*100.00*80.00***HC:99215*1",
+], ids=lambda svc: svc[4:].replace("*", " "))
+def test_a_repeated_service_line_is_read_like_the_first(svc: str) -> None:
+    # The first line of a kind goes through Remittance835Reader._service_line; a repeat
+    # (procedure and amounts memoised) may be built inline in the loop. Same record.
+    body = ["BPR*I*160.00*C*CHK", "TRN*1*CHK1", "N1*PR*PAYER", "N1*PE*CLINIC",
+            "CLP*PCN1*1*200.00*160.00**12*ICN1",
+            svc, "DTM*472*20240102", "CAS*CO*45*20.00",
+            svc, "DTM*472*20240102", "CAS*CO*45*20.00"]
+    reader = Remittance835Reader.from_text(render(interchange(transaction(body))))
+    (claim,) = list(reader)
+    assert reader.warnings == []
+    first, second = claim.lines
+    assert second.segment_number == first.segment_number + 3
+    assert replace(second, segment_number=first.segment_number) == first

@@ -72,6 +72,8 @@ _MAX_LENGTH = {sid: count + 1 for sid, count in _MAX_ELEMENTS.items()}
 # The hot segments check their length inline (a constant beats a dict look-up per segment).
 _DTM_LEN, _CAS_LEN, _SVC_LEN, _REF_LEN = (_MAX_LENGTH[s] for s in ("DTM", "CAS", "SVC", "REF"))
 _AMT_LEN, _CLP_LEN, _NM1_LEN, _LQ_LEN = (_MAX_LENGTH[s] for s in ("AMT", "CLP", "NM1", "LQ"))
+_NM1_PADDING = tuple([""] * (10 - n) for n in range(10))
+"""Empty elements that bring a short NM1 (``n`` items) up to NM109."""
 
 
 @dataclass(slots=True)
@@ -175,6 +177,7 @@ class Remittance835Reader:
         # Memo look-ups inlined on the hottest paths (parse_* fill them).
         amount_get = AMOUNT_CACHE.get
         date_get = DATE_CACHE.get
+        procedures_get = self._procedures.get
         sid = ""
 
         def fail(message: str) -> X12ParseError:
@@ -244,7 +247,23 @@ class Remittance835Reader:
                         el, n = self._extra_elements(el, seg_no, _SVC_LEN)
                     if claim is None:
                         raise fail("SVC before any CLP: a service line must belong to a claim")
-                    line = self._service_line(el, seg_no, fail)
+                    # The usual line inline (a call per line costs more than the checks it
+                    # skips): a procedure seen before, memoised amounts, no SVC06/SVC07.
+                    # Anything else, and every error, goes through _service_line.
+                    line = None
+                    if 3 < n < 7:
+                        procedure = procedures_get(el[1])
+                        charge, paid = amount_get(el[2]), amount_get(el[3])
+                        units_text = el[5] if n == 6 else ""
+                        units = amount_get(units_text) if units_text else None
+                        if procedure is not None and charge is not None and paid is not None \
+                                and (units is not None or not units_text):
+                            # Positional, in the order tests/test_x12_models.py pins.
+                            line = ServiceLine(procedure, charge, paid, el[4] or None if n > 4
+                                               else None, units, None, None, None, None, None,
+                                               [], None, [], [], [], [], seg_no)
+                    if line is None:
+                        line = self._service_line(el, seg_no, fail)
                     claim.lines.append(line)
                     lines_read += 1
                 elif sid == "REF":
@@ -284,6 +303,34 @@ class Remittance835Reader:
                         line.amounts.append(amt)
                     elif claim is not None:
                         claim.amounts.append(amt)
+                elif sid == "NM1":  # two or more per claim: before CLP in this chain
+                    if n > _NM1_LEN:
+                        el, n = self._extra_elements(el, seg_no, _NM1_LEN)
+                    if claim is None:
+                        raise fail("NM1 outside a claim")
+                    if n < 3 or not el[1]:
+                        raise fail("NM1 needs an entity code (NM101) and an entity type "
+                                   "(NM102)")
+                    if n < 10:  # NM108/NM109 are optional: pad rather than test each index
+                        el += _NM1_PADDING[n]
+                    # Inline, not a method: one call per NM1 costs more than building it.
+                    entity = Entity(el[1], el[3] or None, el[4] or None, el[5] or None,
+                                    el[2] == "2", el[8] or None, el[9].strip() or None)
+                    code = el[1]
+                    if code == "QC":
+                        claim.patient = entity
+                    elif code == "82":
+                        claim.service_provider = entity
+                    elif code == "IL":
+                        claim.subscriber = entity
+                    elif code == "74":
+                        claim.corrected_patient = entity
+                    elif code == "TT":
+                        claim.crossover_carrier = entity
+                    elif code == "PR":
+                        claim.corrected_priority_payer = entity
+                    elif code == "GB":
+                        claim.other_subscriber = entity
                 elif sid == "CLP":
                     if n > _CLP_LEN:
                         el, n = self._extra_elements(el, seg_no, _CLP_LEN)
@@ -296,12 +343,6 @@ class Remittance835Reader:
                     line = None
                     claims_read += 1
                     claim = self._claim(el, remit, seg_no, fail, header_number, claims_read)
-                elif sid == "NM1":
-                    if n > _NM1_LEN:
-                        el, n = self._extra_elements(el, seg_no, _NM1_LEN)
-                    if claim is None:
-                        raise fail("NM1 outside a claim")
-                    self._claim_entity(claim, el, fail)
                 elif sid == "LQ":
                     if n > _LQ_LEN:
                         el, n = self._extra_elements(el, seg_no, _LQ_LEN)
@@ -644,31 +685,6 @@ class Remittance835Reader:
         modifiers = tuple(filter(None, parts[2:6]))
         description = parts[6] if len(parts) > 6 and parts[6] else None
         return Procedure(parts[0], parts[1], modifiers, description)
-
-    def _claim_entity(self, claim: ClaimPayment, el: list[str],
-                      fail: Callable[[str], X12ParseError]) -> None:
-        n = len(el)
-        if n < 3 or not el[1]:
-            raise fail("NM1 needs an entity code (NM101) and an entity type (NM102)")
-        if n < 10:
-            el = el + [""] * (10 - n)
-        entity = Entity(el[1], el[3] or None, el[4] or None, el[5] or None, el[2] == "2",
-                        el[8] or None, el[9].strip() or None)
-        code = el[1]
-        if code == "QC":
-            claim.patient = entity
-        elif code == "IL":
-            claim.subscriber = entity
-        elif code == "74":
-            claim.corrected_patient = entity
-        elif code == "82":
-            claim.service_provider = entity
-        elif code == "TT":
-            claim.crossover_carrier = entity
-        elif code == "PR":
-            claim.corrected_priority_payer = entity
-        elif code == "GB":
-            claim.other_subscriber = entity
 
     def _header_segment(self, remit: Remittance, party: Party | None, el: list[str],
                         seg_no: int, fail: Callable[[str], X12ParseError]) -> Party | None:
