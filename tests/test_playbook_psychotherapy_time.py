@@ -179,6 +179,8 @@ def test_minutes_in_the_formats_notes_use(text: str, minutes: int) -> None:
     "Pt prefers 60-min sessions.",
     "Authorized for 12 60-min sessions.",
     "Therapy 2019-2021 at another clinic.",
+    "Appt type: 60 min individual therapy     Appt date: 08/27/2026",
+    "Scheduled appointment: 60 minutes psychotherapy",
 ])
 def test_times_that_are_not_this_session_are_never_counted(text: str) -> None:
     assert _minutes(text) is None

@@ -296,7 +296,9 @@ _NOT_SESSION = re.compile(
     r"previous|\blast\b|\bE/?M\b|\bE&M\b|med(?:ication)? management|med check|\bweekly\b|"
     r"\bcontinue\b|\brecommend|\bDOB\b|\bborn\b|\bearly\b|shorten|remaining|\bleft\b|"
     r"\bbreak\b|interrupt|\binto\b|\bafter\b|\bbefore\b|\bago\b|\bper\b|\beach\b|"
-    r"\bevery\b|\bgroup\b|authori[sz]|\bauth\b", re.IGNORECASE)
+    r"\bevery\b|\bgroup\b|authori[sz]|\bauth\b|"
+    # A booked slot is not time spent ("Appt type: 60 min individual therapy").
+    r"\b(?:appt|appointment|visit)\.?[ \t]+type\b|\bslot\b|\bbooked\b", re.IGNORECASE)
 _HYPOTHETICAL = re.compile(r"\bwould\b|\bcould\b|\bshould\b|\bif\b|\bneeds?\b|requir|"
                            r"expected|typical|usual|standard|planned|minimum|at least|"
                            r"\bgoal\b|\bover\b|exceed|prefer|\bbeyond\b|more than|"
