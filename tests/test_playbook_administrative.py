@@ -504,6 +504,16 @@ def test_a_report_near_the_date_that_never_names_the_claim_is_not_proof() -> Non
     assert len(timely_filing_proof(_chart(report), denial)) == 1  # on the claim's encounter
 
 
+def test_a_log_row_dated_at_its_start_dates_the_acceptance() -> None:
+    log = ("CLAIM STATUS HISTORY\n"
+           "02/11/2026 18:05  999 ACCEPTED (batch level)\n"
+           "02/12/2026 06:30  277CA  A1:20  Claim LOMT-1 accepted by payer, ICN 2604300187\n")
+    denial = _denial(carc="29", day=date(2026, 2, 10))
+    values = [e.value for e in timely_filing_proof(_chart(log), denial)]
+    assert values[0] == "accepted by the payer on 2026-02-12"
+    assert timely_filing_undated(_proof_ctx(log, denial)) is None
+
+
 # --- golden letters ---------------------------------------------------------------------------
 
 SETTINGS = LetterSettings(practice_name="Lakeside Orthopedics", contact_name="Dana Ruiz",

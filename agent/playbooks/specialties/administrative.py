@@ -463,8 +463,18 @@ def _acceptance(record: _Record, sentence: Sentence, denial: Denial) -> str | No
         what = f"accepted {how}"
     else:
         what = "accepted"
-    days = _dates_after(text, found.end(), denial)
+    days = _dates_after(text, found.end(), denial) or _leading_date(text, denial)
     return f"{what} on {days[0].isoformat()}" if days else what
+
+
+def _leading_date(text: str, denial: Denial) -> list[date]:
+    """The timestamp a log row starts with ("02/12/2026 06:30  277CA ... accepted")."""
+    found = _DATE_RE.match(text.lstrip())
+    if found is None:
+        return []
+    year = denial.service_date.year if denial.service_date else None
+    day = parse_date(found.group(0), year)
+    return [day] if day is not None and day != denial.service_date else []
 
 
 def _dated_line(record: _Record, sentence: Sentence, denial: Denial) -> str | None:
