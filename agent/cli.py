@@ -181,8 +181,8 @@ def eval_command(
     datasets: Annotated[list[Path] | None, typer.Argument(
         help="Dataset files or folders (default: evals/datasets).", show_default=False)] = None,
     split: Annotated[str, typer.Option(help="dev, holdout or all.")] = "all",
-    llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Draft with the LLM path "
-                                      "(not available yet).")] = False,
+    llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Draft the arguments with the "
+                                      "configured model (docs/llm.md).")] = False,
     report: Annotated[Path | None, typer.Option(help="Write the Markdown scorecard here "
                                                 "(and the JSON beside it).")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON "
@@ -204,9 +204,11 @@ def eval_command(
                    "checkout installed with `make test` (pip install -e .).", err=True)
         raise typer.Exit(2) from None
     from agent.config import AppConfig
+    from agent.llm.settings import LLMSettings
 
     raise typer.Exit(command(datasets or [], split, llm, report, json_path, keep, verbose,
-                             AppConfig.load(config)))
+                             AppConfig.load(config),
+                             LLMSettings.load(config) if llm else None))
 
 
 app.add_typer(review_cli.app, name="review")

@@ -2,7 +2,7 @@
 write the reports, exit by the gate.
 
 Exit status: 0 when the gate passes, 1 when it fails, 2 on a usage error (a bad case
-file, ``--llm`` while the LLM path is not available).
+file, ``--llm`` with no model configured).
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ from rich.text import Text
 
 from agent.config import AppConfig
 from agent.console import console
+from agent.llm.settings import LLMSettings
 from evals.evaluators import evaluate
 from evals.loader import CaseFileError, load_cases
 from evals.report import print_scorecard, write_json, write_markdown
 from evals.runner import CaseResult, Environment, RunSettings, run_cases
 from evals.scorecard import Scorecard, build_scorecard
 
-LLM_NOT_AVAILABLE = "the LLM path is not available yet"
+LLM_NOT_CONFIGURED = ("--llm needs a model: set OPENAI_API_KEY or OPENAI_BASE_URL, or [llm] "
+                      "in --config (docs/llm.md)")
 
 SplitChoice = Literal["dev", "holdout", "all"]
 SPLITS: dict[str, SplitChoice] = {"dev": "dev", "holdout": "holdout", "all": "all"}
@@ -55,7 +57,8 @@ def main(argv: Sequence[str] | None = None, config: AppConfig | None = None) -> 
     parser.add_argument("datasets", nargs="*", type=Path,
                         help="dataset files or folders (default: evals/datasets)")
     parser.add_argument("--split", choices=("dev", "holdout", "all"), default="all")
-    parser.add_argument("--llm", action="store_true", help="draft with the LLM path")
+    parser.add_argument("--llm", action="store_true", help="draft the arguments with the "
+                        "model configured by OPENAI_* / APPEALS_LLM_* (docs/llm.md)")
     parser.add_argument("--report", type=Path, help="write the Markdown scorecard here "
                         "(and the JSON beside it unless --json is given)")
     parser.add_argument("--json", type=Path, dest="json_path", help="write the JSON here")
@@ -64,22 +67,23 @@ def main(argv: Sequence[str] | None = None, config: AppConfig | None = None) -> 
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per case")
     args = parser.parse_args(argv)
     return command(args.datasets, args.split, args.llm, args.report, args.json_path,
-                   args.keep, args.verbose, config)
+                   args.keep, args.verbose, config, LLMSettings.load() if args.llm else None)
 
 
 def command(datasets: Sequence[Path], split: str, llm: bool, report: Path | None,
             json_path: Path | None, keep: Path | None, verbose: bool,
-            config: AppConfig | None = None) -> int:
-    """What both entry points do; returns the exit status."""
+            config: AppConfig | None = None, llm_settings: LLMSettings | None = None) -> int:
+    """What both entry points do; returns the exit status. ``llm``: draft with the model
+    of ``llm_settings``, which must be configured."""
     if split not in SPLITS:
         print("appeals eval: --split is dev, holdout or all", file=sys.stderr)
         return 2
-    if llm:
-        print(f"appeals eval: {LLM_NOT_AVAILABLE}; run without --llm (template-only).",
-              file=sys.stderr)
+    if llm and (llm_settings is None or not llm_settings.configured):
+        print(f"appeals eval: {LLM_NOT_CONFIGURED}", file=sys.stderr)
         return 2
     out = console()
-    settings = RunSettings(config=config or AppConfig(), keep=keep)
+    settings = RunSettings(config=config or AppConfig(), keep=keep,
+                           llm=llm_settings if llm else None)
     try:
         card = run_eval(datasets, SPLITS[split], settings, out, verbose)
     except CaseFileError as exc:

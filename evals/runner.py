@@ -38,8 +38,7 @@ class RunSettings:
 
     config: AppConfig = field(default_factory=AppConfig)
     llm: LLMSettings | None = None
-    """Model drafting settings. ``appeals eval --llm`` refuses to run until the eval path
-    is wired: pass ``llm=settings.llm`` to ``open_workflow`` in :func:`_run_agent`."""
+    """Model drafting settings (``appeals eval --llm``); None = template-only."""
     keep: Path | None = None
     """Keep each case's directory (inputs, chart, output) under this folder."""
 
@@ -140,9 +139,8 @@ def _run_in(loaded: LoadedCase, settings: RunSettings, work: Path) -> CaseRun:
 
 def _run_agent(written: Materialised, settings: RunSettings, work: Path,
                loaded: LoadedCase) -> Manifest:
-    # Template-only for now; the LLM path is one more argument here: llm=settings.llm.
     with open_workflow(work / "appeals.db", work / "out", written.ehr_source,
-                       settings.config, today=loaded.today) as workflow:
+                       settings.config, today=loaded.today, llm=settings.llm) as workflow:
         return run_batch(workflow, written.inputs)
 
 

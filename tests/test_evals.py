@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from evals.checks import Check
-from evals.cli import LLM_NOT_AVAILABLE, run_eval
+from evals.cli import LLM_NOT_CONFIGURED, run_eval
 from evals.evaluators import (
     EVALUATORS,
     ActionCorrect,
@@ -266,10 +266,27 @@ def test_published_case_schema_is_current_and_datasets_follow_it() -> None:
 
 # --- the command and the gate --------------------------------------------------------
 
-def test_llm_flag_is_refused_until_the_llm_path_exists() -> None:
+def test_llm_flag_without_a_model_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["eval", "--llm"])
     assert result.exit_code == 2
-    assert LLM_NOT_AVAILABLE in result.output
+    assert LLM_NOT_CONFIGURED in result.output
+
+
+def test_the_llm_path_passes_the_gate_against_the_fake_server(tmp_path: Path) -> None:
+    """The same evaluators score model-drafted letters (here the fake server's grounded
+    replies): citations, fabrication and forbidden content hold on the LLM path too."""
+    from agent.llm.fake_server import FakeOpenAIServer, FakeReply, grounded_reply
+    from agent.llm.settings import LLMSettings
+
+    def respond(request: dict[str, Any]) -> FakeReply:
+        return FakeReply(content=grounded_reply(request))
+
+    with FakeOpenAIServer(respond) as server:
+        settings = LLMSettings(base_url=server.base_url, api_key="test", max_concurrency=1)
+        card = run_eval([DATASETS / "psychotherapy_time.yaml"], "dev",
+                        RunSettings(llm=settings))
+    assert server.requests
+    assert card.passed
 
 
 def test_report_replaces_only_the_marked_section(tmp_path: Path) -> None:
