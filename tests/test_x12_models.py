@@ -4,11 +4,12 @@ its fast paths build the same records as the general code."""
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from decimal import Decimal
 
 import pytest
 
 from agent.x12 import Remittance835Reader
-from agent.x12.models import ClaimPayment, ServiceLine
+from agent.x12.models import Adjustment, ClaimPayment, ServiceLine
 from tests.x12_samples import interchange, render, transaction
 
 
@@ -52,3 +53,30 @@ def test_a_repeated_service_line_is_read_like_the_first(svc: str) -> None:
     first, second = claim.lines
     assert second.segment_number == first.segment_number + 3
     assert replace(second, segment_number=first.segment_number) == first
+
+
+Triplet = tuple[str, str, str | None]
+"""CAS reason, amount and quantity as text."""
+
+
+@pytest.mark.parametrize(("cas", "expected"), [
+    ("CAS*PR*1*7.50**2*1.50", [("1", "7.50", None), ("2", "1.50", None)]),
+    ("CAS*PR*1*7.50*1*2*1.50", [("1", "7.50", "1"), ("2", "1.50", None)]),
+    ("CAS*PR*1*7.50**2*1.50*2", [("1", "7.50", None), ("2", "1.50", "2")]),
+    ("CAS*PR*1*9.00", [("1", "9.00", None)]),
+    ("CAS*PR*1*9.00*1", [("1", "9.00", "1")]),
+    ("CAS*PR*1*5.00**2*2.00**3*2.00", [("1", "5.00", None), ("2", "2.00", None),
+                                        ("3", "2.00", None)]),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_line_adjustments_read_alike_on_every_path(cas: str, expected: list[Triplet]) -> None:
+    # One or two reasons with memoised amounts are read inline; the rest by the general
+    # CAS method. Read twice, so that the second copy finds its amounts memoised.
+    body = ["BPR*I*182.00*C*CHK", "TRN*1*CHK1", "N1*PR*PAYER", "N1*PE*CLINIC",
+            "CLP*PCN1*1*200.00*182.00**12*ICN1",
+            "SVC*HC:99213*100.00*91.00", cas, "SVC*HC:99213*100.00*91.00", cas]
+    reader = Remittance835Reader.from_text(render(interchange(transaction(body))))
+    (claim,) = list(reader)
+    assert reader.warnings == []
+    want = [Adjustment("PR", reason, Decimal(amount), None if qty is None else Decimal(qty))
+            for reason, amount, qty in expected]
+    assert [line.adjustments for line in claim.lines] == [want, want]

@@ -72,8 +72,10 @@ _MAX_LENGTH = {sid: count + 1 for sid, count in _MAX_ELEMENTS.items()}
 # The hot segments check their length inline (a constant beats a dict look-up per segment).
 _DTM_LEN, _CAS_LEN, _SVC_LEN, _REF_LEN = (_MAX_LENGTH[s] for s in ("DTM", "CAS", "SVC", "REF"))
 _AMT_LEN, _CLP_LEN, _NM1_LEN, _LQ_LEN = (_MAX_LENGTH[s] for s in ("AMT", "CLP", "NM1", "LQ"))
+# Empty elements that bring a short segment of n items up to the last one read (shared,
+# so padding does not build a list each time).
 _NM1_PADDING = tuple([""] * (10 - n) for n in range(10))
-"""Empty elements that bring a short NM1 (``n`` items) up to NM109."""
+_CLP_PADDING = tuple([""] * (12 - n) for n in range(12))
 
 
 @dataclass(slots=True)
@@ -238,6 +240,14 @@ class Remittance835Reader:
                                 raise fail("CAS03 is not a valid amount") from None
                         target.append(Adjustment(el[1], el[2], amount))
                         adjustments_read += 1
+                    elif n == 7 and not el[4] and el[1] in ADJUSTMENT_GROUPS and el[2] \
+                            and el[5] and (amount := amount_get(el[3])) is not None \
+                            and (second := amount_get(el[6])) is not None:
+                        # Two reasons without quantities, memoised amounts (next most common):
+                        # no call, no loop. Anything else goes through _adjustments.
+                        target.append(Adjustment(el[1], el[2], amount))
+                        target.append(Adjustment(el[1], el[5], second))
+                        adjustments_read += 2
                     else:
                         adjustments = self._adjustments(el, fail)
                         target.extend(adjustments)
@@ -551,9 +561,9 @@ class Remittance835Reader:
                 paid = parse_amount(el[4])
             except ValueError:
                 raise fail("CLP04 (claim payment) is not a valid amount") from None
-        if responsibility is None and n > 5:
+        if responsibility is None and n > 5 and el[5]:  # CLP05 is often empty
             try:
-                responsibility = parse_optional_amount(el[5])
+                responsibility = parse_amount(el[5])
             except ValueError:
                 raise fail("CLP05 (patient responsibility) is not a valid amount") from None
         try:
@@ -565,7 +575,8 @@ class Remittance835Reader:
         if status not in CLAIM_STATUS_CODES:
             self._warn(seg_no, "CLP", "claim_status", "CLP02 is not a claim status code of "
                        "005010X221A1; the claim is read as it is")
-        el += [""] * (12 - n)  # CLP06..CLP11 read below may be absent
+        if n < 12:  # CLP06..CLP11 read below may be absent
+            el += _CLP_PADDING[n]
         # Positional for speed (see _service_line); order pinned by tests/test_x12_models.py.
         return ClaimPayment(
             remit, el[1], status, charge, paid, responsibility, el[6] or None, el[7] or None,
