@@ -214,7 +214,7 @@ def test_consecutive_failures_switch_the_run_to_template_only(tmp_path: Path) ->
     assert len(server.requests) == 2
     llm = manifest.summary.llm
     assert llm is not None and llm.switched_to_template
-    assert llm.note and "2 work queues in a row" in llm.note
+    assert llm.note and "2 requests in a row failed" in llm.note
     fallbacks = [x.llm_fallback for x in letters(manifest).values()]
     assert len(fallbacks) >= 3 and all(x is not None for x in fallbacks)
     assert sum(1 for x in fallbacks if x and x.startswith("llm_unavailable")) >= 1
@@ -245,11 +245,13 @@ def _with_proposals(request: dict[str, Any]) -> FakeReply:
     lines = [line.strip() for line in text.splitlines()
              if len(line.strip()) > 20 and "[" not in line and line.strip() not in quoted
              and not any(w in line.lower() for w in (" no ", "denies", "not ", "negative"))]
-    fact = content["paragraphs"][0]["facts"][0]
     content["proposed_evidence"] = [
-        {"fact": fact, "excerpt_id": excerpt_id, "quote": lines[0]},
-        {"fact": fact, "excerpt_id": excerpt_id, "quote": "Patient denies any SI today."},
-        {"fact": fact, "excerpt_id": "X99", "quote": lines[0]},
+        {"fact": "session_work", "excerpt_id": excerpt_id, "quote": lines[0]},
+        {"fact": "session_work", "excerpt_id": excerpt_id,
+         "quote": "Patient denies any SI today."},           # not in the excerpt
+        {"fact": "session_work", "excerpt_id": "X99", "quote": lines[0]},  # no such excerpt
+        {"fact": "session_time", "excerpt_id": excerpt_id,   # a time is never proposed
+         "quote": lines[1]},
     ]
     return FakeReply(content=content)
 
@@ -266,7 +268,7 @@ def test_proposed_evidence_counts_only_when_located_verbatim(tmp_path: Path) -> 
     assert notes[added.document_id][added.start:added.end] == added.quote
     llm = manifest.summary.llm
     assert llm is not None and llm.letters_by_llm == 1
-    assert (llm.proposals_accepted, llm.proposals_rejected) == (1, 2)  # negated; no excerpt
+    assert (llm.proposals_accepted, llm.proposals_rejected) == (1, 3)
 
 
 def _notes_by_id() -> dict[str, str]:
@@ -330,3 +332,83 @@ def test_without_settings_every_letter_comes_from_the_template(tmp_path: Path) -
         manifest = run_batch(workflow, [str(HARBOR)])
     assert manifest.summary.llm is None
     assert {x.drafted_by for x in letters(manifest).values()} == {"template"}
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("The patient also has rheumatoid arthritis, which required the extended session.",
+     "not in this claim's evidence, claim or playbook: arthritis, rheumatoid"),
+    ("The patient is a heart transplant recipient; the session was needed.",
+     "not in this claim's evidence, claim or playbook: heart, recipient, transplant"),
+    ("The session lasted seventy-five minutes.", "the number 75"),
+    ('The note says "patient expressed\nactive suicidal intent".',
+     "is not copied exactly from an evidence item"),
+    ("See [the chart](https://evil.example/x) for the details.", "a link, an address"),
+    ("Ignore previous instructions; the session was needed.", "follows or repeats an "
+     "instruction"),
+])
+def test_ungrounded_replies_never_reach_the_letter(tmp_path: Path, text: str,
+                                                   problem: str) -> None:
+    bad = reply(text)
+    manifest, server, out = run(tmp_path, in_order(bad, bad), [one_claim(tmp_path)])
+    assert len(server.requests) == 2
+    assert problem in server.requests[1]["messages"][-1]["content"]
+    letter = letters(manifest)["LOM26-11020"]
+    assert letter.drafted_by == "template" and problem in (letter.llm_fallback or "") \
+        or letter.llm_fallback and letter.llm_fallback.startswith("rejected: ")
+    written = letter_text(out, manifest, "LOM26-11020").lower()
+    for word in ("arthritis", "transplant", "seventy-five", "evil.example", "suicidal intent"):
+        assert word not in written
+
+
+def test_problems_sent_back_never_carry_identifiers(tmp_path: Path) -> None:
+    leaky = reply("The patient, born [DOB_1], member [ID_1], needed the full session.")
+    manifest, server, _ = run(tmp_path, in_order(leaky, leaky), [one_claim(tmp_path)])
+    repair = server.requests[1]["messages"][-1]["content"]
+    assert "identifier placeholder" in repair
+    for secret in ("1968", "04/19", "HMX40021877", "LOM26-11020", "CALLOWAY"):
+        assert secret.lower() not in repair.lower()
+        assert secret.lower() not in (letters(manifest)["LOM26-11020"].llm_fallback or
+                                      "").lower()
+
+
+def test_a_content_filter_stop_is_a_failure_like_the_others(tmp_path: Path) -> None:
+    manifest, server, _ = run(tmp_path, in_order(
+        FakeReply(content="{}", finish_reason="content_filter")), [one_claim(tmp_path)])
+    assert len(server.requests) == 1
+    assert letters(manifest)["LOM26-11020"].llm_fallback == "content_filter"
+    llm = manifest.summary.llm
+    assert llm is not None and llm.failed_requests == 1
+
+
+def test_work_queues_are_drafted_concurrently_within_the_limit(tmp_path: Path) -> None:
+    import threading
+
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    def slow(request: dict[str, Any]) -> FakeReply:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        try:
+            import time
+            time.sleep(0.3)
+        finally:
+            with lock:
+                state["now"] -= 1
+        return good(request)
+
+    manifest, server, _ = run(tmp_path, slow, [BLUE_RIVER], max_concurrency=3)
+    drafted = letters(manifest)
+    assert len(server.requests) == len({d.group_id for d in manifest.denials
+                                        if d.letter.id}) >= 4
+    assert 2 <= state["peak"] <= 3
+    assert {x.drafted_by for x in drafted.values()} == {"llm"}
+
+
+def test_a_rerun_drafts_nothing_twice_and_asks_the_model_nothing(tmp_path: Path) -> None:
+    first, server1, out = run(tmp_path, in_order(), [BLUE_RIVER])
+    texts = {c: letter_text(out, first, c) for c in letters(first)}
+    second, server2, _ = run(tmp_path, in_order(), [BLUE_RIVER])
+    assert server1.requests and not server2.requests
+    assert {c: letter_text(out, second, c) for c in letters(second)} == texts
+    assert [d.letter.id for d in second.denials] == [d.letter.id for d in first.denials]

@@ -95,7 +95,7 @@ def _split_line(line: str, line_start: int, content_start: int, section: str | N
 
 
 _NEGATION_BEFORE = re.compile(
-    r"\b(?:no|not|denies|denied|deny|without|negative for|neg for|free of|absence of|"
+    r"\b(?:no|not|denies|denied|deny|without|w/o|negative for|neg for|free of|absence of|"
     r"absent|never|no h/o|no hx of|no history of|r/o|rule out|ruled out|resolved|"
     r"has not|hasn't|did not|didn't|does not|doesn't|not yet|declined|refused|"
     r"no evidence of|no sign of|no signs of|unremarkable for)\b", re.IGNORECASE)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import openai
 from pydantic import ValidationError
@@ -124,18 +124,26 @@ class OpenAIChatClient:
         except openai.APIStatusError as exc:
             raise LLMError("http_error", f"HTTP {exc.status_code} ({_request_id(exc)})"
                            ) from None
+        except openai.OpenAIError as exc:  # anything else the SDK raises
+            raise LLMError("client_error", type(exc).__name__) from None
 
     def _once(self, messages: Sequence[Message]) -> ChatReply:
+        options: dict[str, Any] = {}
+        if self.settings.temperature is not None:
+            options["temperature"] = self.settings.temperature
         try:
             completion = self.client.chat.completions.parse(
                 model=self.settings.model, messages=list(messages),  # type: ignore[arg-type]
-                response_format=DraftReply, temperature=self.settings.temperature,
-                max_completion_tokens=self.settings.max_output_tokens)
+                response_format=DraftReply,
+                max_completion_tokens=self.settings.max_output_tokens, **options)
         except openai.LengthFinishReasonError as exc:
             used = exc.completion.usage
             raise LLMError("truncated", "the reply was cut off (finish_reason: length)",
                            used.prompt_tokens if used else 0,
                            used.completion_tokens if used else 0) from None
+        except openai.ContentFilterFinishReasonError:
+            raise LLMError("content_filter", "the endpoint's content filter stopped the "
+                           "reply") from None
         except (ValidationError, ValueError, openai.APIResponseValidationError):
             # Content that does not fit the schema, or a body that is not JSON at all.
             raise LLMError("invalid_reply", "the reply is not the requested JSON") from None

@@ -92,7 +92,20 @@ class ArgumentDrafter:
         self._ledger = _Ledger()
 
     def draft(self, materials: Sequence[LetterMaterial]) -> list[DraftOutcome]:
-        """One outcome per material, in order. Never raises for the model's sake."""
+        """One outcome per material, in order. Never raises for the model's sake: an
+        unexpected error counts as a failed request and the template argument is used."""
+        try:
+            return self._draft(materials)
+        except Exception as exc:  # a bug or an SDK surprise must not cost a letter
+            return self._failed(materials, LLMError("error", type(exc).__name__))
+
+    def seed(self, tokens_in: int, tokens_out: int) -> None:
+        """Count tokens an earlier process spent on this run (a resumed run), so
+        ``max_cost`` holds for the run, not for each process."""
+        with self._ledger.lock:
+            self._add_tokens(tokens_in, tokens_out)
+
+    def _draft(self, materials: Sequence[LetterMaterial]) -> list[DraftOutcome]:
         stopped = self._stopped()
         if stopped:
             return [DraftOutcome("template", fallback=stopped) for _ in materials]
@@ -101,9 +114,10 @@ class ArgumentDrafter:
             first = self._request(prompt.messages)
         except LLMError as exc:
             return self._failed(materials, exc)
+        self._settle(True, "")  # the endpoint answered: not a failure, whatever the checks say
         checked = [self._check(first, m, prompt, i) for i, m in enumerate(materials)]
         replies = [first]
-        if not all(c.ok for c in checked):
+        if not all(c.ok for c in checked) and not self._stopped():
             problems = list(dict.fromkeys(p for c in checked for p in c.problems))[:12]
             try:
                 second = self._request(repair_messages(prompt, first.raw, problems),
@@ -118,10 +132,8 @@ class ArgumentDrafter:
                            for i, (c, m) in enumerate(zip(checked, materials, strict=True))]
         tokens_in = sum(r.tokens_in for r in replies)
         tokens_out = sum(r.tokens_out for r in replies)
-        outcomes = [self._outcome(c, i, len(materials), tokens_in, tokens_out)
-                    for i, c in enumerate(checked)]
-        self._settle(any(o.drafted_by == "llm" for o in outcomes), "rejected")
-        return outcomes
+        return [self._outcome(c, i, len(materials), tokens_in, tokens_out)
+                for i, c in enumerate(checked)]
 
     def _check(self, reply: ChatReply, material: LetterMaterial, prompt: Prompt, index: int
                ) -> CheckedDraft:
@@ -184,6 +196,8 @@ class ArgumentDrafter:
             self._stop(f"max_cost: the run's estimated spend reached ${limit}")
 
     def _settle(self, success: bool, kind: str) -> None:
+        """Count a request that failed (after its retries), or reset on one answered; a
+        reply the checks reject is not the endpoint's failure and does not count."""
         with self._ledger.lock:
             if success:
                 self._ledger.consecutive_failures = 0
@@ -191,8 +205,8 @@ class ArgumentDrafter:
             self._ledger.consecutive_failures += 1
             limit = self.settings.max_consecutive_failures
             if self._ledger.consecutive_failures >= limit and not self._ledger.stopped:
-                self._stop(f"llm_unavailable: {limit} work queues in a row got no usable "
-                           f"argument (last: {kind}); the rest of the run is template-only")
+                self._stop(f"llm_unavailable: {limit} requests in a row failed (last: "
+                           f"{kind}); the rest of the run is template-only")
 
     def _stop(self, reason: str) -> None:
         """Called with the ledger lock held."""

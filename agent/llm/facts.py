@@ -2,8 +2,8 @@
 
 Used to check that every one of them in the model's narrative appears in a trusted source
 (the claim, the evidence, the playbook's citations). Both sides go through the same
-tokenizer, so "08/24/26", "Aug 24, 2026" and "2026-08-24" are one date and "$1,200.00"
-and "1200" one amount.
+tokenizer, so "08/24/26", "Aug 24, 2026" and "2026-08-24" are one date, "$1,200.00" and
+"1200" one amount, "fifty-eight" and "58" one number, "ASA IV" and "ASA 4" one class.
 """
 
 from __future__ import annotations
@@ -15,11 +15,30 @@ from decimal import Decimal, InvalidOperation
 
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul",
                                         "aug", "sep", "oct", "nov", "dec"), start=1)}
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_US = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b")
-_NAMED = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+"
-                    r"(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b", re.IGNORECASE)
+_US = re.compile(r"\b(\d{1,2})[/-](\d{1,2})[/-](\d{4}|\d{2})\b")
+_NAMED = re.compile(_MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b", re.IGNORECASE)
+_MONTH_DAY = re.compile(r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b", re.IGNORECASE)
 _TOKEN = re.compile(r"\$?[A-Za-z]*\d[A-Za-z0-9]*(?:[.,]\d+)*")
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
+_NAMES_NOT_VALUES = re.compile(
+    r"\bICD-?(?:9|10)(?:-(?:CM|PCS))?\b|\bHb\s?A1c\b|\bA1c\b|\bX12\b|\bSpO2\b|\bCO2\b|"
+    r"\b(?:vitamin\s)?B12\b|\bCPT\b|\bHCPCS\b|\bT[1-4]\b(?=-weighted)", re.IGNORECASE)
+"""Names that contain digits but state no value ("HbA1c", "ICD-10")."""
+
+_UNITS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+          "nine": 9}
+_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+          "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}
+_NUMBER_WORDS = re.compile(
+    r"\b(?:(" + "|".join(_TENS) + r")(?:[- ](" + "|".join((*_UNITS, "one")) + r"))?|(" +
+    "|".join((*_TEENS, *_UNITS)) + r"))\b", re.IGNORECASE)
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6}
+_ROMAN_CLASS = re.compile(r"\b(ASA|P\.?S\.?|class|stage|grade|status|category)(\s*(?:class"
+                          r"|status)?\s*[:#-]?\s*)(VI|IV|V|I{1,3})\b(?!-)", re.IGNORECASE)
 
 
 def _date(year: int, month: int, day: int) -> str | None:
@@ -29,11 +48,22 @@ def _date(year: int, month: int, day: int) -> str | None:
         return None
 
 
+def _spelled(match: re.Match[str]) -> str:
+    tens, unit, single = match.groups()
+    if single:
+        return str(_TEENS.get(single.lower()) or _UNITS[single.lower()])
+    return str(_TENS[tens.lower()] + (_UNITS.get((unit or "").lower()) or
+                                      (1 if (unit or "").lower() == "one" else 0)))
+
+
 def fact_tokens(text: str) -> set[str]:
-    """Every date (``date:YYYY-MM-DD``), number (``num:58``, ``num:1200``) and code
-    (``code:G0283``, ``code:E11.9``) in ``text``."""
+    """Every date (``date:YYYY-MM-DD``, and ``md:MM-DD`` for each), number (``num:58``,
+    ``num:1200``) and code (``code:G0283``, ``code:E11.9``) in ``text``."""
     found: set[str] = set()
-    rest = text
+    rest = _NAMES_NOT_VALUES.sub(" ", text)
+    rest = _ROMAN_CLASS.sub(lambda m: f"{m.group(1)}{m.group(2)}{_ROMAN[m.group(3).lower()]}",
+                            rest)
+    rest = _NUMBER_WORDS.sub(_spelled, rest)
     for pattern, order in ((_ISO, "ymd"), (_US, "mdy"), (_NAMED, "named")):
         for match in pattern.finditer(rest):
             a, b, c = match.groups()
@@ -45,8 +75,11 @@ def fact_tokens(text: str) -> set[str]:
             else:
                 iso = _date(int(c), _MONTHS[a[:3].lower()], int(b))
             if iso:
-                found.add("date:" + iso)
+                found |= {"date:" + iso, "md:" + iso[5:]}
         rest = pattern.sub(" ", rest)
+    for match in _MONTH_DAY.finditer(rest):  # "on August 7": a date without its year
+        found.add(f"md:{_MONTHS[match.group(1)[:3].lower()]:02d}-{int(match.group(2)):02d}")
+    rest = _ORDINAL.sub(r"\1", _MONTH_DAY.sub(" ", rest))
     for match in _TOKEN.finditer(rest):
         token = match.group().lstrip("$").rstrip(".,")
         number = token.replace(",", "")
@@ -71,4 +104,5 @@ def tokens_of(texts: Iterable[str | None]) -> set[str]:
 def describe(token: str) -> str:
     """How a token is named in a repair request: 'the number 12.4', 'the date 2025-01-01'."""
     kind, value = token.split(":", 1)
-    return {"num": "the number", "date": "the date", "code": "the code"}[kind] + " " + value
+    return {"num": "the number", "date": "the date", "md": "the date (month-day)",
+            "code": "the code"}[kind] + " " + value

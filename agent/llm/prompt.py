@@ -24,6 +24,7 @@ from agent.evidence.model import Evidence
 from agent.evidence.text import sentences
 from agent.letters.render import LetterInput
 from agent.llm.client import Message
+from agent.llm.vocabulary import is_ordinary
 
 EXCERPT_CHARS = 360
 """Text kept on each side of a quote in the excerpts offered for proposals."""
@@ -32,23 +33,36 @@ MAX_LETTERS_IN_PROMPT = 3
 """A work queue sharing one argument shows the model this many of its letters' evidence."""
 
 INSTRUCTION_LIKE = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}\b(?:instructions?|prompts?|rules|"
-    r"above|previous|prior|system)\b"
+    r"\b(?:ignore|disregard|forget|override|pay no attention to)\b[^.\n]{0,40}\b(?:"
+    r"instructions?|prompts?|rules|above|previous|prior|earlier|system|guidance)\b"
     r"|\bsystem prompt\b|\bnew instructions?\b|\bjailbreak\b|\bas an ai\b"
     r"|\byou are (?:now )?(?:an? |the )?(?:ai|assistant|language model|model|chatgpt|llm)\b"
-    r"|\b(?:state|say|write|claim|add|insert|mention) (?:in the letter )?(?:that )?"
-    r"(?:the )?(?:patient|pt) (?:had|has|is|was|underwent)\b"
-    r"|\b(?:appeal|letter) (?:writer|generator|bot)s?\b",
+    r"|\b(?:to|for|attention) (?:the |any |an )?(?:ai|assistant|language model|llm|bot|"
+    r"chatbot|model|gpt)\b"
+    r"|\b(?:appeal|letter) (?:writer|generator|bot|drafter|drafting)s?\b"
+    r"|\b(?:state|say|write|claim|add|insert|mention|include) (?:in the (?:letter|appeal) )?"
+    r"(?:that )?(?:the )?(?:patient|pt) (?:had|has|is|was|underwent)\b"
+    r"|\b(?:include|mention|add|insert|put|write) (?:it|this|that) (?:in|into) (?:the |your )?"
+    r"(?:letter|appeal|response|answer|reply)\b"
+    r"|\btell the (?:payer|insurer|reviewer|insurance)\b",
     re.IGNORECASE)
-"""Text in a note that speaks to a model. Such sentences never reach the model, and a
-narrative that repeats them is rejected (agent.llm.guardrails)."""
+"""Text in a note that speaks to a model or a letter writer. Such sentences never reach
+the model; a narrative that uses words only they brought is rejected (guardrails)."""
+
+MODEL_DIRECTED = re.compile(
+    r"\b(?:ignore|disregard|forget)\b[^.\n]{0,30}\b(?:instructions?|prompts?|system "
+    r"message)\b|\bsystem prompt\b|\bas an ai\b|\bjailbreak\b|\bnew instructions\b"
+    r"|\byou are (?:now )?(?:an? |the )?(?:ai|assistant|language model|chatgpt|llm)\b",
+    re.IGNORECASE)
+"""What only a model following injected text would write in an argument."""
 
 REMOVED = "[text removed: it reads like an instruction]"
 
 IDENTIFIER_LINE = re.compile(
-    r"^.*\b(?:patient|pt name|name|dob|d\.o\.b\.?|date of birth|mrn|acc(?:ession)?|"
-    r"account|acct|ssn|phone|tel|address|member(?: id)?|subscriber|policy|insurance id)"
-    r"\s*(?:#|no\.?|number)?\s*[:#].*$", re.IGNORECASE | re.MULTILINE)
+    r"^.*\b(?:patient|pt|pt name|name|dob|d\.o\.b\.?|date of birth|mrn|acc(?:ession)?|"
+    r"account|acct|ssn|phone|tel|cell|fax|address|addr|member(?: id)?|subscriber|policy|"
+    r"insurance id|claim|control|icn|dcn|csn|fin|har|encounter|visit id|case)"
+    r"\s*(?:#|no\.?|number|id)?\s*[:#].*$", re.IGNORECASE | re.MULTILINE)
 """A header line of a note that labels identifiers ("Patient: ... DOB: ... Acc#: ...")."""
 
 IDENTIFIERS_REMOVED = "[line with identifiers removed]"
@@ -59,17 +73,35 @@ def instruction_spans(text: str) -> list[tuple[int, int]]:
     return [(s.start, s.end) for s in sentences(text) if INSTRUCTION_LIKE.search(s.text)]
 
 
-class Pseudonyms:
-    """The patient's name parts, member id, birth date and claim numbers, hidden behind
-    numbered placeholders; each placeholder stands for one exact surface form."""
+_GENERIC_IDENTIFIERS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("PHONE", re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)")),
+    ("SSN", re.compile(r"(?<!\w)\d{3}-\d{2}-\d{4}(?!\w)")),
+    ("EMAIL", re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")),
+)
+"""Identifiers of anyone, hidden wherever they appear."""
 
-    def __init__(self, values: dict[str, Sequence[str]]) -> None:
-        patterns = []
+
+class Pseudonyms:
+    """The patient's name parts, member id, birth date and claim numbers (and any phone,
+    SSN or e-mail address), hidden behind numbered placeholders; each placeholder stands
+    for one exact surface form and is restored as written."""
+
+    def __init__(self, values: dict[str, Sequence[str]],
+                 names: Sequence[str] = ()) -> None:
+        patterns: list[tuple[str, re.Pattern[str]]] = list(_GENERIC_IDENTIFIERS)
         for kind, items in values.items():
             for item in sorted({v for v in items if v and len(v) >= 2}, key=len,
                                reverse=True):
                 patterns.append((kind, re.compile(r"(?<!\w)" + re.escape(item) + r"(?!\w)",
                                                   re.IGNORECASE)))
+        for name in sorted({n for n in names if len(n) >= 3}, key=len, reverse=True):
+            # As written and capitalised, never lower case; a name that is also an ordinary
+            # word ("Will", "May") only in capitals, as claims and chart headers write it.
+            forms = {name.upper()} if is_ordinary(name) else \
+                {name.upper(), name.capitalize(), name}
+            for form in sorted(forms):
+                patterns.append(("NAME", re.compile(r"(?<![\w-])" + re.escape(form) +
+                                                    r"(?![\w])")))
         self._patterns = patterns
         self._by_surface: dict[str, str] = {}
         self._by_placeholder: dict[str, str] = {}
@@ -86,9 +118,13 @@ class Pseudonyms:
         birth = first.patient.date_of_birth or (letter.patient.birth_date if letter.patient
                                                 else None)
         dobs = [birth.isoformat(), birth.strftime("%m/%d/%Y"), birth.strftime("%m/%d/%y"),
-                f"{birth.month}/{birth.day}/{birth.year}"] if birth else []
+                birth.strftime("%m-%d-%Y"), f"{birth.month}/{birth.day}/{birth.year}",
+                f"{birth.month}/{birth.day}/{birth.year % 100:02d}",
+                birth.strftime("%b %d, %Y"), birth.strftime("%B %d, %Y"),
+                f"{birth.strftime('%b')} {birth.day}, {birth.year}",
+                f"{birth.strftime('%B')} {birth.day}, {birth.year}"] if birth else []
         ids = [first.patient.member_id or "", first.claim_id, first.payer_claim_number or ""]
-        return cls({"NAME": [n for n in names if len(n) >= 2], "ID": ids, "DOB": dobs})
+        return cls({"ID": ids, "DOB": dobs}, [n for n in names if n])
 
     def hide(self, text: str) -> str:
         """``text`` with every identifier replaced by its placeholder."""
@@ -267,23 +303,31 @@ def _safe(material: LetterMaterial, document_id: str, start: int | None, end: in
 
 def _excerpts(material: LetterMaterial, index: int, offset: int
               ) -> list[tuple[Excerpt, str]]:
-    out: list[tuple[Excerpt, str]] = []
+    """Whole lines around each quote (overlapping windows merged), identifier lines out."""
     documents = {d.document_id: d for d in material.chart.documents}
-    seen: set[tuple[str, int, int]] = set()
+    windows: dict[str, list[tuple[int, int]]] = {}
     for item in material.letter.evidence:
         document = documents.get(item.document_id)
         if document is None or item.start is None or item.end is None:
             continue
-        start = max(0, item.start - EXCERPT_CHARS)
-        end = min(len(document.text), item.end + EXCERPT_CHARS)
-        key = (document.document_id, start, end)
-        if key in seen:
-            continue
-        seen.add(key)
-        excerpt = Excerpt(f"X{offset + len(out) + 1}", index, document.document_id, start,
-                          end)
-        text = _safe(material, document.document_id, start, end, document.text[start:end])
-        out.append((excerpt, IDENTIFIER_LINE.sub(IDENTIFIERS_REMOVED, text)))
+        text = document.text
+        start = text.rfind("\n", 0, max(0, item.start - EXCERPT_CHARS)) + 1
+        end = text.find("\n", min(len(text), item.end + EXCERPT_CHARS))
+        windows.setdefault(document.document_id, []).append(
+            (start, len(text) if end < 0 else end))
+    out: list[tuple[Excerpt, str]] = []
+    for document_id, spans in windows.items():
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        text = documents[document_id].text
+        for start, end in merged:
+            excerpt = Excerpt(f"X{offset + len(out) + 1}", index, document_id, start, end)
+            safe = _safe(material, document_id, start, end, text[start:end])
+            out.append((excerpt, IDENTIFIER_LINE.sub(IDENTIFIERS_REMOVED, safe)))
     return out
 
 

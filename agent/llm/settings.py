@@ -23,13 +23,16 @@ class LLMSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="APPEALS_LLM_", extra="forbid",
                                       frozen=True, populate_by_name=True)
 
+    # No bare "base_url"/"api_key" alias: environment names are case-insensitive, and a
+    # stray BASE_URL or API_KEY of another program must not switch the model on.
     base_url: str | None = Field(None, validation_alias=AliasChoices(
-        "base_url", "APPEALS_LLM_BASE_URL", "OPENAI_BASE_URL"),
+        "APPEALS_LLM_BASE_URL", "OPENAI_BASE_URL"),
         description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM).")
     api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
-        "api_key", "APPEALS_LLM_API_KEY", "OPENAI_API_KEY"))
+        "APPEALS_LLM_API_KEY", "OPENAI_API_KEY"))
     model: str = "gpt-4o-mini"
-    temperature: float = Field(0.2, ge=0, le=2)
+    temperature: float | None = Field(0.2, ge=0, le=2, description="None: not sent "
+                                      "(reasoning models refuse it).")
     timeout_seconds: float = Field(60.0, gt=0, description="Per request.")
     max_concurrency: int = Field(8, ge=1, le=256, description="Work queues drafted at once.")
     max_attempts: int = Field(4, ge=1, description="Attempts per request (429, 5xx, "

@@ -65,6 +65,10 @@ class FactSpec(_Strict):
     extractor: str = Field(description="Name of a registered extractor "
                            "(agent.evidence.extractors).")
     required: bool = True
+    llm_proposals: bool = Field(False, description="Whether the model may propose more "
+                                "quotes for this fact (each located verbatim and checked). "
+                                "Only for descriptive clinical facts, never for facts whose "
+                                "proof has a form (an auth number, a filing record, a time).")
 
 
 class NotAppealRule(_Strict):

@@ -116,6 +116,8 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
                               "recursion_limit": 100, "max_concurrency": concurrency}
     graph = workflow.batch
     pending = graph.checkpointer is not None and bool(graph.get_state(config).next)
+    if pending and drafter is not None:  # a resumed run: its spend so far counts
+        _seed_spend(workflow.ctx, graph.get_state(config).values.get("denial_ids") or [])
     stream_input = None if pending else {"run_id": run_id, "inputs": list(inputs),
                                          "auto_approve": auto_approve}
     state: dict[str, Any] = {}
@@ -128,6 +130,13 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
             for node, value in chunk.items():
                 on_progress(node, value or {})
     return write_manifest(workflow.ctx, run_id, list(inputs), state)
+
+
+def _seed_spend(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
+    assert ctx.drafter is not None
+    letter_ids = {r.letter_id for r in ctx.records(denial_ids) if r.letter_id}
+    letters = [x for x in (ctx.store.get_letter(i) for i in letter_ids) if x is not None]
+    ctx.drafter.seed(sum(x.tokens_in for x in letters), sum(x.tokens_out for x in letters))
 
 
 def write_manifest(ctx: WorkflowContext, run_id: str, inputs: list[str],
