@@ -353,8 +353,8 @@ def test_ungrounded_replies_never_reach_the_letter(tmp_path: Path, text: str,
     assert len(server.requests) == 2
     assert problem in server.requests[1]["messages"][-1]["content"]
     letter = letters(manifest)["LOM26-11020"]
-    assert letter.drafted_by == "template" and problem in (letter.llm_fallback or "") \
-        or letter.llm_fallback and letter.llm_fallback.startswith("rejected: ")
+    assert letter.drafted_by == "template"
+    assert (letter.llm_fallback or "").startswith("rejected: ")
     written = letter_text(out, manifest, "LOM26-11020").lower()
     for word in ("arthritis", "transplant", "seventy-five", "evil.example", "suicidal intent"):
         assert word not in written
