@@ -139,18 +139,16 @@ class ArgumentDrafter:
                ) -> CheckedDraft:
         # Letters past the ones shown share the argument but were offered no excerpts.
         position = index if index < MAX_LETTERS_IN_PROMPT else -1
-        checked = check_reply(reply.reply, material, prompt, position, self.codes)
-        with self._ledger.lock:
-            self.status.proposals_rejected += checked.rejected_proposals
-        return checked
+        return check_reply(reply.reply, material, prompt, position, self.codes)
 
     def _outcome(self, checked: CheckedDraft, index: int, letters: int, tokens_in: int,
                  tokens_out: int) -> DraftOutcome:
-        share_in = tokens_in // letters + (tokens_in % letters if index == 0 else 0)
-        share_out = tokens_out // letters + (tokens_out % letters if index == 0 else 0)
+        share_in = _share(tokens_in, index, letters)
+        share_out = _share(tokens_out, index, letters)
         if not checked.ok:
             with self._ledger.lock:
                 self.status.rejected_letters += 1
+                self.status.proposals_rejected += checked.rejected_proposals
             first = checked.problems[0] if checked.problems else "no paragraph"
             # The problem names a rule, never the chart (its quotes are cut to 60 chars and
             # come from the model's reply, which holds placeholders, not identifiers).
@@ -158,6 +156,7 @@ class ArgumentDrafter:
                                 fallback=f"rejected: {first}")
         with self._ledger.lock:
             self.status.proposals_accepted += len(checked.evidence)
+            self.status.proposals_rejected += checked.rejected_proposals
         return DraftOutcome("llm", tuple(checked.paragraphs), tuple(checked.evidence),
                             share_in, share_out)
 
@@ -174,9 +173,9 @@ class ArgumentDrafter:
         logger.warning("LLM request failed (%s); template argument used", exc.kind)
         self._spend_on_failure(exc)
         self._settle(False, exc.kind)
-        share_in, share_out = exc.tokens_in // len(materials), exc.tokens_out // len(materials)
-        return [DraftOutcome("template", tokens_in=share_in, tokens_out=share_out,
-                             fallback=exc.kind) for _ in materials]
+        return [DraftOutcome("template", tokens_in=_share(exc.tokens_in, i, len(materials)),
+                             tokens_out=_share(exc.tokens_out, i, len(materials)),
+                             fallback=exc.kind) for i in range(len(materials))]
 
     def _spend_on_failure(self, exc: LLMError) -> None:
         with self._ledger.lock:
@@ -218,3 +217,9 @@ class ArgumentDrafter:
     def _stopped(self) -> str | None:
         with self._ledger.lock:
             return self._ledger.stopped
+
+
+def _share(tokens: int, index: int, letters: int) -> int:
+    """Letter ``index``'s share of a request's tokens; the first takes the remainder, so
+    the shares add up to the request."""
+    return tokens // letters + (tokens % letters if index == 0 else 0)
