@@ -303,11 +303,17 @@ def _safe(material: LetterMaterial, document_id: str, start: int | None, end: in
 
 def _excerpts(material: LetterMaterial, index: int, offset: int
               ) -> list[tuple[Excerpt, str]]:
-    """Whole lines around each quote (overlapping windows merged), identifier lines out."""
+    """Whole lines around each quote of a fact that takes proposals (overlapping windows
+    merged), identifier lines out."""
     documents = {d.document_id: d for d in material.chart.documents}
+    # Only around quotes of facts that take proposals: a filing report or an auth log,
+    # with other claims' rows, is never excerpted.
+    proposable = {spec.id for spec in material.letter.playbook.facts if spec.llm_proposals}
     windows: dict[str, list[tuple[int, int]]] = {}
     for item in material.letter.evidence:
         document = documents.get(item.document_id)
+        if item.fact not in proposable:
+            continue
         if document is None or item.start is None or item.end is None:
             continue
         text = document.text
