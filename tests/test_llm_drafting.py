@@ -279,10 +279,10 @@ def _notes_by_id() -> dict[str, str]:
 
 
 def test_claims_sharing_an_argument_make_one_request(tmp_path: Path) -> None:
-    fhir, queue = _two_psychotherapy_claims(tmp_path)
+    fhir, queue = _psychotherapy_queue(tmp_path, twins=1)
     manifest, server, _ = run(tmp_path, in_order(), [queue], fhir=fhir)
     drafted = letters(manifest)
-    assert set(drafted) == {"LOM26-11020", "LOM26-11099"}
+    assert set(drafted) == {"LOM26-11020", "LOM26-11091"}
     assert len(server.requests) == 1
     assert {x.drafted_by for x in drafted.values()} == {"llm"}
     assert "2 claims" in prompt_text(server.requests[0])
@@ -291,9 +291,18 @@ def test_claims_sharing_an_argument_make_one_request(tmp_path: Path) -> None:
     assert llm.tokens_in == sum(x.tokens_in for x in drafted.values())
 
 
-def _two_psychotherapy_claims(tmp_path: Path) -> tuple[Path, Path]:
-    """The demo chart plus a second patient whose psychotherapy note is a copy of 11020's,
-    and a queue with both denials (same payer, code and reason: one work queue)."""
+def test_a_large_work_queue_is_drafted_in_chunks_the_model_sees(tmp_path: Path) -> None:
+    fhir, queue = _psychotherapy_queue(tmp_path, twins=4)  # 5 letters: chunks of 3 and 2
+    manifest, server, _ = run(tmp_path, in_order(), [queue], fhir=fhir)
+    drafted = letters(manifest)
+    assert len(drafted) == 5 and len(server.requests) == 2
+    assert {x.drafted_by for x in drafted.values()} == {"llm"}
+    assert sorted(prompt_text(r).count("CLAIM ") for r in server.requests) == [2, 3]
+
+
+def _psychotherapy_queue(tmp_path: Path, twins: int) -> tuple[Path, Path]:
+    """The demo chart plus ``twins`` patients whose psychotherapy note is a copy of 11020's,
+    and a queue with all their denials (same payer, code and reason: one work queue)."""
     fhir = tmp_path / "fhir"
     shutil.copytree(FHIR, fhir)
     resources = []
@@ -306,20 +315,25 @@ def _two_psychotherapy_claims(tmp_path: Path) -> tuple[Path, Path]:
     note = next(r for r in resources if r["resourceType"] == "DocumentReference" and
                 r.get("context", {}).get("encounter", [{}])[0].get("reference") ==
                 f"Encounter/{encounter['id']}")
-    twin = json.loads(json.dumps([patient, encounter, note])
-                      .replace(patient["id"], "twin-pt").replace(encounter["id"], "twin-enc")
-                      .replace(note["id"], "twin-doc").replace("HMX40021877", "HMX40099001")
-                      .replace("LOM26-11020", "LOM26-11099"))
-    twin[0]["name"] = [{"family": "OKAFOR", "given": ["ADA"]}]
-    (fhir / "ndjson" / "Twin.ndjson").write_text(
-        "".join(json.dumps(r) + "\n" for r in twin), encoding="utf-8")
     queue = one_claim(tmp_path)
     with queue.open(newline="", encoding="utf-8") as f:
         row = next(csv.DictReader(f))
-    row.update(claim_id="LOM26-11099", member_id="HMX40099001", payer_claim_number="HM26X",
-               patient_last_name="OKAFOR", patient_first_name="ADA")
-    with queue.open("a", newline="", encoding="utf-8") as f:
-        csv.DictWriter(f, fieldnames=list(row)).writerow(row)
+    lines = []
+    for n in range(1, twins + 1):
+        twin = json.loads(json.dumps([patient, encounter, note])
+                          .replace(patient["id"], f"twin-pt-{n}")
+                          .replace(encounter["id"], f"twin-enc-{n}")
+                          .replace(note["id"], f"twin-doc-{n}")
+                          .replace("HMX40021877", f"HMX4009900{n}")
+                          .replace("LOM26-11020", f"LOM26-1109{n}"))
+        twin[0]["name"] = [{"family": f"OKAFOR{n}", "given": ["ADA"]}]
+        lines += [json.dumps(r) + "\n" for r in twin]
+        with queue.open("a", newline="", encoding="utf-8") as f:
+            csv.DictWriter(f, fieldnames=list(row)).writerow(
+                row | {"claim_id": f"LOM26-1109{n}", "member_id": f"HMX4009900{n}",
+                       "payer_claim_number": f"HM26X{n}", "patient_last_name": f"OKAFOR{n}",
+                       "patient_first_name": "ADA"})
+    (fhir / "ndjson" / "Twins.ndjson").write_text("".join(lines), encoding="utf-8")
     return fhir, queue
 
 

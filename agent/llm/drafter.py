@@ -1,7 +1,9 @@
 """Drafting one argument per work queue with the model, or falling back to the template.
 
 For each work queue (letters of one payer, reason, procedure and playbook): one request
-whose argument all the queue's letters share, each letter keeping its own evidence. The
+whose argument the queue's letters share, each letter keeping its own evidence (a queue of
+more than MAX_LETTERS_IN_PROMPT letters: one request per chunk of that many, so the model
+sees every letter it writes for). The
 reply is checked per letter (agent.llm.guardrails); a letter whose check fails gets one
 repair request naming the problems, then the template argument. A failed request (after
 tenacity's retries) falls back too. After ``max_consecutive_failures`` queues in a row
@@ -94,10 +96,16 @@ class ArgumentDrafter:
     def draft(self, materials: Sequence[LetterMaterial]) -> list[DraftOutcome]:
         """One outcome per material, in order. Never raises for the model's sake: an
         unexpected error counts as a failed request and the template argument is used."""
-        try:
-            return self._draft(materials)
-        except Exception as exc:  # a bug or an SDK surprise must not cost a letter
-            return self._failed(materials, LLMError("error", type(exc).__name__))
+        outcomes: list[DraftOutcome] = []
+        # A request shows the model every letter it drafts for: a large work queue is
+        # drafted in chunks, each chunk sharing one argument checked against each letter.
+        for at in range(0, len(materials), MAX_LETTERS_IN_PROMPT):
+            chunk = materials[at:at + MAX_LETTERS_IN_PROMPT]
+            try:
+                outcomes += self._draft(chunk)
+            except Exception as exc:  # a bug or an SDK surprise must not cost a letter
+                outcomes += self._failed(chunk, LLMError("error", type(exc).__name__))
+        return outcomes
 
     def seed(self, tokens_in: int, tokens_out: int) -> None:
         """Count tokens an earlier process spent on this run (a resumed run), so
@@ -137,9 +145,7 @@ class ArgumentDrafter:
 
     def _check(self, reply: ChatReply, material: LetterMaterial, prompt: Prompt, index: int
                ) -> CheckedDraft:
-        # Letters past the ones shown share the argument but were offered no excerpts.
-        position = index if index < MAX_LETTERS_IN_PROMPT else -1
-        return check_reply(reply.reply, material, prompt, position, self.codes)
+        return check_reply(reply.reply, material, prompt, index, self.codes)
 
     def _outcome(self, checked: CheckedDraft, index: int, letters: int, tokens_in: int,
                  tokens_out: int) -> DraftOutcome:

@@ -143,8 +143,7 @@ def _sources(material: LetterMaterial, codes: CodeTable, evidence: list[Evidence
 
 def check_reply(reply: DraftReply, material: LetterMaterial, prompt: Prompt,
                 letter_index: int, codes: CodeTable) -> CheckedDraft:
-    """The reply checked against one letter (``letter_index``: its place in the prompt, or
-    -1 when the letter shares the argument without being shown)."""
+    """The reply checked against one letter (``letter_index``: its place in the prompt)."""
     checked = CheckedDraft()
     _take_proposals(reply, material, prompt, letter_index, checked)
     evidence = [*material.letter.evidence, *checked.evidence]

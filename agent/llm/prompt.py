@@ -30,7 +30,7 @@ EXCERPT_CHARS = 360
 """Text kept on each side of a quote in the excerpts offered for proposals."""
 
 MAX_LETTERS_IN_PROMPT = 3
-"""A work queue sharing one argument shows the model this many of its letters' evidence."""
+"""Letters (claims) sharing one request; a larger work queue is drafted in chunks."""
 
 INSTRUCTION_LIKE = re.compile(
     r"\b(?:ignore|disregard|forget|override|pay no attention to)\b[^.\n]{0,40}\b(?:"
@@ -217,7 +217,9 @@ def build_prompt(materials: Sequence[LetterMaterial], codes: CodeTable,
     """The messages for one argument, shared by ``materials`` (letters of one work queue
     that use the same playbook)."""
     tag = "record-" + secrets.token_hex(6)
-    shown = list(materials[:MAX_LETTERS_IN_PROMPT])
+    if len(materials) > MAX_LETTERS_IN_PROMPT:
+        raise ValueError(f"at most {MAX_LETTERS_IN_PROMPT} letters share a request")
+    shown = list(materials)
     playbook = shown[0].letter.playbook
     shared = len(materials) > 1
     parts = ["PLAYBOOK (trusted)", f"Denial type: {playbook.title}",
@@ -229,10 +231,9 @@ def build_prompt(materials: Sequence[LetterMaterial], codes: CodeTable,
     parts.append(f"The letter will ask the payer to {playbook.request.strip()}.")
     if shared:
         parts.append(f"\nThis argument will be used for {len(materials)} claims of the same "
-                     "payer, procedure and denial reason. The evidence below comes from "
-                     f"{len(shown)} of them. Write it so it is true for each claim: state no "
-                     "value (number, date, finding) that belongs to one claim only; rely on "
-                     "the facts by id.")
+                     "payer, procedure and denial reason, each with its own evidence below. "
+                     "Write it so it is true for each claim: state no value (number, date, "
+                     "finding) that belongs to one claim only; rely on the facts by id.")
     excerpts: dict[str, Excerpt] = {}
     counter = 0
     for index, material in enumerate(shown):
