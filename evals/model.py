@@ -30,7 +30,7 @@ Split = Literal["dev", "holdout"]
 LetterElement = Literal["payer_claim_number", "member_id", "service_date", "procedure",
                         "denial_reason", "argument", "evidence", "request", "signature",
                         "citations", "attachments"]
-"""What a letter must show; see evals/letter_elements.py for the check behind each."""
+"""What a letter must show; evals/letters.py (``ELEMENTS``) holds the check behind each."""
 
 STANDARD_ELEMENTS: tuple[LetterElement, ...] = (
     "payer_claim_number", "member_id", "service_date", "procedure", "denial_reason",
@@ -164,6 +164,14 @@ class CitedFact(_Strict):
     fact: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     quote_contains: str = Field(min_length=1, description="A substring of the quote "
                                 "(case and spacing ignored).")
+    value: str | None = Field(None, min_length=1, description="What the agent must read "
+                              "the quote as: the evidence item's value, e.g. '58 minutes', "
+                              "'ASA 3' (case and spacing ignored).")
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class Expectation(_Strict):
@@ -185,6 +193,10 @@ class Expectation(_Strict):
     procedure_code: str | None = Field(None, description="The submitted code of the denied "
                                        "line the case is about, when the input has several; "
                                        "default: every denial of the case.")
+    reason_contains: list[str] = Field(default_factory=list, description="Case-insensitive "
+                                       "substrings the triage reason of every denial the case "
+                                       "is about must contain (evaluator reason_correct, "
+                                       "reported, not gated).")
 
     @field_validator("procedure_code", mode="before")
     @classmethod
