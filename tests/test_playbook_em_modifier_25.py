@@ -236,20 +236,59 @@ def test_no_separate_service_is_silent_with_work_or_without_procedure_text() -> 
     assert em25.no_separate_service(_context("CC: f/u\nPE: BP 130/80.\n")) is None
 
 
-def test_time_below_level_names_the_supported_code() -> None:
-    detail = em25.time_below_level(_context(WORK + "Total time 25 min.\n"))
-    assert detail == ("total time 25 minutes documented and no MDM: below the 30-minute "
-                      "minimum for 99214 (CPT 2024); the time supports 99213")
-    assert em25.time_below_level(_context(WORK + "Total time 31 min.\n")) is None
+def test_time_below_level_needs_a_stated_mdm_level_below_the_level_billed() -> None:
+    # the level is MDM or time (REFERENCE 2d): time below with no MDM stated is no downcode
+    assert em25.time_below_level(_context(WORK + "Total time 25 min.\n")) is None
+    detail = em25.time_below_level(_context(WORK + "Total time 25 min.\nMDM: low.\n"))
+    assert detail == ("the note states MDM low, which supports 99213, and total time 25 "
+                      "minutes supports 99213, below the 30-minute minimum for 99214 (CPT "
+                      "2024): neither MDM nor time supports 99214; the documentation supports "
+                      "99213")
+    assert em25.time_below_level(_context(WORK + "Total time 31 min. MDM: low.\n")) is None
     assert em25.time_below_level(_context(WORK + "Total time 25 min. MDM: moderate.\n")) \
         is None
-    assert em25.time_below_level(_context("A/P: TTE today.\nTotal time 25 min.\n")) is None
+    assert em25.time_below_level(_context("A/P: TTE today.\nTotal time 25 min.\nMDM: low.\n")) \
+        is None
+    # REFERENCE pairs MDM levels with 99212-99215 only: a new-patient code goes to review
+    new = _context(WORK + "Total time 38 min.\nMDM: low.\n", _denial("99204", ("20610", "99204")))
+    assert em25.time_below_level(new) is None
+    assert em25.level_unclear(new) == ("the note states MDM low, which supports 99203, below "
+                                       "99204 billed, and total time 38 minutes is below its "
+                                       "45-minute minimum")
+
+
+@pytest.mark.parametrize(("billed", "text", "supported"), [
+    # the higher of the two codes: MDM low (99213), 35 minutes (99214)
+    ("99215", "Total time 35 min.\nLow complexity MDM.\n", "99214"),
+    # MDM moderate (99214), 22 minutes (99213)
+    ("99215", "Total time 22 min.\nMDM: moderate.\n", "99214"),
+    # time below every minimum: MDM alone names the code
+    ("99213", "Total time: 6 minutes.\nMDM straightforward.\n", "99212"),
+])
+def test_time_below_level_names_the_higher_of_the_time_and_mdm_codes(
+        billed: str, text: str, supported: str) -> None:
+    detail = em25.time_below_level(_context(WORK + text, _denial(billed, ("93000", billed))))
+    assert detail is not None
+    assert detail.endswith(f"neither MDM nor time supports {billed}; the documentation "
+                           f"supports {supported}")
+
+
+def test_time_below_without_a_stated_mdm_level_goes_to_an_auditor() -> None:
+    detail = em25.level_unclear(_context(WORK + "Total time 25 min.\n"))
+    assert detail == ("total time 25 minutes supports 99213, below the 30-minute minimum for "
+                      "99214; no MDM level is stated: an auditor decides whether MDM supports "
+                      "the level billed")
+    new = em25.level_unclear(_context(WORK + "Total time: 38 min.\n",
+                                      _denial("99204", ("20610", "99204"))))
+    assert new is not None and new.startswith("total time 38 minutes supports 99203, below "
+                                              "the 45-minute minimum for 99204; no MDM level")
 
 
 def test_level_unclear_cases() -> None:
     below_all = em25.level_unclear(_context(WORK + "Total time: 6 minutes.\n",
                                             _denial("99212", ("17110", "99212"))))
     assert below_all is not None and "below the lowest minimum" in below_all
+    assert below_all.endswith("an auditor decides whether MDM supports the level billed")
     low_mdm = em25.level_unclear(_context(WORK + "MDM: low.\n"))
     assert low_mdm == "the note states MDM low, which supports 99213, below 99214 billed"
     elements = em25.level_unclear(_context(WORK + "Total time 22 min (Rx drug mgmt).\n"))
@@ -350,6 +389,15 @@ Impression/Plan:
 - Lipids, A1c, troponin today.
 Medical decision making: high (acute illness posing threat to bodily function).
 """
+DM_AND_KNEE_LOW_MDM = """FAMILY MEDICINE - OFFICE VISIT    09/08/2026 3:30 PM
+CC: R knee pain, HTN f/u
+HPI: 71F, OA R knee, wants inj. Home BPs 150s/90s on amlodipine 5 mg.
+A/P:
+1) R knee OA - inj today (see proc note).
+2) HTN, above goal - increase amlodipine to 10 mg daily; BMP in 2 wks.
+MDM: low.
+Total time 24 min excluding the procedure.
+"""
 DERM_SHORT = """Derm visit 09/11/2026
 A/P:
 1. SK, irritated, L upper back - LN2 cryo x1 today (see procedure note).
@@ -369,6 +417,8 @@ CLAIMS_835: list[tuple[str, str, str, tuple[str, str, str] | None, str,
      [("New patient visit", NEW_PATIENT_SHOULDER), ("Procedure note", SHOULDER_PROCEDURE)]),
     ("EM-TIME", "MB103", "99214:25", ("20610", "180.00", "95.00"), "20260908",
      [("Office visit", DM_AND_KNEE)]),
+    ("EM-LOWMDM", "MB106", "99214:25", ("20610", "180.00", "95.00"), "20260908",
+     [("Office visit", DM_AND_KNEE_LOW_MDM)]),
     ("EM-THIN", "MB104", "99213:25", ("93000", "40.00", "17.00"), "20260909",
      [("Office visit", UNSIGNED)]),
     ("EM-NOMOD", "MB105", "99214", ("93306", "700.00", "350.00"), "20260902",
@@ -523,17 +573,31 @@ def test_new_patient_status_alone_is_written_off(pipeline: tuple[Path, dict[str,
     assert new.letter.status == "not_drafted"
 
 
-def test_time_below_the_level_is_a_corrected_claim(
+def test_time_below_the_level_without_stated_mdm_needs_review(
         pipeline: tuple[Path, dict[str, MDenial]]) -> None:
     _, denials = pipeline
     timed = denials["EM-TIME"]
-    assert timed.triage.action == "corrected_claim"
+    assert timed.triage.action == "needs_review"
     assert timed.triage.root_cause == "coding"
-    assert "total time 25 minutes" in timed.triage.reason
-    assert "the time supports 99213" in timed.triage.reason
+    assert ("total time 25 minutes supports 99213, below the 30-minute minimum for 99214; "
+            "no MDM level is stated: an auditor decides whether MDM supports the level "
+            "billed") in timed.triage.reason
     assert timed.letter.status == "not_drafted"
     assert [e.quote for e in timed.evidence if e.fact == "separate_em_work"] == [
         "T2DM, uncontrolled - add glipizide 5 mg qAM; diet reviewed; A1c in 3 mo."]
+
+
+def test_time_and_stated_mdm_below_the_level_is_a_corrected_claim(
+        pipeline: tuple[Path, dict[str, MDenial]]) -> None:
+    _, denials = pipeline
+    low = denials["EM-LOWMDM"]
+    assert low.triage.action == "corrected_claim"
+    assert low.triage.root_cause == "coding"
+    assert "the documentation supports 99213. Both routes to the level" in \
+        low.triage.reason
+    assert low.letter.status == "not_drafted"
+    assert {e.value for e in low.evidence if e.fact == "em_level_support"} == {
+        "MDM low", "total time 24 minutes"}
 
 
 def test_a_note_without_assessment_needs_review(pipeline: tuple[Path, dict[str, MDenial]]

@@ -21,9 +21,13 @@ Checks (the playbook's ``not_appeal`` rules):
 * ``em25_no_separate_service``: no separate work, and the notes document the procedure or
   test (indications, consent, the decision to perform it, its findings) → write off.
 * ``em25_time_below_level``: separate work, a total time below the billed level's minimum
-  and no MDM documented → corrected claim at the level the time supports.
+  *and* a stated MDM level below the level billed (an established-patient code): both
+  routes to the level (MDM or time, REFERENCE.md §2d) agree on a lower code → corrected
+  claim at the higher of the two codes they support.
 * ``em25_level_unclear``: separate work, but the documented time or MDM falls short of the
-  level billed in a way a corrected claim cannot settle alone → an auditor decides.
+  level billed in a way a corrected claim cannot settle alone (time below with no stated
+  MDM level: free text may support the level by MDM, which the agent does not grade) → an
+  auditor decides.
 
 Notes are untrusted data: they are matched against patterns, never followed.
 """
@@ -551,25 +555,39 @@ def no_separate_service(ctx: CheckContext) -> str | None:
 
 def time_below_level(ctx: CheckContext) -> str | None:
     """Check ``em25_time_below_level``: separate work is documented, the total time is
-    below the billed level's minimum, no MDM is documented, and the time supports a
-    lower level."""
+    below the billed level's minimum, and the note states an MDM level below the level
+    billed: neither route supports the code billed, so the claim is corrected to the
+    higher of the codes they support. Established-patient codes only: REFERENCE.md pairs
+    MDM levels with 99212-99215, not with the new-patient codes (those go to review)."""
     summary = level_summary(ctx)
-    if summary is None or summary.minutes is None or summary.mdm_levels \
-            or summary.mdm_elements or not separate_work(ctx.chart, ctx.denial):
+    if summary is None or summary.minutes is None or summary.billed in NEW_PATIENT_CODES \
+            or not separate_work(ctx.chart, ctx.denial):
         return None
-    supported = summary.time_code
-    minimum = TIME_MINIMUMS[summary.billed]
-    if supported is None or summary.minutes >= minimum:
+    billed, minimum = summary.billed, TIME_MINIMUMS[summary.billed]
+    mdm_code = summary.mdm_code
+    if summary.minutes >= minimum or mdm_code is None or _rank(mdm_code) >= _rank(billed):
         return None
-    return (f"total time {summary.minutes} minutes documented and no MDM: below the "
-            f"{minimum}-minute minimum for {summary.billed} (CPT 2024); the time supports "
-            f"{supported}")
+    time_code = summary.time_code
+    supported = mdm_code if time_code is None else max(mdm_code, time_code, key=_rank)
+    time_part = (f"total time {summary.minutes} minutes supports {time_code}"
+                 if time_code is not None else
+                 f"total time {summary.minutes} minutes meets no minimum of the family")
+    return (f"the note states MDM {_stated_mdm(summary)}, which supports {mdm_code}, and "
+            f"{time_part}, below the {minimum}-minute minimum for {billed} (CPT 2024): "
+            f"neither MDM nor time supports {billed}; the documentation supports {supported}")
+
+
+def _stated_mdm(summary: LevelSummary) -> str:
+    """The highest MDM level the notes state."""
+    return max(summary.mdm_levels, key=MDM_LEVELS.index)
 
 
 def level_unclear(ctx: CheckContext) -> str | None:
     """Check ``em25_level_unclear``: separate work is documented but the level is not
-    settled by a simple correction (time below every minimum, MDM stated below the level
-    billed, or time below the level with MDM elements but no stated level)."""
+    settled by a simple correction: time below the level billed with no stated MDM level
+    (the note may support the level by MDM, which only an auditor can grade), MDM stated
+    below the level billed without time that settles it, or a new-patient code with both
+    below."""
     summary = level_summary(ctx)
     if summary is None or not separate_work(ctx.chart, ctx.denial):
         return None
@@ -581,21 +599,22 @@ def level_unclear(ctx: CheckContext) -> str | None:
     if mdm_code is not None:
         if _rank(mdm_code) >= _rank(billed):
             return None
-        return (f"the note states MDM {max(summary.mdm_levels, key=MDM_LEVELS.index)}, "
-                f"which supports {mdm_code}, below {billed} billed"
+        return (f"the note states MDM {_stated_mdm(summary)}, which supports {mdm_code}, "
+                f"below {billed} billed"
                 + (f", and total time {summary.minutes} minutes is below its {minimum}-minute"
                    " minimum" if summary.minutes is not None else ""))
     if summary.minutes is None:
         return None
+    no_level = ("no MDM level is stated"
+                + (" (MDM elements are documented without one)" if summary.mdm_elements
+                   else "")
+                + ": an auditor decides whether MDM supports the level billed")
     if summary.time_code is None:
         lowest = family(billed)[0]
         return (f"total time {summary.minutes} minutes is below the lowest minimum of the "
-                f"family ({lowest}: {TIME_MINIMUMS[lowest]} minutes) and no MDM level is "
-                "stated")
-    if summary.mdm_elements:
-        return (f"total time {summary.minutes} minutes supports {summary.time_code}, below "
-                f"{billed} billed; MDM elements are documented without a stated level")
-    return None
+                f"family ({lowest}: {TIME_MINIMUMS[lowest]} minutes) and {no_level}")
+    return (f"total time {summary.minutes} minutes supports {summary.time_code}, below the "
+            f"{minimum}-minute minimum for {billed}; {no_level}")
 
 
 # --- registration ----------------------------------------------------------------------
