@@ -36,6 +36,7 @@ from agent.playbooks.specialties.distinct_procedure import (
     DENIED_SERVICE,
     DISTINCT_SERVICE,
     Site,
+    clock_times,
     denied_service,
     distinct_service,
     documented_codes,
@@ -286,7 +287,85 @@ def test_separate_injury_and_site() -> None:
 
 def test_separate_encounter_in_another_note_of_the_day() -> None:
     denial = _denial(modifiers=("XE", "RT"))
-    assert _values(_chart(CLINIC_MORNING, OP_AFTERNOON), denial) == ["separate encounter"]
+    assert set(_values(_chart(CLINIC_MORNING, OP_AFTERNOON), denial)) == {
+        "separate encounter (notes of 07:40 and 15:20)", "separate encounter"}
+
+
+# A clinic visit and an operation the same day, written without any "separate" wording:
+# the two notes' times and what each documents are the evidence.
+CLINIC_0740 = """ORTHO CLINIC - urgent add-on      09/03/2026  07:40      S. Whitfield, MD
+CC: R knee locked since yesterday
+Exam: R knee tense effusion, lacks ~25 deg of extension.
+Procedure note: R knee arthrocentesis. Verbal consent, 18 g needle, 60 cc hemarthrosis
+aspirated. Knee still locked after aspiration.
+A/P: Locked R knee, likely bucket-handle MM tear. Added on to this afternoon's OR schedule;
+consent for arthroscopy signed.
+"""
+OP_1450 = """OPERATIVE NOTE       09/03/2026 2:50 PM
+Procedure: R knee arthroscopy, partial medial meniscectomy of displaced bucket-handle
+fragment.
+Indications: Locked R knee. Knee aspirated in clinic at 0740 today (60 cc hemarthrosis,
+see clinic note), still locked afterwards.
+Technique: AL/AM portals, fragment resected, rim balanced w/ shaver. Portals closed.
+"""
+
+
+def test_two_notes_timed_apart_document_a_separate_encounter() -> None:
+    denial = _denial(modifiers=("XE", "RT"))
+    chart = _chart(CLINIC_0740, OP_1450)
+    found = distinct_service(chart, denial)
+    verify_evidence(found, chart)
+    timed = [e.quote for e in found
+             if e.value == "separate encounter (notes of 07:40 and 14:50)"]
+    assert timed == ["R knee arthrocentesis.",
+                     "ORTHO CLINIC - urgent add-on      09/03/2026  07:40      S. Whitfield, MD",
+                     "OPERATIVE NOTE       09/03/2026 2:50 PM"]
+    # the op note places the aspiration in clinic at another time of day
+    assert ("separate encounter (07:40)", "Knee aspirated in clinic at 0740 today (60 cc "
+            "hemarthrosis,\nsee clinic note), still locked afterwards.") in [
+                (e.value, e.quote) for e in found]
+    # the op note alone: the clinic time and place it names
+    assert _values(_chart(OP_1450), denial) == ["separate encounter (07:40)"]
+    # one operation documented in two notes timed apart is one encounter: the first note
+    # documents the partner's own work too
+    brief = ("BRIEF OP NOTE 09/03/2026 09:10\nProcedures: R knee partial medial meniscectomy; "
+             "R knee injection 40 mg Kenalog.\n")
+    report = ("OPERATIVE REPORT 09/03/2026 11:45\nR knee arthroscopy, partial medial "
+              "meniscectomy; knee injected at the end of the case.\n")
+    assert distinct_service(_chart(brief, report), denial) == []
+    # a time-out time in the body is not another encounter (no clinic or ED named)
+    op = ("OPERATIVE NOTE 09/03/2026 14:50\nTime-out 07:52. R knee arthroscopy, PMM. "
+          "R knee injected at 08:40 at the end of the case.\n")
+    assert distinct_service(_chart(op), denial) == []
+
+
+@pytest.mark.parametrize(("text", "times"), [
+    ("Knee clinic  09/03/26  07:40", [460]),
+    ("OPERATIVE NOTE 09/03/2026 2:50 PM", [890]),
+    ("seen 9:05 am, aspirated at 1130", [545, 690]),
+    ("ED note 08/12/2026 0315", [195]),
+    ("BP 120/80, 4/5 strength, Session: 1402-1458, MRN 0740", []),
+])
+def test_clock_times(text: str, times: list[int]) -> None:
+    assert [c.minutes for c in clock_times(text)] == times
+
+
+def test_the_separately_prepped_field_is_quoted_with_the_distinct_site() -> None:
+    scopes = OP_BILATERAL_SCOPES.replace(
+        "LEFT KNEE: separately prepped and draped, partial medial meniscectomy of the left knee.",
+        "LEFT KNEE: separately prepped and draped after the R knee was dressed, new time-out.\n"
+        "AL/AM portals. Partial medial meniscectomy of the left knee to a stable rim.")
+    chart = _chart(scopes)
+    denial = _denial(code="29881", modifiers=("XS", "LT"), claim_codes=("29880", "29881"))
+    found = distinct_service(chart, denial)
+    verify_evidence(found, chart)
+    assert found[0].quote == ("LEFT KNEE: separately prepped and draped after the R knee was "
+                              "dressed, new time-out.")
+    assert found[0].value == "left knee vs right knee"
+    # a new time-out on the same knee is no distinct site
+    same = ("Op note 09/03/26: R knee arthroscopy, partial medial meniscectomy (29881-RT). "
+            "New time-out, R knee injected w/ 40 mg Kenalog (20610-RT).")
+    assert distinct_service(_chart(same), _denial(modifiers=("59", "RT"))) == []
 
 
 @pytest.mark.parametrize(("sentence", "value"), [
@@ -591,7 +670,9 @@ def test_separate_encounter_in_the_morning_clinic_is_appealed(run: Run) -> None:
     action, _, _ = _triage(run, "DP-1004")
     assert action == "appeal"
     quotes = [e.quote for e in run.records["DP-1004"].evidence if e.fact == DISTINCT_SERVICE]
-    assert quotes and "at a separate visit" in quotes[0]
+    assert quotes[:3] == ["R knee arthrocentesis, 60 cc hemarthrosis aspirated.",
+                          "Knee clinic  09/03/26  07:40", "OPERATIVE NOTE 09/03/26 15:20"]
+    assert any("at a separate visit" in q for q in quotes)
 
 
 def test_a_pair_the_shipped_subset_cannot_vouch_for_needs_review(run: Run) -> None:

@@ -9,9 +9,12 @@ The Python behind ``specialty_playbooks/distinct_procedure.yaml`` (REFERENCE.md 
 * **The NCCI finding**: the active PTP edit with the denied code in column 2 (indicator 0
   wins over 1), else an edit the other way round, else none.
 * **A distinct service** in the notes: a different anatomic site for the denied service
-  and its partner ("left knee vs right knee"), a separate encounter, a separate incision
-  or portal, or a separate injury. A different compartment of the same knee, a different
-  procedure or a different diagnosis is not one.
+  and its partner ("left knee vs right knee", quoted with the sentence that has that site
+  separately prepped and draped when there is one), a separate encounter (two notes of the
+  day timed apart, the denied service in one and its partner in the other, or the service
+  placed in a clinic or ED at another time of day), a separate incision or portal, or a
+  separate injury. A different compartment of the same knee, a different procedure or a
+  different diagnosis is not one.
 
 Only notes of the date of service are read: those on the claim's encounter and those
 dated that day. History sections and sentences about past or planned care are skipped.
@@ -442,13 +445,15 @@ def _at_other_side(text: str, position: int, mentions: list[_Mention], side: str
 
 def distinct_service(chart: ChartBundle, denial: Denial) -> list[Evidence]:
     """A distinct site for the denied service and its partner (value 'left knee vs right
-    knee'), else a separate encounter, incision/portal or injury named with it."""
+    knee'), else a separate encounter (timed notes, or a time and place named with the
+    service), incision/portal or injury named with it."""
     own = _own_code(denial)
     if own is None:
         return []
     documents, day = same_day_documents(chart, denial), denial.service_date
-    found = distinct_sites(documents, day, own, partner_codes_in_notes(chart, denial),
-                           billed_side(denial))
+    partners, side = partner_codes_in_notes(chart, denial), billed_side(denial)
+    found = distinct_sites(documents, day, own, partners, side)
+    found += separate_encounter_notes(documents, day, own, partners, side)
     found += separate_markers(documents, day, own)
     return _unique(found)[:4]
 
@@ -479,8 +484,170 @@ def distinct_sites(documents: list[SourceDocument], day: date | None, own: str,
         if all(done.site.distinct_from(p.site) for p in partner_done):
             other = next(p for p in partner_done if done.site.distinct_from(p.site))
             value = f"{done.site.describe()} vs {other.site.describe()}"
-            return _unique([done.evidence(value), other.evidence(value)])
+            field = separate_field(documents, day, done.site, value)
+            return _unique([*field, done.evidence(value), other.evidence(value)])
     return []
+
+
+SEPARATE_FIELD = _words(
+    r"separately (?:re-?)?prep(?:ped|ared)", r"(?:re-?)?prep(?:ped|ared)(?: and (?:re-?)?draped)? "
+    r"separately", r"draped separately", r"re-?prepped and re-?draped",
+    r"(?:new|second|separate|repeat) time-?\s?out", r"new instrument (?:set|tray)s?",
+    r"separate (?:instrument|back) table")
+"""A second operative field: prepped and draped apart, a new time-out, its own instruments."""
+
+
+def separate_field(documents: list[SourceDocument], day: date | None, site: Site,
+                   value: str) -> list[Evidence]:
+    """The first sentence that has ``site`` (the denied service's, already distinct from
+    the partner's) prepped and draped as its own field ('LEFT KNEE: separately prepped and
+    draped ..., new time-out'), quoted with ``value``."""
+    for document, sentence in _usable_sentences(documents, day):
+        mentions = site_mentions(sentence.text)
+        for match in SEPARATE_FIELD.finditer(sentence.text):
+            if is_negated(sentence.text, match.start(), match.end()):
+                continue
+            at = sites_at(sentence.text, match.start(), mentions)
+            if at and all(m.site.side == site.side and not m.site.distinct_from(site)
+                          for m in at):
+                start, end = clause_around(sentence, match.start(), match.end())
+                return [Evidence(quote=document.text[start:end],
+                                 document_id=document.document_id, start=start, end=end,
+                                 fact=DISTINCT_SERVICE, value=value,
+                                 document_date=document.date,
+                                 document_title=document.title)]
+    return []
+
+
+# --- separate encounters: notes timed apart --------------------------------------------
+
+_CLOCK = re.compile(r"(?<![\d:/.])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?![\d:])"
+                    r"(?:\s*(?P<ap>[ap])\.?m\.?(?![A-Za-z]))?", re.IGNORECASE)
+_MILITARY = re.compile(r"(?:(?<![\d/])\d{1,2}/\d{1,2}/\d{2,4}|(?<!\d)\d{4}-\d{2}-\d{2}|"
+                       r"(?<![A-Za-z])(?:at|@))\s+(?P<h>[01]\d|2[0-3])(?P<m>[0-5]\d)"
+                       r"(?:\s*h(?:rs?)?)?(?![\d:/A-Za-z])", re.IGNORECASE)
+"""'0740' as a time: after a date ('08/12/2026 0740') or after 'at' / '@' ('at 0740')."""
+_HEADER_LINES = 3
+_APART = 30
+"""Minutes two times of day must differ by to be two encounters (not one note signed twice)."""
+_SETTING = _words(r"(?:in|at) (?:the )?(?:clinic|office|ED|ER|emergency (?:department|room)|"
+                  r"urgent care|bedside)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    minutes: int
+    start: int
+    end: int
+
+    def label(self) -> str:
+        return f"{self.minutes // 60:02d}:{self.minutes % 60:02d}"
+
+
+def clock_times(text: str) -> list[_Clock]:
+    """Times of day written in ``text`` ('07:40', '2:15 PM', '08/12/2026 0740', 'at 0740'),
+    in order, as minutes after midnight."""
+    found = []
+    for pattern in (_CLOCK, _MILITARY):
+        for match in pattern.finditer(text):
+            hour, minute = int(match["h"]), int(match["m"])
+            meridiem = (match.groupdict().get("ap") or "").lower()
+            if meridiem and not 1 <= hour <= 12:
+                continue
+            if meridiem:
+                hour = hour % 12 + (12 if meridiem == "p" else 0)
+            found.append(_Clock(hour * 60 + minute, match.start("h"), match.end("m")))
+    return sorted(found, key=lambda c: c.start)
+
+
+def note_time(text: str) -> _Clock | None:
+    """The time of day a note gives in its first lines (its header), or None."""
+    seen, offset = 0, 0
+    for line in text.splitlines(keepends=True):
+        if line.strip():
+            times = clock_times(line)
+            if times:
+                first = times[0]
+                return _Clock(first.minutes, offset + first.start, offset + first.end)
+            seen += 1
+            if seen >= _HEADER_LINES:
+                return None
+        offset += len(line)
+    return None
+
+
+def _first_naming(document: SourceDocument, day: date | None,
+                  patterns: list[re.Pattern[str]], side: str | None = None
+                  ) -> tuple[Sentence, re.Match[str]] | None:
+    """The first usable sentence of ``document`` naming one of ``patterns`` (not negated,
+    not at the side opposite ``side``)."""
+    for _, sentence in _usable_sentences([document], day):
+        mentions = site_mentions(sentence.text)
+        for pattern in patterns:
+            for match in pattern.finditer(sentence.text):
+                if not is_negated(sentence.text, match.start(), match.end()) and \
+                        not _at_other_side(sentence.text, match.start(), mentions, side):
+                    return sentence, match
+    return None
+
+
+def _line_evidence(document: SourceDocument, clock: _Clock, value: str) -> Evidence:
+    """The header line that carries a note's time, quoted."""
+    start = document.text.rfind("\n", 0, clock.start) + 1
+    end = document.text.find("\n", clock.end)
+    end = len(document.text) if end < 0 else end
+    while document.text[start].isspace():
+        start += 1
+    while document.text[end - 1].isspace():
+        end -= 1
+    return Evidence(quote=document.text[start:end], document_id=document.document_id,
+                    start=start, end=end, fact=DISTINCT_SERVICE, value=value,
+                    document_date=document.date, document_title=document.title)
+
+
+def separate_encounter_notes(documents: list[SourceDocument], day: date | None, own: str,
+                             partners: list[str], side: str | None = None) -> list[Evidence]:
+    """Two notes of the day timed at least ``_APART`` minutes apart: one documents the denied
+    service and none of its partners' own work, the other documents a partner (a 07:40
+    clinic note with the aspiration, a 14:50 op note with the arthroscopy). Quoted: the
+    denied service's sentence and the two notes' time lines."""
+    if not partners:
+        return []
+    timed = [(d, t) for d in documents if (t := note_time(d.text)) is not None]
+    own_pattern = [service_pattern(own)]
+    specific = [service_pattern(p) for p in partners]
+    broad = [service_pattern(p, generic=True) for p in partners]
+    for here, here_time in timed:
+        named = _first_naming(here, day, own_pattern, side)
+        if named is None or _first_naming(here, day, specific) is not None:
+            continue
+        for there, there_time in timed:
+            if there is here or abs(there_time.minutes - here_time.minutes) < _APART \
+                    or _first_naming(there, day, broad) is None:
+                continue
+            value = (f"separate encounter (notes of {here_time.label()} and "
+                     f"{there_time.label()})")
+            sentence, match = named
+            start, end = clause_around(sentence, match.start(), match.end())
+            service = Evidence(quote=here.text[start:end], document_id=here.document_id,
+                               start=start, end=end, fact=DISTINCT_SERVICE, value=value,
+                               document_date=here.date, document_title=here.title)
+            return _unique([service, _line_evidence(here, here_time, value),
+                            _line_evidence(there, there_time, value)])
+    return []
+
+
+def _elsewhere_earlier_or_later(document: SourceDocument, sentence: Sentence
+                                ) -> _Clock | None:
+    """A time of day named in the sentence, with a clinic/ED setting, at least ``_APART``
+    minutes from the note's own time ('aspirated in clinic at 0740' in a 14:50 op note)."""
+    own_time = note_time(document.text)
+    if own_time is None or not _SETTING.search(sentence.text):
+        return None
+    for clock in clock_times(sentence.text):
+        if abs(clock.minutes - own_time.minutes) >= _APART:
+            return clock
+    return None
 
 
 def _vague(done: _Done) -> bool:
@@ -537,6 +704,12 @@ def _names_service(sentence: Sentence, pattern: re.Pattern[str]) -> bool:
 
 def _marker_evidence(document: SourceDocument, sentence: Sentence) -> list[Evidence]:
     found = []
+    elsewhere = _elsewhere_earlier_or_later(document, sentence)
+    if elsewhere is not None:
+        found.append(Evidence(quote=sentence.text, document_id=document.document_id,
+                              start=sentence.start, end=sentence.end, fact=DISTINCT_SERVICE,
+                              value=f"separate encounter ({elsewhere.label()})",
+                              document_date=document.date, document_title=document.title))
     for value, pattern in _MARKERS:
         for match in pattern.finditer(sentence.text):
             if is_negated(sentence.text, match.start(), match.end()):
