@@ -48,7 +48,8 @@ def run_eval(datasets: Sequence[Path] = (), split: SplitChoice = "all",
             out.print(Text(f"{status:4} {result.loaded.case.id} ({result.seconds:.2f} s)"))
 
     results = run_cases(cases, settings, lambda run: evaluate(run, env), progress)
-    return build_scorecard(results, split, time.perf_counter() - started)
+    return build_scorecard(results, split, time.perf_counter() - started,
+                           mode="llm" if settings.llm is not None else "template")
 
 
 def main(argv: Sequence[str] | None = None, config: AppConfig | None = None) -> int:

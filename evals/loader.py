@@ -1,12 +1,15 @@
 """Reading dataset files: YAML to validated cases, every problem naming the file and case.
 
 Beyond the models (evals/model.py) a case is checked against the agent itself: its queue
-rows must be rows the agent reads, its playbook must exist and its cited facts must be
-that playbook's facts. Case ids are unique across every file loaded together.
+rows must be rows the agent reads, its input (queue rows or 835) must give the agent at
+least one denial, its playbook must exist and its cited facts must be that playbook's
+facts. Case ids are unique across every file loaded together. A file that is not UTF-8,
+not YAML, or gives a key twice in one mapping is refused, naming the case and line.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -18,6 +21,7 @@ from pydantic import ValidationError
 
 from agent.denials.queue import QueueRow
 from agent.playbooks.registry import PlaybookSet
+from evals.materialise import read_denials
 from evals.model import DEFAULT_TODAY, Case, Split
 
 DATASETS = Path(__file__).resolve().parent / "datasets"
@@ -39,8 +43,27 @@ class LoadedCase:
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML that keeps codes and ids with leading zeros as text: YAML 1.1 would read
-    ``00840`` or ``0123`` as numbers (octal) and ``14:30`` as a sexagesimal integer."""
+    """Safe YAML that keeps codes and ids with leading zeros as text (YAML 1.1 would read
+    ``00840`` or ``0123`` as numbers (octal) and ``14:30`` as a sexagesimal integer),
+    keeps an impossible date such as ``2026-02-30`` as text (the case's validation then
+    names the field) and rejects a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line + 1)
+                except TypeError:  # an unhashable key: the constructor reports it
+                    continue
+                if first != key_node.start_mark.line + 1:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key '{key}' given twice (first on line {first})",
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep)  # type: ignore[arg-type]
 
 
 def _int_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
@@ -51,17 +74,76 @@ def _int_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
     return yaml.SafeLoader.construct_yaml_int(loader, node)
 
 
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:  # 2026-02-30: left as text for the validation to name
+        return str(node.value)
+
+
 _Loader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+_CASE_ID_LINE = re.compile(r"^(\s*)-\s+id:\s*['\"]?([a-z0-9][a-z0-9-]*)['\"]?\s*(?:#.*)?$",
+                           re.MULTILINE)
+
+
+def case_at(text: str, line: int) -> str | None:
+    """``case ID`` (or ``case #N``) of the case that holds 0-based ``line`` of a dataset
+    file's text, when it can be told."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        root = None
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value != "cases" or not isinstance(value, yaml.SequenceNode):
+                continue
+            for index, item in enumerate(value.value, start=1):
+                if item.start_mark.line <= line <= item.end_mark.line:
+                    ids = [v.value for k, v in getattr(item, "value", ())
+                           if isinstance(item, yaml.MappingNode) and k.value == "id"
+                           and isinstance(v, yaml.ScalarNode)]
+                    return f"case {ids[0]}" if ids else f"case #{index}"
+        return None
+    # Not YAML: the last case id line at the outermost list level before ``line``.
+    found = [(len(m[1]), text.count("\n", 0, m.start()), m[2])
+             for m in _CASE_ID_LINE.finditer(text)]
+    if not found:
+        return None
+    outer = min(indent for indent, _, _ in found)
+    before = [case_id for indent, at, case_id in found if indent == outer and at <= line]
+    return f"case {before[-1]}" if before else None
+
+
+def _where(name: str, text: str, line: int) -> str:
+    label = case_at(text, line)
+    return f"{name}: {label}" if label else name
 
 
 def read_yaml(path: Path) -> Any:
-    """The YAML document of ``path`` (codes with leading zeros kept as text)."""
+    """The YAML document of ``path`` (codes with leading zeros kept as text); a file that
+    is not UTF-8 or not YAML, or repeats a key, is a :class:`CaseFileError` naming the
+    file, the case when it can be told, and the line."""
+    raw = path.read_bytes()
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start)
+        where = _where(path.name, raw.decode("utf-8", errors="replace"), line)
+        raise CaseFileError(f"{where}: not UTF-8 text (line {line + 1}, byte "
+                            f"0x{raw[exc.start]:02X})") from None
+    try:
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise CaseFileError(f"{path.name}: not valid YAML{where}") from None
+        if mark is None:
+            raise CaseFileError(f"{path.name}: not valid YAML") from None
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        if "given twice" not in problem:
+            problem = "not valid YAML"
+        raise CaseFileError(f"{_where(path.name, text, mark.line)}: {problem} "
+                            f"(line {mark.line + 1})") from None
 
 
 def dataset_files(paths: Sequence[Path] = ()) -> list[Path]:
@@ -126,6 +208,13 @@ def check_case(case: Case, playbooks: PlaybookSet) -> str | None:
             QueueRow.model_validate(row)
         except ValidationError as exc:
             return f"{where}: {_first_error(exc)}"
+    try:
+        denials, errors = read_denials(case)
+    except Exception as exc:  # an input the agent cannot even be handed is the case's fault
+        return f"denial: the input could not be written or read ({type(exc).__name__}: {exc})"
+    if not denials:
+        why = f": {errors[0]}" if errors else ""
+        return f"denial: the agent reads no denial from this input{why}"
     expect = case.expect
     if expect.playbook is None:
         if expect.cited_facts:

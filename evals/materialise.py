@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,16 +36,28 @@ class Materialised:
         return f"fhir-dir:{self.fhir_dir}"
 
 
-def materialise(case: Case, directory: Path) -> Materialised:
-    """Write ``case`` under ``directory`` (inputs/ and fhir/); nothing else is touched."""
-    inputs_dir = directory / "inputs"
-    inputs_dir.mkdir(parents=True, exist_ok=True)
+def write_input(case: Case, directory: Path) -> Path:
+    """Write the case's denial input under ``directory``: an .835 or a queue CSV."""
+    directory.mkdir(parents=True, exist_ok=True)
     if case.denial.x12_835 is not None:
-        path = inputs_dir / f"{case.id}.835"
+        path = directory / f"{case.id}.835"
         path.write_text(case.denial.x12_835.strip() + "\n", encoding="utf-8")
     else:
-        path = inputs_dir / f"{case.id}.csv"
+        path = directory / f"{case.id}.csv"
         write_queue(path, case.denial.rows())
+    return path
+
+
+def read_denials(case: Case) -> tuple[list[Denial], list[str]]:
+    """The denials the agent reads from the case's input, and the input's errors."""
+    with tempfile.TemporaryDirectory(prefix="appeals-eval-input-") as tmp:
+        report = ingest([str(write_input(case, Path(tmp)))])
+        return list(report.denials), [e.replace(f"{tmp}/", "") for e in report.errors]
+
+
+def materialise(case: Case, directory: Path) -> Materialised:
+    """Write ``case`` under ``directory`` (inputs/ and fhir/); nothing else is touched."""
+    path = write_input(case, directory / "inputs")
     report = ingest([str(path)])
     resources = chart_resources(case.chart, report.denials) if case.chart else []
     fhir_dir = write_ndjson(directory / "fhir", resources)

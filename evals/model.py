@@ -9,6 +9,7 @@ notes as DocumentReference text) and what the agent is expected to do with it.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -105,9 +106,21 @@ class PatientInput(_Strict):
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+_PARTIAL_DATE = re.compile(r"\d{4}(-\d{2})?")
+
+
 def _fhir_date(value: Any) -> Any:
+    """A YAML date or dateTime as FHIR text; text must be a real FHIR date or dateTime
+    (``2026-02-30`` is refused, a partial ``2026-08`` kept)."""
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, str) and not _PARTIAL_DATE.fullmatch(value):
+        try:
+            date.fromisoformat(value) if len(value) == 10 else \
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"'{value}' is not a date (YYYY-MM-DD) or a dateTime "
+                             "(YYYY-MM-DDThh:mm:ss+zz:zz)") from None
     return value
 
 

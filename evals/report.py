@@ -13,7 +13,7 @@ from rich.text import Text
 from evals.scorecard import Score, Scorecard
 
 SHORT = {"action_correct": "action", "playbook_correct": "playbook",
-         "evidence_recall": "recall", "citation_validity": "citations",
+         "reason_correct": "reason", "evidence_recall": "recall", "citation_validity": "citations",
          "letter_complete": "letter", "no_fabrication": "no fabrication",
          "no_letter_when_not_appealable": "no letter (not appealable)",
          "no_forbidden_content": "no forbidden"}
@@ -46,10 +46,33 @@ def _rows(card: Scorecard) -> list[tuple[str, str, int, dict[str, Score]]]:
     return rows
 
 
+def drafting_line(card: Scorecard) -> str:
+    """``template-only drafting, 40 letters`` or ``LLM drafting: 38 of 40 letters by the
+    model, 2 fell back to the template (rejected: 2)``."""
+    d = card.drafting
+    if d.mode == "template":
+        return f"template-only drafting, {d.letters} letters"
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in d.fallback_reasons.items())
+    return (f"LLM drafting: {d.by_llm} of {d.letters} letters by the model, {d.fallbacks} "
+            "fell back to the template" + (f" ({reasons})" if reasons else ""))
+
+
+def gate_verdicts(card: Scorecard) -> str:
+    """``holdout passed, dev passed, all passed``: the gate per split, holdout first."""
+    return ", ".join(f"{split} {'passed' if passed else 'FAILED'}"
+                     for split in ("holdout", "dev", "all")
+                     if (passed := card.passed_by_split.get(split)) is not None)
+
+
+def _rate(rate: float | None) -> str:
+    return "- (nothing scored)" if rate is None else f"{rate:.1%}"
+
+
 def print_scorecard(card: Scorecard, out: Console) -> None:
-    """The table per playbook and overall, the gate and the failures."""
+    """The table per playbook and overall, the gate per split and the failures."""
     table = Table(title=f"Eval scorecard ({card.cases} cases, split {card.split}, "
-                  f"{card.seconds:.1f} s)", title_justify="left")
+                  f"{drafting_line(card)}, {card.seconds:.1f} s); gate: "
+                  f"{gate_verdicts(card)}", title_justify="left")
     table.add_column("playbook")
     table.add_column("split")
     table.add_column("cases", justify="right")
@@ -61,36 +84,39 @@ def print_scorecard(card: Scorecard, out: Console) -> None:
                       style=style)
     out.print(table)
     for line in card.gate:
-        rate = "-" if line.rate is None else f"{line.rate:.1%}"
         mark = "[green]pass[/green]" if line.passed else "[red]FAIL[/red]"
-        out.print(f"gate {line.evaluator} ≥ {line.threshold:.0%}: {rate} {mark}")
+        out.print(f"gate {line.split:7} {line.evaluator} ≥ {line.threshold:.0%}: "
+                  f"{_rate(line.rate)} {mark}")
     for failure in card.failures:
         # One line each, never wrapped: people grep these.
         out.print(Text(f"FAIL {failure.case} ({failure.source}, {failure.split}) "
                        f"{failure.evaluator}: {failure.detail}"), soft_wrap=True)
     verdict = "[green]gate passed[/green]" if card.passed else "[red]gate failed[/red]"
-    out.print(verdict)
+    out.print(f"{verdict} (split {card.split}; {gate_verdicts(card)})")
 
 
 def markdown(card: Scorecard) -> str:
     """The scorecard as Markdown: tables, the gate, a chart and the failing checks."""
     heads = [SHORT.get(n, n) for n in card.evaluators]
+    holdout = card.passed_by_split.get("holdout")
     lines = [f"Split `{card.split}`: {card.cases} cases "
              f"({card.cases_by_split.get('dev', 0)} dev, "
-             f"{card.cases_by_split.get('holdout', 0)} holdout), template-only drafting, "
+             f"{card.cases_by_split.get('holdout', 0)} holdout), {drafting_line(card)}, "
              f"run in {card.seconds:.1f} s. Gate: "
-             + ("**passed**." if card.passed else "**failed**."), "",
+             + ("**passed**" if card.passed else "**failed**")
+             + ("" if holdout is None else
+                f"; on the holdout split alone: **{'passed' if holdout else 'failed'}**")
+             + f" ({gate_verdicts(card)}).", "",
              "| playbook | split | cases | " + " | ".join(heads) + " |",
              "|---|---|--:|" + "--:|" * len(heads)]
     for group, split, cases, scores in _rows(card):
         name = f"**{group}**" if group == "overall" else f"`{group}`"
         lines.append(f"| {name} | {split} | {cases} | "
                      + " | ".join(cell(scores.get(n)) for n in card.evaluators) + " |")
-    lines += ["", "| gate | threshold | score | |", "|---|--:|--:|---|"]
+    lines += ["", "| gate | split | threshold | score | |", "|---|---|--:|--:|---|"]
     for line in card.gate:
-        rate = "-" if line.rate is None else f"{line.rate:.1%}"
-        lines.append(f"| {line.evaluator} | {line.threshold:.0%} | {rate} | "
-                     f"{'pass' if line.passed else '**FAIL**'} |")
+        lines.append(f"| {line.evaluator} | {line.split} | {line.threshold:.0%} | "
+                     f"{_rate(line.rate)} | {'pass' if line.passed else '**FAIL**'} |")
     lines += ["", _chart(card), ""]
     if card.failures:
         lines += ["Failing checks:", "", "| case | split | evaluator | detail |",
@@ -104,7 +130,7 @@ def markdown(card: Scorecard) -> str:
 
 def _chart(card: Scorecard, width: int = 20) -> str:
     """Dev against holdout per evaluator, as bars (reads faster than two columns of %)."""
-    rows = ["```text", f"{'':<28} {'dev':<{width + 7}} holdout"]
+    rows = ["```text", f"{'':<30} {'dev':<{width + 7}} holdout"]
     for name in card.evaluators:
         bars = []
         for split in ("dev", "holdout"):
@@ -114,7 +140,7 @@ def _chart(card: Scorecard, width: int = 20) -> str:
             else:
                 filled = round(rate * width)
                 bars.append("█" * filled + "░" * (width - filled) + f" {rate:>5.0%} ")
-        rows.append(f"{name:<28} " + " ".join(bars).rstrip())
+        rows.append(f"{name:<30} " + " ".join(bars).rstrip())
     rows.append("```")
     return "\n".join(rows)
 

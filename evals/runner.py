@@ -3,7 +3,8 @@
 Each case gets its own temporary directory: the materialised inputs and chart, a fresh
 SQLite database and the output directory. The agent runs exactly as ``appeals run``
 does (``open_workflow`` + ``run_batch``); the evaluators then read ``manifest.json`` and
-the letters it points to.
+the letters it points to, and judge citations against the case's own resources
+(:class:`~evals.chart.CaseChart`), never through the agent's EHR adapter.
 """
 
 from __future__ import annotations
@@ -18,15 +19,13 @@ from pathlib import Path
 from agent.codes import CodeTable
 from agent.config import AppConfig
 from agent.denials.model import Denial
-from agent.ehr.model import ChartBundle, ChartRequest
-from agent.ehr.registry import open_adapter
 from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest, MDenial
 from agent.ncci import PtpTable
 from agent.playbooks.registry import PlaybookSet
 from agent.workflow.run import open_workflow, run_batch
+from evals.chart import CaseChart
 from evals.checks import Check
-from evals.fhir import note_text
 from evals.loader import LoadedCase
 from evals.materialise import Materialised, materialise
 from evals.model import Expectation
@@ -70,13 +69,10 @@ class CaseRun:
     """The manifest's denials the case is about (``expect.procedure_code``, else all)."""
     letters: dict[str, str]
     """Markdown of every letter drafted in the case, by letter id."""
-    sources: dict[str, str]
-    """The text of every note written to the chart, by ``DocumentReference/id``."""
-    charts: dict[str, ChartBundle]
-    """The chart the EHR adapter gives for each denial, by denial id."""
+    chart: CaseChart
+    """The case's FHIR resources as written (never the agent's adapter's view of them)."""
     denials: dict[str, Denial]
-    """Each denial as the agent read it, by denial id."""
-    resources: list[dict[str, object]]
+    """Each denial as the evaluators read the case's input, by denial id."""
     error: str | None = None
     """Why the run failed (the evaluators then fail the case)."""
 
@@ -90,26 +86,52 @@ class CaseRun:
         return {d.letter.id: self.letters[d.letter.id] for d in denials
                 if d.letter.id and d.letter.id in self.letters}
 
+    def members(self, letter_id: str) -> list[MDenial]:
+        """The manifest's denials a letter covers."""
+        return [d for d in (self.manifest.denials if self.manifest else [])
+                if d.letter.id == letter_id]
+
 
 @dataclass(frozen=True, slots=True)
 class CaseResult:
-    """A case's checks."""
+    """A case's checks, and how its letters were drafted."""
 
     loaded: LoadedCase
     checks: list[Check]
     seconds: float
     error: str | None = None
+    letters: int = 0
+    """Letters drafted in the case."""
+    llm_letters: int = 0
+    """... of which the model wrote the argument (manifest ``letter.drafted_by``)."""
+    fallbacks: tuple[str, ...] = ()
+    """Why the template argument was used instead of the model's (``letter.llm_fallback``)."""
+
+
+def describe(exc: BaseException) -> str:
+    """An exception for a detail line: its type and message."""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message[:300]}" if message else type(exc).__name__
 
 
 def run_case(loaded: LoadedCase, settings: RunSettings) -> CaseRun:
-    """Materialise the case, run the workflow over it, and read what it wrote."""
-    if settings.keep is not None:
-        work = settings.keep / loaded.case.id
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        return _run_in(loaded, settings, work)
-    with tempfile.TemporaryDirectory(prefix="appeals-eval-") as tmp:
-        return _run_in(loaded, settings, Path(tmp))
+    """Materialise the case, run the workflow over it, and read what it wrote. Any
+    failure is the case's (``CaseRun.error``), never the eval run's."""
+    try:
+        if settings.keep is not None:
+            work = settings.keep / loaded.case.id
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            return _run_in(loaded, settings, work)
+        with tempfile.TemporaryDirectory(prefix="appeals-eval-") as tmp:
+            return _run_in(loaded, settings, Path(tmp))
+    except Exception as exc:  # a bug anywhere is a failed case, not a failed eval run
+        return failed_run(loaded, f"the case could not be run: {describe(exc)}")
+
+
+def failed_run(loaded: LoadedCase, error: str) -> CaseRun:
+    """A case whose run produced nothing to judge."""
+    return CaseRun(loaded, None, [], {}, CaseChart(()), {}, error=error)
 
 
 def _run_in(loaded: LoadedCase, settings: RunSettings, work: Path) -> CaseRun:
@@ -117,24 +139,30 @@ def _run_in(loaded: LoadedCase, settings: RunSettings, work: Path) -> CaseRun:
     out = work / "out"
     try:
         written = materialise(case, work)
-    except (OSError, TypeError, ValueError) as exc:
-        return CaseRun(loaded, None, [], {}, {}, {}, {}, [],
-                       error=f"the case could not be written: {type(exc).__name__}")
+    except Exception as exc:
+        return failed_run(loaded, f"the case could not be written: {describe(exc)}")
+    chart = CaseChart(written.resources, settings.config.document_window_days)
+    denials = {d.denial_id: d for d in written.denials}
     try:
         manifest = _run_agent(written, settings, work, loaded)
     except Exception as exc:  # a crash is a failed case, not a failed eval run
-        return CaseRun(loaded, None, [], {}, _sources(written), {}, {},
-                       written.resources, error=f"the run failed: {type(exc).__name__}")
-    letters = {d.letter.id: (out / d.letter.markdown).read_text(encoding="utf-8")
-               for d in manifest.denials if d.letter.id and d.letter.markdown}
-    code = case.expect.procedure_code
-    targets = [d for d in manifest.denials if code is None or
-               (d.procedure is not None and (d.procedure.original_code or d.procedure.code)
-                == code)]
-    denials = {d.denial_id: d for d in written.denials}
-    return CaseRun(loaded, manifest, targets, letters, _sources(written),
-                   _charts(written, denials.values(), settings.config), denials,
-                   written.resources)
+        return CaseRun(loaded, None, [], {}, chart, denials,
+                       error=f"the run failed: {describe(exc)}")
+    try:
+        letters = {d.letter.id: (out / d.letter.markdown).read_text(encoding="utf-8")
+                   for d in manifest.denials if d.letter.id and d.letter.markdown}
+    except Exception as exc:
+        return CaseRun(loaded, manifest, _targets(manifest, case.expect), {}, chart, denials,
+                       error=f"a letter could not be read: {describe(exc)}")
+    return CaseRun(loaded, manifest, _targets(manifest, case.expect), letters, chart,
+                   denials)
+
+
+def _targets(manifest: Manifest, expect: Expectation) -> list[MDenial]:
+    code = expect.procedure_code
+    return [d for d in manifest.denials if code is None or
+            (d.procedure is not None and (d.procedure.original_code or d.procedure.code)
+             == code)]
 
 
 def _run_agent(written: Materialised, settings: RunSettings, work: Path,
@@ -142,28 +170,6 @@ def _run_agent(written: Materialised, settings: RunSettings, work: Path,
     with open_workflow(work / "appeals.db", work / "out", written.ehr_source,
                        settings.config, today=loaded.today, llm=settings.llm) as workflow:
         return run_batch(workflow, written.inputs)
-
-
-def _sources(written: Materialised) -> dict[str, str]:
-    out = {}
-    for resource in written.resources:
-        if resource.get("resourceType") == "DocumentReference":
-            text = note_text(resource)
-            if text is not None:
-                out[f"DocumentReference/{resource.get('id')}"] = text
-    return out
-
-
-def _charts(written: Materialised, denials: Iterable[Denial], config: AppConfig
-            ) -> dict[str, ChartBundle]:
-    adapter = open_adapter(written.ehr_source)
-    charts = {}
-    for denial in denials:
-        member_ids = tuple(i for i in (denial.patient.member_id,) if i)
-        charts[denial.denial_id] = adapter.chart_for(ChartRequest(
-            member_ids=member_ids, claim_id=denial.claim_id,
-            service_date=denial.service_date, window_days=config.document_window_days))
-    return charts
 
 
 Evaluate = Callable[[CaseRun], list[Check]]
@@ -177,9 +183,13 @@ def run_cases(cases: Iterable[LoadedCase], settings: RunSettings, evaluate: Eval
         started = time.perf_counter()
         run = run_case(loaded, settings)
         checks = evaluate(run)
-        result = CaseResult(loaded, checks, time.perf_counter() - started, run.error)
+        drafted = {d.letter.id: d.letter for d in
+                   (run.manifest.denials if run.manifest else []) if d.letter.id}
+        result = CaseResult(
+            loaded, checks, time.perf_counter() - started, run.error, letters=len(drafted),
+            llm_letters=sum(m.drafted_by == "llm" for m in drafted.values()),
+            fallbacks=tuple(m.llm_fallback for m in drafted.values() if m.llm_fallback))
         if on_case is not None:
             on_case(result)
         results.append(result)
     return results
-

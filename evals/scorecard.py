@@ -3,7 +3,7 @@ and the gate that fails the run below its thresholds."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -20,7 +20,8 @@ GATE: dict[str, float] = {
     "no_letter_when_not_appealable": 1.0,
     "no_forbidden_content": 1.0,
 }
-"""The minimum score of each gated evaluator over the selected cases (template-only)."""
+"""The minimum score of each gated evaluator over a split's cases (template-only in CI).
+A gated evaluator that scores nothing while the split has cases fails."""
 
 NO_PLAYBOOK = "(rules, no playbook)"
 """The group of cases that rules decide before any playbook."""
@@ -54,12 +55,27 @@ class Failure(BaseModel):
 
 
 class GateLine(BaseModel):
-    """One threshold of the gate."""
+    """One threshold of the gate over one split."""
 
+    split: str = Field(description="all, dev or holdout.")
     evaluator: str
     threshold: float
-    rate: float | None
+    rate: float | None = Field(description="None: nothing was scored (a failure when the "
+                               "split has cases).")
     passed: bool
+
+
+class Drafting(BaseModel):
+    """How the letters were drafted."""
+
+    mode: Literal["template", "llm"] = Field(description="llm: appeals eval --llm.")
+    letters: int = Field(0, description="Letters drafted.")
+    by_llm: int = Field(0, description="Letters whose argument the model wrote (manifest "
+                        "letter.drafted_by = llm).")
+    fallbacks: int = Field(0, description="Letters that fell back to the template argument "
+                           "(manifest letter.llm_fallback).")
+    fallback_reasons: dict[str, int] = Field(default_factory=dict, description="Fallback "
+                                             "reason (its first words) -> letters.")
 
 
 class CaseLine(BaseModel):
@@ -86,8 +102,11 @@ class Scorecard(BaseModel):
                                                  "evaluator -> score.")
     by_playbook: dict[str, dict[str, dict[str, Score]]] = Field(
         description="expected playbook -> split -> evaluator -> score.")
-    gate: list[GateLine]
-    passed: bool
+    drafting: Drafting
+    gate: list[GateLine] = Field(description="The thresholds over each split with cases "
+                                 "(dev, holdout, all); the exit status follows `split`.")
+    passed: bool = Field(description="The gate over the selected split.")
+    passed_by_split: dict[str, bool] = Field(description="The gate over each split.")
     failures: list[Failure]
     case_lines: list[CaseLine]
 
@@ -118,29 +137,57 @@ def _by_split(results: Sequence[CaseResult]) -> dict[str, dict[str, Score]]:
     return out
 
 
+def gate_lines(scores: dict[str, Score], split: str, cases: int,
+               gate: dict[str, float]) -> list[GateLine]:
+    """The gate over one split's scores: a gated evaluator that scored nothing while the
+    split has cases fails."""
+    lines = []
+    for name, threshold in gate.items():
+        rate = scores.get(name, Score()).rate
+        passed = rate >= threshold if rate is not None else cases == 0
+        lines.append(GateLine(split=split, evaluator=name, threshold=threshold, rate=rate,
+                              passed=passed))
+    return lines
+
+
+def drafting(results: Sequence[CaseResult], mode: Literal["template", "llm"]) -> Drafting:
+    """How the cases' letters were drafted."""
+    reasons: Counter[str] = Counter()
+    for result in results:
+        reasons.update(" ".join(r.split(":", 1)[0].split()[:6]) for r in result.fallbacks)
+    return Drafting(mode=mode, letters=sum(r.letters for r in results),
+                    by_llm=sum(r.llm_letters for r in results),
+                    fallbacks=sum(len(r.fallbacks) for r in results),
+                    fallback_reasons=dict(reasons.most_common()))
+
+
 def build_scorecard(results: Sequence[CaseResult], split: SplitLabel, seconds: float,
-                    gate: dict[str, float] | None = None) -> Scorecard:
-    """Aggregate the case results and apply the gate to all of them (the selected split)."""
+                    gate: dict[str, float] | None = None,
+                    mode: Literal["template", "llm"] = "template") -> Scorecard:
+    """Aggregate the case results and apply the gate to each split; the selected split
+    (every result given) decides ``passed``."""
     gate = GATE if gate is None else gate
     groups: dict[str, list[CaseResult]] = defaultdict(list)
     for result in results:
         groups[group_of(result)].append(result)
     overall = _by_split(results)
-    lines = []
-    for name, threshold in gate.items():
-        rate = overall["all"].get(name, Score()).rate
-        lines.append(GateLine(evaluator=name, threshold=threshold, rate=rate,
-                              passed=rate is None or rate >= threshold))
+    counts = {s: sum(r.loaded.case.split == s for r in results) for s in ("dev", "holdout")}
+    sizes = {"all": len(results), **counts}
+    lines = [line for name in ("dev", "holdout", "all") if name in overall
+             for line in gate_lines(overall[name], name, sizes[name], gate)]
+    by_split = {name: bool(sizes[name]) and all(line.passed for line in lines
+                                                if line.split == name)
+                for name in ("dev", "holdout", "all") if name in overall}
     failures = [Failure(case=r.loaded.case.id, source=r.loaded.source,
                         split=r.loaded.case.split, playbook=group_of(r),
                         evaluator=c.evaluator, detail=c.detail)
                 for r in results for c in r.checks if not c.passed]
-    counts = {s: sum(r.loaded.case.split == s for r in results) for s in ("dev", "holdout")}
     return Scorecard(
         split=split, cases=len(results), cases_by_split=counts, seconds=round(seconds, 2),
         evaluators=[e.name for e in EVALUATORS], overall=overall,
         by_playbook={name: _by_split(groups[name]) for name in sorted(groups)},
-        gate=lines, passed=bool(results) and all(line.passed for line in lines),
+        drafting=drafting(results, mode), gate=lines,
+        passed=by_split.get("all", False), passed_by_split=by_split,
         failures=failures,
         case_lines=[CaseLine(case=r.loaded.case.id, source=r.loaded.source,
                              split=r.loaded.case.split, playbook=group_of(r),
