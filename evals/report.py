@@ -98,15 +98,15 @@ def print_scorecard(card: Scorecard, out: Console) -> None:
 def markdown(card: Scorecard) -> str:
     """The scorecard as Markdown: tables, the gate, a chart and the failing checks."""
     heads = [SHORT.get(n, n) for n in card.evaluators]
-    holdout = card.passed_by_split.get("holdout")
+    others = [f"{split} alone: " + ("**passed**" if passed else "**failed**")
+              for split in ("holdout", "dev") if split != card.split
+              and (passed := card.passed_by_split.get(split)) is not None]
     lines = [f"Split `{card.split}`: {card.cases} cases "
              f"({card.cases_by_split.get('dev', 0)} dev, "
              f"{card.cases_by_split.get('holdout', 0)} holdout), {drafting_line(card)}, "
-             f"run in {card.seconds:.1f} s. Gate: "
+             f"run in {card.seconds:.1f} s. Gate on `{card.split}`: "
              + ("**passed**" if card.passed else "**failed**")
-             + ("" if holdout is None else
-                f"; on the holdout split alone: **{'passed' if holdout else 'failed'}**")
-             + f" ({gate_verdicts(card)}).", "",
+             + (f" ({', '.join(others)})" if others else "") + ".", "",
              "| playbook | split | cases | " + " | ".join(heads) + " |",
              "|---|---|--:|" + "--:|" * len(heads)]
     for group, split, cases, scores in _rows(card):

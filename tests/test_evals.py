@@ -496,7 +496,8 @@ def test_the_gate_is_applied_per_split() -> None:
     assert (missing.split, missing.evaluator, missing.rate) == ("holdout", "evidence_recall",
                                                                 None)
     text = markdown(card)
-    assert "on the holdout split alone: **failed**" in text.splitlines()[0]
+    assert "Gate on `all`: **passed** (holdout alone: **failed**, dev alone: **passed**)." \
+        in text.splitlines()[0]
     assert "| evidence_recall | holdout | 90% | - (nothing scored) | **FAIL** |" in text
 
 
