@@ -166,6 +166,11 @@ def test_the_procedure_its_decision_and_its_site_are_not_separate_work() -> None
     ("HTN, not at goal - restart HCTZ 12.5 mg daily.",
      ("worsening chronic condition", "medication change")),
     ("Hoarseness x 6 wks - referred to ENT.", ("new order",)),
+    # drugs outside the suffix list, and doses in drops, % or puffs
+    ("Cystitis - Rx: nitrofurantoin 100 mg BID x 5 d.", ("medication change",)),
+    ("Onychomycosis - terbinafine 250 mg daily x 12 wks.", ("medication change",)),
+    ("Conjunctivitis, L eye - moxifloxacin 0.5% 1 drop TID x 7 d.", ("medication change",)),
+    ("Dysuria - urine culture sent today.", ("new order",)),
 ])
 def test_plans_written_the_short_way_are_separate_work(line: str,
                                                        kinds: tuple[str, ...]) -> None:

@@ -130,14 +130,15 @@ MED_VERB = re.compile(
     r"titrat(?:e|ed|ing)|decreas(?:e|ed|ing)|decr|"
     r"reduc(?:e|ed)|lower(?:ed)?|switch(?:ed)?|chang(?:e|ed) to|discontinu(?:e|ed)|d/c(?:'?d)?|"
     r"dc'?d|stop(?:ped)?|hold|held|taper(?:ed)?|wean(?:ed)?|resum(?:e|ed)|prescrib(?:e|ed)|"
-    r"e-?prescribed|rx'?d|new rx)(?![A-Za-z]))|[↑↓]", re.IGNORECASE)
-DOSE = re.compile(r"\d+(?:\.\d+)?\s*(?:mg|mcg|µg|g|units?|u|mL|ml|meq)(?![A-Za-z])",
-                  re.IGNORECASE)
+    r"e-?prescribed|rx'?d|new rx)(?![A-Za-z]))|(?<![A-Za-z])rx:|[↑↓]", re.IGNORECASE)
+DOSE = re.compile(r"\d+(?:\.\d+)?\s*(?:mg|mcg|µg|g|units?|u|mL|ml|meq|%|puffs?|drops?|"
+                  r"gtts?|tabs?|tablets?|caps?|capsules?|sprays?)(?![A-Za-z])", re.IGNORECASE)
 DRUG = re.compile(
     r"(?<![A-Za-z])(?:[A-Za-z]+(?:pril|sartan|olol|dipine|statin|thiazide|semide|formin|"
     r"gliflozin|glutide|gliptin|prazole|xaban|gatran|parin|cillin|mycin|floxacin|cycline|"
     r"profen|oxicam|coxib|triptan|tidine|lukast|terol|sonide|dronate|zosin|afil|oxetine|"
-    r"aline|azepam|olam)|ASA|aspirin|insulin|NTG|nitroglycerin|warfarin|clopidogrel|"
+    r"aline|azepam|olam|antoin|afine|azole|cyclovir|ciclovir|amivir)|cef[a-z]{3,}|"
+    r"ceph[a-z]{3,}|ASA|aspirin|insulin|NTG|nitroglycerin|warfarin|clopidogrel|"
     r"ticagrelor|prednisone|amiodarone|digoxin|hydralazine|spironolactone|metformin|"
     r"varenicline|bupropion|nicotine|levothyroxine|gabapentin|antibiotics?|prn)"
     r"(?![A-Za-z])", re.IGNORECASE)
@@ -145,10 +146,11 @@ ORDER_VERB = _words(r"order(?:ed|s|ing)?", r"obtain", r"check(?:ed)?", r"draw", 
                     r"schedul(?:e|ed)", r"arrange(?:d)?", r"request(?:ed)?", r"repeat")
 ORDER_OBJECT = _words(
     r"labs?", r"lipids?", r"lipid panel", r"troponins?", r"ferritin", r"urinalysis",
-    r"x-?rays?", r"ultrasound", r"doppler", r"sleep study", r"a1c")
+    r"x-?rays?", r"ultrasound", r"doppler", r"sleep study", r"a1c", r"(?:urine )?cultures?",
+    r"swabs?", r"pregnancy test", r"hcg")
 ORDER_ABBREVIATION = re.compile(
     r"(?<![A-Za-z0-9])(?:TSH|BMP|CMP|CBC|HbA1c|Mg|BNP|UA|CXR|XR|CT|MRI|US|ECG|EKG|PSG|"
-    r"LFTs?|INR)(?![A-Za-z])")
+    r"LFTs?|INR|UCx)(?![A-Za-z])")
 """Orderable tests written as capitals ('Mg', not the 'mg' of a dose; 'US', not 'us')."""
 ORDER_ALONE = _words(
     r"holter", r"event monitor", r"(?:\d+[- ]day )?(?:ambulatory )?(?:ECG |cardiac )?"
