@@ -249,6 +249,8 @@ def test_denied_service_quotes_the_described_work_verbatim() -> None:
     "PMH: s/p L knee injection 2024.",
     "L knee: not injected today, pt declined.",
     "Procedure: L knee inj 08/01/26, good relief x 3 wks.",
+    "HPI: pt asked to have the L knee drained while here.",   # a request, not the service
+    "Pt wants L knee injected today.",
 ])
 def test_denied_service_skips_planned_past_and_negated_care(note: str) -> None:
     assert denied_service(_chart(note), _denial()) == []

@@ -58,7 +58,11 @@ def _words(*patterns: str) -> re.Pattern[str]:
 _FUTURE = _words(r"sched(?:uled)?", r"will", r"plan(?:s|ned)? (?:to|for)", r"to be done",
                  r"next (?:week|visit|time)", r"consider(?:ing)?", r"candidate for",
                  r"discussed", r"recommend(?:ed)?", r"may need", r"if (?:needed|persists)",
-                 r"return (?:in|for)", r"RTC")
+                 r"return (?:in|for)", r"RTC",
+                 # a request is not the service done: "asked to have the L knee drained"
+                 r"ask(?:s|ed|ing)? (?:to|for|about|if)", r"wants?", r"wanted",
+                 r"would like", r"request(?:s|ed|ing)?", r"hoping (?:to|for)",
+                 r"interested in")
 _PAST = _words(r"s/p", r"status post", r"prior(?! to)", r"previous(?:ly)?", r"h/o", r"hx of",
                r"history of", r"ago", r"last (?:week|month|year)")
 
