@@ -354,6 +354,8 @@ def test_without_settings_every_letter_comes_from_the_template(tmp_path: Path) -
     ("The patient is a heart transplant recipient; the session was needed.",
      "not in this claim's evidence, claim or playbook: heart, recipient, transplant"),
     ("The session lasted seventy-five minutes.", "the number 75"),
+    ("The patient had an MI last year, so the session was needed.",
+     "not in this claim's evidence, claim or playbook: MI"),
     ('The note says "patient expressed\nactive suicidal intent".',
      "is not copied exactly from an evidence item"),
     ("See [the chart](https://evil.example/x) for the details.", "a link, an address"),

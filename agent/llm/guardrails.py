@@ -201,9 +201,10 @@ def _paragraph_problems(where: str, text: str, facts: list[str], with_evidence: 
         problems.append(f"{where} uses words ({', '.join(injected[:5])}) that come only from "
                         "instruction-like text in the notes")
     ordinary = ordinary_stems()
+    # Short words count too when written in capitals: "MI", "OA", "PT" are clinical.
     ungrounded = sorted({w for s, w in stems.items() if s not in sources.stems and
                          s not in ordinary and s not in sources.injected_stems and
-                         len(s) >= 3})
+                         (len(s) >= 3 or (len(w) >= 2 and w.isupper()))})
     if ungrounded:
         problems.append(f"{where} uses words that are not in this claim's evidence, claim "
                         f"or playbook: {', '.join(ungrounded[:8])}; state only what the "
