@@ -428,3 +428,22 @@ def test_a_rerun_drafts_nothing_twice_and_asks_the_model_nothing(tmp_path: Path)
     assert server1.requests and not server2.requests
     assert {c: letter_text(out, second, c) for c in letters(second)} == texts
     assert [d.letter.id for d in second.denials] == [d.letter.id for d in first.denials]
+
+
+def test_an_expert_reply_grounded_in_the_evidence_is_used(tmp_path: Path) -> None:
+    """The checks must not reject what a careful writer would say (false rejections make
+    the model useless): plain argument language, the note's own words and quotes."""
+    expert = FakeReply(content={"paragraphs": [
+        {"text": "The individual psychotherapy session on the date of service lasted 56 "
+                 'minutes, recorded in the note as "1400-1456 (56 min face-to-face)", '
+                 "which meets the CPT minimum of 53 minutes for 90837.",
+         "facts": ["session_time"]},
+        {"text": "The record also explains why the longer session was clinically needed: "
+                 "the treating clinician documented Cognitive Processing Therapy, session 7 "
+                 "of 12, and the payer's denial does not address that documentation.",
+         "facts": ["session_work"]}], "proposed_evidence": []})
+    manifest, server, out = run(tmp_path, in_order(expert), [one_claim(tmp_path)])
+    assert len(server.requests) == 1
+    assert letters(manifest)["LOM26-11020"].drafted_by == "llm"
+    assert "Cognitive Processing Therapy, session 7" in letter_text(out, manifest,
+                                                                     "LOM26-11020")
