@@ -137,17 +137,34 @@ def _by_split(results: Sequence[CaseResult]) -> dict[str, dict[str, Score]]:
     return out
 
 
+LETTER_EVALUATORS = frozenset({"citation_validity", "evidence_recall", "letter_complete",
+                               "no_fabrication", "no_forbidden_content"})
+"""Evaluators that score letters: they have something to score only where a case expects
+an appeal."""
+
+
 def gate_lines(scores: dict[str, Score], split: str, cases: int,
-               gate: dict[str, float]) -> list[GateLine]:
-    """The gate over one split's scores: a gated evaluator that scored nothing while the
-    split has cases fails."""
+               gate: dict[str, float], due: dict[str, int] | None = None) -> list[GateLine]:
+    """The gate over one split's scores: a gated evaluator that scored nothing fails when
+    the split has cases it should have scored (``due``: per evaluator; default every
+    case)."""
     lines = []
     for name, threshold in gate.items():
         rate = scores.get(name, Score()).rate
-        passed = rate >= threshold if rate is not None else cases == 0
+        owed = (due or {}).get(name, cases)
+        passed = rate >= threshold if rate is not None else owed == 0
         lines.append(GateLine(split=split, evaluator=name, threshold=threshold, rate=rate,
                               passed=passed))
     return lines
+
+
+def _due(results: Sequence[CaseResult]) -> dict[str, int]:
+    """How many cases each letter evaluator should score: those expecting a letter (and,
+    for no_forbidden_content, naming what must not appear)."""
+    appeals = [r for r in results if r.loaded.case.expect.action == "appeal"]
+    due = {name: len(appeals) for name in LETTER_EVALUATORS}
+    due["no_forbidden_content"] = sum(1 for r in appeals if r.loaded.case.expect.must_not_contain)
+    return due
 
 
 def drafting(results: Sequence[CaseResult], mode: Literal["template", "llm"]) -> Drafting:
@@ -174,7 +191,9 @@ def build_scorecard(results: Sequence[CaseResult], split: SplitLabel, seconds: f
     counts = {s: sum(r.loaded.case.split == s for r in results) for s in ("dev", "holdout")}
     sizes = {"all": len(results), **counts}
     lines = [line for name in ("dev", "holdout", "all") if name in overall
-             for line in gate_lines(overall[name], name, sizes[name], gate)]
+             for line in gate_lines(overall[name], name, sizes[name], gate,
+                                    _due([r for r in results
+                                          if name == "all" or r.loaded.case.split == name]))]
     by_split = {name: bool(sizes[name]) and all(line.passed for line in lines
                                                 if line.split == name)
                 for name in ("dev", "holdout", "all") if name in overall}

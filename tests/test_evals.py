@@ -732,3 +732,19 @@ def test_gate_passes_over_every_dataset_template_only() -> None:
     failing = [f"{f.case} {f.evaluator}: {f.detail}" for f in card.failures]
     gate = {line.evaluator: line.rate for line in card.gate if not line.passed}
     assert card.passed, f"gate failed {gate}; failing checks: {failing}"
+
+
+def test_letter_evaluators_owe_nothing_where_no_case_expects_a_letter() -> None:
+    """A split whose cases all expect no letter (write-offs, corrected claims) has nothing
+    for citation_validity or evidence_recall to score, and that is not a failure."""
+    ok = [Check(name, 1, 1) for name in ("action_correct", "playbook_correct",
+                                         "no_letter_when_not_appealable")]
+    case = _case(id="w", split="holdout")
+    case["expect"] = {**case["expect"], "action": "write_off", "cited_facts": []}
+    results = [_result("a", "dev", [*ok, Check("evidence_recall", 1, 1),
+                                    Check("citation_validity", 1, 1),
+                                    Check("no_forbidden_content", 1, 1)]),
+               CaseResult(LoadedCase(Case.model_validate(case), "t.yaml", DEFAULT_TODAY),
+                          ok, 0.1)]
+    card = build_scorecard(results, "all", 1.0)
+    assert card.passed_by_split["holdout"], [x for x in card.gate if not x.passed]
