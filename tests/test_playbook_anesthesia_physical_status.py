@@ -188,6 +188,14 @@ def test_recent_event_window_is_three_months_before_surgery() -> None:
                                                    "(ASA P3 example)"}
 
 
+def test_a_date_in_another_clause_does_not_date_the_event() -> None:
+    # 07/2026 dates the echo, not the stent: not a recent stent (P4)
+    assert _values("s/p remote LAD stent, EF 45% on TTE 07/2026") == {
+        "history of coronary stent (date not stated) (ASA P3 example)"}
+    assert _values("DES to LAD 07/2026") == {
+        "coronary stent within 3 months of surgery (07/2026) (ASA P4 example)"}
+
+
 def test_a_month_named_may_is_not_a_hedge_and_a_final_period_ends_a_bmi() -> None:
     assert _values("May 2026: NSTEMI, medically managed") == {
         "history of MI (May 2026) (ASA P3 example)"}  # May 1-31 straddles the cutoff

@@ -454,13 +454,22 @@ def _relative(match: re.Match[str], reference: date | None) -> tuple[date, date]
     return day, day
 
 
+_CLAUSE_BREAK = re.compile(r"[,;.]\s|\band\b|\bon\s+(?:TTE|TEE|echo|ECG|EKG|CT|MRI|stress)",
+                           re.IGNORECASE)
+"""Between an event and a date: the date belongs to something else ("s/p LAD stent, EF 45%
+on TTE 07/2026")."""
+
+
 def _event_date(text: str, start: int, end: int) -> re.Match[str] | None:
-    """The date token nearest after the event term (then just before it)."""
+    """The date token nearest after the event term (then just before it), in the same
+    clause."""
     after = _DATE_TOKEN.search(text, end, min(len(text), end + 40))
-    if after:
+    if after and not _CLAUSE_BREAK.search(text, end, after.start()):
         return after
     before = list(_DATE_TOKEN.finditer(text, max(0, start - 25), start))
-    return before[-1] if before else None
+    if before and not _CLAUSE_BREAK.search(text, before[-1].end(), start):
+        return before[-1]
+    return None
 
 
 def _event_findings(text: str, reading: Reading) -> Iterator[Finding]:
