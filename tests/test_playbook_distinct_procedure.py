@@ -459,6 +459,18 @@ def test_indicator_1_without_distinct_documentation_names_the_compartment() -> N
     assert "separate compartment of the same joint" in detail
 
 
+def test_an_undocumented_service_is_left_to_the_missing_fact_list() -> None:
+    """'No distinct site' would be the wrong reason when the denied service itself is not
+    in the notes: the missing-fact list says that."""
+    denial = _denial(modifiers=("59", "RT"))
+    context = _context(denial, _chart(OP_SAME_KNEE))
+    without_service = CheckContext(denial=denial, chart=context.chart,
+                                   evidence={DENIED_SERVICE: [], DISTINCT_SERVICE: []},
+                                   ncci=PtpTable.default())
+    assert not_distinct(context) is not None
+    assert not_distinct(without_service) is None
+
+
 def test_indicator_1_with_a_distinct_site_passes_every_check() -> None:
     context = _context(_denial(), _chart(OP_BILATERAL))
     for check in (em_line, ncci_no_bypass, partner_unknown, edit_other_way,

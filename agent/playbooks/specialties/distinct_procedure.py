@@ -892,6 +892,8 @@ def not_distinct(ctx: CheckContext) -> str | None:
         return None
     if ctx.found(DISTINCT_SERVICE):
         return None
+    if not ctx.found(DENIED_SERVICE):
+        return None  # the service itself is undocumented: the missing-fact list says so
     detail = (f"{_edit_label(edit)} ({finding.where(edit.column_1)}); the notes of "
               f"{finding.service_date} document no distinct site, separate encounter, "
               f"separate incision or portal, or separate injury for {finding.code}")
