@@ -447,3 +447,37 @@ def test_an_expert_reply_grounded_in_the_evidence_is_used(tmp_path: Path) -> Non
     assert letters(manifest)["LOM26-11020"].drafted_by == "llm"
     assert "Cognitive Processing Therapy, session 7" in letter_text(out, manifest,
                                                                      "LOM26-11020")
+
+
+def test_a_refused_connection_falls_back(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = LLMSettings(base_url=f"http://127.0.0.1:{port}/v1", api_key="test",
+                           max_attempts=2, backoff_seconds=0.01, max_concurrency=1)
+    with open_workflow(tmp_path / "db.sqlite", tmp_path / "out", f"fhir-dir:{FHIR}",
+                       AppConfig(), today=TODAY, llm=settings) as workflow:
+        manifest = run_batch(workflow, [str(one_claim(tmp_path))])
+    letter = letters(manifest)["LOM26-11020"]
+    assert (letter.drafted_by, letter.llm_fallback) == ("template", "connection")
+
+
+def test_the_run_retry_budget_caps_retries(tmp_path: Path) -> None:
+    manifest, server, _ = run(tmp_path, in_order(then=FakeReply(status=503)),
+                              [one_claim(tmp_path)], max_attempts=4, retry_budget=1)
+    assert len(server.requests) == 2  # one try and the budget's single retry
+    assert letters(manifest)["LOM26-11020"].llm_fallback == "server_error"
+
+
+def test_a_failed_repair_request_ends_in_the_template(tmp_path: Path) -> None:
+    bad = reply("The patient had a heart transplant.")
+    manifest, server, _ = run(tmp_path, in_order(bad, FakeReply(status=400)),
+                              [one_claim(tmp_path)])
+    assert len(server.requests) == 2
+    letter = letters(manifest)["LOM26-11020"]
+    assert letter.drafted_by == "template"
+    assert (letter.llm_fallback or "").startswith("rejected: ")
+    llm = manifest.summary.llm
+    assert llm is not None and llm.failed_requests == 1 and not llm.switched_to_template
