@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import synth835
+from report import replace_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -474,22 +475,6 @@ Notes:
 """
 
 
-def write_report(path: Path, body: str) -> None:
-    """Create docs/benchmarks.md if missing, then replace (or append) the ingest section."""
-    if path.exists():
-        text = path.read_text()
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = intro()
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
-    path.write_text(text)
-
-
 def intro() -> str:
     """The top of a new docs/benchmarks.md."""
     info = machine()
@@ -500,10 +485,11 @@ Performance of the denial appeal agent, measured on the project's development ma
 first written {info['date'][:10]}. Each section states when and how it was measured.
 Compare rows of the same run; numbers from other machines are not comparable.
 
-How to run: `make bench` (runs `benchmarks/ingest_835.py`; options: `--sizes`,
-`--no-peers`, `--repeat N`, `--out FILE`). Generated files and the peers' virtual
-environments live in `benchmarks/.data/` and `benchmarks/.peers/` (both gitignored) and are
-created on first use; peers are installed with pip from the configured package index.
+How to run: `make bench` runs the three benchmarks below in turn
+(`benchmarks/ingest_835.py`, `benchmarks/workflow_e2e.py`, `benchmarks/llm_drafting.py`;
+each has `--help`). Generated files and the peers' virtual environments live in
+`benchmarks/.data/` and `benchmarks/.peers/` (both gitignored) and are created on first
+use; peers are installed with pip from the configured package index.
 """
 
 
@@ -564,7 +550,7 @@ def main(argv: list[str] | None = None) -> None:
     body = section(results, checks, sizes, files, args)
     print()
     print(body)
-    write_report(args.out, body)
+    replace_section(args.out, SECTION, body, intro)
     write_json(results, checks, args)
     print(f"Wrote {args.out} and {RESULTS_JSON.relative_to(REPO)} "
           f"in {time.perf_counter() - started:.0f} s.")

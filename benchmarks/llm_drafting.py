@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import synth_workflow
+from report import replace_section
 
 from agent.config import AppConfig
 from agent.llm.fake_server import FakeOpenAIServer, FakeReply, grounded_reply
@@ -136,18 +137,6 @@ def report(args: argparse.Namespace, llm: dict[str, Any], template: dict[str, An
         ""])
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) this benchmark's section of the report."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=1000)
@@ -165,12 +154,10 @@ def main() -> None:
     (DATA / "results-llm.json").write_text(json.dumps(
         {"args": vars(args) | {"out": str(args.out)}, "llm": llm, "template": template},
         indent=2) + "\n", encoding="utf-8")
-    if str(args.out) != "-":
-        write_section(args.out, section)
+    replace_section(args.out, SECTION, section)
     if llm["fallbacks"]:
         print("fallbacks:", ", ".join(llm["fallbacks"]), file=sys.stderr)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

@@ -46,6 +46,7 @@ from typing import Any
 
 import synth_workflow
 from ingest_835 import Check, RunFailed, checks_table, last_line, machine
+from report import replace_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -485,18 +486,6 @@ Notes:
 """
 
 
-def write_report(path: Path, body: str) -> None:
-    """Replace (or append) this benchmark's section of docs/benchmarks.md."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
-    path.write_text(text)
-
-
 def write_json(results: Sequence[Result], check_list: Sequence[Check],
                batch: synth_workflow.Batch, args: argparse.Namespace) -> None:
     """Raw numbers for later comparison."""
@@ -595,7 +584,7 @@ def main(argv: list[str] | None = None) -> None:
             best = result.best
             print(f"{result.mode}: {best['letters_drafted']:,} letters drafted, "
                   f"actions {best['by_action']}")
-    write_report(args.out, body)
+    replace_section(args.out, SECTION, body)
     write_json(results, check_list, batch, args)
     print(f"Wrote {args.out} and {RESULTS_JSON.relative_to(REPO)} "
           f"in {time.perf_counter() - started:.0f} s.")
