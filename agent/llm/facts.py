@@ -2,24 +2,19 @@
 
 Used to check that every one of them in the model's narrative appears in a trusted source
 (the claim, the evidence, the playbook's citations). Both sides go through the same
-tokenizer, so "08/24/26", "Aug 24, 2026" and "2026-08-24" are one date, "$1,200.00" and
+tokenizer, and the same date reader as the playbooks (agent.evidence.dates), so
+"08/24/26", "Aug 24, 2026" and "2026-08-24" are one date, "$1,200.00" and
 "1200" one amount, "fifty-eight" and "58" one number, "ASA IV" and "ASA 4" one class.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
-_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul",
-                                        "aug", "sep", "oct", "nov", "dec"), start=1)}
-_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_US = re.compile(r"\b(\d{1,2})[/-](\d{1,2})[/-](\d{4}|\d{2})\b")
-_NAMED = re.compile(_MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b", re.IGNORECASE)
-_MONTH_DAY = re.compile(r"\b" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b", re.IGNORECASE)
+from agent.evidence.dates import DATE_RE, parse_date
+
 _TOKEN = re.compile(r"\$?[A-Za-z]*\d[A-Za-z0-9]*(?:[.,]\d+)*")
 _ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 _NAMES_NOT_VALUES = re.compile(
@@ -41,13 +36,6 @@ _ROMAN_CLASS = re.compile(r"\b(ASA|P\.?S\.?|class|stage|grade|status|category)(\
                           r"|status)?\s*[:#-]?\s*)(VI|IV|V|I{1,3})\b(?!-)", re.IGNORECASE)
 
 
-def _date(year: int, month: int, day: int) -> str | None:
-    try:
-        return dt.date(year, month, day).isoformat()
-    except ValueError:
-        return None
-
-
 def _spelled(match: re.Match[str]) -> str:
     tens, unit, single = match.groups()
     if single:
@@ -64,22 +52,15 @@ def fact_tokens(text: str) -> set[str]:
     rest = _ROMAN_CLASS.sub(lambda m: f"{m.group(1)}{m.group(2)}{_ROMAN[m.group(3).lower()]}",
                             rest)
     rest = _NUMBER_WORDS.sub(_spelled, rest)
-    for pattern, order in ((_ISO, "ymd"), (_US, "mdy"), (_NAMED, "named")):
-        for match in pattern.finditer(rest):
-            a, b, c = match.groups()
-            if order == "ymd":
-                iso = _date(int(a), int(b), int(c))
-            elif order == "mdy":
-                year = int(c) + 2000 if len(c) == 2 else int(c)
-                iso = _date(year, int(a), int(b))
-            else:
-                iso = _date(int(c), _MONTHS[a[:3].lower()], int(b))
-            if iso:
-                found |= {"date:" + iso, "md:" + iso[5:]}
-        rest = pattern.sub(" ", rest)
-    for match in _MONTH_DAY.finditer(rest):  # "on August 7": a date without its year
-        found.add(f"md:{_MONTHS[match.group(1)[:3].lower()]:02d}-{int(match.group(2)):02d}")
-    rest = _ORDINAL.sub(r"\1", _MONTH_DAY.sub(" ", rest))
+    for match in DATE_RE.finditer(rest):
+        written = parse_date(match.group())
+        if written is not None:
+            found |= {"date:" + written.isoformat(), "md:" + written.isoformat()[5:]}
+        else:  # "on August 7": a date without its year (2000 has every day, Feb 29 too)
+            day = parse_date(match.group(), 2000)
+            if day is not None:
+                found.add("md:" + day.isoformat()[5:])
+    rest = _ORDINAL.sub(r"\1", DATE_RE.sub(" ", rest))
     for match in _TOKEN.finditer(rest):
         token = match.group().lstrip("$").rstrip(".,")
         number = token.replace(",", "")

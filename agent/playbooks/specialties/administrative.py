@@ -23,6 +23,7 @@ from datetime import date
 
 from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, SourceDocument
+from agent.evidence.dates import DATE, DATE_CORE, DATE_RE, parse_date
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.text import Sentence, clause_around, is_negated, sentences
@@ -33,48 +34,7 @@ AUTH_FACT = "authorization"
 TIMELY_FACT = "timely_submission"
 """The fact id the timely_filing playbook gives the proof of submission."""
 
-# --- dates -------------------------------------------------------------------------
-
-_MONTHS = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7,
-           "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12}
-_DATE_CORE = (r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}(?:/\d{4}|/\d{2})?"
-              r"|\d{1,2}-\d{1,2}-(?:\d{4}|\d{2})"
-              r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+\d{1,2}"
-              r"(?:,?\s+\d{4})?)(?![\d/])")
-DATE = r"(?<![\d/.-])" + _DATE_CORE
-"""A date as clinicians and clearinghouses write it: 08/20/26, 8/20, 2026-08-20, Aug 20
-(not inside a longer number such as an authorization or batch id)."""
-_DATE_RE = re.compile(DATE, re.IGNORECASE)
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def parse_date(text: str, default_year: int | None = None) -> date | None:
-    """A date from one :data:`DATE` match; a missing year is ``default_year``."""
-    text = text.strip().lower()
-    named = re.fullmatch(r"([a-z]{3})[a-z]*\.?\s+(\d{1,2})(?:,?\s+(\d{4}))?", text)
-    if named:
-        month = _MONTHS.get(named.group(1))
-        year = int(named.group(3)) if named.group(3) else default_year
-        return _day(year, month, int(named.group(2)))
-    parts = [int(p) for p in re.split(r"[/-]", text) if p.isdigit()]
-    if len(parts) == 3 and parts[0] > 31:
-        return _day(parts[0], parts[1], parts[2])  # 2026-08-20
-    if len(parts) == 3:
-        year = parts[2] + 2000 if parts[2] < 100 else parts[2]
-        return _day(year, parts[0], parts[1])
-    if len(parts) == 2:
-        return _day(default_year, parts[0], parts[1])
-    return None
-
-
-def _day(year: int | None, month: int | None, day: int) -> date | None:
-    """The date, or None when a part is missing or out of range (13/40/26)."""
-    if year is None or month is None:
-        return None
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
 
 
 def _year_of(text: str) -> int | None:
@@ -113,7 +73,7 @@ _APPROVED = re.compile(r"\b(?:approved|obtained|on\s+file|valid|verified|authori
                        r"issued|active|confirmed)\b", re.IGNORECASE)
 _PERIOD = [
     re.compile(r"(?P<a>" + DATE + r")\s*(?:-|–|—|to|thru|through|until)\s*(?P<b>"
-               + _DATE_CORE + r")", re.IGNORECASE),
+               + DATE_CORE + r")", re.IGNORECASE),
     re.compile(r"(?:eff(?:ective)?\.?|from|start(?:s|ing)?)\s*:?\s*(?P<a>" + DATE
                + r")[^.;]{0,40}?(?:exp(?:ires|iration)?\.?|through|thru|to|until|end(?:s|ing)?)"
                r"\s*:?\s*(?P<b>" + DATE + r")", re.IGNORECASE),
@@ -176,7 +136,7 @@ def _auth_number(text: str) -> re.Match[str] | None:
     for pattern in _AUTH_NUMBER:
         for found in pattern.finditer(text):
             number = found.group("number")
-            if sum(c.isdigit() for c in number) < 3 or _DATE_RE.fullmatch(number):
+            if sum(c.isdigit() for c in number) < 3 or DATE_RE.fullmatch(number):
                 continue
             if is_negated(text, found.start("cue"), found.end("cue")):
                 continue
@@ -442,7 +402,7 @@ def _records(chart: ChartBundle, denial: Denial) -> list[_Record]:
 def _dates_after(text: str, start: int, denial: Denial) -> list[date]:
     """Dates written after ``start`` in a line, except the date of service of a claim row."""
     year = denial.service_date.year if denial.service_date else None
-    days = [parse_date(m.group(0), year) for m in _DATE_RE.finditer(text, start)]
+    days = [parse_date(m.group(0), year) for m in DATE_RE.finditer(text, start)]
     is_row = bool(re.search(r"\bDOS\b", text)) or _names_any(text, (denial.claim_id,))
     return [d for d in days if d is not None and not (is_row and d == denial.service_date)]
 
@@ -469,7 +429,7 @@ def _acceptance(record: _Record, sentence: Sentence, denial: Denial) -> str | No
 
 def _leading_date(text: str, denial: Denial) -> list[date]:
     """The timestamp a log row starts with ("02/12/2026 06:30  277CA ... accepted")."""
-    found = _DATE_RE.match(text.lstrip())
+    found = DATE_RE.match(text.lstrip())
     if found is None:
         return []
     year = denial.service_date.year if denial.service_date else None
