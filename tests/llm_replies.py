@@ -5,11 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.llm.fake_server import FakeReply, evidence_in, grounded_reply
+from agent.llm.fake_server import FakeReply, grounded_reply
 
-__all__ = ["evidence_in", "excerpts_in", "good", "good_reply", "prompt_text"]
-
-good_reply = grounded_reply
 _EXCERPT = re.compile(r'<(record-[0-9a-f]+) kind="excerpt" id="(X\d+)"[^>]*>\n(.*?)\n</\1>',
                       re.DOTALL)
 

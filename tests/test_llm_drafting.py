@@ -20,12 +20,12 @@ import pytest
 from agent.config import AppConfig
 from agent.ehr.model import ChartRequest
 from agent.ehr.registry import open_adapter
-from agent.llm.fake_server import FakeOpenAIServer, FakeReply
+from agent.llm.fake_server import FakeOpenAIServer, FakeReply, evidence_in, grounded_reply
 from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest
 from agent.workflow.run import open_workflow, run_batch
 from tests.conftest import FIXTURES
-from tests.llm_replies import evidence_in, excerpts_in, good, good_reply, prompt_text
+from tests.llm_replies import excerpts_in, good, prompt_text
 
 FHIR = FIXTURES / "fhir"
 HARBOR = FIXTURES / "queue" / "harbor-mutual-worklist.csv"
@@ -91,7 +91,7 @@ def test_happy_path_the_letter_carries_the_checked_narrative(tmp_path: Path) -> 
     assert letter.drafted_by == "llm" and letter.llm_fallback is None
     assert len(server.requests) == 1
     text = letter_text(out, manifest, "LOM26-11020")
-    expected = good_reply(server.requests[0])["paragraphs"][0]["text"]
+    expected = grounded_reply(server.requests[0])["paragraphs"][0]["text"]
     assert expected in text
     assert "(evidence 1" in text  # the letter numbers the evidence the paragraph rests on
     llm = manifest.summary.llm
@@ -239,7 +239,7 @@ def test_max_cost_without_prices_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def _with_proposals(request: dict[str, Any]) -> FakeReply:
-    content = good_reply(request)
+    content = grounded_reply(request)
     quoted = {t for _, _, t in evidence_in(request)}
     excerpt_id, text = next(iter(excerpts_in(request).items()))
     lines = [line.strip() for line in text.splitlines()

@@ -44,7 +44,6 @@ from agent.llm.prompt import (
     LetterMaterial,
     Prompt,
     evidence_key,
-    instruction_spans,
 )
 from agent.llm.schema import DraftReply
 from agent.llm.vocabulary import ordinary_stems, stem, stems_of, words
@@ -272,8 +271,7 @@ def _take_proposals(reply: DraftReply, material: LetterMaterial, prompt: Prompt,
                 REMOVED in quote or IDENTIFIERS_REMOVED in quote or \
                 IDENTIFIER_LINE.search(quote) or contains_negation(quote) or \
                 _negated_in_line(document.text, start, len(quote)) or \
-                any(a < start + len(quote) and b > start
-                    for a, b in instruction_spans(document.text)):
+                material.in_instruction(document.document_id, start, start + len(quote)):
             checked.rejected_proposals += 1
             continue
         item = Evidence(quote=quote, document_id=document.document_id, start=start,

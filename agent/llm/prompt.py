@@ -157,13 +157,22 @@ class LetterMaterial:
     letter: LetterInput
     chart: ChartBundle
     pseudonyms: Pseudonyms = field(init=False)
+    instruction_spans: dict[str, list[tuple[int, int]]] = field(init=False)
+    """Document id -> offsets of its instruction-like sentences (read once per letter)."""
     instruction_text: list[str] = field(init=False)
-    """Instruction-like sentences found in this chart's notes (for the echo check)."""
+    """Those sentences (for the echo check)."""
 
     def __post_init__(self) -> None:
         self.pseudonyms = Pseudonyms.for_letter(self.letter)
+        self.instruction_spans = {d.document_id: instruction_spans(d.text)
+                                  for d in self.chart.documents}
         self.instruction_text = [d.text[a:b] for d in self.chart.documents
-                                 for a, b in instruction_spans(d.text)]
+                                 for a, b in self.instruction_spans[d.document_id]]
+
+    def in_instruction(self, document_id: str, start: int, end: int) -> bool:
+        """Whether ``start:end`` of the document overlaps an instruction-like sentence."""
+        return any(a < end and b > start
+                   for a, b in self.instruction_spans.get(document_id, ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,10 +301,8 @@ def _claim_lines(material: LetterMaterial, codes: CodeTable) -> list[str]:
 def _safe(material: LetterMaterial, document_id: str, start: int | None, end: int | None,
           text: str) -> str:
     """Text as the model may see it: identifiers hidden, instruction-like sentences out."""
-    document = next((d for d in material.chart.documents if d.document_id == document_id),
-                    None)
-    if document is not None and start is not None and end is not None:
-        for a, b in sorted(instruction_spans(document.text), reverse=True):
+    if start is not None and end is not None:
+        for a, b in sorted(material.instruction_spans.get(document_id, ()), reverse=True):
             if a < end and b > start:  # overlaps: cut that part out of the snippet
                 lo, hi = max(a, start) - start, min(b, end) - start
                 text = text[:lo] + REMOVED + text[hi:]
