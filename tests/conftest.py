@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -18,7 +19,7 @@ EXTERNAL = SHARED / "data" / "external"
 @pytest.fixture(autouse=True)
 def _no_real_llm(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reaches a real model: the developer's OPENAI_* / APPEALS_LLM_* settings are
-    hidden, and a connection anywhere but loopback fails loudly."""
+    hidden, and a connection or a name lookup anywhere but loopback fails loudly."""
     for name in list(os.environ):
         if name.startswith(("OPENAI_", "APPEALS_LLM_", "AZURE_OPENAI_")):
             monkeypatch.delenv(name)
@@ -32,6 +33,22 @@ def _no_real_llm(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", loopback_only)
+    real_getaddrinfo = socket.getaddrinfo
+
+    def loopback_names_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in (None, "localhost") and not _is_address(host):  # connect() vets IPs
+            raise RuntimeError(f"tests may not look up network names ({host})")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_names_only)
+
+
+def _is_address(host: Any) -> bool:
+    try:
+        ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host))
+    except ValueError:
+        return False
+    return True
 
 
 def external_835_files() -> list[Path]:

@@ -52,6 +52,8 @@ def test_the_test_suite_cannot_reach_the_internet() -> None:
 
     with pytest.raises(RuntimeError, match="may not reach the network"):
         socket.create_connection(("203.0.113.10", 443), timeout=1)  # TEST-NET-3
+    with pytest.raises(RuntimeError, match="may not look up network names"):
+        socket.getaddrinfo("api.openai.com", 443)
 
 
 def test_config_show_masks_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
