@@ -77,10 +77,8 @@ class CheckedDraft:
 class _Sources:
     """This letter's trusted texts, with identifiers hidden as in the prompt."""
 
-    texts: list[str]
     quotable: list[str]
     """Evidence quotes, reason-code descriptions and citation statements."""
-    evidence_quotes: list[str]
     fact_tokens: set[str]
     stems: set[str]
     injected_stems: set[str]
@@ -136,8 +134,8 @@ def _sources(material: LetterMaterial, codes: CodeTable, evidence: list[Evidence
     citations = [c.statement for c in letter.playbook.citations]
     stems = stems_of(texts)
     injected = stems_of(material.instruction_text) - stems - ordinary_stems()
-    return _Sources(texts, quotes + [" ".join(t.split()) for t in reasons + citations],
-                    quotes, tokens_of(texts), stems, injected)
+    return _Sources(quotes + [" ".join(t.split()) for t in reasons + citations],
+                    tokens_of(texts), stems, injected)
 
 
 def check_reply(reply: DraftReply, material: LetterMaterial, prompt: Prompt,
