@@ -45,6 +45,7 @@ from agent.playbooks.specialties.administrative import (
 from agent.workflow.run import open_workflow, run_batch
 from tests import charts
 from tests.conftest import FIXTURES, ROOT
+from tests.denials import line_denial
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 TODAY = date(2026, 9, 20)
@@ -400,14 +401,9 @@ def _chart(*texts: str, linked_by: str = "encounter") -> ChartBundle:
 
 def _denial(code: str = "64483", carc: str = "197", claim_id: str = "LOMT-1",
             received: date | None = None, day: date = date(2026, 8, 25)) -> Denial:
-    return Denial(
-        denial_id="dn_unit", level="line", claim_id=claim_id, payer=PayerRef(name="ACME"),
-        patient=PatientRef(member_id="M1"), service_date=day, received_date=received,
-        procedure=ProcedureRef(code=code), billed=Decimal(100), paid=Decimal(0),
-        denied_amount=Decimal(100),
-        adjustments=(AdjustmentRef(group="CO", reason=carc, amount=Decimal(100)),),
-        source=DenialSource(kind="queue", file="q.json", row=1))
-
+    return line_denial(code, carc, denial_id="dn_unit", claim_id=claim_id, service_date=day,
+                       received_date=received, source=DenialSource(kind="queue",
+                                                                   file="q.json", row=1))
 
 @pytest.mark.parametrize(("line", "value"), [
     ("Auth # HM-PA-558201 approved 08/20/26–09/19/26.", "HM-PA-558201, approved for "

@@ -20,12 +20,9 @@ import pytest
 from agent.codes import CodeTable
 from agent.config import AppConfig, LetterSettings
 from agent.denials.model import (
-    AdjustmentRef,
     Denial,
-    DenialSource,
     PatientRef,
     PayerRef,
-    ProcedureRef,
     ProviderRef,
 )
 from agent.ehr.model import ChartBundle, PatientRecord, SourceDocument, StructuredFact
@@ -47,6 +44,7 @@ from agent.playbooks.specialties.anesthesia import (
 )
 from agent.workflow.run import Workflow, open_workflow, run_batch
 from tests.conftest import FIXTURES, ROOT
+from tests.denials import line_denial
 
 PLAYBOOK = "anesthesia_physical_status"
 DOS = date(2026, 8, 20)
@@ -58,15 +56,11 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / f"{PLAYBOOK}.md"
 
 def _denial(modifiers: tuple[str, ...] = ("AA", "P3"), code: str = "00840",
             filing: str | None = "CI") -> Denial:
-    return Denial(
-        denial_id="dn_anes", level="line", claim_id="ANES-1", payer_claim_number="ICN1",
-        claim_filing_indicator=filing, payer=PayerRef(name="BLUE RIVER HEALTH PLAN"),
-        patient=PatientRef(member_id="M1"), service_date=DOS,
-        procedure=ProcedureRef(code=code, modifiers=modifiers, units=Decimal(12)),
-        billed=Decimal("1980.00"), paid=Decimal("1204.50"), denied_amount=Decimal("136.80"),
-        adjustments=(AdjustmentRef(group="CO", reason="4", amount=Decimal("136.80")),),
-        remarks=("N440",), source=DenialSource(kind="queue", file="q.csv", row=1))
-
+    return line_denial(code, "4", billed="1980.00", paid="1204.50", denied="136.80",
+                       modifiers=modifiers, units=12, denial_id="dn_anes", claim_id="ANES-1",
+                       payer_claim_number="ICN1", claim_filing_indicator=filing,
+                       payer=PayerRef(name="BLUE RIVER HEALTH PLAN"), service_date=DOS,
+                       remarks=("N440",))
 
 def _chart(*texts: str, facts: tuple[StructuredFact, ...] = ()) -> ChartBundle:
     documents = tuple(SourceDocument(document_id=f"DocumentReference/d{i}", patient_id="Patient/p",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,9 @@ import pytest
 
 from agent.config import AppConfig
 from agent.denials.model import (
-    AdjustmentRef,
     Denial,
     DenialSource,
-    PatientRef,
     PayerRef,
-    ProcedureRef,
 )
 from agent.evidence.extractors import default_extractors
 from agent.playbooks.checks import default_checks
@@ -26,6 +22,7 @@ from agent.playbooks.registry import PlaybookSet
 from agent.workflow.run import open_workflow, run_batch
 from tests import charts
 from tests.conftest import ROOT
+from tests.denials import line_denial
 
 COMPLETE = """ORTHO F/U  R knee
 HPI: 68F, R knee OA x 3 yrs. Naproxen 500 BID x 8 wks - GI upset, stopped. PT 6 wks, \
@@ -85,13 +82,9 @@ def test_it_needs_no_python() -> None:
 
 
 def _denial(carc: str, remarks: tuple[str, ...]) -> Denial:
-    return Denial(
-        denial_id="dn_cov", level="line", claim_id="C1", payer=PayerRef(name="MEDICARE"),
-        patient=PatientRef(member_id="M1"), procedure=ProcedureRef(code="20610"),
-        billed=Decimal(100), paid=Decimal(0), denied_amount=Decimal(100),
-        adjustments=(AdjustmentRef(group="CO", reason=carc, amount=Decimal(100)),),
-        remarks=remarks, source=DenialSource(kind="queue", file="q.json", row=1))
-
+    return line_denial("20610", carc, denial_id="dn_cov", payer=PayerRef(name="MEDICARE"),
+                       remarks=remarks, source=DenialSource(kind="queue", file="q.json",
+                                                            row=1))
 
 @pytest.mark.parametrize(("carc", "remarks", "expected"), [
     ("96", ("N115",), "coverage_determination"), ("96", ("N386",), "coverage_determination"),

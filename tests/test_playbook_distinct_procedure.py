@@ -18,12 +18,10 @@ import pytest
 from agent.codes import CodeTable
 from agent.config import AppConfig, LetterSettings
 from agent.denials.model import (
-    AdjustmentRef,
     Denial,
     DenialSource,
     PatientRef,
     PayerRef,
-    ProcedureRef,
     ProviderRef,
 )
 from agent.ehr.model import ChartBundle, PatientRecord, SourceDocument, StructuredFact
@@ -55,6 +53,7 @@ from agent.playbooks.specialties.distinct_procedure import (
 from agent.store.records import DenialRecord
 from agent.workflow.run import Workflow, open_workflow, run_batch
 from tests.conftest import FIXTURES, ROOT
+from tests.denials import line_denial
 
 PLAYBOOK = "distinct_procedure"
 DOS = date(2026, 9, 3)
@@ -144,19 +143,15 @@ Impression: moderate medial JSN, no fx.
 def _denial(code: str = "20610", modifiers: tuple[str, ...] = ("59", "LT"),
             claim_codes: tuple[str, ...] = ("29881", "20610"), carc: str = "97",
             remarks: tuple[str, ...] = ()) -> Denial:
-    return Denial(
-        denial_id="dn_dp", level="line", claim_id="DP-1001", payer_claim_number="ICN1001",
-        claim_filing_indicator="CI", payer=PayerRef(name="BLUE RIVER HEALTH PLAN", id="BRH01"),
+    return line_denial(
+        code, carc, billed="310.00", modifiers=modifiers, units=1, denial_id="dn_dp",
+        claim_id="DP-1001", payer_claim_number="ICN1001", claim_filing_indicator="CI",
+        payer=PayerRef(name="BLUE RIVER HEALTH PLAN", id="BRH01"),
         payee=ProviderRef(name="LAKESIDE ORTHOPEDICS", npi="1543210987"),
         patient=PatientRef(member_id="BRH100000001", last_name="DOE", first_name="JAN"),
         rendering_provider=ProviderRef(name="OSEI, KWAME", npi="1765432103"),
-        service_date=DOS, procedure=ProcedureRef(code=code, modifiers=modifiers,
-                                                 units=Decimal(1)),
-        billed=Decimal("310.00"), paid=Decimal(0), denied_amount=Decimal("310.00"),
-        adjustments=(AdjustmentRef(group="CO", reason=carc, amount=Decimal("310.00")),),
-        remarks=remarks, claim_procedure_codes=claim_codes,
+        service_date=DOS, remarks=remarks, claim_procedure_codes=claim_codes,
         source=DenialSource(kind="835", file="era.835", segment=30))
-
 
 def _chart(*texts: str, day: date = DOS, facts: tuple[StructuredFact, ...] = ()
            ) -> ChartBundle:

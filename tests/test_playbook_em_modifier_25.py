@@ -38,6 +38,7 @@ from agent.playbooks.registry import PlaybookSet
 from agent.playbooks.specialties import em_modifier_25 as em25
 from agent.workflow.run import Workflow, open_workflow, run_batch
 from tests.conftest import FIXTURES, ROOT
+from tests.denials import line_denial
 
 TODAY = date(2026, 9, 20)
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -55,15 +56,9 @@ def _document(text: str, day: date | None = date(2026, 9, 2), doc_id: str = "d1"
 
 def _denial(code: str = "99214", codes: tuple[str, ...] = ("93306", "99214"),
             day: date = date(2026, 9, 2), modifiers: tuple[str, ...] = ("25",)) -> Denial:
-    return Denial(
-        denial_id="dn_em25", level="line", claim_id="CLM-1", payer=PayerRef(name="ACME"),
-        patient=PatientRef(member_id="M1"), service_date=day,
-        procedure=ProcedureRef(code=code, modifiers=modifiers, units=Decimal(1)),
-        billed=Decimal(200), paid=Decimal(0), denied_amount=Decimal(200),
-        adjustments=(AdjustmentRef(group="CO", reason="97", amount=Decimal(200)),),
-        remarks=("M80",), claim_procedure_codes=codes,
-        source=DenialSource(kind="queue", file="q.csv", row=1))
-
+    return line_denial(code, "97", billed=200, modifiers=modifiers, units=1,
+                       denial_id="dn_em25", claim_id="CLM-1", service_date=day,
+                       remarks=("M80",), claim_procedure_codes=codes)
 
 def _context(text: str, denial: Denial | None = None) -> CheckContext:
     return CheckContext(denial=denial or _denial(), chart=ChartBundle(documents=(

@@ -8,7 +8,6 @@ import base64
 import json
 import os
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,12 +16,9 @@ import pytest
 from agent.codes import CodeTable
 from agent.config import AppConfig, LetterSettings
 from agent.denials.model import (
-    AdjustmentRef,
     Denial,
-    DenialSource,
     PatientRef,
     PayerRef,
-    ProcedureRef,
     ProviderRef,
 )
 from agent.ehr.model import ChartBundle, PatientRecord, SourceDocument, StructuredFact
@@ -46,6 +42,7 @@ from agent.playbooks.specialties.psychotherapy import (
 )
 from agent.workflow.run import Workflow, open_workflow, run_batch
 from tests.conftest import FIXTURES, ROOT
+from tests.denials import line_denial
 
 DOS = date(2026, 8, 12)
 TODAY = date(2026, 9, 20)
@@ -56,18 +53,12 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 def _denial(code: str = "90837", *, original: str | None = None, paid: str = "0",
             carc: str = "50", claim_codes: tuple[str, ...] = ()) -> Denial:
-    billed = Decimal("240.00")
-    return Denial(
-        denial_id="dn_psy", level="line", claim_id="PSY-1", payer_claim_number="ICN1",
-        payer=PayerRef(name="ACME HEALTH", id="ACME1"),
-        patient=PatientRef(member_id="M1", last_name="DOE", first_name="JANE"),
-        service_date=DOS, procedure=ProcedureRef(code=code, original_code=original),
-        billed=billed, paid=Decimal(paid), denied_amount=billed - Decimal(paid),
-        adjustments=(AdjustmentRef(group="CO", reason=carc,
-                                   amount=billed - Decimal(paid)),),
-        claim_procedure_codes=claim_codes or ((original or code),),
-        source=DenialSource(kind="queue", file="q.csv", row=1))
-
+    return line_denial(code, carc, billed="240.00", paid=paid, original_code=original,
+                       denial_id="dn_psy", claim_id="PSY-1", payer_claim_number="ICN1",
+                       payer=PayerRef(name="ACME HEALTH", id="ACME1"),
+                       patient=PatientRef(member_id="M1", last_name="DOE", first_name="JANE"),
+                       service_date=DOS, claim_procedure_codes=claim_codes or
+                       ((original or code),))
 
 def _note(text: str, doc_id: str = "n1",
           linked_by: Literal["encounter", "date_window"] = "encounter",

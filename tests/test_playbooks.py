@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from agent.denials.model import (
-    AdjustmentRef,
     Denial,
-    DenialSource,
-    PatientRef,
-    PayerRef,
-    ProcedureRef,
 )
 from agent.playbooks.model import Match
 from agent.playbooks.registry import PlaybookError, PlaybookSet, load_playbook
+from tests.denials import line_denial
 
 SHIPPED = Path(__file__).resolve().parents[1] / "specialty_playbooks"
 
 
 def denial(code: str, reason: str, modifiers: tuple[str, ...] = ()) -> Denial:
-    return Denial(
-        denial_id="dn_test", level="line", claim_id="C1", payer=PayerRef(name="ACME"),
-        patient=PatientRef(member_id="M1"),
-        procedure=ProcedureRef(code=code, modifiers=modifiers), billed=Decimal(100),
-        paid=Decimal(0), denied_amount=Decimal(100),
-        adjustments=(AdjustmentRef(group="CO", reason=reason, amount=Decimal(100)),),
-        source=DenialSource(kind="queue", file="q.csv", row=1))
-
+    return line_denial(code, reason, modifiers=modifiers)
 
 def test_shipped_playbooks_load_and_validate() -> None:
     playbooks = PlaybookSet.load(SHIPPED)
