@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-dev
 
 eval: $(VENV)/.installed-dev
 	$(APPEALS) eval --report docs/evals.md
+	$(APPEALS) eval --suite real-notes --report docs/evals.md
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check agent tests benchmarks evals tools

@@ -179,8 +179,12 @@ def run_command(
 @app.command("eval")
 def eval_command(
     datasets: Annotated[list[Path] | None, typer.Argument(
-        help="Dataset files or folders (default: evals/datasets).", show_default=False)] = None,
+        help="Dataset files or folders (default: the suite's folder, evals/datasets).",
+        show_default=False)] = None,
     split: Annotated[str, typer.Option(help="dev, holdout or all.")] = "all",
+    suite: Annotated[str | None, typer.Option(
+        help="cases (evals/datasets) or real-notes (evals/real_notes); default: the suite "
+        "whose folder holds the datasets given, else cases.", show_default=False)] = None,
     llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Draft the arguments with the "
                                       "configured model (docs/llm.md).")] = False,
     report: Annotated[Path | None, typer.Option(help="Write the Markdown scorecard here "
@@ -195,7 +199,8 @@ def eval_command(
 ) -> None:
     """Score the agent on the eval cases (evals/): a table per playbook and overall.
 
-    Exits 0 when the gate passes, 1 below the gate, 2 on a usage error.
+    Exits 0 when the gate passes (or the suite's gate is not yet enforced), 1 below the
+    gate, 2 on a usage error.
     """
     try:
         from evals.cli import command
@@ -208,7 +213,7 @@ def eval_command(
 
     raise typer.Exit(command(datasets or [], split, llm, report, json_path, keep, verbose,
                              AppConfig.load(config),
-                             LLMSettings.load(config) if llm else None))
+                             LLMSettings.load(config) if llm else None, suite=suite))
 
 
 app.add_typer(review_cli.app, name="review")

@@ -21,10 +21,11 @@ from agent.config import AppConfig
 from agent.console import console
 from agent.llm.settings import LLMSettings
 from evals.evaluators import evaluate
-from evals.loader import CaseFileError, load_cases
+from evals.loader import CaseFileError, load_selection
 from evals.report import print_scorecard, write_json, write_markdown
 from evals.runner import CaseResult, Environment, RunSettings, run_cases
 from evals.scorecard import Scorecard, build_scorecard
+from evals.suites import SUITES, Suite, SuiteError, suite_for
 
 LLM_NOT_CONFIGURED = ("--llm needs a model: set OPENAI_API_KEY or OPENAI_BASE_URL, or [llm] "
                       "in --config (docs/llm.md)")
@@ -35,10 +36,16 @@ SPLITS: dict[str, SplitChoice] = {"dev": "dev", "holdout": "holdout", "all": "al
 
 def run_eval(datasets: Sequence[Path] = (), split: SplitChoice = "all",
              settings: RunSettings | None = None, out: Console | None = None,
-             verbose: bool = False) -> Scorecard:
-    """Load the cases (all of evals/datasets by default), run and score them."""
+             verbose: bool = False, suite: Suite | None = None) -> Scorecard:
+    """Load the cases (the suite's folder by default: evals/datasets), run and score them.
+    Cases whose corpus is absent are skipped: the scorecard counts them, and one line on
+    ``out`` says so."""
     settings = settings or RunSettings()
-    cases = load_cases(datasets, None if split == "all" else split)
+    suite = suite or suite_for(None, datasets)
+    selection = load_selection(datasets or [suite.folder], None if split == "all" else split)
+    skip_line = selection.skip_line()
+    if skip_line and out is not None:
+        out.print(Text(skip_line), soft_wrap=True)
     env = Environment.load(settings.config)
     started = time.perf_counter()
 
@@ -47,9 +54,10 @@ def run_eval(datasets: Sequence[Path] = (), split: SplitChoice = "all",
             status = "ok" if all(c.passed for c in result.checks) else "FAIL"
             out.print(Text(f"{status:4} {result.loaded.case.id} ({result.seconds:.2f} s)"))
 
-    results = run_cases(cases, settings, lambda run: evaluate(run, env), progress)
+    results = run_cases(selection.cases, settings, lambda run: evaluate(run, env), progress)
     return build_scorecard(results, split, time.perf_counter() - started,
-                           mode="llm" if settings.llm is not None else "template")
+                           mode="llm" if settings.llm is not None else "template",
+                           suite=suite, skipped=selection.skipped)
 
 
 def main(argv: Sequence[str] | None = None, config: AppConfig | None = None) -> int:
@@ -58,6 +66,9 @@ def main(argv: Sequence[str] | None = None, config: AppConfig | None = None) -> 
     parser.add_argument("datasets", nargs="*", type=Path,
                         help="dataset files or folders (default: evals/datasets)")
     parser.add_argument("--split", choices=("dev", "holdout", "all"), default="all")
+    parser.add_argument("--suite", choices=tuple(SUITES), help="cases (evals/datasets, the "
+                        "default) or real-notes (evals/real_notes); default: the suite "
+                        "whose folder holds the datasets given")
     parser.add_argument("--llm", action="store_true", help="draft the arguments with the "
                         "model configured by OPENAI_* / APPEALS_LLM_* (docs/llm.md)")
     parser.add_argument("--report", type=Path, help="write the Markdown scorecard here "
@@ -68,16 +79,25 @@ def main(argv: Sequence[str] | None = None, config: AppConfig | None = None) -> 
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per case")
     args = parser.parse_args(argv)
     return command(args.datasets, args.split, args.llm, args.report, args.json_path,
-                   args.keep, args.verbose, config, LLMSettings.load() if args.llm else None)
+                   args.keep, args.verbose, config, LLMSettings.load() if args.llm else None,
+                   suite=args.suite)
 
 
 def command(datasets: Sequence[Path], split: str, llm: bool, report: Path | None,
             json_path: Path | None, keep: Path | None, verbose: bool,
-            config: AppConfig | None = None, llm_settings: LLMSettings | None = None) -> int:
+            config: AppConfig | None = None, llm_settings: LLMSettings | None = None,
+            suite: str | None = None) -> int:
     """What both entry points do; returns the exit status. ``llm``: draft with the model
-    of ``llm_settings``, which must be configured."""
+    of ``llm_settings``, which must be configured. A suite whose gate is not enforced
+    exits 0 whatever the gate says, and so does a selection whose every case was skipped
+    (its corpus is absent: one line says so; reports are left as they are)."""
     if split not in SPLITS:
         print("appeals eval: --split is dev, holdout or all", file=sys.stderr)
+        return 2
+    try:
+        chosen = suite_for(suite, datasets)
+    except SuiteError as exc:
+        print(f"appeals eval: {exc}", file=sys.stderr)
         return 2
     if llm and (llm_settings is None or not llm_settings.configured):
         print(f"appeals eval: {LLM_NOT_CONFIGURED}", file=sys.stderr)
@@ -86,14 +106,16 @@ def command(datasets: Sequence[Path], split: str, llm: bool, report: Path | None
     settings = RunSettings(config=config or AppConfig(), keep=keep,
                            llm=llm_settings if llm else None)
     try:
-        card = run_eval(datasets, SPLITS[split], settings, out, verbose)
+        card = run_eval(datasets, SPLITS[split], settings, out, verbose, chosen)
     except CaseFileError as exc:
         print(f"appeals eval: {exc}", file=sys.stderr)
         return 2
+    if not card.cases and card.skipped:
+        return 0
     print_scorecard(card, out)
     if report is not None:
         write_markdown(card, report)
-        json_path = json_path or report.with_suffix(".json")
+        json_path = json_path or chosen.json_beside(report)
     if json_path is not None:
         write_json(card, json_path)
-    return 0 if card.passed else 1
+    return 0 if card.passed or not chosen.enforced else 1

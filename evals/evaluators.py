@@ -413,10 +413,53 @@ class NoForbiddenContent:
                            [f"letter contains '{f}'" for f in found])
 
 
+NOT_TO_WRITE_OFF = frozenset({"appeal", "needs_review"})
+"""Expected actions that keep the money in play: an appeal, or an auditor's review."""
+LOSES_PAYMENT = frozenset({"write_off", "corrected_claim"})
+"""Decided actions that give up the line as billed."""
+
+
+class NoFalseAppeal:
+    """No appeal where the case expects another outcome: one item per denial the case is
+    about, for cases whose expected action is not appeal (needs_review included: a letter
+    drafted without the facts is an appeal nobody should send)."""
+
+    name: ClassVar[str] = "no_false_appeal"
+    description: ClassVar[str] = "no appeal decided where the expected outcome is not to appeal"
+
+    def evaluate(self, run: CaseRun, env: Environment) -> Check | None:
+        if run.expect.action == "appeal":
+            return None
+        if not run.targets:
+            return Check.verdict(self.name, False, _no_denial(run))
+        wrong = [d for d in run.targets if d.triage.action == "appeal"]
+        return Check.ratio(self.name, len(run.targets) - len(wrong), len(run.targets),
+                           [f"appealed; expected {run.expect.action}" for _ in wrong[:1]])
+
+
+class NoFalseWriteOff:
+    """No write-off or corrected claim where the case expects an appeal or a review: the
+    line as billed is payable, or an auditor has to decide, so giving it up loses money."""
+
+    name: ClassVar[str] = "no_false_write_off"
+    description: ClassVar[str] = ("no write-off or corrected claim where an appeal or "
+                                  "review is expected")
+
+    def evaluate(self, run: CaseRun, env: Environment) -> Check | None:
+        if run.expect.action not in NOT_TO_WRITE_OFF:
+            return None
+        if not run.targets:
+            return Check.verdict(self.name, False, _no_denial(run))
+        wrong = [d for d in run.targets if d.triage.action in LOSES_PAYMENT]
+        return Check.ratio(self.name, len(run.targets) - len(wrong), len(run.targets),
+                           [f"{d.triage.action}; expected {run.expect.action}: "
+                            f"{_short(d.triage.reason)}" for d in wrong[:1]])
+
+
 EVALUATORS: tuple[Evaluator, ...] = (
     ActionCorrect(), PlaybookCorrect(), ReasonCorrect(), EvidenceRecall(),
     CitationValidity(), LetterComplete(), NoFabrication(), NoLetterWhenNotAppealable(),
-    NoForbiddenContent())
+    NoForbiddenContent(), NoFalseAppeal(), NoFalseWriteOff())
 """Every evaluator, in the order the scorecard shows them."""
 
 

@@ -10,8 +10,9 @@ not YAML, or gives a key twice in one mapping is refused, naming the case and li
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from pydantic import ValidationError
 
 from agent.denials.queue import QueueRow
 from agent.playbooks.registry import PlaybookSet
+from evals.corpus import CORPORA, SHARED_ENV, CorpusError, variant_width, wrap
+from evals.letters import normalise
 from evals.materialise import read_denials
 from evals.model import DEFAULT_TODAY, Case, Split
 
@@ -160,17 +163,43 @@ def dataset_files(paths: Sequence[Path] = ()) -> list[Path]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The cases loaded, and those skipped because a corpus they reference is absent."""
+
+    cases: list[LoadedCase]
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Corpus name -> cases (variants included) not loaded because it is not there."""
+
+    def skip_line(self) -> str | None:
+        """One line saying what was skipped and why, or None."""
+        if not self.skipped:
+            return None
+        count = sum(self.skipped.values())
+        where = ", ".join(f"{CORPORA[name].folder()}" for name in sorted(self.skipped))
+        return (f"skipped {count} real-note case{'s' if count != 1 else ''}: the "
+                f"{', '.join(sorted(self.skipped))} corpus is not at {where} (put the "
+                f"shared folder beside the checkout or set {SHARED_ENV})")
+
+
 def load_file(path: Path, playbooks: PlaybookSet | None = None) -> list[LoadedCase]:
-    """Every case of one dataset file, validated."""
+    """Every case of one dataset file, validated (cases whose corpus is absent left out:
+    :func:`load_selection` counts them)."""
+    return _load_file(path, playbooks or PlaybookSet.load(), Counter())
+
+
+def _load_file(path: Path, playbooks: PlaybookSet, skipped: Counter[str]) -> list[LoadedCase]:
     data = read_yaml(path)
     name = path.name
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise CaseFileError(f"{name}: a dataset file is a mapping with a 'cases' list")
-    unknown = sorted(set(data) - {"today", "cases"})
+    unknown = sorted(set(data) - {"today", "cases", "wrapped_variants"})
     if unknown:
         raise CaseFileError(f"{name}: unknown top-level key(s): {', '.join(unknown)}")
     today = _today(data.get("today", DEFAULT_TODAY), name)
-    playbooks = playbooks or PlaybookSet.load()
+    variants = data.get("wrapped_variants", False)
+    if not isinstance(variants, bool):
+        raise CaseFileError(f"{name}: wrapped_variants: true or false")
     cases = []
     for index, raw in enumerate(data["cases"], start=1):
         case_id = raw.get("id") if isinstance(raw, dict) else None
@@ -179,25 +208,87 @@ def load_file(path: Path, playbooks: PlaybookSet | None = None) -> list[LoadedCa
             case = Case.model_validate(raw)
         except ValidationError as exc:
             raise CaseFileError(f"{name}: {label}: {_first_error(exc)}") from None
+        absent = _absent_corpora(case)
+        if absent:
+            skipped[absent[0]] += 1 + (variants and _has_corpus_notes(case))
+            continue
+        try:
+            case = read_corpus_notes(case)
+        except CorpusError as exc:
+            raise CaseFileError(f"{name}: {label}: {exc}") from None
         problem = check_case(case, playbooks)
         if problem:
             raise CaseFileError(f"{name}: {label}: {problem}")
         cases.append(LoadedCase(case, name, today))
-    if not cases:
+        if variants and _has_corpus_notes(case):
+            cases.append(LoadedCase(wrapped_variant(case), name, today))
+    if not cases and not skipped:
         raise CaseFileError(f"{name}: no cases")
     return cases
 
 
-def load_cases(paths: Sequence[Path] = (), split: Split | None = None,
-               playbooks: PlaybookSet | None = None) -> list[LoadedCase]:
+def load_selection(paths: Sequence[Path] = (), split: Split | None = None,
+                   playbooks: PlaybookSet | None = None) -> Selection:
     """The cases of the given dataset files (default: all of evals/datasets), ids unique
-    across files; ``split`` keeps only that split."""
+    across files, ``split`` keeping only that split, and the count of cases skipped
+    because the corpus their notes come from is absent."""
     playbooks = playbooks or PlaybookSet.load()
     loaded: list[LoadedCase] = []
+    skipped: Counter[str] = Counter()
     for path in dataset_files(paths):
-        loaded += load_file(path, playbooks)
+        loaded += _load_file(path, playbooks, skipped)
     _unique_ids(loaded)
-    return [c for c in loaded if split is None or c.case.split == split]
+    return Selection([c for c in loaded if split is None or c.case.split == split],
+                     dict(skipped))
+
+
+def load_cases(paths: Sequence[Path] = (), split: Split | None = None,
+               playbooks: PlaybookSet | None = None) -> list[LoadedCase]:
+    """The cases :func:`load_selection` loads (without the skipped count)."""
+    return load_selection(paths, split, playbooks).cases
+
+
+def _has_corpus_notes(case: Case) -> bool:
+    return bool(case.chart and case.chart.corpus_notes)
+
+
+def _absent_corpora(case: Case) -> list[str]:
+    notes = case.chart.corpus_notes if case.chart else []
+    return sorted({n.source.corpus for n in notes if n.source is not None
+                   and not CORPORA[n.source.corpus].available()})
+
+
+def read_corpus_notes(case: Case) -> Case:
+    """``case`` with the text of each corpus note read (and wrapped when it says so)."""
+    if not case.chart or not case.chart.corpus_notes:
+        return case
+    notes = []
+    for note in case.chart.notes:
+        if note.source is not None:
+            text = CORPORA[note.source.corpus].text(note.source.id)
+            if note.source.wrap:
+                text = wrap(text, note.source.wrap)
+            note = note.model_copy(update={"text": text})
+        notes.append(note)
+    return case.model_copy(update={"chart": case.chart.model_copy(update={"notes": notes})})
+
+
+def wrapped_variant(case: Case) -> Case:
+    """The case with its corpus notes hard-wrapped at :func:`variant_width` columns: id
+    ``<id>-wrapped``, tag ``variant:wrapped``, the same expectations."""
+    assert case.chart is not None
+    width = variant_width(case.id)
+    notes = []
+    for note in case.chart.notes:
+        if note.source is not None and note.source.wrap is None:
+            note = note.model_copy(update={
+                "source": note.source.model_copy(update={"wrap": width}),
+                "text": wrap(note.body, width)})
+        notes.append(note)
+    return case.model_copy(update={
+        "id": f"{case.id}-wrapped", "tags": [*case.tags, "variant:wrapped"],
+        "description": f"{case.description} (notes hard-wrapped at {width} columns)",
+        "chart": case.chart.model_copy(update={"notes": notes})})
 
 
 def check_case(case: Case, playbooks: PlaybookSet) -> str | None:
@@ -216,6 +307,9 @@ def check_case(case: Case, playbooks: PlaybookSet) -> str | None:
         why = f": {errors[0]}" if errors else ""
         return f"denial: the agent reads no denial from this input{why}"
     expect = case.expect
+    problem = _check_corpus_case(case)
+    if problem:
+        return problem
     if expect.playbook is None:
         if expect.cited_facts:
             return "expect.cited_facts needs expect.playbook (the facts are a playbook's)"
@@ -230,6 +324,22 @@ def check_case(case: Case, playbooks: PlaybookSet) -> str | None:
         if item.fact not in facts:
             return (f"expect.cited_facts: '{item.fact}' is not a fact of {playbook.id} "
                     f"({', '.join(sorted(facts))})")
+    return None
+
+
+def _check_corpus_case(case: Case) -> str | None:
+    """A case on corpus notes says why its outcome is right, and each quote it expects is
+    in one of its notes (case and spacing ignored): nobody wrote those notes to fit."""
+    if not _has_corpus_notes(case):
+        return None
+    if not case.rationale:
+        return "rationale: required when a note comes from a corpus"
+    assert case.chart is not None
+    texts = [normalise(n.body) for n in case.chart.notes if n.text is not None]
+    for index, item in enumerate(case.expect.cited_facts):
+        if not any(normalise(item.quote_contains) in text for text in texts):
+            return (f"expect.cited_facts[{index}]: '{item.quote_contains}' is in no note of "
+                    "the chart")
     return None
 
 

@@ -90,7 +90,7 @@ def chart_resources(chart: ChartInput, denials: list[Denial]) -> list[Resource]:
                                    start=min(days).isoformat() if days else None))
     for item in chart.notes:
         resources.append(note(
-            item.id, item.patient or person.id, item.text, day=item.date,
+            item.id, item.patient or person.id, item.body, day=item.date,
             period_start=item.period_start, title=item.title, status=item.status,
             content_type=item.content_type,
             encounter_id=ENCOUNTER_ID if has_encounter and item.on_encounter else None))

@@ -124,8 +124,19 @@ def _fhir_date(value: Any) -> Any:
     return value
 
 
+class CorpusNote(_Strict):
+    """A real note referenced by id in a corpus (evals/corpus.py), never copied here."""
+
+    corpus: Literal["mtsamples"] = Field(description="The corpus (evals/corpus.py CORPORA).")
+    id: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="The note's id in the "
+                    "corpus (MTSamples: the 16-hex id of notes/<id>.txt and index.jsonl).")
+    wrap: int | None = Field(None, ge=40, le=200, description="Hard-wrap every longer line "
+                             "at this many columns, as dictation and PDF exports do.")
+
+
 class NoteInput(_Strict):
-    """A clinical note: a DocumentReference with one inline text attachment."""
+    """A clinical note: a DocumentReference with one inline text attachment, its text
+    written here or read from a corpus (``source``)."""
 
     id: str = Field(pattern=FHIR_ID_PATTERN, description="DocumentReference id.")
     title: str | None = Field(None, description="DocumentReference.description.")
@@ -133,7 +144,10 @@ class NoteInput(_Strict):
                              "dateTime); leave out for an undated note.")
     period_start: str | None = Field(None, description="context.period.start: how some "
                                      "EHRs date a note instead of DocumentReference.date.")
-    text: str = Field(min_length=1, description="The note as the clinician wrote it.")
+    text: str | None = Field(None, min_length=1, description="The note as the clinician "
+                             "wrote it (or give source).")
+    source: CorpusNote | None = Field(None, description="A real note of a corpus, read when "
+                                      "the case is loaded (give text or source).")
     on_encounter: bool = Field(True, description="Attached to the claim's Encounter; false "
                                "= linked only by the date window.")
     patient: str | None = Field(None, pattern=FHIR_ID_PATTERN, description="Subject "
@@ -147,6 +161,19 @@ class NoteInput(_Strict):
     def _dates(cls, value: Any) -> Any:
         return _fhir_date(value)
 
+    @model_validator(mode="after")
+    def _text_or_source(self) -> NoteInput:
+        if (self.text is None) == (self.source is None):
+            raise ValueError("give exactly one of text or source")
+        return self
+
+    @property
+    def body(self) -> str:
+        """The note's text (a corpus note's once the loader has read it)."""
+        if self.text is None:
+            raise ValueError(f"note {self.id}: its corpus text was not read (evals.loader)")
+        return self.text
+
 
 class ChartInput(_Strict):
     """What the EHR holds for the claim's patient."""
@@ -158,6 +185,11 @@ class ChartInput(_Strict):
     resources: list[dict[str, Any]] = Field(default_factory=list, description="Extra FHIR "
                                             "R4 resources written as they are (Condition, "
                                             "Observation, Procedure, other Patients...).")
+
+    @property
+    def corpus_notes(self) -> list[NoteInput]:
+        """The notes read from a corpus."""
+        return [n for n in self.notes if n.source is not None]
 
     @model_validator(mode="after")
     def _unique_notes(self) -> ChartInput:
@@ -232,6 +264,9 @@ class Case(_Strict):
     tags: list[str] = Field(default_factory=list, description="Free strings, e.g. positive, "
                             "negative:insufficient_documentation, adversarial:injection.")
     description: str = Field(min_length=1)
+    rationale: str | None = Field(None, min_length=1, description="Why the expected outcome "
+                                  "is right, as an auditor would accept it (required when a "
+                                  "note comes from a corpus).")
     denial: DenialInput
     chart: ChartInput | None = Field(None, description="Omit (or null) when the patient is "
                                      "not in the EHR.")
@@ -239,10 +274,13 @@ class Case(_Strict):
 
 
 class DatasetFile(_Strict):
-    """A dataset file: ``evals/datasets/<name>.yaml``."""
+    """A dataset file: ``evals/datasets/<name>.yaml`` (or ``evals/real_notes/``)."""
 
     today: date = Field(DEFAULT_TODAY, description="The run date: letter date and deadline "
                         "checks.")
+    wrapped_variants: bool = Field(False, description="Add to every case with corpus notes "
+                                   "a variant '<id>-wrapped' whose notes are hard-wrapped at "
+                                   "60-80 columns (evals/corpus.py), same expectations.")
     cases: list[Case] = Field(min_length=1)
 
 

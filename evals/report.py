@@ -11,17 +11,19 @@ from rich.table import Table
 from rich.text import Text
 
 from evals.scorecard import Score, Scorecard
+from evals.suites import CASES, SUITES
 
 SHORT = {"action_correct": "action", "playbook_correct": "playbook",
          "reason_correct": "reason", "evidence_recall": "recall", "citation_validity": "citations",
          "letter_complete": "letter", "no_fabrication": "no fabrication",
          "no_letter_when_not_appealable": "no letter (not appealable)",
-         "no_forbidden_content": "no forbidden"}
+         "no_forbidden_content": "no forbidden", "no_false_appeal": "no false appeal",
+         "no_false_write_off": "no false write-off"}
 """Column headings."""
 
-START = "<!-- scorecard:start -->"
-END = "<!-- scorecard:end -->"
-"""Markers of the generated section when the Markdown file is a longer document."""
+START, END = CASES.markers
+"""Markers of the generated section when the Markdown file is a longer document (each
+suite has its own: evals/suites.py)."""
 
 
 def cell(score: Score | None) -> str:
@@ -64,15 +66,49 @@ def gate_verdicts(card: Scorecard) -> str:
                      if (passed := card.passed_by_split.get(split)) is not None)
 
 
+def gate_status(card: Scorecard) -> str:
+    """``passed`` / ``failed``, and ``(not yet enforced)`` when the gate does not decide."""
+    verdict = "passed" if card.passed else "failed"
+    return verdict if card.enforced else f"{verdict} (not yet enforced)"
+
+
+def about(card: Scorecard) -> str:
+    """``, 84 of them hard-wrapped variants, on 84 distinct corpus notes`` (after the case
+    count; empty unless the cases read corpus notes)."""
+    if not card.corpus_notes:
+        return ""
+    variants = f", {card.variants} of them hard-wrapped variants," if card.variants else ""
+    notes = "note" if card.corpus_notes == 1 else "notes"
+    return f"{variants} on {card.corpus_notes} distinct corpus {notes}"
+
+
+def counts_line(card: Scorecard) -> str | None:
+    """The two counts that must be 0, per split, when the suite gates them."""
+    names = [n for n in ("no_false_appeal", "no_false_write_off") if n in SUITES[card.suite].gate]
+    if not names:
+        return None
+    what = {"no_false_appeal": "appeals where the outcome is not to appeal",
+            "no_false_write_off": "write-offs or corrected claims where an appeal or review "
+                                  "was expected"}
+    parts = []
+    for name in names:
+        per = [f"{split} {score.total - score.hits}"
+               for split in ("dev", "holdout") if (score := card.overall.get(split, {})
+                                                   .get(name)) is not None and score.total]
+        parts.append(f"{what[name]}: " + (", ".join(per) or "none scored"))
+    return "Counts that must be 0: " + "; ".join(parts) + "."
+
+
 def _rate(rate: float | None) -> str:
     return "- (nothing scored)" if rate is None else f"{rate:.1%}"
 
 
 def print_scorecard(card: Scorecard, out: Console) -> None:
     """The table per playbook and overall, the gate per split and the failures."""
-    table = Table(title=f"Eval scorecard ({card.cases} cases, split {card.split}, "
-                  f"{drafting_line(card)}, {card.seconds:.1f} s); gate: "
-                  f"{gate_verdicts(card)}", title_justify="left")
+    table = Table(title=f"Eval scorecard, suite {card.suite} ({card.cases} cases{about(card)}, "
+                  f"split {card.split}, {drafting_line(card)}, {card.seconds:.1f} s); gate: "
+                  f"{gate_verdicts(card)}"
+                  + ("" if card.enforced else " (not yet enforced)"), title_justify="left")
     table.add_column("playbook")
     table.add_column("split")
     table.add_column("cases", justify="right")
@@ -91,8 +127,13 @@ def print_scorecard(card: Scorecard, out: Console) -> None:
         # One line each, never wrapped: people grep these.
         out.print(Text(f"FAIL {failure.case} ({failure.source}, {failure.split}) "
                        f"{failure.evaluator}: {failure.detail}"), soft_wrap=True)
+    counts = counts_line(card)
+    if counts:
+        out.print(counts)
     verdict = "[green]gate passed[/green]" if card.passed else "[red]gate failed[/red]"
-    out.print(f"{verdict} (split {card.split}; {gate_verdicts(card)})")
+    if not card.enforced:
+        verdict += " [yellow](not yet enforced: the exit status ignores it)[/yellow]"
+    out.print(f"{verdict} (suite {card.suite}, split {card.split}; {gate_verdicts(card)})")
 
 
 def markdown(card: Scorecard) -> str:
@@ -101,18 +142,32 @@ def markdown(card: Scorecard) -> str:
     others = [f"{split} alone: " + ("**passed**" if passed else "**failed**")
               for split in ("holdout", "dev") if split != card.split
               and (passed := card.passed_by_split.get(split)) is not None]
-    lines = [f"Split `{card.split}`: {card.cases} cases "
+    verdict = "**passed**" if card.passed else "**failed**"
+    lines = [f"Split `{card.split}`: {card.cases} cases{about(card)} "
              f"({card.cases_by_split.get('dev', 0)} dev, "
              f"{card.cases_by_split.get('holdout', 0)} holdout), {drafting_line(card)}, "
              f"run in {card.seconds:.1f} s. Gate on `{card.split}`: "
-             + ("**passed**" if card.passed else "**failed**")
-             + (f" ({', '.join(others)})" if others else "") + ".", "",
-             "| playbook | split | cases | " + " | ".join(heads) + " |",
-             "|---|---|--:|" + "--:|" * len(heads)]
+             + (verdict if card.enforced else f"{verdict}, not yet enforced")
+             + (f" ({', '.join(others)})" if others else "") + ".", ""]
+    counts = counts_line(card)
+    if counts:
+        lines += [counts, ""]
+    lines += ["| playbook | split | cases | " + " | ".join(heads) + " |",
+              "|---|---|--:|" + "--:|" * len(heads)]
     for group, split, cases, scores in _rows(card):
         name = f"**{group}**" if group == "overall" else f"`{group}`"
         lines.append(f"| {name} | {split} | {cases} | "
                      + " | ".join(cell(scores.get(n)) for n in card.evaluators) + " |")
+    if card.by_variant:
+        lines += ["", "The same cases on the notes as the corpus has them and hard-wrapped at "
+                  "60-80 columns:", "", "| notes | split | cases | " + " | ".join(heads) + " |",
+                  "|---|---|--:|" + "--:|" * len(heads)]
+        for variant, splits in card.by_variant.items():
+            for split in ("dev", "holdout"):
+                if split in splits:
+                    count = max((x.cases for x in splits[split].values()), default=0)
+                    lines.append(f"| {variant} | {split} | {count} | " + " | ".join(
+                        cell(splits[split].get(n)) for n in card.evaluators) + " |")
     lines += ["", "| gate | split | threshold | score | |", "|---|---|--:|--:|---|"]
     for line in card.gate:
         lines.append(f"| {line.evaluator} | {line.split} | {line.threshold:.0%} | "
@@ -146,15 +201,17 @@ def _chart(card: Scorecard, width: int = 20) -> str:
 
 
 def write_markdown(card: Scorecard, path: Path) -> None:
-    """Write the Markdown scorecard; in an existing file with the scorecard markers, only
-    the section between them is replaced (docs/evals.md keeps its prose)."""
+    """Write the Markdown scorecard; in an existing file with the suite's markers, only
+    the section between them is replaced (docs/evals.md keeps its prose and the other
+    suite's section)."""
     body = markdown(card)
+    start, end = SUITES[card.suite].markers
     if path.is_file():
         text = path.read_text(encoding="utf-8")
-        if f"\n{START}\n" in text and f"\n{END}" in text:
-            pattern = re.compile("^" + re.escape(START) + r"$.*?^" + re.escape(END) + "$",
+        if f"\n{start}\n" in text and f"\n{end}" in text:
+            pattern = re.compile("^" + re.escape(start) + r"$.*?^" + re.escape(end) + "$",
                                  re.DOTALL | re.MULTILINE)
-            path.write_text(pattern.sub(lambda _: f"{START}\n{body}{END}", text, count=1),
+            path.write_text(pattern.sub(lambda _: f"{start}\n{body}{end}", text, count=1),
                             encoding="utf-8")
             return
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,24 +4,16 @@ and the gate that fails the run below its thresholds."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from evals.evaluators import EVALUATORS
+from evals.evaluators import EVALUATORS, NOT_TO_WRITE_OFF
 from evals.runner import CaseResult
+from evals.suites import CASES, GATE, Suite
 
-GATE: dict[str, float] = {
-    "citation_validity": 1.0,
-    "action_correct": 0.95,
-    "playbook_correct": 0.95,
-    "evidence_recall": 0.90,
-    "no_letter_when_not_appealable": 1.0,
-    "no_forbidden_content": 1.0,
-}
-"""The minimum score of each gated evaluator over a split's cases (template-only in CI).
-A gated evaluator that scores nothing while the split has cases fails."""
+__all__ = ["GATE", "Scorecard", "build_scorecard"]
 
 NO_PLAYBOOK = "(rules, no playbook)"
 """The group of cases that rules decide before any playbook."""
@@ -93,15 +85,25 @@ class CaseLine(BaseModel):
 class Scorecard(BaseModel):
     """What ``appeals eval`` reports (also written as JSON)."""
 
+    suite: str = Field(CASES.name, description="cases or real-notes (evals/suites.py).")
+    enforced: bool = Field(True, description="Whether the gate decides the exit status "
+                           "(false: reported as not yet enforced).")
     split: Literal["all", "dev", "holdout"]
     cases: int
     cases_by_split: dict[str, int]
+    corpus_notes: int = Field(0, description="Distinct corpus notes the cases read.")
+    variants: int = Field(0, description="Cases that are hard-wrapped variants of another.")
+    skipped: dict[str, int] = Field(default_factory=dict, description="Corpus -> cases not "
+                                    "run because the corpus is absent.")
     seconds: float
     evaluators: list[str]
     overall: dict[str, dict[str, Score]] = Field(description="split (all, dev, holdout) -> "
                                                  "evaluator -> score.")
     by_playbook: dict[str, dict[str, dict[str, Score]]] = Field(
         description="expected playbook -> split -> evaluator -> score.")
+    by_variant: dict[str, dict[str, dict[str, Score]]] = Field(
+        default_factory=dict, description="original / hard-wrapped -> split -> evaluator -> "
+        "score (only when the cases have wrapped variants).")
     drafting: Drafting
     gate: list[GateLine] = Field(description="The thresholds over each split with cases "
                                  "(dev, holdout, all); the exit status follows `split`.")
@@ -144,7 +146,7 @@ an appeal."""
 
 
 def gate_lines(scores: dict[str, Score], split: str, cases: int,
-               gate: dict[str, float], due: dict[str, int] | None = None) -> list[GateLine]:
+               gate: Mapping[str, float], due: dict[str, int] | None = None) -> list[GateLine]:
     """The gate over one split's scores: a gated evaluator that scored nothing fails when
     the split has cases it should have scored (``due``: per evaluator; default every
     case)."""
@@ -159,11 +161,15 @@ def gate_lines(scores: dict[str, Score], split: str, cases: int,
 
 
 def _due(results: Sequence[CaseResult]) -> dict[str, int]:
-    """How many cases each letter evaluator should score: those expecting a letter (and,
-    for no_forbidden_content, naming what must not appear)."""
+    """How many cases each evaluator that applies to some cases only should score: the
+    letter evaluators those expecting a letter (no_forbidden_content: naming what must
+    not appear), the no_false_* evaluators those expecting another outcome."""
     appeals = [r for r in results if r.loaded.case.expect.action == "appeal"]
     due = {name: len(appeals) for name in LETTER_EVALUATORS}
     due["no_forbidden_content"] = sum(1 for r in appeals if r.loaded.case.expect.must_not_contain)
+    due["no_false_appeal"] = len(results) - len(appeals)
+    due["no_false_write_off"] = sum(r.loaded.case.expect.action in NOT_TO_WRITE_OFF
+                                    for r in results)
     return due
 
 
@@ -178,12 +184,31 @@ def drafting(results: Sequence[CaseResult], mode: Literal["template", "llm"]) ->
                     fallback_reasons=dict(reasons.most_common()))
 
 
+WRAPPED_TAG = "variant:wrapped"
+"""The tag of a hard-wrapped variant (evals/loader.py)."""
+
+
+def _by_variant(results: Sequence[CaseResult]) -> dict[str, dict[str, dict[str, Score]]]:
+    wrapped = [r for r in results if WRAPPED_TAG in r.loaded.case.tags]
+    if not wrapped:
+        return {}
+    original = [r for r in results if WRAPPED_TAG not in r.loaded.case.tags]
+    return {"original": _by_split(original), "hard-wrapped": _by_split(wrapped)}
+
+
+def _corpus_notes(results: Sequence[CaseResult]) -> int:
+    return len({(n.source.corpus, n.source.id) for r in results
+                if r.loaded.case.chart is not None
+                for n in r.loaded.case.chart.notes if n.source is not None})
+
+
 def build_scorecard(results: Sequence[CaseResult], split: SplitLabel, seconds: float,
-                    gate: dict[str, float] | None = None,
-                    mode: Literal["template", "llm"] = "template") -> Scorecard:
-    """Aggregate the case results and apply the gate to each split; the selected split
-    (every result given) decides ``passed``."""
-    gate = GATE if gate is None else gate
+                    gate: Mapping[str, float] | None = None,
+                    mode: Literal["template", "llm"] = "template", suite: Suite = CASES,
+                    skipped: Mapping[str, int] | None = None) -> Scorecard:
+    """Aggregate the case results and apply the gate (default: the suite's) to each split;
+    the selected split (every result given) decides ``passed``."""
+    gate = suite.gate if gate is None else gate
     groups: dict[str, list[CaseResult]] = defaultdict(list)
     for result in results:
         groups[group_of(result)].append(result)
@@ -202,9 +227,13 @@ def build_scorecard(results: Sequence[CaseResult], split: SplitLabel, seconds: f
                         evaluator=c.evaluator, detail=c.detail)
                 for r in results for c in r.checks if not c.passed]
     return Scorecard(
-        split=split, cases=len(results), cases_by_split=counts, seconds=round(seconds, 2),
+        suite=suite.name, enforced=suite.enforced, split=split, cases=len(results),
+        cases_by_split=counts, corpus_notes=_corpus_notes(results),
+        variants=sum(WRAPPED_TAG in r.loaded.case.tags for r in results),
+        skipped=dict(skipped or {}), seconds=round(seconds, 2),
         evaluators=[e.name for e in EVALUATORS], overall=overall,
         by_playbook={name: _by_split(groups[name]) for name in sorted(groups)},
+        by_variant=_by_variant(results),
         drafting=drafting(results, mode), gate=lines,
         passed=by_split.get("all", False), passed_by_split=by_split,
         failures=failures,

@@ -1,0 +1,97 @@
+"""Notes from a corpus of real clinical text, referenced by id instead of copied.
+
+A real-note eval case names its note as ``source: {corpus: mtsamples, id: ...}``; the
+loader reads the text from the corpus here, so the repository never holds the notes.
+The corpora live in the project's ``shared`` folder, beside the checkout
+(``../shared``, or wherever ``APPEALS_SHARED_DIR`` points): MTSamples, 1,155 transcribed
+notes, one per file (docs/evals.md, "Real notes"). A fresh clone without that folder
+skips these cases, saying how many; it never fails on them.
+
+``wrap`` re-wraps a note the way dictation systems and PDF exports hard-wrap text: every
+line longer than the width is broken at spaces (never inside a word, never at a
+hyphen), nothing else changes. The wrapped variants of a dataset (``wrapped_variants:
+true``) use a width from 60 to 80 columns chosen from the case id, so the set covers the
+range and every run is the same.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+SHARED_ENV = "APPEALS_SHARED_DIR"
+"""Environment variable naming the shared folder (default: ``shared`` beside the checkout)."""
+
+WRAP_WIDTHS = range(60, 81)
+"""The widths the wrapped variants use (columns)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """A folder of notes, one text file per note."""
+
+    name: str
+    relative: str
+    """Where the corpus is under the shared folder."""
+    pattern: str
+    """The note file's path under the corpus folder, ``{id}`` standing for the id."""
+    description: str
+
+    def folder(self, shared: Path | None = None) -> Path:
+        """The corpus folder under ``shared`` (default :func:`shared_dir`)."""
+        return (shared or shared_dir()) / self.relative
+
+    def available(self, shared: Path | None = None) -> bool:
+        """Whether the corpus folder is there."""
+        return self.folder(shared).is_dir()
+
+    def text(self, note_id: str, shared: Path | None = None) -> str:
+        """The note's text; a missing note is a :class:`CorpusError` naming it."""
+        path = self.folder(shared) / self.pattern.format(id=note_id)
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CorpusError(f"corpus {self.name} has no note '{note_id}'") from None
+        except UnicodeDecodeError:
+            raise CorpusError(f"corpus {self.name}: note '{note_id}' is not UTF-8") from None
+
+
+class CorpusError(Exception):
+    """A referenced note cannot be read (the message names the corpus and the id)."""
+
+
+CORPORA: dict[str, Corpus] = {
+    "mtsamples": Corpus(
+        name="mtsamples", relative="data/external/mtsamples", pattern="notes/{id}.txt",
+        description="MTSamples transcribed clinical notes (mtsamples.com), one per file"),
+}
+"""The corpora a case may reference, by name."""
+
+
+def shared_dir() -> Path:
+    """The shared folder: ``APPEALS_SHARED_DIR``, else ``shared`` beside the checkout."""
+    configured = os.environ.get(SHARED_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "shared"
+
+
+def wrap(text: str, width: int) -> str:
+    """``text`` with every line longer than ``width`` broken at spaces into lines of at
+    most ``width`` columns (a single word longer than that stays whole)."""
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        lines += textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False,
+                               replace_whitespace=False) or [""]
+    return "\n".join(lines)
+
+
+def variant_width(case_id: str) -> int:
+    """The wrap width of a case's wrapped variant: 60-80 columns, fixed by its id."""
+    return WRAP_WIDTHS[zlib.crc32(case_id.encode()) % len(WRAP_WIDTHS)]
