@@ -185,6 +185,9 @@ def eval_command(
     suite: Annotated[str | None, typer.Option(
         help="cases (evals/datasets) or real-notes (evals/real_notes); default: the suite "
         "whose folder holds the datasets given, else cases.", show_default=False)] = None,
+    corpus: Annotated[Path | None, typer.Option(
+        help="The folder holding the note corpora of the real-note cases (default: "
+        "../shared/data/external beside the checkout).", show_default=False)] = None,
     llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Draft the arguments with the "
                                       "configured model (docs/llm.md).")] = False,
     report: Annotated[Path | None, typer.Option(help="Write the Markdown scorecard here "
@@ -213,7 +216,8 @@ def eval_command(
 
     raise typer.Exit(command(datasets or [], split, llm, report, json_path, keep, verbose,
                              AppConfig.load(config),
-                             LLMSettings.load(config) if llm else None, suite=suite))
+                             LLMSettings.load(config) if llm else None, suite=suite,
+                             corpora=corpus))
 
 
 app.add_typer(review_cli.app, name="review")

@@ -36,13 +36,15 @@ SPLITS: dict[str, SplitChoice] = {"dev": "dev", "holdout": "holdout", "all": "al
 
 def run_eval(datasets: Sequence[Path] = (), split: SplitChoice = "all",
              settings: RunSettings | None = None, out: Console | None = None,
-             verbose: bool = False, suite: Suite | None = None) -> Scorecard:
+             verbose: bool = False, suite: Suite | None = None,
+             corpora: Path | None = None) -> Scorecard:
     """Load the cases (the suite's folder by default: evals/datasets), run and score them.
     Cases whose corpus is absent are skipped: the scorecard counts them, and one line on
     ``out`` says so."""
     settings = settings or RunSettings()
     suite = suite or suite_for(None, datasets)
-    selection = load_selection(datasets or [suite.folder], None if split == "all" else split)
+    selection = load_selection(datasets or [suite.folder], None if split == "all" else split,
+                               corpora=corpora)
     skip_line = selection.skip_line()
     if skip_line and out is not None:
         out.print(Text(skip_line), soft_wrap=True)
@@ -69,6 +71,8 @@ def main(argv: Sequence[str] | None = None, config: AppConfig | None = None) -> 
     parser.add_argument("--suite", choices=tuple(SUITES), help="cases (evals/datasets, the "
                         "default) or real-notes (evals/real_notes); default: the suite "
                         "whose folder holds the datasets given")
+    parser.add_argument("--corpus", type=Path, help="the folder holding the note corpora "
+                        "(default ../shared/data/external beside the checkout)")
     parser.add_argument("--llm", action="store_true", help="draft the arguments with the "
                         "model configured by OPENAI_* / APPEALS_LLM_* (docs/llm.md)")
     parser.add_argument("--report", type=Path, help="write the Markdown scorecard here "
@@ -80,13 +84,13 @@ def main(argv: Sequence[str] | None = None, config: AppConfig | None = None) -> 
     args = parser.parse_args(argv)
     return command(args.datasets, args.split, args.llm, args.report, args.json_path,
                    args.keep, args.verbose, config, LLMSettings.load() if args.llm else None,
-                   suite=args.suite)
+                   suite=args.suite, corpora=args.corpus)
 
 
 def command(datasets: Sequence[Path], split: str, llm: bool, report: Path | None,
             json_path: Path | None, keep: Path | None, verbose: bool,
             config: AppConfig | None = None, llm_settings: LLMSettings | None = None,
-            suite: str | None = None) -> int:
+            suite: str | None = None, corpora: Path | None = None) -> int:
     """What both entry points do; returns the exit status. ``llm``: draft with the model
     of ``llm_settings``, which must be configured. A suite whose gate is not enforced
     exits 0 whatever the gate says, and so does a selection whose every case was skipped
@@ -106,7 +110,7 @@ def command(datasets: Sequence[Path], split: str, llm: bool, report: Path | None
     settings = RunSettings(config=config or AppConfig(), keep=keep,
                            llm=llm_settings if llm else None)
     try:
-        card = run_eval(datasets, SPLITS[split], settings, out, verbose, chosen)
+        card = run_eval(datasets, SPLITS[split], settings, out, verbose, chosen, corpora)
     except CaseFileError as exc:
         print(f"appeals eval: {exc}", file=sys.stderr)
         return 2

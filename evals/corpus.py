@@ -2,10 +2,11 @@
 
 A real-note eval case names its note as ``source: {corpus: mtsamples, id: ...}``; the
 loader reads the text from the corpus here, so the repository never holds the notes.
-The corpora live in the project's ``shared`` folder, beside the checkout
-(``../shared``, or wherever ``APPEALS_SHARED_DIR`` points): MTSamples, 1,155 transcribed
-notes, one per file (docs/evals.md, "Real notes"). A fresh clone without that folder
-skips these cases, saying how many; it never fails on them.
+The corpora live in the external data folder of the project's shared folder, beside the
+checkout (``../shared/data/external``; ``appeals eval --corpus DIR`` or
+``APPEALS_CORPUS_DIR`` points elsewhere): MTSamples, 1,155 transcribed notes, one per file
+(docs/evals.md, "Real notes"). A fresh clone without that folder skips these cases,
+saying how many; it never fails on them.
 
 ``wrap`` re-wraps a note the way dictation systems and PDF exports hard-wrap text: every
 line longer than the width is broken at spaces (never inside a word, never at a
@@ -22,8 +23,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-SHARED_ENV = "APPEALS_SHARED_DIR"
-"""Environment variable naming the shared folder (default: ``shared`` beside the checkout)."""
+CORPUS_ENV = "APPEALS_CORPUS_DIR"
+"""Environment variable naming the folder that holds the corpora (default:
+``shared/data/external`` beside the checkout)."""
 
 WRAP_WIDTHS = range(60, 81)
 """The widths the wrapped variants use (columns)."""
@@ -35,22 +37,22 @@ class Corpus:
 
     name: str
     relative: str
-    """Where the corpus is under the shared folder."""
+    """Where the corpus is under the corpora folder."""
     pattern: str
     """The note file's path under the corpus folder, ``{id}`` standing for the id."""
     description: str
 
-    def folder(self, shared: Path | None = None) -> Path:
-        """The corpus folder under ``shared`` (default :func:`shared_dir`)."""
-        return (shared or shared_dir()) / self.relative
+    def folder(self, root: Path | None = None) -> Path:
+        """The corpus folder under ``root`` (default :func:`corpora_dir`)."""
+        return (root or corpora_dir()) / self.relative
 
-    def available(self, shared: Path | None = None) -> bool:
+    def available(self, root: Path | None = None) -> bool:
         """Whether the corpus folder is there."""
-        return self.folder(shared).is_dir()
+        return self.folder(root).is_dir()
 
-    def text(self, note_id: str, shared: Path | None = None) -> str:
+    def text(self, note_id: str, root: Path | None = None) -> str:
         """The note's text; a missing note is a :class:`CorpusError` naming it."""
-        path = self.folder(shared) / self.pattern.format(id=note_id)
+        path = self.folder(root) / self.pattern.format(id=note_id)
         try:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -65,18 +67,19 @@ class CorpusError(Exception):
 
 CORPORA: dict[str, Corpus] = {
     "mtsamples": Corpus(
-        name="mtsamples", relative="data/external/mtsamples", pattern="notes/{id}.txt",
+        name="mtsamples", relative="mtsamples", pattern="notes/{id}.txt",
         description="MTSamples transcribed clinical notes (mtsamples.com), one per file"),
 }
 """The corpora a case may reference, by name."""
 
 
-def shared_dir() -> Path:
-    """The shared folder: ``APPEALS_SHARED_DIR``, else ``shared`` beside the checkout."""
-    configured = os.environ.get(SHARED_ENV)
+def corpora_dir() -> Path:
+    """The folder holding the corpora: ``APPEALS_CORPUS_DIR``, else
+    ``shared/data/external`` beside the checkout."""
+    configured = os.environ.get(CORPUS_ENV)
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared"
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
 
 
 def wrap(text: str, width: int) -> str:

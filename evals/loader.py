@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from agent.denials.queue import QueueRow
 from agent.playbooks.registry import PlaybookSet
-from evals.corpus import CORPORA, SHARED_ENV, CorpusError, variant_width, wrap
+from evals.corpus import CORPORA, CORPUS_ENV, CorpusError, variant_width, wrap
 from evals.letters import normalise
 from evals.materialise import read_denials
 from evals.model import DEFAULT_TODAY, Case, Split
@@ -170,25 +170,31 @@ class Selection:
     cases: list[LoadedCase]
     skipped: dict[str, int] = field(default_factory=dict)
     """Corpus name -> cases (variants included) not loaded because it is not there."""
+    corpora: Path | None = None
+    """The folder the corpora were looked for in (None: the default)."""
 
     def skip_line(self) -> str | None:
         """One line saying what was skipped and why, or None."""
         if not self.skipped:
             return None
         count = sum(self.skipped.values())
-        where = ", ".join(f"{CORPORA[name].folder()}" for name in sorted(self.skipped))
+        where = ", ".join(f"{CORPORA[name].folder(self.corpora)}"
+                          for name in sorted(self.skipped))
         return (f"skipped {count} real-note case{'s' if count != 1 else ''}: the "
                 f"{', '.join(sorted(self.skipped))} corpus is not at {where} (put the "
-                f"shared folder beside the checkout or set {SHARED_ENV})")
+                f"shared folder beside the checkout, or give --corpus DIR or {CORPUS_ENV})")
 
 
-def load_file(path: Path, playbooks: PlaybookSet | None = None) -> list[LoadedCase]:
-    """Every case of one dataset file, validated (cases whose corpus is absent left out:
-    :func:`load_selection` counts them)."""
-    return _load_file(path, playbooks or PlaybookSet.load(), Counter())
+def load_file(path: Path, playbooks: PlaybookSet | None = None,
+              corpora: Path | None = None) -> list[LoadedCase]:
+    """Every case of one dataset file, validated (cases whose corpus is absent from
+    ``corpora``, default :func:`evals.corpus.corpora_dir`, left out: :func:`load_selection`
+    counts them)."""
+    return _load_file(path, playbooks or PlaybookSet.load(), Counter(), corpora)
 
 
-def _load_file(path: Path, playbooks: PlaybookSet, skipped: Counter[str]) -> list[LoadedCase]:
+def _load_file(path: Path, playbooks: PlaybookSet, skipped: Counter[str],
+               corpora: Path | None) -> list[LoadedCase]:
     data = read_yaml(path)
     name = path.name
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
@@ -208,12 +214,12 @@ def _load_file(path: Path, playbooks: PlaybookSet, skipped: Counter[str]) -> lis
             case = Case.model_validate(raw)
         except ValidationError as exc:
             raise CaseFileError(f"{name}: {label}: {_first_error(exc)}") from None
-        absent = _absent_corpora(case)
+        absent = _absent_corpora(case, corpora)
         if absent:
             skipped[absent[0]] += 1 + (variants and _has_corpus_notes(case))
             continue
         try:
-            case = read_corpus_notes(case)
+            case = read_corpus_notes(case, corpora)
         except CorpusError as exc:
             raise CaseFileError(f"{name}: {label}: {exc}") from None
         problem = check_case(case, playbooks)
@@ -228,7 +234,8 @@ def _load_file(path: Path, playbooks: PlaybookSet, skipped: Counter[str]) -> lis
 
 
 def load_selection(paths: Sequence[Path] = (), split: Split | None = None,
-                   playbooks: PlaybookSet | None = None) -> Selection:
+                   playbooks: PlaybookSet | None = None,
+                   corpora: Path | None = None) -> Selection:
     """The cases of the given dataset files (default: all of evals/datasets), ids unique
     across files, ``split`` keeping only that split, and the count of cases skipped
     because the corpus their notes come from is absent."""
@@ -236,10 +243,10 @@ def load_selection(paths: Sequence[Path] = (), split: Split | None = None,
     loaded: list[LoadedCase] = []
     skipped: Counter[str] = Counter()
     for path in dataset_files(paths):
-        loaded += _load_file(path, playbooks, skipped)
+        loaded += _load_file(path, playbooks, skipped, corpora)
     _unique_ids(loaded)
     return Selection([c for c in loaded if split is None or c.case.split == split],
-                     dict(skipped))
+                     dict(skipped), corpora)
 
 
 def load_cases(paths: Sequence[Path] = (), split: Split | None = None,
@@ -252,20 +259,21 @@ def _has_corpus_notes(case: Case) -> bool:
     return bool(case.chart and case.chart.corpus_notes)
 
 
-def _absent_corpora(case: Case) -> list[str]:
+def _absent_corpora(case: Case, corpora: Path | None) -> list[str]:
     notes = case.chart.corpus_notes if case.chart else []
     return sorted({n.source.corpus for n in notes if n.source is not None
-                   and not CORPORA[n.source.corpus].available()})
+                   and not CORPORA[n.source.corpus].available(corpora)})
 
 
-def read_corpus_notes(case: Case) -> Case:
-    """``case`` with the text of each corpus note read (and wrapped when it says so)."""
+def read_corpus_notes(case: Case, corpora: Path | None = None) -> Case:
+    """``case`` with the text of each corpus note read from ``corpora`` (default
+    :func:`evals.corpus.corpora_dir`), wrapped when the note says so."""
     if not case.chart or not case.chart.corpus_notes:
         return case
     notes = []
     for note in case.chart.notes:
         if note.source is not None:
-            text = CORPORA[note.source.corpus].text(note.source.id)
+            text = CORPORA[note.source.corpus].text(note.source.id, corpora)
             if note.source.wrap:
                 text = wrap(text, note.source.wrap)
             note = note.model_copy(update={"text": text})

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from evals.cli import run_eval
-from evals.corpus import CORPORA, SHARED_ENV, WRAP_WIDTHS, variant_width, wrap
+from evals.corpus import CORPORA, CORPUS_ENV, WRAP_WIDTHS, variant_width, wrap
 from evals.evaluators import NoFalseAppeal, NoFalseWriteOff
 from evals.loader import CaseFileError, load_file, load_selection, read_yaml
 from evals.model import Case
@@ -150,7 +150,7 @@ def test_a_bad_corpus_case_names_the_file_and_case(tmp_path: Path, change: dict[
 
 def test_without_the_corpus_the_cases_are_skipped_with_one_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SHARED_ENV, str(tmp_path / "no-shared-here"))
+    monkeypatch.setenv(CORPUS_ENV, str(tmp_path / "no-shared-here"))
     path = _write(tmp_path, [_case(), _case(id="rn-format-2")], wrapped_variants=True)
     selection = load_selection([path])
     assert selection.cases == [] and selection.skipped == {"mtsamples": 4}
@@ -163,11 +163,25 @@ def test_without_the_corpus_the_cases_are_skipped_with_one_line(
     assert "gate" not in result.output
 
 
+@needs_corpus
+def test_corpus_option_says_where_the_corpora_are(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    root = MTSAMPLES.folder().parent
+    monkeypatch.setenv(CORPUS_ENV, str(tmp_path / "not-here"))
+    path = _write(tmp_path, [_case()])
+    assert load_selection([path]).skipped == {"mtsamples": 1}
+    assert [c.case.id for c in load_selection([path], corpora=root).cases] == ["rn-format"]
+    result = CliRunner().invoke(app, ["eval", str(path), "--suite", "real-notes",
+                                      "--corpus", str(root), "-v"])
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output and "rn-format" in result.output
+
+
 def test_the_shipped_real_note_set_is_skipped_not_failed_without_the_corpus(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not REAL_NOTE_FILES:
         pytest.fail("evals/real_notes holds no dataset file")
-    monkeypatch.setenv(SHARED_ENV, str(tmp_path / "no-shared-here"))
+    monkeypatch.setenv(CORPUS_ENV, str(tmp_path / "no-shared-here"))
     selection = load_selection([REAL_NOTES.folder])
     assert selection.cases == []
     assert sum(selection.skipped.values()) >= 160   # 80 notes and their wrapped variants
@@ -216,12 +230,12 @@ def test_each_suite_replaces_only_its_own_section(tmp_path: Path) -> None:
     start, end = REAL_NOTES.markers
     cases_start, cases_end = CASES.markers
     doc = tmp_path / "evals.md"
-    doc.write_text(f"# E\n\n{cases_start}\nkept\n{cases_end}\n\n{start}\nold\n{end}\n",
+    doc.write_text(f"# E\n\n{cases_start}\nkept\n{cases_end}\n\n{start}\nSTALE-SECTION\n{end}\n",
                    encoding="utf-8")
     write_markdown(card, doc)
     text = doc.read_text(encoding="utf-8")
     assert f"{cases_start}\nkept\n{cases_end}" in text
-    assert "old" not in text and markdown(card) in text
+    assert "STALE-SECTION" not in text and markdown(card) in text
 
 
 def fake_run(expected: str, decided: list[str]) -> Any:
