@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -287,6 +288,12 @@ def test_the_real_note_set_meets_the_issues_minimums() -> None:
     for path in REAL_NOTE_FILES:
         assert read_yaml(path).get("wrapped_variants") is True, \
             f"{path.name}: every real-note file has its hard-wrapped variants"
+
+
+def test_the_real_note_files_follow_the_published_schema() -> None:
+    schema = json.loads((CASES.folder / "case.schema.json").read_text(encoding="utf-8"))
+    for path in REAL_NOTE_FILES:
+        jsonschema.validate(json.loads(json.dumps(read_yaml(path), default=str)), schema)
 
 
 @needs_corpus
