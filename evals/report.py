@@ -73,13 +73,14 @@ def gate_status(card: Scorecard) -> str:
 
 
 def about(card: Scorecard) -> str:
-    """``, 84 of them hard-wrapped variants, on 84 distinct corpus notes`` (after the case
-    count; empty unless the cases read corpus notes)."""
+    """`` on 84 distinct corpus notes, 84 of them on the same notes hard-wrapped`` (after
+    the case count; empty unless the cases read corpus notes)."""
     if not card.corpus_notes:
         return ""
-    variants = f", {card.variants} of them hard-wrapped variants," if card.variants else ""
     notes = "note" if card.corpus_notes == 1 else "notes"
-    return f"{variants} on {card.corpus_notes} distinct corpus {notes}"
+    variants = (f", {card.variants} of them on the same notes hard-wrapped"
+                if card.variants else "")
+    return f" on {card.corpus_notes} distinct corpus {notes}{variants}"
 
 
 def counts_line(card: Scorecard) -> str | None:
@@ -143,9 +144,10 @@ def markdown(card: Scorecard) -> str:
               for split in ("holdout", "dev") if split != card.split
               and (passed := card.passed_by_split.get(split)) is not None]
     verdict = "**passed**" if card.passed else "**failed**"
-    lines = [f"Split `{card.split}`: {card.cases} cases{about(card)} "
+    lines = [f"Split `{card.split}`: {card.cases} cases "
              f"({card.cases_by_split.get('dev', 0)} dev, "
-             f"{card.cases_by_split.get('holdout', 0)} holdout), {drafting_line(card)}, "
+             f"{card.cases_by_split.get('holdout', 0)} holdout){about(card)}, "
+             f"{drafting_line(card)}, "
              f"run in {card.seconds:.1f} s. Gate on `{card.split}`: "
              + (verdict if card.enforced else f"{verdict}, not yet enforced")
              + (f" ({', '.join(others)})" if others else "") + ".", ""]
