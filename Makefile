@@ -35,6 +35,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/ingest_835.py
 	$(PY) benchmarks/workflow_e2e.py
 	$(PY) benchmarks/llm_drafting.py
+	$(PY) benchmarks/note_reader.py
 
 eval: $(VENV)/.installed-dev
 	$(APPEALS) eval --report docs/evals.md

@@ -1,123 +1,44 @@
-"""Reading clinical notes: sections, sentences with exact offsets, and negation.
+"""Sentences, negation and quotes for the extractors, read by the one note reader
+(agent/notes/): sections, wrapped lines joined, sentences with exact offsets, ConText.
 
-Notes are written in templates ("HPI:", "PE:", "A/P:"), with abbreviations, bullets and
-line breaks. Everything here keeps Python string offsets into the original text, so a
-quote is always ``text[start:end]``.
+Everything here keeps Python string offsets into the original text, so a quote is always
+``text[start:end]``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from agent.notes.context import ContextRules
+from agent.notes.reader import Layout, Sentence, assertion, read_note
+
+__all__ = ["MAX_QUOTE", "SECTION_ALIASES", "Sentence", "clause_around", "contains_negation",
+           "is_negated", "sentences"]
 
 SECTION_ALIASES: dict[str, tuple[str, ...]] = {
-    "hpi": ("hpi", "history of present illness", "subjective", "cc", "chief complaint",
-            "interval history", "s"),
-    "ros": ("ros", "review of systems"),
-    "history": ("pmh", "past medical history", "psh", "past surgical history", "meds",
-                "medications", "current medications", "allergies", "social history", "sh",
-                "fh", "family history", "prior treatment", "treatment history"),
-    "exam": ("pe", "physical exam", "physical examination", "exam", "examination",
-             "objective", "o", "vitals", "musculoskeletal", "msk", "knee exam", "mse",
-             "mental status exam"),
-    "imaging": ("imaging", "x-ray", "xray", "xr", "radiographs", "mri", "ct", "radiology",
-                "results", "studies", "diagnostics", "data reviewed", "labs"),
-    "assessment": ("a/p", "assessment", "assessment and plan", "assessment/plan",
-                   "impression", "dx", "diagnosis", "diagnoses", "a"),
-    "plan": ("plan", "p", "recs", "recommendations", "disposition", "orders"),
-    "procedure": ("procedure", "procedure note", "procedures", "operative note",
-                  "op note", "findings", "indications", "indication", "description of "
-                  "procedure", "technique", "pre-op evaluation", "preoperative evaluation",
-                  "pre-anesthesia evaluation"),
-}
-"""Canonical section -> the headers clinicians write for it (lower case, no colon)."""
+    name: tuple(alias for alias, section in Layout.default().sections.items()
+                if section == name)
+    for name in dict.fromkeys(Layout.default().sections.values())}
+"""Canonical section -> the headers clinicians write for it (lower case, no colon): the
+note reader's (agent/notes/data/reading.yaml)."""
 
-_ALIAS_TO_SECTION = {alias: name for name, aliases in SECTION_ALIASES.items()
-                     for alias in aliases}
-_HEADER = re.compile(r"^[ \t]*([A-Za-z][A-Za-z /&\-]{0,40}?)[ \t]*:[ \t]*")
-_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=\S)")
-_BULLET = re.compile(r"^[ \t]*(?:[-*•]|\d+[.)])[ \t]+")
 MAX_QUOTE = 320
 """Longer sentences are cut at a clause boundary around the match (still verbatim)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Sentence:
-    """A sentence (or bullet, or header remainder) of a note, located exactly."""
-
-    start: int
-    end: int
-    text: str
-    section: str | None
-    """Canonical section (see SECTION_ALIASES) the sentence sits in, or None."""
-
-
 def sentences(text: str) -> list[Sentence]:
-    """Split a note into located sentences, tracking the section each one is in."""
-    out: list[Sentence] = []
-    section: str | None = None
-    offset = 0
-    for raw_line in text.splitlines(keepends=True):
-        line_start, line = offset, raw_line.rstrip("\r\n")
-        offset += len(raw_line)
-        content_start = 0
-        header = _HEADER.match(line)
-        if header:
-            name = _ALIAS_TO_SECTION.get(header.group(1).strip().lower())
-            if name is not None:
-                section = name
-                content_start = header.end()
-        elif line.strip() and line.strip().rstrip(":").lower() in _ALIAS_TO_SECTION \
-                and len(line.strip()) <= 45:
-            section = _ALIAS_TO_SECTION[line.strip().rstrip(":").lower()]
-            continue
-        bullet = _BULLET.match(line, content_start)
-        if bullet:
-            content_start = bullet.end()
-        out.extend(_split_line(line, line_start, content_start, section))
-    return out
-
-
-def _split_line(line: str, line_start: int, content_start: int, section: str | None
-                ) -> list[Sentence]:
-    out = []
-    position = content_start
-    pieces = _SENTENCE_END.split(line[content_start:])
-    for piece in pieces:
-        index = line.find(piece, position)
-        stripped = piece.strip()
-        if stripped:
-            lead = len(piece) - len(piece.lstrip())
-            start = line_start + index + lead
-            out.append(Sentence(start, start + len(stripped), stripped, section))
-        position = index + len(piece)
-    return out
-
-
-_NEGATION_BEFORE = re.compile(
-    r"\b(?:no|not|denies|denied|deny|without|w/o|negative for|neg for|free of|absence of|"
-    r"absent|never|no h/o|no hx of|no history of|r/o|rule out|ruled out|resolved|"
-    r"has not|hasn't|did not|didn't|does not|doesn't|not yet|declined|refused|"
-    r"no evidence of|no sign of|no signs of|unremarkable for)\b", re.IGNORECASE)
-_NEGATION_AFTER = re.compile(
-    r"^[^.;]{0,30}?\b(?:absent|not seen|not present|ruled out|was negative|is negative|"
-    r"negative|not tried|not attempted|declined|refused|none)\b", re.IGNORECASE)
-_SCOPE_BREAK = re.compile(r"\b(?:but|however|although|though|except|yet|despite)\b|[;,:]"
-                          r"|\s[-–—]\s",  # "HTN, not at goal - increase lisinopril"
-                          re.IGNORECASE)
+    """The note's located sentences, each with its section: the note reader's
+    (agent/notes/reader.py), wrapped lines joined."""
+    return list(read_note(text).sentences)
 
 
 def is_negated(sentence: str, term_start: int, term_end: int) -> bool:
-    """Whether the term at ``sentence[term_start:term_end]`` is negated ("denies chest
-    pain", "no h/o DM", "effusion: absent"). A NegEx-style window: a negation cue before
-    the term with no scope break (but, however, ';', ',') between, or a cue right after."""
-    before = sentence[:term_start]
-    cues = list(_NEGATION_BEFORE.finditer(before))
-    if cues:
-        between = before[cues[-1].end():]
-        if not _SCOPE_BREAK.search(between) and len(between) <= 60:
-            return True
-    return bool(_NEGATION_AFTER.match(sentence[term_end:]))
+    """Whether the term at ``sentence[term_start:term_end]`` is negated or only possible
+    ("denies chest pain", "no h/o DM", "effusion: absent", "r/o septic joint"): a
+    NEGATED_EXISTENCE or POSSIBLE_EXISTENCE cue of the ConText rules
+    (agent/notes/context.py) whose scope covers it."""
+    found = assertion(sentence, term_start, term_end)
+    return found.negated or "POSSIBLE_EXISTENCE" in found
 
 
 def clause_around(sentence: Sentence, match_start: int, match_end: int) -> tuple[int, int]:
@@ -143,6 +64,7 @@ def clause_around(sentence: Sentence, match_start: int, match_end: int) -> tuple
 def contains_negation(text: str) -> bool:
     """Whether any negation cue appears in ``text`` (a conservative test for a quote that
     someone else proposed: a proposal that negates anything is not taken)."""
-    return bool(_NEGATION_BEFORE.search(text)) or bool(
-        re.search(r"\b(?:absent|not seen|not present|ruled out|negative|none)\b", text,
-                  re.IGNORECASE))
+    return any(cue.rule.category == "NEGATED_EXISTENCE"
+               for cue in ContextRules.default().cues(text)) or bool(
+        re.search(r"\b(?:absent|not seen|not present|ruled out|negative|none|no|not|"
+                  r"without|denies|denied)\b", text, re.IGNORECASE))

@@ -1,0 +1,306 @@
+"""Reading a clinical note: sections and field labels, wrapped lines joined, sentences
+with exact offsets, and the assertion context of any phrase in them.
+
+Real notes come hard-wrapped by dictation systems and PDF exports, with headers in
+capitals ("HISTORY OF PRESENT ILLNESS:"), abbreviations that hold periods ("Dr.",
+"b.i.d.", "p.o."), bullets and numbered lists. The reader:
+
+- joins a line to the next when the break is a wrap (the line is long and the next starts
+  no header, field label, bullet, numbered item or dated log row and is not indented, or
+  the next starts in lower case; table rows laid out in columns are never joined), so a
+  sentence is never cut at a line end ("no joint" / "effusion.");
+- splits sentences at ``.`` ``!`` ``?`` ``;`` followed by a space, except after a title or
+  initial ("Dr. X", "J. Smith") and inside a dotted abbreviation unless a capitalised word
+  follows;
+- tracks the section each sentence sits in from the known headers at a sentence's start
+  (any case), keeping the label as written; other labels ("LEFT KNEE:", "Valid:") stay in
+  the sentence as fields of their section, and start a line of their own;
+- keeps offsets into the original text, so a quote is always ``text[start:end]`` (it may
+  hold the line breaks of a wrapped sentence).
+
+The vocabulary of layout (section headers, abbreviations, the wrap length) is data:
+agent/notes/data/reading.yaml. Assertion context: agent/notes/context.py.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from importlib import resources
+
+import yaml
+
+from agent.notes.context import Assertion, ContextRules, Cue
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The layout vocabulary (agent/notes/data/reading.yaml)."""
+
+    sections: dict[str, str]
+    """Header as written (lower case, no colon) -> canonical section."""
+    never_end: frozenset[str]
+    number_words: frozenset[str]
+    dotted: frozenset[str]
+    wrap_min_line: int
+
+    @classmethod
+    @cache
+    def default(cls) -> Layout:
+        raw = yaml.safe_load(resources.files("agent.notes").joinpath("data", "reading.yaml")
+                             .read_text(encoding="utf-8"))
+        sections = {alias.lower(): name for name, aliases in raw["sections"].items()
+                    for alias in aliases}
+        return cls(sections, frozenset(w.lower() for w in raw["never_end"]),
+                   frozenset(w.lower() for w in raw["number_words"]),
+                   frozenset(w.lower() for w in raw["dotted"]), int(raw["wrap_min_line"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence (or bullet, or what follows a header) of a note, located exactly."""
+
+    start: int
+    end: int
+    text: str
+    """``note[start:end]``: verbatim, line breaks of a wrapped sentence included."""
+    section: str | None
+    """Canonical section (agent/notes/data/reading.yaml) of the last known header before
+    the sentence, or None before any."""
+    label: str | None = None
+    """The header the sentence sits under, as written ("PREOPERATIVE DIAGNOSIS")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A note as read: its text and located sentences."""
+
+    text: str
+    sentences: tuple[Sentence, ...]
+    rules: ContextRules = field(repr=False, compare=False)
+
+    def sentence_at(self, offset: int) -> Sentence | None:
+        """The sentence holding the character at ``offset``."""
+        for sentence in self.sentences:
+            if sentence.start <= offset < sentence.end:
+                return sentence
+        return None
+
+    def assertion(self, start: int, end: int) -> Assertion:
+        """The assertion context of ``text[start:end]`` within its sentence."""
+        sentence = self.sentence_at(start)
+        if sentence is None:
+            return Assertion(frozenset())
+        return self.rules.assertion(sentence.text, start - sentence.start,
+                                    min(end, sentence.end) - sentence.start,
+                                    sentence_cues(sentence.text))
+
+
+_SENTENCE_CUES: dict[str, list[Cue]] = {}
+"""Sentence text -> its cues: filled for every sentence of a note as it is read (the note
+is searched once), and for any other sentence asked about."""
+_MAX_CACHED = 50_000
+
+
+def sentence_cues(sentence: str) -> list[Cue]:
+    """The ConText cues of a sentence (offsets relative to it), searched once."""
+    cues = _SENTENCE_CUES.get(sentence)
+    if cues is None:
+        cues = ContextRules.default().cues(sentence)
+        _remember(sentence, cues)
+    return cues
+
+
+def _remember(sentence: str, cues: list[Cue]) -> None:
+    if len(_SENTENCE_CUES) >= _MAX_CACHED:
+        _SENTENCE_CUES.clear()
+    _SENTENCE_CUES[sentence] = cues
+
+
+def assertion(sentence: str, start: int, end: int) -> Assertion:
+    """The assertion context of ``sentence[start:end]`` (default rules)."""
+    return ContextRules.default().assertion(sentence, start, end, sentence_cues(sentence))
+
+
+_BULLET = re.compile(r"[ \t]*(?:[-*•·]|\(?\d{1,2}[.)]|\(?[a-z][.)])[ \t]+")
+_HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9 /&\-'.,()]{0,60}?)[ \t]*:(?=[ \t]|$)")
+_BOUNDARY = re.compile(r"[.!?;]+(?=\s)")
+_ITEM_MARK = re.compile(r"\s*\(?(?:\d{1,2}|[A-Za-z])[.)]")
+_COLUMNS = re.compile(r"\S(?: {3,}|\t)\S")
+"""Text laid out in columns (a report's table row): its line breaks are rows, not wraps."""
+_FIELD = re.compile(r"[ \t]*(?:\*\*|__)?(?:[A-Z][A-Za-z0-9/&#'\-]*(?: [A-Za-z0-9/&#'\-]+){0,3}"
+                    r"|[a-z][a-z/]{0,11})[ \t]*(?::(?:\*\*|__)?|(?:\*\*|__):)(?:[ \t]|$)")
+"""A field label starting a line ("Valid:", "Auth #:", "hx:"): a line of its own."""
+_ROW = re.compile(r"[ \t]*\d{1,2}/\d{1,2}(?:/\d{2,4})?[ \t]+\d{1,2}:?\d{2}\b")
+"""A log row starting with its date and time ("02/12/2026 06:30 ...")."""
+
+
+@lru_cache(maxsize=512)
+def read_note(text: str) -> Note:
+    """The note read (cached: each document is read once however many playbooks ask)."""
+    layout = Layout.default()
+    sentences: list[Sentence] = []
+    section: str | None = None
+    label: str | None = None
+    for start, end in _paragraphs(text, layout):
+        for s_start, s_end in _sentence_spans(text, start, end, layout):
+            s_start, s_end, found = _header(text, s_start, s_end, layout)
+            if found is not None:
+                section, label = found
+            s_start, s_end = _strip(text, s_start, s_end)
+            if s_start < s_end:
+                sentences.append(Sentence(s_start, s_end, text[s_start:s_end], section,
+                                          label))
+    rules = ContextRules.default()
+    _cues_by_sentence(rules, rules.matches(text), sentences)
+    return Note(text, tuple(sentences), rules)
+
+
+def _cues_by_sentence(rules: ContextRules, matches: list[Cue],
+                      sentences: list[Sentence]) -> None:
+    """Give each sentence the rule matches of the note that lie inside it (the note is
+    searched once), resolved per sentence."""
+    index = 0
+    ordered = sorted(matches, key=lambda c: c.start)
+    for sentence in sentences:
+        while index < len(ordered) and ordered[index].start < sentence.start:
+            index += 1
+        mine = []
+        at = index
+        while at < len(ordered) and ordered[at].start < sentence.end:
+            cue = ordered[at]
+            if cue.end <= sentence.end:
+                mine.append(Cue(cue.rule, cue.start - sentence.start, cue.end - sentence.start))
+            at += 1
+        if sentence.text not in _SENTENCE_CUES:
+            _remember(sentence.text, rules.resolve(mine))
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line, without its line break."""
+    spans, offset = [], 0
+    for raw in text.splitlines(keepends=True):
+        body = raw.rstrip("\r\n")
+        spans.append((offset, offset + len(body)))
+        offset += len(raw)
+    return spans
+
+
+def _paragraphs(text: str, layout: Layout) -> list[tuple[int, int]]:
+    """Runs of lines joined where a line break is a wrap, as (start, end) spans."""
+    out: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    previous = ""
+    for start, end in _lines(text):
+        line = text[start:end]
+        if not line.strip():
+            if current:
+                out.append(current)
+            current, previous = None, ""
+            continue
+        if current is not None and _wraps(previous, line, layout):
+            current = (current[0], end)
+        else:
+            if current:
+                out.append(current)
+            current = (start, end)
+        previous = line
+    if current:
+        out.append(current)
+    return out
+
+
+def _wraps(previous: str, line: str, layout: Layout) -> bool:
+    """Whether the break between ``previous`` and ``line`` is a wrap inside a paragraph."""
+    before, after = previous.rstrip(), line.lstrip()
+    if before.endswith(":") or _BULLET.match(line) or _FIELD.match(line) \
+            or _ROW.match(line) or _is_header(line, layout) or _COLUMNS.search(before) \
+            or _COLUMNS.search(after) or len(line) - len(after) >= 2:
+        return False
+    if after[:1].islower():
+        return len(before) >= layout.wrap_min_line // 2
+    return len(before) >= layout.wrap_min_line and before[-1:] not in (".", "!", "?")
+
+
+def _is_header(line: str, layout: Layout) -> bool:
+    match = _HEADER.match(line)
+    return match is not None and _header_name(match.group(1), layout) is not None
+
+
+def _header_name(label: str, layout: Layout) -> str | None:
+    """The canonical section of a header label, or None: a label the layout does not
+    know ("LEFT KNEE:", "Valid:") is a field of the section it sits in."""
+    key = " ".join(label.strip("*_ ").split()).lower().rstrip(".")
+    return layout.sections.get(key)
+
+
+def _sentence_spans(text: str, start: int, end: int, layout: Layout
+                    ) -> list[tuple[int, int]]:
+    spans, position = [], start
+    for match in _BOUNDARY.finditer(text, start, end):
+        if _ITEM_MARK.fullmatch(text, position, match.end()):
+            continue  # "1." or "a)" numbering an item, not a sentence
+        if _ends_sentence(text, match.start(), match.end(), end, layout):
+            spans.append((position, match.end()))
+            position = match.end()
+    spans.append((position, end))
+    return spans
+
+
+def _ends_sentence(text: str, mark: int, after: int, end: int, layout: Layout) -> bool:
+    if text[mark] == ";":
+        return True
+    following = text[after:end].lstrip()
+    if not following:
+        return True
+    first = following[0]
+    word = _word_before(text, mark)
+    bare = word.lower().rstrip(".")
+    if text[mark] == "." and (bare in layout.never_end or _is_initial(word)):
+        return False
+    if text[mark] == "." and bare in layout.number_words \
+            and any(c.isdigit() for c in following.split(maxsplit=1)[0]):
+        return False
+    if text[mark] == "." and (bare in layout.dotted or "." in bare):
+        return first.isupper()
+    return not first.islower()
+
+
+def _word_before(text: str, mark: int) -> str:
+    begin = mark
+    while begin > 0 and not text[begin - 1].isspace() and text[begin - 1] not in "(\"'":
+        begin -= 1
+    return text[begin:mark]
+
+
+def _is_initial(word: str) -> bool:
+    return len(word) == 1 and word.isupper()
+
+
+def _header(text: str, start: int, end: int, layout: Layout
+            ) -> tuple[int, int, tuple[str, str] | None]:
+    """A header at the sentence's start: the span after it and (section, label)."""
+    bullet = _BULLET.match(text, start, end)
+    at = bullet.end() if bullet else start
+    match = _HEADER.match(text, at, end)
+    if match is not None:
+        name = _header_name(match.group(1), layout)
+        if name is not None:
+            return match.end(), end, (name, " ".join(match.group(1).split()))
+    whole = text[start:end].strip()
+    name = layout.sections.get(whole.rstrip(":").lower()) if len(whole) <= 45 else None
+    if name is not None:
+        return end, end, (name, whole.rstrip(":"))
+    return start, end, None
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    bullet = _BULLET.match(text, start, end)
+    if bullet:
+        start = bullet.end()
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

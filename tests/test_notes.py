@@ -1,0 +1,183 @@
+"""The note reader (agent/notes/): wrapped lines joined, sentences that abbreviations do
+not cut, sections and field labels, exact offsets, and ConText assertion context from
+rules kept as data; and the hard-wrapped negation of the issue never quoted as a finding."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from agent.ehr.model import ChartBundle, SourceDocument
+from agent.evidence.extractors import default_extractors
+from agent.notes.context import ContextRuleError, ContextRules, _rules
+from agent.notes.reader import Layout, read_note
+from tests.conftest import EXTERNAL
+from tests.denials import line_denial
+
+MTSAMPLES = EXTERNAL / "mtsamples" / "notes"
+
+
+def _texts(text: str) -> list[str]:
+    return [s.text for s in read_note(text).sentences]
+
+
+# --- sentences and offsets -------------------------------------------------------------
+
+def test_every_sentence_is_its_exact_span() -> None:
+    text = ("HISTORY OF PRESENT ILLNESS:  A 54-year-old man seen by Dr. X for back pain\n"
+            "radiating to the left leg, refractory to physical therapy and Motrin 800 mg\n"
+            "p.o. t.i.d. He has no joint\neffusion.\n\nPLAN:  MRI of the L-spine.\n")
+    note = read_note(text)
+    for sentence in note.sentences:
+        assert text[sentence.start:sentence.end] == sentence.text
+    assert _texts(text) == [
+        "A 54-year-old man seen by Dr. X for back pain\nradiating to the left leg, refractory "
+        "to physical therapy and Motrin 800 mg\np.o. t.i.d.",
+        "He has no joint\neffusion.",
+        "MRI of the L-spine."]
+    assert [(s.section, s.label) for s in note.sentences] == [
+        ("hpi", "HISTORY OF PRESENT ILLNESS"), ("hpi", "HISTORY OF PRESENT ILLNESS"),
+        ("plan", "PLAN")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Seen by Dr. Smith today. Plan PT.", ["Seen by Dr. Smith today.", "Plan PT."]),
+    ("Ibuprofen 600 mg p.o. daily for pain.", ["Ibuprofen 600 mg p.o. daily for pain."]),
+    ("Naproxen 500 mg b.i.d. She improved.", ["Naproxen 500 mg b.i.d.", "She improved."]),
+    ("Referred by J. Smith, MD.", ["Referred by J. Smith, MD."]),
+    ("BP 120/80; HR 72.", ["BP 120/80;", "HR 72."]),
+    ("1. Hypertension.\n2. Diabetes.", ["Hypertension.", "Diabetes."]),
+])
+def test_abbreviations_titles_and_numbering_do_not_end_a_sentence(
+        text: str, expected: list[str]) -> None:
+    assert _texts(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a wrap: a long line that ends no sentence, or a lower-case continuation
+    ("The patient has had pain in the right knee for several\nmonths despite NSAIDs.",
+     ["The patient has had pain in the right knee for several\nmonths despite NSAIDs."]),
+    # not wraps: labels, bullets, indented list items, log rows, columns, short lines
+    ("Auth #: HM-PA-771904 approved by the payer portal on 8/20\nValid: 8/20 - 9/19",
+     ["Auth #: HM-PA-771904 approved by the payer portal on 8/20", "Valid: 8/20 - 9/19"]),
+    ("PMH: COPD - FEV1 52% pred, on Trelegy, 2L NC w/ exertion\n     HTN on losartan",
+     ["COPD - FEV1 52% pred, on Trelegy, 2L NC w/ exertion", "HTN on losartan"]),
+    ("02/11/2026 18:05  999 ACCEPTED (batch level) by the clearinghouse\n"
+     "02/12/2026 06:30  277CA accepted by payer",
+     ["02/11/2026 18:05  999 ACCEPTED (batch level) by the clearinghouse",
+      "02/12/2026 06:30  277CA accepted by payer"]),
+    ("Lisinopril 10 mg daily\nMetformin 500 mg", ["Lisinopril 10 mg daily", "Metformin 500 mg"]),
+    ("Note\npre-cert no. A778812 obtained", ["Note", "pre-cert no. A778812 obtained"]),
+])
+def test_wrapped_lines_are_joined_and_layout_lines_are_not(text: str,
+                                                           expected: list[str]) -> None:
+    assert _texts(text) == expected
+
+
+def test_known_headers_set_the_section_and_other_labels_stay_in_the_sentence() -> None:
+    note = read_note("PREOPERATIVE DIAGNOSIS:  Left knee medial meniscal tear.\n"
+                     "LEFT KNEE:  separately prepped and draped.\n"
+                     "**Time:** 1400-1456\nA&P:\n1. Knee OA - injection today.\n")
+    assert [(s.section, s.text) for s in note.sentences] == [
+        ("assessment", "Left knee medial meniscal tear."),
+        ("assessment", "LEFT KNEE:  separately prepped and draped."),
+        ("assessment", "**Time:** 1400-1456"),
+        ("assessment", "Knee OA - injection today.")]
+
+
+def test_sections_and_abbreviations_are_data() -> None:
+    layout = Layout.default()
+    assert layout.sections["history of present illness"] == "hpi"
+    assert layout.sections["indications for surgery"] == "procedure"
+    assert "dr" in layout.never_end and "b.i.d" in layout.dotted
+
+
+# --- assertion context -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("sentence", "phrase", "categories"), [
+    ("The right knee is warm with medial joint line tenderness and no joint\neffusion.",
+     "effusion", {"NEGATED_EXISTENCE"}),
+    ("Denies chest pain, shortness of breath.", "shortness of breath", {"NEGATED_EXISTENCE"}),
+    ("No edema, cyanosis or clubbing.", "clubbing", {"NEGATED_EXISTENCE"}),
+    ("No effusion, Lachman positive.", "Lachman", set()),
+    ("No prior anesthesia complications, ASA 3", "ASA 3", set()),
+    ("Effusion: absent.", "Effusion", {"NEGATED_EXISTENCE"}),
+    ("No relief with Motrin or physical therapy.", "Motrin", set()),
+    ("She did not tolerate gabapentin.", "gabapentin", set()),
+    ("Pain has not improved despite PT.", "PT", set()),
+    ("r/o septic joint", "septic joint", {"POSSIBLE_EXISTENCE"}),
+    ("Call us if she has a fever.", "fever", {"HYPOTHETICAL"}),
+    ("We will obtain an MRI of the knee.", "MRI", {"PLANNED"}),
+    ("Mother with breast cancer.", "breast cancer", {"FAMILY"}),
+    ("s/p left knee arthroscopy in 2019.", "left knee arthroscopy", {"HISTORICAL"}),
+    ("Moderate effusion of the right knee.", "effusion", set()),
+])
+def test_assertion_context(sentence: str, phrase: str, categories: set[str]) -> None:
+    note = read_note(sentence)
+    start = sentence.index(phrase)
+    assert set(note.assertion(start, start + len(phrase)).categories) == categories
+
+
+def test_the_context_rules_are_medspacys_plus_ours() -> None:
+    data = Path(__file__).resolve().parents[1] / "agent" / "notes" / "data"
+    upstream = json.loads((data / "context_rules.json").read_text(encoding="utf-8"))
+    assert upstream["source"].startswith("medspaCy") and upstream["license"].startswith("MIT")
+    rules = ContextRules.default().rules
+    assert len(rules) > len(upstream["context_rules"]) >= 100
+    assert {r.category for r in rules} >= {"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE",
+                                          "HYPOTHETICAL", "HISTORICAL", "FAMILY", "PLANNED"}
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ({"literal": "x", "category": "NEGATED_EXISTENCE", "direction": "SIDEWAYS", "regex": "x"},
+     r"extra.yaml: context_rules\[0\]: direction 'SIDEWAYS'"),
+    ({"literal": "x", "category": "MAYBE", "direction": "FORWARD", "regex": "x"},
+     r"extra.yaml: context_rules\[0\]: category 'MAYBE'"),
+    ({"literal": "x", "category": "FAMILY", "direction": "FORWARD", "regex": "(x"},
+     r"extra.yaml: context_rules\[0\]: regex does not compile"),
+    ({"literal": "x", "category": "FAMILY", "direction": "FORWARD"},
+     r"extra.yaml: context_rules\[0\]: missing regex"),
+])
+def test_a_bad_rule_names_the_file_and_the_rule(rule: dict[str, str], message: str) -> None:
+    with pytest.raises(ContextRuleError, match=message):
+        _rules([rule], "extra.yaml")
+
+
+# --- the issue's example, end to end through an extractor ---------------------------------
+
+def test_a_hard_wrapped_negation_is_never_quoted_as_a_finding() -> None:
+    text = ("EXAM: Right knee with medial joint line tenderness and no joint\n"
+            "effusion. Range of motion 0-120.\n"
+            "X-ray of the right knee shows moderate medial joint space narrowing.\n")
+    document = SourceDocument(document_id="DocumentReference/n1", patient_id="Patient/1",
+                              title="Office note", date=date(2026, 8, 5), text=text,
+                              linked_by="encounter")
+    chart = ChartBundle(documents=(document,))
+    found = default_extractors().get("objective_finding")(chart, line_denial("73721"))
+    quotes = [e.quote for e in found]
+    assert quotes, "the narrowing on x-ray is a finding"
+    assert all("effusion" not in q or "no joint\neffusion" in q for q in quotes)
+    assert not any(q.strip() == "effusion." for q in quotes)
+    for item in found:
+        assert text[item.start:item.end] == item.quote
+
+
+# --- the corpus --------------------------------------------------------------------------
+
+@pytest.mark.skipif(not MTSAMPLES.is_dir(), reason=f"no MTSamples corpus at {MTSAMPLES} "
+                    "(the shared folder beside the checkout)")
+def test_the_reader_reads_every_corpus_note_and_its_wrapped_form() -> None:
+    from evals.corpus import wrap
+
+    notes = sorted(MTSAMPLES.glob("*.txt"))
+    assert len(notes) >= 1000
+    for path in notes:
+        text = path.read_text(encoding="utf-8")
+        for form in (text, wrap(text, 72)):
+            note = read_note(form)
+            assert note.sentences or not form.strip(), path.name
+            for sentence in note.sentences:
+                assert form[sentence.start:sentence.end] == sentence.text, path.name
