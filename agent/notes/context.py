@@ -119,13 +119,14 @@ class ContextRules:
     @staticmethod
     def resolve(found: list[Cue]) -> list[Cue]:
         """The cues of one sentence's matches: PSEUDO cues cancel those they overlap, and
-        a cue inside a longer one of its category is that one."""
+        a cue inside a longer one of its category and direction is that one."""
         pseudo = [c for c in found if c.rule.direction == "PSEUDO"]
         kept = [c for c in found if c.rule.direction != "PSEUDO"
                 and not any(p.start <= c.start < p.end or c.start <= p.start < c.end
                             for p in pseudo)]
-        # A cue inside a longer cue of the same category is the same cue.
+        # A cue inside a longer cue of the same category and direction is the same cue.
         return [c for c in kept if not any(o is not c and o.rule.category == c.rule.category
+                                           and o.rule.direction == c.rule.direction
                                            and o.start <= c.start and c.end <= o.end
                                            and (o.end - o.start) > (c.end - c.start)
                                            for o in kept)]

@@ -1,0 +1,108 @@
+"""A playbook's vocabulary: the words an extractor looks for, kept as data beside the
+playbooks (``specialty_playbooks/vocabularies/<name>.yaml``).
+
+A vocabulary file has named lists; each list says what its terms stand for and holds the
+terms (regular-expression fragments matched as whole words, case-insensitively: write
+``tears?`` for "tear" and "tears"). An extractor declares the lists it reads; a file that
+lacks one, or a term that does not compile, fails at load naming the file and the list.
+How to add a term: docs/adding-a-playbook.md, "Vocabularies".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.resources import resource_dir
+
+
+class VocabularyError(ValueError):
+    """A vocabulary file is missing or not valid: names the file and the list."""
+
+
+class TermList(BaseModel):
+    """One list of terms and what they stand for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str = Field(min_length=1)
+    terms: tuple[str, ...] = Field(min_length=1)
+
+
+class VocabularyFile(BaseModel):
+    """A vocabulary file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str = Field(min_length=1)
+    lists: dict[str, TermList]
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """A loaded vocabulary: each list compiled once."""
+
+    name: str
+    lists: dict[str, tuple[str, ...]]
+    patterns: dict[str, re.Pattern[str]]
+
+    def pattern(self, name: str) -> re.Pattern[str]:
+        """The whole-word pattern of the list ``name``."""
+        try:
+            return self.patterns[name]
+        except KeyError:
+            raise VocabularyError(f"{self.name}.yaml: no list '{name}' (lists: "
+                                  f"{', '.join(sorted(self.patterns))})") from None
+
+    def require(self, *names: str) -> Vocabulary:
+        """Itself, when it has every list in ``names``; else a VocabularyError."""
+        for name in names:
+            self.pattern(name)
+        return self
+
+
+def words(terms: tuple[str, ...] | list[str]) -> re.Pattern[str]:
+    """Terms as one case-insensitive whole-word pattern (longest first)."""
+    ordered = sorted(terms, key=len, reverse=True)
+    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(ordered) + r")(?![A-Za-z0-9])",
+                      re.IGNORECASE)
+
+
+def vocabulary_dir() -> Path:
+    """Where the vocabulary files live."""
+    return resource_dir("specialty_playbooks") / "vocabularies"
+
+
+@cache
+def load_vocabulary(name: str, directory: Path | None = None) -> Vocabulary:
+    """The vocabulary ``<name>.yaml`` (from ``directory``, default the shipped ones)."""
+    path = (directory or vocabulary_dir()) / f"{name}.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VocabularyError(f"{path.name}: no such vocabulary (in {path.parent})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise VocabularyError(f"{path.name}: not valid YAML{line}") from None
+    try:
+        data = VocabularyFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "top level"
+        raise VocabularyError(f"{path.name}: {where}: {first['msg']}") from None
+    patterns = {}
+    for list_name, item in data.lists.items():
+        for term in item.terms:
+            try:
+                re.compile(term)
+            except re.error as exc:
+                raise VocabularyError(f"{path.name}: lists.{list_name}: term '{term}' does "
+                                      f"not compile ({exc})") from None
+        patterns[list_name] = words(item.terms)
+    return Vocabulary(name, {k: v.terms for k, v in data.lists.items()}, patterns)
