@@ -1,10 +1,13 @@
-"""Loading the playbooks and picking one for a denial (from claim data only)."""
+"""Loading the playbooks, checking what they name, and picking one for a denial (from
+claim data only)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
+import jinja2
 import yaml
 from pydantic import ValidationError
 
@@ -34,7 +37,7 @@ class PlaybookSet:
     def load(cls, directory: Path | None = None) -> PlaybookSet:
         """Every ``*.yaml`` in ``specialty_playbooks/`` (or ``directory``)."""
         directory = directory or resource_dir("specialty_playbooks")
-        return cls(load_playbook(path) for path in sorted(directory.glob("*.yaml")))
+        return cls(load_playbook(path) for path in playbook_paths(directory))
 
     def get(self, playbook_id: str) -> Playbook:
         """The playbook with this id."""
@@ -47,6 +50,11 @@ class PlaybookSet:
             if matches(playbook, denial, category, ncci):
                 return playbook
         return None
+
+
+def playbook_paths(directory: Path) -> list[Path]:
+    """The playbook files a run loads from ``directory``: every ``*.yaml``, sorted."""
+    return sorted(directory.glob("*.yaml"))
 
 
 def load_playbook(path: Path) -> Playbook:
@@ -64,6 +72,73 @@ def load_playbook(path: Path) -> Playbook:
     if playbook.id != path.stem:
         raise PlaybookError(f"{path.name}: id '{playbook.id}' must match the file name")
     return playbook
+
+
+class Names(Protocol):
+    """Named things a playbook may refer to (an ExtractorRegistry, a CheckRegistry)."""
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        ...
+
+
+def _references(playbook: Playbook) -> Iterator[tuple[str, str, str]]:
+    """Every registry name the playbook refers to, as (field, kind, name). A new field that
+    names registered things (a vocabulary) is added here and in ``reference_problems``."""
+    for index, fact in enumerate(playbook.facts):
+        yield f"facts[{index}].extractor", "extractor", fact.extractor
+    for index, rule in enumerate(playbook.not_appeal):
+        yield f"not_appeal[{index}].check", "check", rule.check
+
+
+def reference_problems(playbook: Playbook, extractors: Names, checks: Names,
+                       templates: Path) -> list[str]:
+    """What the playbook names that a run would not find, each as ``field: what is wrong``:
+    an extractor or a check that is not registered, an argument template that is not in
+    ``templates`` (the folder the letters are rendered from). Empty when all are found.
+    Indexes count from 0, as in the schema errors."""
+    known = {"extractor": extractors.names(), "check": checks.names()}
+    problems = [f"{field}: no {kind} '{name}' (known: {', '.join(known[kind])})"
+                for field, kind, name in _references(playbook) if name not in known[kind]]
+    try:
+        # The letters' own lookup (a FileSystemLoader on the same folder), not a path join.
+        jinja2.FileSystemLoader(str(templates)).get_source(jinja2.Environment(),
+                                                          playbook.argument_template)
+    except jinja2.TemplateNotFound:
+        problems.append(f"argument_template: no template '{playbook.argument_template}' "
+                        f"in {templates}")
+    return problems
+
+
+def describe_problems(file_name: str, problems: list[str]) -> str:
+    """One line for a file's problems: the first in full, then how many more."""
+    more = len(problems) - 1
+    extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{file_name}: {problems[0]}{extra}"
+
+
+def validate_references(playbooks: Iterable[Playbook], extractors: Names, checks: Names,
+                        templates: Path) -> None:
+    """Raise PlaybookError, naming the file and the field, for the first playbook that
+    names an extractor, check or argument template the run does not have. A run calls
+    this at start-up: an unknown name would otherwise fail every denial the playbook
+    takes, one by one, into needs_review."""
+    for playbook in playbooks:
+        problems = reference_problems(playbook, extractors, checks, templates)
+        if problems:
+            raise PlaybookError(describe_problems(f"{playbook.id}.yaml", problems))
+
+
+def check_playbook_file(path: Path, extractors: Names, checks: Names, templates: Path
+                        ) -> str | None:
+    """Everything a run checks about one playbook file (YAML, schema, the names it refers
+    to), as the one-line problem, or None when it is valid."""
+    try:
+        playbook = load_playbook(path)
+    except PlaybookError as exc:
+        return str(exc)
+    problems = reference_problems(playbook, extractors, checks, templates)
+    return describe_problems(path.name, problems) if problems else None
 
 
 def matches(playbook: Playbook, denial: Denial, category: Category,

@@ -7,7 +7,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +17,7 @@ from rich.text import Text
 
 from agent.config import AppConfig
 from agent.console import console
+from agent.playbooks.registry import PlaybookError
 from agent.review.actions import ReviewError
 from agent.review.service import ReviewService
 from agent.workflow.run import open_workflow
@@ -35,7 +36,12 @@ def _service(db: Path, out: Path) -> Iterator[ReviewService]:
     if not db.is_file():
         typer.echo(f"appeals review: no database at {db} (run `appeals run` first)", err=True)
         raise typer.Exit(2)
-    with open_workflow(db, out, None, AppConfig()) as workflow:
+    with ExitStack() as stack:
+        try:
+            workflow = stack.enter_context(open_workflow(db, out, None, AppConfig()))
+        except PlaybookError as exc:  # a playbook the run refuses: one line, not a trace
+            typer.echo(f"appeals review: {exc}", err=True)
+            raise typer.Exit(2) from None
         yield ReviewService(workflow.ctx.review, workflow.review)
 
 

@@ -57,10 +57,11 @@ def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approv
 
             manifest = run_batch(workflow, inputs, auto_approve, on_progress)
     except (EHRSourceError, PlaybookError, OSError, ValueError) as exc:
-        console.print(Text(f"appeals run: {exc}"), style="red")
+        # soft_wrap: one line whatever its length (a playbook error lists the known names).
+        console.print(Text(f"appeals run: {exc}"), style="red", soft_wrap=True)
         return 2
     for error in manifest.summary.input_errors:
-        console.print(Text(error), style="red")
+        console.print(Text(error), style="red", soft_wrap=True)
     print_summary(console, manifest, out)
     nothing_read = manifest.summary.denials == 0 and manifest.summary.input_errors
     return 2 if nothing_read else 0

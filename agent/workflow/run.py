@@ -29,7 +29,8 @@ from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest, build_manifest
 from agent.ncci import PtpTable
 from agent.playbooks.builtin import builtin_registries
-from agent.playbooks.registry import PlaybookSet
+from agent.playbooks.registry import PlaybookSet, validate_references
+from agent.resources import resource_dir
 from agent.review.actions import ReviewActions
 from agent.store.sqlite import SqliteStore
 from agent.workflow.steps import WorkflowContext
@@ -62,7 +63,14 @@ def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppCo
     LangGraph's share that way); reviews then cannot be resumed. ``llm`` turns on model
     drafting (``chat_client`` replaces the ``openai`` client, e.g. in tests); without it,
     or when it is not configured, every argument comes from the templates.
+
+    A playbook that does not validate, or names an extractor, check or argument template
+    the run does not have, raises PlaybookError here, before anything is written.
     """
+    extractors, checks = builtin_registries()
+    templates = resource_dir("templates")
+    playbooks = PlaybookSet.load()
+    validate_references(playbooks.playbooks, extractors, checks, templates)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(db)
     connection = sqlite3.connect(str(db), check_same_thread=False)
@@ -75,15 +83,14 @@ def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppCo
         ncci = PtpTable.load(config.ncci_ptp_files) if config.ncci_ptp_files else \
             PtpTable.default()
         ehr = open_adapter(ehr_source) if ehr_source else _NoEHR()
-        extractors, checks = builtin_registries()
         drafter = None
         if llm is not None and (llm.configured or chat_client is not None):
             drafter = ArgumentDrafter(llm, chat_client or OpenAIChatClient(llm), codes)
         ctx = WorkflowContext(
             config=config, store=store, out_dir=out_dir, ehr=ehr,
-            extractors=extractors, checks=checks, playbooks=PlaybookSet.load(), ncci=ncci,
-            renderer=LetterRenderer(config.letter, codes, ncci=ncci), codes=codes,
-            review=ReviewActions(store, out_dir), today=today or date.today(),
+            extractors=extractors, checks=checks, playbooks=playbooks, ncci=ncci,
+            renderer=LetterRenderer(config.letter, codes, templates=templates, ncci=ncci),
+            codes=codes, review=ReviewActions(store, out_dir), today=today or date.today(),
             drafter=drafter)
         review = build_review_graph(ctx, saver)
         yield Workflow(ctx, build_batch_graph(ctx, saver, review), review)
