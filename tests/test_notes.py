@@ -82,9 +82,9 @@ def test_known_headers_set_the_section_and_other_labels_stay_in_the_sentence() -
                      "LEFT KNEE:  separately prepped and draped.\n"
                      "**Time:** 1400-1456\nA&P:\n1. Knee OA - injection today.\n")
     assert [(s.section, s.text) for s in note.sentences] == [
-        ("assessment", "Left knee medial meniscal tear."),
-        ("assessment", "LEFT KNEE:  separately prepped and draped."),
-        ("assessment", "**Time:** 1400-1456"),
+        ("procedure", "Left knee medial meniscal tear."),
+        ("procedure", "LEFT KNEE:  separately prepped and draped."),
+        ("procedure", "**Time:** 1400-1456"),
         ("assessment", "Knee OA - injection today.")]
 
 

@@ -124,7 +124,10 @@ def assertion(sentence: str, start: int, end: int) -> Assertion:
 
 
 _BULLET = re.compile(r"[ \t]*(?:[-*•·]|\(?\d{1,2}[.)]|\(?[a-z][.)])[ \t]+")
-_HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9 /&\-'.,()]{0,60}?)[ \t]*:(?=[ \t]|$)")
+_HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9 /&\-'.,()]{0,60}?)[ \t]*:(?=[ \t]|$)"
+                     r"|[ \t]*([A-Za-z][A-Za-z /&]{0,20}?)[ \t]+-(?=[ \t])")
+"""A label and its colon; or, for a known header only, a short label and a dash ("A -",
+"Plan -", as SOAP notes write them)."""
 _BOUNDARY = re.compile(r"[.!?;]+(?=\s)")
 _ITEM_MARK = re.compile(r"\s*\(?(?:\d{1,2}|[A-Za-z])[.)]")
 _COLUMNS = re.compile(r"\S(?: {3,}|\t)\S")
@@ -225,7 +228,8 @@ def _wraps(previous: str, line: str, layout: Layout) -> bool:
 
 def _is_header(line: str, layout: Layout) -> bool:
     match = _HEADER.match(line)
-    return match is not None and _header_name(match.group(1), layout) is not None
+    return match is not None and _header_name(match.group(1) or match.group(2),
+                                              layout) is not None
 
 
 def _header_name(label: str, layout: Layout) -> str | None:
@@ -285,9 +289,10 @@ def _header(text: str, start: int, end: int, layout: Layout
     at = bullet.end() if bullet else start
     match = _HEADER.match(text, at, end)
     if match is not None:
-        name = _header_name(match.group(1), layout)
+        label = match.group(1) or match.group(2)
+        name = _header_name(label, layout)
         if name is not None:
-            return match.end(), end, (name, " ".join(match.group(1).split()))
+            return match.end(), end, (name, " ".join(label.split()))
     whole = text[start:end].strip()
     name = layout.sections.get(whole.rstrip(":").lower()) if len(whole) <= 45 else None
     if name is not None:

@@ -131,8 +131,9 @@ MED_VERB = re.compile(
     r"reduc(?:e|ed)|lower(?:ed)?|switch(?:ed)?|chang(?:e|ed) to|discontinu(?:e|ed)|d/c(?:'?d)?|"
     r"dc'?d|stop(?:ped)?|hold|held|taper(?:ed)?|wean(?:ed)?|resum(?:e|ed)|prescrib(?:e|ed)|"
     r"e-?prescribed|rx'?d|new rx)(?![A-Za-z]))|(?<![A-Za-z])rx:|[↑↓]", re.IGNORECASE)
-DOSE = re.compile(r"\d+(?:\.\d+)?\s*(?:mg|mcg|µg|g|units?|u|mL|ml|meq|%|puffs?|drops?|"
-                  r"gtts?|tabs?|tablets?|caps?|capsules?|sprays?)(?![A-Za-z])", re.IGNORECASE)
+DOSE = re.compile(r"(?:\d+(?:\.\d+)?|a|one|two|half a)\s*(?:mg|mcg|µg|g|units?|u|mL|ml|meq|%|"
+                  r"puffs?|drops?|gtts?|tabs?|tablets?|caps?|capsules?|sprays?|teaspoons?|tsp|"
+                  r"tablespoons?|tbsp|cc)(?![A-Za-z])", re.IGNORECASE)
 DRUG = re.compile(
     r"(?<![A-Za-z])(?:[A-Za-z]+(?:pril|sartan|olol|dipine|statin|thiazide|semide|formin|"
     r"gliflozin|glutide|gliptin|prazole|xaban|gatran|parin|cillin|mycin|floxacin|cycline|"
@@ -536,14 +537,81 @@ def _rank(code: str) -> int:
 
 # --- checks ----------------------------------------------------------------------------
 
+ITEM_ACTIONS = _words(
+    r"follow[- ]?up", r"f/u", r"RTC", r"return(?:s|ed)?", r"call", r"instruct(?:ed|ions)?",
+    r"keep", r"ice", r"elevat(?:e|ion)", r"rest", r"wound care", r"dressings?", r"bandage",
+    r"tap(?:e|ed)", r"strapp(?:ed|ing)", r"prn", r"as needed", r"tolerated", r"questions",
+    r"understands?", r"discharged", r"precautions", r"post-?(?:care|procedure|op)",
+    r"reviewed", r"discussed", r"explained", r"educat(?:ed|ion)", r"cont(?:inue[sd]?)?",
+    r"path(?:ology)?", r"dermpath", r"specimens?", r"results?", r"sent", r"will")
+"""Words of an A/P item that does something (aftercare, follow-up, education, continuing
+what the patient takes, the specimen's results): an item with none of them, the
+procedure's name or its site is a problem the agent cannot tie to the procedure."""
+
+
+def assessment_items(chart: ChartBundle, denial: Denial
+                     ) -> list[tuple[SourceDocument, Passage]]:
+    """The assessment and plan passages of the visit's notes."""
+    return [(d, p) for d in visit_documents(chart, denial) for p in passages(d.text)
+            if p.section in PLAN_SECTIONS and p.text.strip(" .:-")]
+
+
+_CONTENT_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]{3,}")
+_COMMON = frozenset({
+    "with", "without", "from", "that", "this", "there", "today", "left", "right", "patient",
+    "pain", "plan", "note", "procedure", "procedures", "performed", "discussed", "risks",
+    "benefits", "consent", "obtained", "agrees", "well", "tolerated", "after", "before",
+    "were", "been", "have", "will", "into", "using", "under", "then", "also", "each",
+    "site", "area", "sterile", "technique", "prep", "prepped", "draped", "approach"})
+
+
+def procedure_words(found: Iterable[tuple[SourceDocument, Passage]]) -> frozenset[str]:
+    """The content words of the passages documenting the procedure: what it treats and
+    where ('ring', 'pulley', 'trigger'), to tie its indication in the A/P to it."""
+    return frozenset(_stem(w) for _, p in found for w in _CONTENT_WORD.findall(p.text)
+                     if w.lower() not in _COMMON)
+
+
+def _stem(word: str) -> str:
+    """A content word without its plural ('lesions' and 'lesion' are one)."""
+    lower = word.lower()
+    return lower[:-1] if lower.endswith("s") and not lower.endswith("ss") else lower
+
+
+def _the_procedures(document: SourceDocument, passage: Passage, sites: frozenset[str],
+                    words: frozenset[str] = frozenset()) -> bool:
+    """Whether an A/P item is the procedure's own work: it names the procedure or test
+    (or its decision), its lines name the procedure's site (one problem line: 'R shoulder
+    impingement. Start naproxen.'), it shares a content word with the procedure's
+    documentation (its indication: 'L ring finger trigger finger'), or it does something
+    that is not separate work (aftercare, follow-up, education, continuing treatment:
+    ITEM_ACTIONS). A bare problem of its own ('Tinea pedis.') is none of these."""
+    if documents_procedure(passage):
+        return True
+    lines = _lines_of(document.text, passage)
+    if any(m.group(0).lower().rstrip("s") in sites for m in SITE_TERMS.finditer(lines)):
+        return True
+    if {_stem(w) for w in _CONTENT_WORD.findall(passage.text)} & words:
+        return True
+    return ITEM_ACTIONS.search(passage.text) is not None
+
+
 def no_separate_service(ctx: CheckContext) -> str | None:
     """Check ``em25_no_separate_service``: the visit's notes document the procedure or
-    test and nothing apart from it."""
+    test and nothing apart from it. A write-off loses the line, so it needs a readable
+    assessment and plan every item of which is the procedure's own work (the procedure,
+    its site, its aftercare); an item the agent cannot tie to the procedure, or no A/P at
+    all, leaves the denial to an auditor."""
     procedure = ctx.denial.procedure
     if procedure is None or separate_work(ctx.chart, ctx.denial):
         return None
     documented = procedure_passages(ctx.chart, ctx.denial)
     if not documented:
+        return None
+    sites = procedure_sites(documented)
+    words = procedure_words(documented)
+    items = assessment_items(ctx.chart, ctx.denial)
+    if not items or not all(_the_procedures(d, p, sites, words) for d, p in items):
         return None
     detail = (f"the visit notes document only the same-day procedure or test "
               f"({len(documented)} passage(s): its indication, consent, the decision to "
