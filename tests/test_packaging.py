@@ -33,6 +33,8 @@ def test_wheel_ships_code_tables_templates_and_playbooks(tmp_path: Path) -> None
         "print(r.resource_dir('templates'))\n"
         "print(r.resource_dir('specialty_playbooks'))\n"
         "print(c.CodeTable.load_default().carc('97').description)\n"
+        "from agent.notes.drugs import DrugVocabulary\n"
+        "print(DrugVocabulary.default().generic_of('Motrin'))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, check=True,
@@ -40,3 +42,4 @@ def test_wheel_ships_code_tables_templates_and_playbooks(tmp_path: Path) -> None
     assert out[0] == str(target / "agent" / "_resources" / "templates")
     assert out[1] == str(target / "agent" / "_resources" / "specialty_playbooks")
     assert out[2].startswith("The benefit for this service is included")
+    assert out[3] == "ibuprofen"  # agent/notes/data/drug_names.csv and drug_classes.yaml
