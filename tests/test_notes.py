@@ -82,16 +82,17 @@ def test_known_headers_set_the_section_and_other_labels_stay_in_the_sentence() -
                      "LEFT KNEE:  separately prepped and draped.\n"
                      "**Time:** 1400-1456\nA&P:\n1. Knee OA - injection today.\n")
     assert [(s.section, s.text) for s in note.sentences] == [
-        ("procedure", "Left knee medial meniscal tear."),
-        ("procedure", "LEFT KNEE:  separately prepped and draped."),
-        ("procedure", "**Time:** 1400-1456"),
+        ("indication", "Left knee medial meniscal tear."),
+        ("indication", "LEFT KNEE:  separately prepped and draped."),
+        ("indication", "**Time:** 1400-1456"),
         ("assessment", "Knee OA - injection today.")]
 
 
 def test_sections_and_abbreviations_are_data() -> None:
     layout = Layout.default()
     assert layout.sections["history of present illness"] == "hpi"
-    assert layout.sections["indications for surgery"] == "procedure"
+    assert layout.sections["indications for surgery"] == "indication"
+    assert layout.sections["postoperative diagnoses"] == "procedure"
     assert "dr" in layout.never_end and "b.i.d" in layout.dotted
 
 

@@ -51,10 +51,12 @@ NOT_CURRENT = frozenset({"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HYPOTHETICA
 """Contexts in which a phrase is not a finding or a treatment the patient has now or had:
 negated, only possible, conditional, a relative's, or only planned (agent/notes)."""
 
-REPORTED_SECTIONS = frozenset({"hpi", "ros", "history", "plan", "course", "assessment"})
-"""Sections that report what the patient says, what is planned or what is concluded (a
-diagnosis is not itself a finding): a finding there counts only when the sentence says it
-was observed or measured (the vocabulary's observations)."""
+REPORTED_SECTIONS = frozenset({"hpi", "ros", "history", "plan", "course", "assessment",
+                               "indication"})
+"""Sections that report what the patient says, what is planned, or what is concluded or
+expected before a procedure (a diagnosis is not itself a finding): a finding there counts
+only when the sentence says it was observed or measured (the vocabulary's observations).
+What a procedure found (its findings, its postoperative diagnosis) counts as it is."""
 
 MEDICAL_NECESSITY = "medical_necessity"
 """The vocabulary the general medical-necessity extractors read by default."""
@@ -132,30 +134,31 @@ def _is_history(sentence: Sentence, match: re.Match[str]) -> bool:
 
 def failed_treatments(chart: ChartBundle, vocabulary: Vocabulary,
                       limit: int = 3) -> list[Evidence]:
-    """Treatment (``treatments``) tried, not only planned or negated, with its failure,
+    """Treatment (``treatments``: its terms, and the brands, generics and class words of
+    its drug classes) tried, not only planned or negated, with its failure,
     intolerance or contraindication (``failures``) in the same sentence, or in the next
     sentence when that one refers back to it (``references``: "This did not help"). A
     statement that names no treatment ("failed conservative management",
     ``general_treatments``) counts too, quoted after the named ones."""
-    named = vocabulary.pattern("treatments")
     general = vocabulary.pattern("general_treatments")
     failures = vocabulary.pattern("failures")
     references = vocabulary.pattern("references")
+    vocabulary.require("treatments")
     found: list[_Found] = []
     order = 0
     for document in chart.documents:
         read = sentences(document.text)
         for index, sentence in enumerate(read):
-            tried = [m for m in named.finditer(sentence.text)
-                     if _current(sentence, m.start(), m.end())]
-            stated = [m for m in general.finditer(sentence.text)
+            tried = [(a, b) for a, b in vocabulary.spans("treatments", sentence.text)
+                     if _current(sentence, a, b)]
+            stated = [(m.start(), m.end()) for m in general.finditer(sentence.text)
                       if _current(sentence, m.start(), m.end())]
             if not tried and not stated:
                 continue
             if any(_current(sentence, m.start(), m.end()) for m in
                    failures.finditer(sentence.text)):
                 first = (tried or stated)[0]
-                start, end = clause_around(sentence, first.start(), first.end())
+                start, end = clause_around(sentence, first[0], first[1])
                 found.append(_Found(0 if tried else 2, order, _evidence(
                     document, start, end, "conservative_treatment")))
                 order += 1

@@ -11,13 +11,14 @@ How to add a term: docs/adding-a-playbook.md, "Vocabularies".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agent.notes.drugs import DrugVocabulary
 from agent.resources import resource_dir
 
 
@@ -26,12 +27,21 @@ class VocabularyError(ValueError):
 
 
 class TermList(BaseModel):
-    """One list of terms and what they stand for."""
+    """One list and what it stands for: terms, and/or drug classes of the drug vocabulary
+    (agent/notes/data/drug_classes.yaml: every brand, generic and class word of them)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     description: str = Field(min_length=1)
-    terms: tuple[str, ...] = Field(min_length=1)
+    terms: tuple[str, ...] = ()
+    drug_classes: tuple[str, ...] = Field((), description="Class ids of "
+                                          "agent/notes/data/drug_classes.yaml.")
+
+    @model_validator(mode="after")
+    def _something(self) -> TermList:
+        if not self.terms and not self.drug_classes:
+            raise ValueError("a list needs terms or drug_classes")
+        return self
 
 
 class VocabularyFile(BaseModel):
@@ -43,6 +53,9 @@ class VocabularyFile(BaseModel):
     lists: dict[str, TermList]
 
 
+_NOTHING = re.compile(r"(?!)")
+
+
 @dataclass(frozen=True, slots=True)
 class Vocabulary:
     """A loaded vocabulary: each list compiled once."""
@@ -50,14 +63,30 @@ class Vocabulary:
     name: str
     lists: dict[str, tuple[str, ...]]
     patterns: dict[str, re.Pattern[str]]
+    classes: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def pattern(self, name: str) -> re.Pattern[str]:
-        """The whole-word pattern of the list ``name``."""
-        try:
-            return self.patterns[name]
-        except KeyError:
+        """The whole-word pattern of the list ``name`` (matching nothing when the list
+        has drug classes only)."""
+        if name not in self.patterns and name not in self.classes:
             raise VocabularyError(f"{self.name}.yaml: no list '{name}' (lists: "
-                                  f"{', '.join(sorted(self.patterns))})") from None
+                                  f"{', '.join(sorted({*self.patterns, *self.classes}))})")
+        return self.patterns.get(name, _NOTHING)
+
+    def drug_classes(self, name: str) -> frozenset[str]:
+        """The drug classes of the list ``name`` (empty when it has none)."""
+        self.pattern(name)
+        return self.classes.get(name, frozenset())
+
+    def spans(self, name: str, text: str) -> list[tuple[int, int]]:
+        """Where the list ``name`` occurs in ``text``: its terms, and the names and class
+        words of its drug classes (agent/notes/drugs.py), in order."""
+        found = [(m.start(), m.end()) for m in self.pattern(name).finditer(text)]
+        wanted = self.classes.get(name)
+        if wanted:
+            found += [(d.start, d.end) for d in DrugVocabulary.default().find(text)
+                      if d.classes & wanted]
+        return sorted(set(found))
 
     def require(self, *names: str) -> Vocabulary:
         """Itself, when it has every list in ``names``; else a VocabularyError."""
@@ -96,7 +125,8 @@ def load_vocabulary(name: str, directory: Path | None = None) -> Vocabulary:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "top level"
         raise VocabularyError(f"{path.name}: {where}: {first['msg']}") from None
-    patterns = {}
+    patterns, classes = {}, {}
+    known = frozenset(DrugVocabulary.default().classes)
     for list_name, item in data.lists.items():
         for term in item.terms:
             try:
@@ -104,5 +134,12 @@ def load_vocabulary(name: str, directory: Path | None = None) -> Vocabulary:
             except re.error as exc:
                 raise VocabularyError(f"{path.name}: lists.{list_name}: term '{term}' does "
                                       f"not compile ({exc})") from None
-        patterns[list_name] = words(item.terms)
-    return Vocabulary(name, {k: v.terms for k, v in data.lists.items()}, patterns)
+        unknown = sorted(set(item.drug_classes) - known)
+        if unknown:
+            raise VocabularyError(f"{path.name}: lists.{list_name}: unknown drug class(es) "
+                                  f"{', '.join(unknown)} (agent/notes/data/drug_classes.yaml)")
+        if item.terms:
+            patterns[list_name] = words(item.terms)
+        if item.drug_classes:
+            classes[list_name] = frozenset(item.drug_classes)
+    return Vocabulary(name, {k: v.terms for k, v in data.lists.items()}, patterns, classes)

@@ -300,7 +300,8 @@ def _has(pattern: re.Pattern[str], text: str) -> bool:
 
 def documents_procedure(passage: Passage) -> bool:
     """Whether a passage documents the procedure or test (its section or its words)."""
-    return passage.section in ("procedure", "imaging") or _has(PROCEDURE_TERMS, passage.text)
+    return passage.section in ("procedure", "indication", "imaging") \
+        or _has(PROCEDURE_TERMS, passage.text)
 
 
 def procedure_passages(chart: ChartBundle, denial: Denial
