@@ -280,3 +280,46 @@ def test_check_usage_errors_exit_2(tmp_path: Path) -> None:
     empty = runner.invoke(app, ["playbooks", "check", str(tmp_path)])
     assert empty.exit_code == 2
     assert "no playbooks (*.yaml) in" in empty.stderr
+
+
+@pytest.mark.parametrize(("vocabulary", "message"), [
+    ("medical_necesity", r"facts\[0\]\.vocabulary: medical_necesity\.yaml: no such vocabulary"),
+])
+def test_a_vocabulary_that_is_not_there_fails_naming_the_field(vocabulary: str,
+                                                                message: str) -> None:
+    extractors, checks = builtin_registries()
+    playbook = load_playbook(SHIPPED / "medical_necessity.yaml")
+    typo = playbook.model_copy(update={"facts": (playbook.facts[0].model_copy(
+        update={"vocabulary": vocabulary}),)})
+    with pytest.raises(PlaybookError, match=message):
+        validate_references([typo], extractors, checks, TEMPLATES)
+
+
+def test_a_vocabulary_on_an_extractor_that_reads_none_fails() -> None:
+    extractors, checks = builtin_registries()
+    playbook = load_playbook(SHIPPED / "psychotherapy_time.yaml")
+    odd = playbook.model_copy(update={"facts": (playbook.facts[0].model_copy(
+        update={"vocabulary": "medical_necessity"}),)})
+    with pytest.raises(PlaybookError, match=r"facts\[0\]\.vocabulary: extractor "
+                                            r"'psychotherapy_session_time' reads no vocabulary"):
+        validate_references([odd], extractors, checks, TEMPLATES)
+
+
+def test_a_vocabulary_missing_a_list_its_extractor_reads_fails(tmp_path: Path) -> None:
+    from agent.evidence.vocabulary import VocabularyError, load_vocabulary
+
+    (tmp_path / "thin.yaml").write_text(
+        "description: too few lists\nlists:\n  findings:\n    description: x\n"
+        "    terms: ['effusion']\n", encoding="utf-8")
+    with pytest.raises(VocabularyError, match=r"thin\.yaml: no list 'observations'"):
+        load_vocabulary("thin", tmp_path).require("findings", "observations")
+    (tmp_path / "bad.yaml").write_text(
+        "description: bad term\nlists:\n  findings:\n    description: x\n"
+        "    terms: ['(unclosed']\n", encoding="utf-8")
+    with pytest.raises(VocabularyError, match=r"bad\.yaml: lists\.findings: term "):
+        load_vocabulary("bad", tmp_path)
+    (tmp_path / "drugs.yaml").write_text(
+        "description: bad class\nlists:\n  treatments:\n    description: x\n"
+        "    drug_classes: [nsaids]\n", encoding="utf-8")
+    with pytest.raises(VocabularyError, match=r"unknown drug class\(es\) nsaids"):
+        load_vocabulary("drugs", tmp_path)

@@ -8,6 +8,7 @@ notes as untrusted data: they match patterns and copy spans, never follow text.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from agent.evidence.vocabulary import Vocabulary, load_vocabulary
 from agent.notes.reader import assertion
 
 Extractor = Callable[[ChartBundle, Denial], list[Evidence]]
+VocabularyExtractor = Callable[[ChartBundle, Denial, "Vocabulary | None"], list[Evidence]]
 
 
 class ExtractorRegistry:
@@ -26,12 +28,35 @@ class ExtractorRegistry:
 
     def __init__(self) -> None:
         self._extractors: dict[str, Extractor] = {}
+        self._reading: dict[str, tuple[VocabularyExtractor, tuple[str, ...]]] = {}
 
     def register(self, name: str, extractor: Extractor) -> None:
         """Add an extractor under ``name`` (names are unique)."""
         if name in self._extractors:
             raise ValueError(f"extractor '{name}' is already registered")
         self._extractors[name] = extractor
+
+    def register_reading(self, name: str, extractor: VocabularyExtractor,
+                         lists: tuple[str, ...]) -> None:
+        """Add an extractor that reads a vocabulary (the playbook fact's ``vocabulary``,
+        else its own default), with the ``lists`` that vocabulary must have."""
+        self.register(name, lambda chart, denial: extractor(chart, denial, None))
+        self._reading[name] = (extractor, lists)
+
+    def vocabulary_lists(self, name: str) -> tuple[str, ...] | None:
+        """The lists the extractor reads from a vocabulary, or None when it reads none."""
+        reading = self._reading.get(name)
+        return reading[1] if reading else None
+
+    def run(self, name: str, chart: ChartBundle, denial: Denial,
+            vocabulary: Vocabulary | None = None) -> list[Evidence]:
+        """Run the extractor ``name``, with ``vocabulary`` when it reads one."""
+        reading = self._reading.get(name)
+        if reading is not None:
+            return reading[0](chart, denial, vocabulary)
+        if vocabulary is not None:
+            raise ValueError(f"extractor '{name}' reads no vocabulary")
+        return self.get(name)(chart, denial)
 
     def get(self, name: str) -> Extractor:
         """The extractor called ``name``; KeyError names the known ones."""
@@ -109,22 +134,34 @@ def objective_findings(chart: ChartBundle, vocabulary: Vocabulary,
     order = 0
     for document in chart.documents:
         for sentence in sentences(document.text):
-            witnessed = bool(observed.search(sentence.text))
-            if sentence.section in REPORTED_SECTIONS and not witnessed:
+            reported = sentence.section in REPORTED_SECTIONS
+            witnessed = observed.search(sentence.text) is not None
+            if reported and not witnessed:
                 continue
             for match in findings.finditer(sentence.text):
                 if not _current(sentence, match.start(), match.end()):
                     continue
-                if sentence.section in REPORTED_SECTIONS and _is_history(sentence, match):
+                if reported and _is_history(sentence, match):
                     continue
                 start, end = clause_around(sentence, match.start(), match.end())
-                rank = (0 if witnessed else 2) + (0 if sentence.section not in
-                                                   REPORTED_SECTIONS else 1)
+                rank = (0 if witnessed else 2) + (1 if reported else 0)
                 found.append(_Found(rank, order, _evidence(document, start, end,
                                                            "objective_finding")))
                 order += 1
                 break
     return _best(found, limit)
+
+
+def _sentences_with(pattern: re.Pattern[str], text: str, read: list[Sentence]) -> set[int]:
+    """The indexes of the sentences holding a match of ``pattern``: the note is searched
+    once (most sentences hold none), each match placed in its sentence."""
+    starts = [sentence.start for sentence in read]
+    found = set()
+    for match in pattern.finditer(text):
+        index = bisect_right(starts, match.start()) - 1
+        if index >= 0 and match.end() <= read[index].end:
+            found.add(index)
+    return found
 
 
 def _is_history(sentence: Sentence, match: re.Match[str]) -> bool:
@@ -146,35 +183,42 @@ def failed_treatments(chart: ChartBundle, vocabulary: Vocabulary,
     vocabulary.require("treatments")
     found: list[_Found] = []
     order = 0
+
+    def fails(sentence: Sentence) -> bool:
+        return any(_current(sentence, m.start(), m.end())
+                   for m in failures.finditer(sentence.text))
+
     for document in chart.documents:
         read = sentences(document.text)
-        for index, sentence in enumerate(read):
+        # The failure is looked for first, in the whole note: most sentences state none,
+        # and naming the treatments (drug names included) costs more.
+        failing = _sentences_with(failures, document.text, read)
+        for index in sorted(failing | {i - 1 for i in failing if i > 0}):
+            sentence = read[index]
+            here = index in failing and fails(sentence)
+            following = read[index + 1] if index + 1 < len(read) else None
+            after = not here and index + 1 in failing and following is not None \
+                and following.section == sentence.section \
+                and following.end - sentence.start <= MAX_QUOTE \
+                and references.search(following.text[:60]) is not None and fails(following)
+            if not here and not after:
+                continue
             tried = [(a, b) for a, b in vocabulary.spans("treatments", sentence.text)
                      if _current(sentence, a, b)]
-            stated = [(m.start(), m.end()) for m in general.finditer(sentence.text)
-                      if _current(sentence, m.start(), m.end())]
-            if not tried and not stated:
-                continue
-            if any(_current(sentence, m.start(), m.end()) for m in
-                   failures.finditer(sentence.text)):
+            if here:
+                stated = [(m.start(), m.end()) for m in general.finditer(sentence.text)
+                          if _current(sentence, m.start(), m.end())]
+                if not tried and not stated:
+                    continue
                 first = (tried or stated)[0]
                 start, end = clause_around(sentence, first[0], first[1])
                 found.append(_Found(0 if tried else 2, order, _evidence(
                     document, start, end, "conservative_treatment")))
-                order += 1
-                continue
-            if not tried:
-                continue
-            following = read[index + 1] if index + 1 < len(read) else None
-            if following is not None and following.section == sentence.section \
-                    and references.search(following.text[:60]) \
-                    and any(_current(following, m.start(), m.end())
-                            for m in failures.finditer(following.text)) \
-                    and following.end - sentence.start <= MAX_QUOTE:
+            elif tried and following is not None:
                 found.append(_Found(1, order, _evidence(document, sentence.start,
                                                         following.end,
                                                         "conservative_treatment")))
-                order += 1
+            order += 1
     return _best(found, limit)
 
 
@@ -193,6 +237,8 @@ def conservative_treatment(chart: ChartBundle, denial: Denial,
 def default_extractors() -> ExtractorRegistry:
     """A registry with the built-in extractors."""
     registry = ExtractorRegistry()
-    registry.register("objective_finding", objective_finding)
-    registry.register("conservative_treatment", conservative_treatment)
+    registry.register_reading("objective_finding", objective_finding,
+                              ("findings", "observations"))
+    registry.register_reading("conservative_treatment", conservative_treatment,
+                              ("treatments", "general_treatments", "failures", "references"))
     return registry

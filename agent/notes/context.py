@@ -11,8 +11,8 @@ a capitalised word). A PSEUDO cue ("no relief", "not tolerated") cancels any cue
 overlaps.
 
 Matching is plain regular expressions (medspaCy itself measured about 60 ms a note
-here): a note is searched once, and a rule none of whose written words occurs in the text
-is not searched at all.
+here): a sentence is searched the first time a phrase of it is asked about, and a rule
+none of whose written words occurs in it is not searched at all.
 """
 
 from __future__ import annotations

@@ -98,8 +98,8 @@ class Note:
 
 
 _SENTENCE_CUES: dict[str, list[Cue]] = {}
-"""Sentence text -> its cues: filled for every sentence of a note as it is read (the note
-is searched once), and for any other sentence asked about."""
+"""Sentence text -> its cues, searched the first time a phrase of it is asked about (most
+sentences of a note never are: only those where an extractor found a term)."""
 _MAX_CACHED = 50_000
 
 
@@ -155,29 +155,7 @@ def read_note(text: str) -> Note:
             if s_start < s_end:
                 sentences.append(Sentence(s_start, s_end, text[s_start:s_end], section,
                                           label))
-    rules = ContextRules.default()
-    _cues_by_sentence(rules, rules.matches(text), sentences)
-    return Note(text, tuple(sentences), rules)
-
-
-def _cues_by_sentence(rules: ContextRules, matches: list[Cue],
-                      sentences: list[Sentence]) -> None:
-    """Give each sentence the rule matches of the note that lie inside it (the note is
-    searched once), resolved per sentence."""
-    index = 0
-    ordered = sorted(matches, key=lambda c: c.start)
-    for sentence in sentences:
-        while index < len(ordered) and ordered[index].start < sentence.start:
-            index += 1
-        mine = []
-        at = index
-        while at < len(ordered) and ordered[at].start < sentence.end:
-            cue = ordered[at]
-            if cue.end <= sentence.end:
-                mine.append(Cue(cue.rule, cue.start - sentence.start, cue.end - sentence.start))
-            at += 1
-        if sentence.text not in _SENTENCE_CUES:
-            _remember(sentence.text, rules.resolve(mine))
+    return Note(text, tuple(sentences), ContextRules.default())
 
 
 def _lines(text: str) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from agent.denials.model import Denial
+from agent.evidence.vocabulary import VocabularyError, load_vocabulary
 from agent.ncci import PtpEdit, PtpTable
 from agent.playbooks.model import Match, Playbook
 from agent.resources import resource_dir
@@ -83,8 +84,8 @@ class Names(Protocol):
 
 
 def _references(playbook: Playbook) -> Iterator[tuple[str, str, str]]:
-    """Every registry name the playbook refers to, as (field, kind, name). A new field that
-    names registered things (a vocabulary) is added here and in ``reference_problems``."""
+    """Every registry name the playbook refers to, as (field, kind, name); vocabularies
+    are checked by ``_vocabulary_problems``."""
     for index, fact in enumerate(playbook.facts):
         yield f"facts[{index}].extractor", "extractor", fact.extractor
     for index, rule in enumerate(playbook.not_appeal):
@@ -95,11 +96,13 @@ def reference_problems(playbook: Playbook, extractors: Names, checks: Names,
                        templates: Path) -> list[str]:
     """What the playbook names that a run would not find, each as ``field: what is wrong``:
     an extractor or a check that is not registered, an argument template that is not in
-    ``templates`` (the folder the letters are rendered from). Empty when all are found.
-    Indexes count from 0, as in the schema errors."""
+    ``templates`` (the folder the letters are rendered from), a vocabulary that is missing,
+    invalid or lacks a list its extractor reads. Empty when all are found. Indexes count
+    from 0, as in the schema errors."""
     known = {"extractor": extractors.names(), "check": checks.names()}
     problems = [f"{field}: no {kind} '{name}' (known: {', '.join(known[kind])})"
                 for field, kind, name in _references(playbook) if name not in known[kind]]
+    problems += _vocabulary_problems(playbook, extractors)
     try:
         # The letters' own lookup (a FileSystemLoader on the same folder), not a path join.
         jinja2.FileSystemLoader(str(templates)).get_source(jinja2.Environment(),
@@ -107,6 +110,24 @@ def reference_problems(playbook: Playbook, extractors: Names, checks: Names,
     except jinja2.TemplateNotFound:
         problems.append(f"argument_template: no template '{playbook.argument_template}' "
                         f"in {templates}")
+    return problems
+
+
+def _vocabulary_problems(playbook: Playbook, extractors: Names) -> list[str]:
+    lists_of = getattr(extractors, "vocabulary_lists", None)
+    problems = []
+    for index, fact in enumerate(playbook.facts):
+        if fact.vocabulary is None or fact.extractor not in extractors.names():
+            continue  # an unknown extractor is reported once, as such
+        field = f"facts[{index}].vocabulary"
+        wanted = lists_of(fact.extractor) if lists_of is not None else None
+        if wanted is None:
+            problems.append(f"{field}: extractor '{fact.extractor}' reads no vocabulary")
+            continue
+        try:
+            load_vocabulary(fact.vocabulary).require(*wanted)
+        except VocabularyError as exc:
+            problems.append(f"{field}: {exc}")
     return problems
 
 

@@ -17,6 +17,7 @@ from agent.ehr.model import ChartBundle
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.verify import verify_evidence
+from agent.evidence.vocabulary import load_vocabulary
 from agent.ncci import PtpTable
 from agent.playbooks.checks import CheckContext, CheckRegistry
 from agent.playbooks.model import NotAppealRule, Playbook
@@ -71,7 +72,8 @@ def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
                         missing=[spec.description for spec in playbook.required_facts])
     by_fact: dict[str, list[Evidence]] = {}
     for spec in playbook.facts:
-        by_fact[spec.id] = extractors.get(spec.extractor)(chart, denial)
+        vocabulary = load_vocabulary(spec.vocabulary) if spec.vocabulary else None
+        by_fact[spec.id] = extractors.run(spec.extractor, chart, denial, vocabulary)
     evidence = [e for spec in playbook.facts for e in by_fact[spec.id]]
     verify_evidence(evidence, chart)
     missing = [spec.description for spec in playbook.facts
