@@ -39,7 +39,7 @@ bench: $(VENV)/.installed-dev
 
 eval: $(VENV)/.installed-dev
 	$(APPEALS) eval --report docs/evals.md
-	$(APPEALS) eval --suite real-notes --report docs/evals.md
+	$(APPEALS) eval --suite real-notes --split dev --report docs/evals-real-notes-dev.md
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check agent tests benchmarks evals tools

@@ -92,7 +92,7 @@ def test_sections_and_abbreviations_are_data() -> None:
     layout = Layout.default()
     assert layout.sections["history of present illness"] == "hpi"
     assert layout.sections["indications for surgery"] == "indication"
-    assert layout.sections["postoperative diagnoses"] == "procedure"
+    assert layout.sections["postoperative diagnoses"] == "indication"
     assert "dr" in layout.never_end and "b.i.d" in layout.dotted
 
 

@@ -34,10 +34,10 @@ Direction = Literal["FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO
 DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
 
 _WORD = re.compile(r"\S+")
-_CLAUSE_MARK = re.compile(r"[;:]|\s[-–—]\s|,\s*(?=[A-Z])")
+_CLAUSE_MARK = re.compile(r"[;:]|\s[-–—]\s|,\s*(?=[A-Z])(?!I\b)")
 """Where a cue's scope ends inside a sentence: a clause mark, a dash between words, or a
-comma before a capitalised word ("No effusion, Lachman positive"; a list goes on in lower
-case: "no edema, cyanosis or clubbing")."""
+comma before a capitalised word other than "I" ("No effusion, Lachman positive"; a list
+goes on in lower case: "no edema, cyanosis or clubbing")."""
 
 
 class ContextRuleError(ValueError):
@@ -87,9 +87,11 @@ class Assertion:
 class ContextRules:
     """A compiled rule set."""
 
-    def __init__(self, rules: list[Rule], max_scope_words: int) -> None:
+    def __init__(self, rules: list[Rule], max_scope_words: int,
+                 scope_by_category: dict[str, int] | None = None) -> None:
         self.rules = tuple(rules)
         self.max_scope_words = max_scope_words
+        self.scope_by_category = dict(scope_by_category or {})
         self._patterns = [(rule, re.compile(rule.regex, re.IGNORECASE), _words_of(rule.regex))
                           for rule in self.rules]
 
@@ -103,7 +105,9 @@ class ContextRules:
                                .read_text(encoding="utf-8"))
         rules = _rules(base.get("context_rules"), "context_rules.json")
         rules += _rules(extra.get("context_rules"), "context_rules_extra.yaml")
-        return cls(rules, int(extra.get("max_scope_words", 10)))
+        return cls(rules, int(extra.get("max_scope_words", 10)),
+                   {str(k): int(v) for k, v in
+                    (extra.get("max_scope_words_by_category") or {}).items()})
 
     def cues(self, sentence: str) -> list[Cue]:
         """Every cue in ``sentence``, PSEUDO cues removing those they overlap."""
@@ -152,7 +156,8 @@ class ContextRules:
         mark = _CLAUSE_MARK.search(sentence, between[0], min(len(sentence), between[1] + 1))
         if mark is not None and mark.start() < between[1]:
             return False
-        if len(_WORD.findall(gap)) > self.max_scope_words:
+        scope = self.scope_by_category.get(cue.rule.category, self.max_scope_words)
+        if len(_WORD.findall(gap)) > scope:
             return False
         return not any(t.rule.direction == "TERMINATE" and between[0] <= t.start
                        and t.end <= between[1] for t in cues)

@@ -45,6 +45,7 @@ from agent.ehr.model import ChartBundle, SourceDocument
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.text import MAX_QUOTE, is_negated, sentences
+from agent.notes.reader import assertion
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
 # --- the billing facts (REFERENCE.md §2d) ----------------------------------------------
@@ -286,10 +287,15 @@ def visit_documents(chart: ChartBundle, denial: Denial) -> list[SourceDocument]:
 
 
 def _hits(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
-    """Non-negated matches of ``pattern`` in ``text``."""
+    """Matches of ``pattern`` in ``text`` asserted as done: not negated or only possible,
+    and not conditional ("should he have pain next week, I would consider an MRI", "call
+    if fever"). A planned order or prescription is work of this visit, so it counts."""
     for match in pattern.finditer(text):
-        if not is_negated(text, match.start(), match.end()):
-            yield match
+        if is_negated(text, match.start(), match.end()):
+            continue
+        if "HYPOTHETICAL" in assertion(text, match.start(), match.end()).categories:
+            continue
+        yield match
 
 
 def _has(pattern: re.Pattern[str], text: str) -> bool:
