@@ -217,7 +217,10 @@ def write_markdown(card: Scorecard, path: Path) -> None:
                             encoding="utf-8")
             return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# Eval scorecard\n\n" + body, encoding="utf-8")
+    title = SUITES[card.suite].title
+    path.write_text(f"# Eval scorecard: {title.lower() if card.suite != 'cases' else title}"
+                    f" (split {card.split})\n\nWritten by `appeals eval` (docs/evals.md); do "
+                    "not edit.\n\n" + body, encoding="utf-8")
 
 
 def write_json(card: Scorecard, path: Path) -> None:

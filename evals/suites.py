@@ -40,7 +40,10 @@ class Suite:
         return f"<!-- {self.marker}:start -->", f"<!-- {self.marker}:end -->"
 
     def json_beside(self, report: Path) -> Path:
-        """The JSON file written beside a Markdown report."""
+        """The JSON file written beside a Markdown report (``evals.md`` ->
+        ``evals-real-notes.json``; a report already named for the suite keeps its name)."""
+        if self.json_suffix.strip("-") in report.stem:
+            return report.with_suffix(".json")
         return report.with_name(report.stem + self.json_suffix + ".json")
 
 
