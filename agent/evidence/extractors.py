@@ -83,6 +83,9 @@ expected before a procedure (a diagnosis is not itself a finding): a finding the
 only when the sentence says it was observed or measured (the vocabulary's observations).
 What a procedure found (its findings, its postoperative diagnosis) counts as it is."""
 
+EXAMINED_SECTIONS = frozenset({"exam", "imaging", "procedure"})
+"""Where findings are written as observed: quoted first."""
+
 MEDICAL_NECESSITY = "medical_necessity"
 """The vocabulary the general medical-necessity extractors read by default."""
 
@@ -124,10 +127,11 @@ def _inside(one: Evidence, other: Evidence) -> bool:
 
 
 def objective_findings(chart: ChartBundle, vocabulary: Vocabulary,
-                       limit: int = 3) -> list[Evidence]:
+                       limit: int = 4) -> list[Evidence]:
     """Sentences stating a finding (the vocabulary's ``findings``) asserted as present: in
     an exam, imaging, procedure or assessment section, or anywhere the sentence says it was
-    observed or measured (``observations``). Observed findings in those sections first."""
+    observed or measured (``observations``). Exam, imaging and procedure findings first,
+    then observed ones; four at most."""
     findings = vocabulary.pattern("findings")
     observed = vocabulary.pattern("observations")
     found: list[_Found] = []
@@ -144,7 +148,8 @@ def objective_findings(chart: ChartBundle, vocabulary: Vocabulary,
                 if reported and _is_history(sentence, match):
                     continue
                 start, end = clause_around(sentence, match.start(), match.end())
-                rank = (0 if witnessed else 2) + (1 if reported else 0)
+                rank = 0 if sentence.section in EXAMINED_SECTIONS else \
+                    (1 if witnessed else 3) + (1 if reported else 0)
                 found.append(_Found(rank, order, _evidence(document, start, end,
                                                            "objective_finding")))
                 order += 1
