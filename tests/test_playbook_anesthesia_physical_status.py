@@ -617,3 +617,13 @@ def test_no_chart_still_lets_the_claim_only_rules_decide(filing: str, action: st
                       checks)
     assert decision.triage.action == action
     assert (decision.missing != []) == (action == "needs_review")
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("HISTORY: He has end-stage renal disease. The patient is on dialysis.", "on dialysis"),
+    ("The patient is on dialysis three times a week via a left arm fistula.", "on dialysis"),
+    ("He was admitted after multiple massive strokes last month.", "CVA"),
+])
+def test_disease_written_the_ways_real_notes_write_it(text: str, value: str) -> None:
+    found = systemic_disease(_chart(text), _denial())
+    assert any(value in (e.value or "") for e in found), [e.value for e in found]

@@ -317,7 +317,7 @@ _CONTROL = tuple(
 
 _EVENTS = (
     ("mi", "MI", _words(r"(?-i:N?STEMI|AMI|MIs?)", r"myocardial infarction", r"heart attack")),
-    ("cva", "CVA", _words(r"(?-i:CVA)", r"stroke(?! volume)", r"cerebrovascular accident",
+    ("cva", "CVA", _words(r"(?-i:CVAs?)", r"strokes?(?! volume)", r"cerebrovascular accidents?",
                           r"cerebral infarct(?:ion)?")),
     ("tia", "TIA", _words(r"(?-i:TIA)", r"transient isch(?:a)?emic attack")),
     ("stent", "coronary stent", _words(r"stent(?:s|ed|ing)?", r"(?-i:DES|BMS|PCI|PTCA)",
@@ -332,6 +332,10 @@ _ESRD = _words(r"(?-i:ESRD|ESKD)", r"end[- ]stage (?:renal|kidney) disease",
                r"(?-i:CKD) (?:stage )?(?:5|V)", r"chronic kidney disease,? stage (?:5|V)")
 _DIALYSIS = _words(r"dialysis", r"dialyzed", r"(?-i:HD|PD|CAPD|CCPD)", r"hemodialysis",
                    r"(?-i:M/?W/?F|T/?Th/?S|TTS)")
+_ON_DIALYSIS = _words(r"on (?:hemo|peritoneal )?dialysis", r"dialysis[- ]dependent",
+                     r"(?:hemo|peritoneal )?dialysis (?:patient|three times|3 times|[MTWF])",
+                     r"receiv(?:es|ing) (?:hemo)?dialysis")
+"""Chronic dialysis written without naming ESRD ("the patient is on dialysis")."""
 _NOT_DIALYZED = re.compile(r"not (?:yet )?(?:on )?dialy|not dialyzed|pre-?dialysis|"
                            r"no dialysis|declin\w* dialysis|refus\w* dialysis", re.IGNORECASE)
 _CKD = re.compile(r"(?<![A-Za-z])(?:(?-i:CKD)|chronic kidney disease),?\s*(?:stage\s*)?"
@@ -371,6 +375,10 @@ def _renal_findings(text: str, reading: Reading) -> Iterator[Finding]:
             yield Finding("esrd", 3, "ESRD on dialysis", match.start(), match.end())
         else:
             yield Finding("esrd", 0, "ESRD", match.start(), match.end())
+    if _ESRD.search(text) is None:
+        for match in _ON_DIALYSIS.finditer(text):
+            if not is_negated(text, match.start(), match.end()):
+                yield Finding("esrd", 3, "on dialysis", match.start(), match.end())
     for match in _CKD.finditer(text):
         stage = match.group("stage").upper().replace("III", "3").replace("IV", "4")
         yield Finding("ckd", 0, f"CKD stage {stage.replace('A', 'a').replace('B', 'b')}",
