@@ -166,10 +166,23 @@ def test_the_procedure_its_decision_and_its_site_are_not_separate_work() -> None
     ("Onychomycosis - terbinafine 250 mg daily x 12 wks.", ("medication change",)),
     ("Conjunctivitis, L eye - moxifloxacin 0.5% 1 drop TID x 7 d.", ("medication change",)),
     ("Dysuria - urine culture sent today.", ("new order",)),
+    # brands from the drug vocabulary, tests named by their abbreviation, 'get' as an order
+    ("Anxiety - I have given him Ativan 0.5 mg one tablet TID as needed.",
+     ("medication change",)),
+    ("Back strain - she is to be prescribed Ultram for a 7-day course.",
+     ("medication change",)),
+    ("Dizziness - an ENG was ordered to evaluate vestibular function.", ("new order",)),
+    ("Fatigue - we will get a fasting blood sugar and lipid profile.", ("new order",)),
+    ("Snoring - we discussed at length the issue of sleep apnea.", ("counseling",)),
 ])
 def test_plans_written_the_short_way_are_separate_work(line: str,
                                                        kinds: tuple[str, ...]) -> None:
     assert _kinds(f"A/P:\n{line}\n") == [(line, kinds)]
+
+
+def test_a_conditional_plan_is_not_separate_work() -> None:
+    line = "Should he have any persistent pain next week, I would consider obtaining an MRI."
+    assert _kinds(f"A/P:\n{line}\n") == []
 
 
 def test_hpi_complaints_and_mdm_statements_are_not_separate_work() -> None:

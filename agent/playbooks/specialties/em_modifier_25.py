@@ -45,6 +45,7 @@ from agent.ehr.model import ChartBundle, SourceDocument
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.text import MAX_QUOTE, is_negated, sentences
+from agent.notes.drugs import DrugVocabulary
 from agent.notes.reader import assertion
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
@@ -131,7 +132,8 @@ MED_VERB = re.compile(
     r"titrat(?:e|ed|ing)|decreas(?:e|ed|ing)|decr|"
     r"reduc(?:e|ed)|lower(?:ed)?|switch(?:ed)?|chang(?:e|ed) to|discontinu(?:e|ed)|d/c(?:'?d)?|"
     r"dc'?d|stop(?:ped)?|hold|held|taper(?:ed)?|wean(?:ed)?|resum(?:e|ed)|prescrib(?:e|ed)|"
-    r"e-?prescribed|rx'?d|new rx)(?![A-Za-z]))|(?<![A-Za-z])rx:|[↑↓]", re.IGNORECASE)
+    r"e-?prescribed|rx'?d|new rx|giv(?:e|en))(?![A-Za-z]))|(?<![A-Za-z])rx:|[↑↓]",
+    re.IGNORECASE)
 DOSE = re.compile(r"(?:\d+(?:\.\d+)?|a|one|two|half a)\s*(?:mg|mcg|µg|g|units?|u|mL|ml|meq|%|"
                   r"puffs?|drops?|gtts?|tabs?|tablets?|caps?|capsules?|sprays?|teaspoons?|tsp|"
                   r"tablespoons?|tbsp|cc)(?![A-Za-z])", re.IGNORECASE)
@@ -145,14 +147,17 @@ DRUG = re.compile(
     r"varenicline|bupropion|nicotine|levothyroxine|gabapentin|antibiotics?|prn)"
     r"(?![A-Za-z])", re.IGNORECASE)
 ORDER_VERB = _words(r"order(?:ed|s|ing)?", r"obtain", r"check(?:ed)?", r"draw", r"send",
-                    r"schedul(?:e|ed)", r"arrange(?:d)?", r"request(?:ed)?", r"repeat")
+                    r"schedul(?:e|ed)", r"arrange(?:d)?", r"request(?:ed)?", r"repeat",
+                    r"get")
 ORDER_OBJECT = _words(
     r"labs?", r"lipids?", r"lipid panel", r"troponins?", r"ferritin", r"urinalysis",
     r"x-?rays?", r"ultrasound", r"doppler", r"sleep study", r"a1c", r"(?:urine )?cultures?",
-    r"swabs?", r"pregnancy test", r"hcg")
+    r"swabs?", r"pregnancy test", r"hcg", r"scans?", r"stud(?:y|ies)", r"tests?",
+    r"blood ?work", r"work-?up", r"blood sugar", r"glucose", r"chem(?:-\d+)?", r"panel",
+    r"profile")
 ORDER_ABBREVIATION = re.compile(
     r"(?<![A-Za-z0-9])(?:TSH|BMP|CMP|CBC|HbA1c|Mg|BNP|UA|CXR|XR|CT|MRI|US|ECG|EKG|PSG|"
-    r"LFTs?|INR|UCx)(?![A-Za-z])")
+    r"LFTs?|INR|UCx|PET|ENG|EMG|EEG|NCS|CPK|PSA)(?![A-Za-z])")
 """Orderable tests written as capitals ('Mg', not the 'mg' of a dose; 'US', not 'us')."""
 ORDER_ALONE = _words(
     r"holter", r"event monitor", r"(?:\d+[- ]day )?(?:ambulatory )?(?:ECG |cardiac )?"
@@ -166,9 +171,10 @@ RESULT_WORDS = _words(r"normal", r"nl", r"wnl", r"unremarkable", r"reviewed", r"
 """A test named with these is a result being discussed, not an order."""
 ORDER_WHEN = _words(r"today", r"now", r"stat", r"in \d+ ?(?:d|days?|wks?|weeks?|mo|months?)",
                     r"prior to", r"before next", r"at next", r"pending")
-COUNSELING = _words(r"counsel(?:ed|led|ing)?", r"cessation")
-COURSE = re.compile(r"(?<![A-Za-z])(?:x|×|for)[ \t]*\d+[ \t]*(?:d|days?|wks?|weeks?)(?![A-Za-z])",
-                    re.IGNORECASE)
+COUNSELING = _words(r"counsel(?:ed|led|ing)?", r"cessation",
+                    r"discuss(?:ed|ion)? (?:at length|in detail|extensively)")
+COURSE = re.compile(r"(?<![A-Za-z])(?:x|×|for)[ \t]*\d+[ \t]*(?:d|days?|wks?|weeks?)(?![A-Za-z])"
+                    r"|\d+[- ]day course", re.IGNORECASE)
 """A course of treatment ('x 10 d', 'for 7 days'): with a drug and a dose, a prescription
 written without a verb ('amoxicillin 875 mg BID x 10 d')."""
 NOT_NEW_RX = _words(r"cont(?:inue[sd]?|inuing)?", r"complet(?:e|ed|ing)", r"finish(?:ed)?",
@@ -391,7 +397,7 @@ def _clause_kinds(clause: str, section: str | None) -> list[SeparateKind]:
         kinds.append("new problem")
     if section in PLAN_SECTIONS and _has_part(WORSENING, clause):
         kinds.append("worsening chronic condition")
-    if (_has_part(MED_VERB, clause) and (DOSE.search(clause) or DRUG.search(clause))) \
+    if (_has_part(MED_VERB, clause) and (DOSE.search(clause) or _names_drug(clause))) \
             or _course_prescribed(clause):
         kinds.append("medication change")
     if _is_order(clause, listed_in_plan=section in PLAN_SECTIONS):
@@ -401,9 +407,20 @@ def _clause_kinds(clause: str, section: str | None) -> list[SeparateKind]:
     return kinds
 
 
+def _names_drug(text: str) -> bool:
+    """A drug named by its suffix class (DRUG) or by the drug vocabulary (brands and
+    generics: "Diflucan", "Ativan", agent/notes/drugs.py), not negated."""
+    if _has(DRUG, text):
+        return True
+    return any(not is_negated(text, d.start, d.end) and d.generic is not None
+               for d in DrugVocabulary.default().find(text))
+
+
 def _course_prescribed(clause: str) -> bool:
-    """A drug, a dose and a course, neither continued nor past: a new prescription."""
-    return any(DOSE.search(part) and _has(DRUG, part) and COURSE.search(part)
+    """A drug, a dose and a course ('x 10 d', 'a 7-day course'), neither continued nor
+    past: a new prescription. (A dispense quantity alone, 'Rx Keflex 500 mg #30', does not
+    say whether the drug treats the procedure's own problem, so it is not taken as one.)"""
+    return any(DOSE.search(part) and _names_drug(part) and COURSE.search(part)
                and not NOT_NEW_RX.search(part) for part in PART_BREAK.split(clause))
 
 
