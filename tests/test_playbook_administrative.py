@@ -37,6 +37,7 @@ from agent.playbooks.specialties.administrative import (
     prior_auth_other_service,
     prior_auth_outside_period,
     prior_auth_pending_only,
+    timely_filing_first_sent_late,
     timely_filing_not_earlier,
     timely_filing_proof,
     timely_filing_rejected,
@@ -302,14 +303,28 @@ def test_acceptance_report_is_appealed_with_its_dates(run: tuple[Path, dict[str,
     assert "filing limit" in letter and "auditor" in letter
 
 
-def test_no_proof_of_timely_filing_is_a_preventable_write_off(
+def test_no_proof_of_timely_filing_in_the_chart_goes_to_review(
         run: tuple[Path, dict[str, Any]]) -> None:
+    # Not finding the proof is not proof of late filing: the clearinghouse may have it.
     _, denials = run
     denial = denials["LOMT-30002"]
-    assert (denial["playbook"], denial["triage"]["action"]) == ("timely_filing", "write_off")
-    assert denial["triage"]["preventable"] is True
+    assert (denial["playbook"], denial["triage"]["action"]) == ("timely_filing",
+                                                                "needs_review")
     assert denial["letter"]["status"] == "not_drafted"
     assert "Proof of timely submission" in denial["missing_evidence"][0]
+    assert "attach the clearinghouse acceptance report" in denial["missing_evidence"][0]
+
+
+def test_a_note_that_the_claim_went_out_late_is_a_preventable_write_off() -> None:
+    note = ("Pt called re: bill. Claim for 1/8 visit never went out - registration had the "
+            "wrong payer on file.\nIns updated today, claim created and sent 07/30/26.\n")
+    denial = _denial(carc="29", day=date(2026, 1, 8), received=date(2026, 7, 30))
+    ctx = _proof_ctx(note, denial)
+    assert timely_filing_first_sent_late(ctx) == (
+        "a note records the claim not sent until 2026-07-30 (payer received date "
+        "2026-07-30)")
+    early = _denial(carc="29", day=date(2026, 1, 8), received=date(2026, 8, 15))
+    assert timely_filing_first_sent_late(_proof_ctx(note, early)) is None
 
 
 def test_a_rejected_submission_is_no_proof(run: tuple[Path, dict[str, Any]]) -> None:

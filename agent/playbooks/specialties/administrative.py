@@ -521,6 +521,35 @@ def timely_filing_rejected(ctx: CheckContext) -> str | None:
     return None
 
 
+_NEVER_SENT = re.compile(r"\bnever (?:went out|was sent|been sent|sent|submitted|filed|billed)\b"
+                         r"|\b(?:was|were|had) not (?:been )?(?:sent|submitted|filed|billed)\b"
+                         r"|\bnot (?:sent|submitted|filed|billed) (?:until|before)\b",
+                         re.IGNORECASE)
+_SENT_ON = re.compile(r"\b(?:created and sent|first (?:sent|submitted|filed|billed)|re-?sent|"
+                      r"sent|submitted|filed|billed)\b", re.IGNORECASE)
+
+
+def timely_filing_first_sent_late(ctx: CheckContext) -> str | None:
+    """No acceptance found, and a note says the claim did not go out until a date on or
+    after the payer's received date ("claim for 1/8 visit never went out ... claim created
+    and sent 07/30/26"): the chart itself shows no earlier submission to prove."""
+    received = ctx.denial.received_date
+    if ctx.found(TIMELY_FACT) or received is None:
+        return None
+    for document in ctx.chart.documents:
+        if _NEVER_SENT.search(document.text) is None:
+            continue
+        for sentence in sentences(document.text):
+            found = _SENT_ON.search(sentence.text)
+            if found is None or not _CLAIM_WORDS.search(document.text):
+                continue
+            days = _dates_after(sentence.text, found.end(), ctx.denial)
+            if days and min(days) >= received:
+                return (f"a note records the claim not sent until {min(days).isoformat()} "
+                        f"(payer received date {received.isoformat()})")
+    return None
+
+
 # --- registration ------------------------------------------------------------------
 
 def register(extractors: ExtractorRegistry, checks: CheckRegistry) -> None:
@@ -534,3 +563,4 @@ def register(extractors: ExtractorRegistry, checks: CheckRegistry) -> None:
     checks.register("timely_filing_undated", timely_filing_undated)
     checks.register("timely_filing_not_earlier", timely_filing_not_earlier)
     checks.register("timely_filing_rejected", timely_filing_rejected)
+    checks.register("timely_filing_first_sent_late", timely_filing_first_sent_late)
