@@ -182,3 +182,19 @@ def test_the_reader_reads_every_corpus_note_and_its_wrapped_form() -> None:
             assert note.sentences or not form.strip(), path.name
             for sentence in note.sentences:
                 assert form[sentence.start:sentence.end] == sentence.text, path.name
+
+
+def test_token_patterns_become_regular_expressions_of_the_same_meaning() -> None:
+    import re
+
+    from tools.convert_context_rules import pattern_regex
+
+    rule_out = pattern_regex([{"LOWER": {"IN": ["may", "should"]}, "OP": "?"},
+                              {"LOWER": "rule"}, {"LOWER": "out"}])
+    for text in ("rule out", "Rule out", "should rule out", "may  rule\nout"):
+        assert re.fullmatch(rule_out, text, re.IGNORECASE), text
+    assert not re.fullmatch(rule_out, "ruleout", re.IGNORECASE)
+    did_not = pattern_regex([{"LOWER": {"IN": ["did", "could"]}},
+                             {"LOWER": {"IN": ["not", "n't"]}}])
+    for text in ("did not", "didn't", "could not"):
+        assert re.fullmatch(did_not, text, re.IGNORECASE), text

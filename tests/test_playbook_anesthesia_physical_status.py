@@ -627,3 +627,12 @@ def test_no_chart_still_lets_the_claim_only_rules_decide(filing: str, action: st
 def test_disease_written_the_ways_real_notes_write_it(text: str, value: str) -> None:
     found = systemic_disease(_chart(text), _denial())
     assert any(value in (e.value or "") for e in found), [e.value for e in found]
+
+
+@pytest.mark.parametrize("text", [
+    "Plan to start dialysis next month if the creatinine keeps rising.",
+    "Her mother is on dialysis.",
+    "Rule out COPD; PFTs ordered.",
+])
+def test_a_disease_that_is_not_the_patients_own_present_one_is_not_cited(text: str) -> None:
+    assert systemic_disease(_chart(text), _denial()) == []

@@ -48,8 +48,13 @@ def pattern_regex(pattern: list[dict[str, Any]]) -> str:
         alternatives = _alternatives(token)
         body = "(?:" + "|".join(_words(a) for a in sorted(alternatives, key=len,
                                                            reverse=True)) + ")"
-        glued = any(not a[:1].isalnum() for a in alternatives)  # n't attaches to its verb
-        separator = "" if index == 0 else (r"\s*" if glued else r"\s+")
+        glued = any(a.startswith("n'") or not a[:1].isalnum()
+                    for a in alternatives)  # n't attaches to its verb
+        # After only optional tokens the space may be absent too ("rule out" with no modal
+        # before it): the reader checks whole words at the cue's edges.
+        only_optional_before = all(t.get("OP") == "?" for t in pattern[:index])
+        separator = "" if index == 0 else (
+            r"\s*" if glued or only_optional_before else r"\s+")
         optional = token.get("OP") == "?"
         if token.get("OP") not in (None, "?"):
             raise ValueError(f"unsupported operator in {token}")

@@ -35,6 +35,7 @@ from agent.ehr.model import ChartBundle, SourceDocument, StructuredFact
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.text import MAX_QUOTE, Sentence, clause_around, is_negated, sentences
+from agent.notes.reader import assertion
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
 ASA_CLASS_FACT = "asa_class"
@@ -528,10 +529,18 @@ def read_findings(text: str, reading: Reading, section: str | None = None) -> li
     return list(found.values())
 
 
+NOT_PRESENT = frozenset({"FAMILY", "HYPOTHETICAL", "PLANNED", "POSSIBLE_EXISTENCE"})
+"""Contexts of the note reader (agent/notes) in which a disease is not the patient's own,
+present one: a relative's, conditional, only planned ('plan to start dialysis') or only
+suspected."""
+
+
 def _asserted(text: str, finding: Finding, section: str | None) -> bool:
     before = text[:finding.start]
     clause = re.split(r"[;]|\bbut\b", before)[-1]
     if is_negated(text, finding.start, finding.end):
+        return False
+    if assertion(text, finding.start, finding.end).categories & NOT_PRESENT:
         return False
     if _FAMILY.search(clause) or _HYPOTHETICAL.search(clause):
         return False
