@@ -110,3 +110,15 @@ def test_verify_structured_quotes_against_the_resource() -> None:
     with pytest.raises(EvidenceError):
         verify_evidence([Evidence(quote="Hemoglobin A1c: 9.9 %",
                                   document_id="Observation/a1c", fact="lab")], chart)
+
+
+def test_vocabulary_phrases_match_across_a_line_wrap() -> None:
+    from agent.evidence.vocabulary import words
+
+    pattern = words(["did not (?:help|improve)", r"less than \d+ ?% improvement",
+                     "straight[- ]leg raising"])
+    assert pattern.search("treated conservatively for months but did not\nimprove")
+    assert pattern.search("had less than 20% improvement") and pattern.search(
+        "less than\n20 % improvement")
+    assert pattern.search("positive straight-leg\nraising") and not pattern.search(
+        "straight leg\\raising")

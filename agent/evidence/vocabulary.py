@@ -96,10 +96,40 @@ class Vocabulary:
 
 
 def words(terms: tuple[str, ...] | list[str]) -> re.Pattern[str]:
-    """Terms as one case-insensitive whole-word pattern (longest first)."""
-    ordered = sorted(terms, key=len, reverse=True)
+    """Terms as one case-insensitive whole-word pattern (longest first); a space in a term
+    matches any run of whitespace, so a phrase broken by a line wrap still matches."""
+    ordered = sorted((_spaces(t) for t in terms), key=len, reverse=True)
     return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(ordered) + r")(?![A-Za-z0-9])",
                       re.IGNORECASE)
+
+
+def _spaces(term: str) -> str:
+    """``term`` with each space outside a character class written as ``\\s+`` (``\\s*``
+    for an optional space, `` ?``)."""
+    out, depth, escaped, skip = [], 0, False, False
+    for index, char in enumerate(term):
+        if skip:  # the quantifier of a space, already written
+            skip = False
+            continue
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif char == "[":
+            depth += 1
+            out.append(char)
+        elif char == "]" and depth:
+            depth -= 1
+            out.append(char)
+        elif char == " " and not depth:
+            following = term[index + 1:index + 2]
+            out.append(r"\s*" if following in ("?", "*") else r"\s+")
+            skip = following in ("?", "*", "+")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def vocabulary_dir() -> Path:
