@@ -76,6 +76,7 @@ def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"{missing}: cannot open the file")
 
 
+@pytest.mark.needs_shared
 def test_every_external_835_ingests_through_the_console_script() -> None:
     files = sorted(str(p) for p in EXTERNAL.glob("*/835/*"))
     proc = subprocess.run([sys.executable, "-m", "agent", "ingest", "--json", *files],

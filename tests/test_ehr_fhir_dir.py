@@ -32,12 +32,11 @@ from agent.ehr.registry import (
     register_builtin_adapters,
 )
 from agent.ingest import ingest
-from tests.conftest import FIXTURES
+from tests.conftest import EXTERNAL, FIXTURES, require_shared
 
 Resource = dict[str, Any]
 
-CUMULUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "external" / \
-    "cumulus-etl-fhir"
+CUMULUS = EXTERNAL / "cumulus-etl-fhir"
 DEMO = FIXTURES / "fhir"
 DOS = date(2026, 8, 6)
 MEMBER = "M-1001"
@@ -724,10 +723,7 @@ def test_demo_files_match_their_sources() -> None:
 
 @pytest.fixture(scope="module")
 def cumulus() -> Path:
-    if not CUMULUS.is_dir():
-        raise RuntimeError(f"{CUMULUS} is missing: these tests read the Cumulus ETL FHIR "
-                           "test data there (../shared beside the checkout)")
-    return CUMULUS
+    return require_shared(CUMULUS)
 
 
 def overlay(tmp_path: Path, source: Path, *resources: Resource) -> Path:

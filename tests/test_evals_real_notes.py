@@ -30,10 +30,8 @@ from evals.report import markdown, write_markdown
 from evals.suites import CASES, REAL_NOTES, SuiteError, suite_for
 
 MTSAMPLES = CORPORA["mtsamples"]
-HAVE_CORPUS = MTSAMPLES.available()
-needs_corpus = pytest.mark.skipif(
-    not HAVE_CORPUS, reason=f"the MTSamples corpus is not at {MTSAMPLES.folder()} (the "
-    "shared folder beside the checkout); the real-note cases are skipped without it")
+needs_corpus = pytest.mark.needs_shared
+"""The test reads notes of the MTSamples corpus in ../shared (skipped without it)."""
 
 NOTE_ID = "237db4f679b2838c"
 """A corpus note (chronic sinusitis consultation) used by the format tests."""

@@ -17,7 +17,7 @@ from agent.ncci import (
     import_ptp_table,
     read_ptp_edits,
 )
-from tests.conftest import EXTERNAL
+from tests.conftest import EXTERNAL, require_shared
 
 NORTHSTAR = EXTERNAL / "cms-northstar"
 PRACTITIONER = NORTHSTAR / "ncci_ptp_practitioner_2024-07-01_subset_long.csv"
@@ -45,7 +45,7 @@ CMS_TXT = (
 
 @pytest.fixture(scope="module")
 def shared() -> PtpTable:
-    return PtpTable.load(PRACTITIONER)
+    return PtpTable.load(require_shared(PRACTITIONER))
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,7 @@ def test_the_stricter_of_two_active_rows_wins() -> None:
     assert found is not None and found.modifier_indicator == "0"
 
 
+@pytest.mark.needs_shared
 def test_shipped_subset_is_cut_from_the_shared_file_by_playbook_codes() -> None:
     with PRACTITIONER.open(encoding="utf-8", newline="") as f:
         shared_rows = {(r["column_1"], r["column_2"], r["deletion_date"],
@@ -120,6 +121,7 @@ def test_shipped_subset_is_cut_from_the_shared_file_by_playbook_codes() -> None:
     assert len(PtpTable.default()) == len(rows)
 
 
+@pytest.mark.needs_shared
 def test_outpatient_hospital_table_loads_and_several_files_merge() -> None:
     assert len(PtpTable.load(OUTPATIENT)) == 4148
     both = PtpTable.load([PRACTITIONER, OUTPATIENT])

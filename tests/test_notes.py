@@ -14,7 +14,7 @@ from agent.ehr.model import ChartBundle, SourceDocument
 from agent.evidence.extractors import default_extractors
 from agent.notes.context import ContextRuleError, ContextRules, _rules
 from agent.notes.reader import Layout, read_note
-from tests.conftest import EXTERNAL
+from tests.conftest import EXTERNAL, require_shared
 from tests.denials import line_denial
 
 MTSAMPLES = EXTERNAL / "mtsamples" / "notes"
@@ -168,12 +168,11 @@ def test_a_hard_wrapped_negation_is_never_quoted_as_a_finding() -> None:
 
 # --- the corpus --------------------------------------------------------------------------
 
-@pytest.mark.skipif(not MTSAMPLES.is_dir(), reason=f"no MTSamples corpus at {MTSAMPLES} "
-                    "(the shared folder beside the checkout)")
+@pytest.mark.needs_shared
 def test_the_reader_reads_every_corpus_note_and_its_wrapped_form() -> None:
     from evals.corpus import wrap
 
-    notes = sorted(MTSAMPLES.glob("*.txt"))
+    notes = sorted(require_shared(MTSAMPLES).glob("*.txt"))
     assert len(notes) >= 1000
     for path in notes:
         text = path.read_text(encoding="utf-8")

@@ -57,10 +57,12 @@ def _read(path: Path) -> tuple[Remittance835Reader, list[ClaimPayment]]:
     return reader, list(reader)
 
 
+@pytest.mark.needs_shared
 def test_every_external_file_is_listed() -> None:
     assert {_name(p) for p in external_835_files()} == set(EXPECTED_COUNTS)
 
 
+@pytest.mark.needs_shared
 @pytest.mark.parametrize("path", external_835_files(), ids=_name)
 def test_external_835_is_read_with_right_counts(path: Path) -> None:
     reader, claims = _read(path)
@@ -73,6 +75,7 @@ def test_external_835_is_read_with_right_counts(path: Path) -> None:
     assert {w.code for w in reader.warnings} == EXPECTED_WARNINGS.get(_name(path), set())
 
 
+@pytest.mark.needs_shared
 @pytest.mark.parametrize("path", external_835_files(), ids=_name)
 def test_external_835_claims_balance_unless_warned(path: Path) -> None:
     reader, claims = _read(path)
@@ -115,6 +118,7 @@ def _money(text: str) -> Decimal | None:
 
 @pytest.mark.parametrize("name", ["blue_cross_nc_sample", "emedny_sample",
                                   "united_healthcare_legacy_sample"])
+@pytest.mark.needs_shared
 def test_lines_agree_with_keironstoddart_expected_output(name: str) -> None:
     rows = _keiron_rows(name)
     ours = _our_lines(name)
@@ -155,6 +159,7 @@ def test_lines_agree_with_keironstoddart_expected_output(name: str) -> None:
             assert line.charge - line.paid == sum(a for _, _, a in ours_adj)
 
 
+@pytest.mark.needs_shared
 def test_svc06_submitted_procedure_is_kept() -> None:
     (_claim, line), *_ = _our_lines("blue_cross_nc_sample")
     assert line.procedure.code == "59430"
@@ -163,6 +168,7 @@ def test_svc06_submitted_procedure_is_kept() -> None:
     assert line.submitted_procedure.code == "59410"
 
 
+@pytest.mark.needs_shared
 def test_4010_file_with_pipe_separator_reads_names_and_amounts() -> None:
     reader, claims = _read(EXTERNAL / "tigershark" / "835" / "835-example.txt")
     assert reader.remittances[0].version == "004010X091A1"
