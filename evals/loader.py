@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from agent.denials.queue import QueueRow
 from agent.playbooks.registry import PlaybookSet
+from agent.validation import first_error
 from evals.corpus import CORPORA, CORPUS_ENV, CorpusError, variant_width, wrap
 from evals.letters import normalise
 from evals.materialise import read_denials
@@ -213,7 +214,7 @@ def _load_file(path: Path, playbooks: PlaybookSet, skipped: Counter[str],
         try:
             case = Case.model_validate(raw)
         except ValidationError as exc:
-            raise CaseFileError(f"{name}: {label}: {_first_error(exc)}") from None
+            raise CaseFileError(f"{name}: {label}: {first_error(exc)}") from None
         absent = _absent_corpora(case, corpora)
         if absent:
             skipped[absent[0]] += 1 + (variants and _has_corpus_notes(case))
@@ -306,7 +307,7 @@ def check_case(case: Case, playbooks: PlaybookSet) -> str | None:
         try:
             QueueRow.model_validate(row)
         except ValidationError as exc:
-            return f"{where}: {_first_error(exc)}"
+            return f"{where}: {first_error(exc)}"
     try:
         denials, errors = read_denials(case)
     except Exception as exc:  # an input the agent cannot even be handed is the case's fault
@@ -367,10 +368,3 @@ def _unique_ids(cases: Iterable[LoadedCase]) -> None:
             raise CaseFileError(f"{item.source}: case {item.case.id}: id already used in "
                                 f"{seen[item.case.id]}")
         seen[item.case.id] = item.source
-
-
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(p) for p in first["loc"]) or "top level"
-    message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}"

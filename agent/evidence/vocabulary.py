@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from agent.notes.drugs import DrugVocabulary
 from agent.resources import resource_dir
+from agent.validation import first_error
 
 
 class VocabularyError(ValueError):
@@ -61,7 +62,6 @@ class Vocabulary:
     """A loaded vocabulary: each list compiled once."""
 
     name: str
-    lists: dict[str, tuple[str, ...]]
     patterns: dict[str, re.Pattern[str]]
     classes: dict[str, frozenset[str]] = field(default_factory=dict)
 
@@ -152,9 +152,7 @@ def load_vocabulary(name: str, directory: Path | None = None) -> Vocabulary:
     try:
         data = VocabularyFile.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "top level"
-        raise VocabularyError(f"{path.name}: {where}: {first['msg']}") from None
+        raise VocabularyError(f"{path.name}: {first_error(exc)}") from None
     patterns, classes = {}, {}
     known = frozenset(DrugVocabulary.default().classes)
     for list_name, item in data.lists.items():
@@ -172,4 +170,4 @@ def load_vocabulary(name: str, directory: Path | None = None) -> Vocabulary:
             patterns[list_name] = words(item.terms)
         if item.drug_classes:
             classes[list_name] = frozenset(item.drug_classes)
-    return Vocabulary(name, {k: v.terms for k, v in data.lists.items()}, patterns, classes)
+    return Vocabulary(name, patterns, classes)

@@ -74,12 +74,6 @@ class Assertion:
     def negated(self) -> bool:
         return "NEGATED_EXISTENCE" in self.categories
 
-    @property
-    def current(self) -> bool:
-        """Asserted as present now: not negated, possible, hypothetical, historical,
-        family or planned."""
-        return not self.categories
-
     def __contains__(self, category: object) -> bool:
         return category in self.categories
 

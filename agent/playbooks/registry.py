@@ -17,6 +17,7 @@ from agent.ncci import PtpEdit, PtpTable
 from agent.playbooks.model import Match, Playbook
 from agent.resources import resource_dir
 from agent.triage.model import Category
+from agent.validation import first_error
 
 
 class PlaybookError(Exception):
@@ -67,9 +68,7 @@ def load_playbook(path: Path) -> Playbook:
     try:
         playbook = Playbook.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "top level"
-        raise PlaybookError(f"{path.name}: {where}: {first['msg']}") from None
+        raise PlaybookError(f"{path.name}: {first_error(exc)}") from None
     if playbook.id != path.stem:
         raise PlaybookError(f"{path.name}: id '{playbook.id}' must match the file name")
     return playbook
