@@ -72,6 +72,41 @@ def test_extractors_find_objective_findings_and_failed_treatment() -> None:
     verify_evidence(findings + treatments, chart)
 
 
+def _quotes(fact: str, *texts: str) -> list[str]:
+    found = default_extractors().get(fact)(_chart(*texts), None)  # type: ignore[arg-type]
+    return [e.quote for e in found]
+
+
+def test_a_failure_stated_sentences_after_the_treatment_quotes_both() -> None:
+    note = ("HPI: Treatment so far has included bracing and work modification. She takes "
+            "Motrin daily. She sleeps poorly. Overall her back pain is much worse since "
+            "it began.\nExam: Positive straight leg raise on the right.\n")
+    assert _quotes("conservative_treatment", note) == [
+        "Treatment so far has included bracing and work modification.",
+        "She takes Motrin daily.", "Overall her back pain is much worse since it began."]
+
+
+def test_a_treatment_that_worked_is_not_the_care_that_failed() -> None:
+    note = ("HPI: Her symptoms worsened last month. She was started on gabapentin and "
+            "this has significantly improved her symptoms.\n")
+    assert _quotes("conservative_treatment", note) == []
+
+
+def test_todays_plan_after_a_failure_is_not_the_failed_care() -> None:
+    note = "A/P: Knee OA. Failed conservative care. Steroid injection today.\n"
+    assert _quotes("conservative_treatment", note) == ["Failed conservative care."]
+
+
+def test_focal_findings_come_before_minor_signs_and_measurements() -> None:
+    note = ("EXAM: BP 150/90. Tenderness over the lateral joint line. Mild swelling. "
+            "Absent ankle reflexes.\nIMAGING: MRI shows a herniated disc at L5-S1.\n"
+            "ABNORMAL FINDINGS:  Gaping ureteral orifices.\n")
+    assert _quotes("objective_finding", note) == [
+        "Absent ankle reflexes.", "MRI shows a herniated disc at L5-S1.",
+        "Gaping ureteral orifices.", "Tenderness over the lateral joint line.",
+        "Mild swelling."]
+
+
 def test_subjective_complaints_and_negations_are_not_evidence() -> None:
     note = ("HPI: c/o knee swelling and pain.\nPE: No effusion. No crepitus. "
             "Denies instability.\nPlan: start PT; has not tried NSAIDs.\n")

@@ -88,6 +88,27 @@ def test_known_headers_set_the_section_and_other_labels_stay_in_the_sentence() -
         ("assessment", "Knee OA - injection today.")]
 
 
+def test_a_header_in_capitals_names_its_section_by_its_words() -> None:
+    note = read_note("HISTORY:  She has back pain.\n\n"
+                     "PAST SURGICAL HISTORY:  Appendectomy.\n\n"
+                     "SUMMARY OF SURGERY IN DETAIL:  The disc was removed.\n\n"
+                     "NEEDLE EMG:  Denervation in the L5 myotome.\n\n"
+                     "LEFT KNEE:  Effusion.\n\n"
+                     "Left knee:  Effusion.\n")
+    assert [(s.section, s.label) for s in note.sentences] == [
+        ("hpi", "HISTORY"), ("history", "PAST SURGICAL HISTORY"),
+        ("procedure", "SUMMARY OF SURGERY IN DETAIL"), ("imaging", "NEEDLE EMG"),
+        ("imaging", "NEEDLE EMG"), ("imaging", "NEEDLE EMG")]
+
+
+def test_an_unlabelled_exam_paragraph_is_the_exam_and_only_that_paragraph() -> None:
+    note = read_note("HISTORY:  She has numbness in both feet.\n\n"
+                     "On brief examination, reflexes are absent at the ankles.  Strength is "
+                     "full.\n\n"
+                     "She will return in two weeks.\n")
+    assert [s.section for s in note.sentences] == ["hpi", "exam", "exam", "hpi"]
+
+
 def test_sections_and_abbreviations_are_data() -> None:
     layout = Layout.default()
     assert layout.sections["history of present illness"] == "hpi"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, SourceDocument
 from agent.evidence.model import Evidence
-from agent.evidence.text import MAX_QUOTE, Sentence, clause_around, sentences
+from agent.evidence.text import Sentence, clause_around, is_negated, sentences
 from agent.evidence.vocabulary import Vocabulary, load_vocabulary
 from agent.notes.reader import assertion
 
@@ -83,9 +83,6 @@ expected before a procedure (a diagnosis is not itself a finding): a finding the
 only when the sentence says it was observed or measured (the vocabulary's observations).
 What a procedure found (its findings, its postoperative diagnosis) counts as it is."""
 
-EXAMINED_SECTIONS = frozenset({"exam", "imaging", "procedure"})
-"""Where findings are written as observed: quoted first."""
-
 MEDICAL_NECESSITY = "medical_necessity"
 """The vocabulary the general medical-necessity extractors read by default."""
 
@@ -127,34 +124,72 @@ def _inside(one: Evidence, other: Evidence) -> bool:
 
 
 def objective_findings(chart: ChartBundle, vocabulary: Vocabulary,
-                       limit: int = 4) -> list[Evidence]:
-    """Sentences stating a finding (the vocabulary's ``findings``) asserted as present: in
-    an exam, imaging, procedure or assessment section, or anywhere the sentence says it was
-    observed or measured (``observations``). Exam, imaging and procedure findings first,
-    then observed ones; four at most."""
+                       limit: int = 5) -> list[Evidence]:
+    """Sentences stating a finding asserted as present: in an exam, imaging, procedure or
+    assessment section, or anywhere the sentence says it was observed or measured
+    (``observations``, or a study named: ``studies``); or a sentence under a header that
+    names a finding ("ABNORMAL FINDINGS:"). Five at most, the strongest first
+    (:func:`_finding_rank`)."""
     findings = vocabulary.pattern("findings")
+    minor = vocabulary.pattern("minor_signs")
+    measurements = vocabulary.pattern("measurements")
     observed = vocabulary.pattern("observations")
+    studies = vocabulary.pattern("studies")
     found: list[_Found] = []
     order = 0
     for document in chart.documents:
         for sentence in sentences(document.text):
+            study = studies.search(sentence.text) is not None
+            observation = observed.search(sentence.text) is not None
             reported = sentence.section in REPORTED_SECTIONS
-            witnessed = observed.search(sentence.text) is not None
-            if reported and not witnessed:
+            if reported and not (study or observation):
                 continue
-            for match in findings.finditer(sentence.text):
-                if not _current(sentence, match.start(), match.end()):
-                    continue
-                if reported and _is_history(sentence, match):
-                    continue
+            strength = 0
+            match = _first_current(sentence, findings, reported)
+            for weaker in (minor, measurements):
+                if match is None:
+                    strength += 1
+                    match = _first_current(sentence, weaker, reported)
+            if match is not None:
                 start, end = clause_around(sentence, match.start(), match.end())
-                rank = 0 if sentence.section in EXAMINED_SECTIONS else \
-                    (1 if witnessed else 3) + (1 if reported else 0)
-                found.append(_Found(rank, order, _evidence(document, start, end,
-                                                           "objective_finding")))
-                order += 1
-                break
+            elif sentence.label and findings.search(sentence.label) and not is_negated(
+                    sentence.text, 0, len(sentence.text)):
+                start, end = sentence.start, sentence.end  # under "ABNORMAL FINDINGS:"
+                strength = 0
+            else:
+                continue
+            rank = _finding_rank(sentence, study and observation, study or observation)
+            found.append(_Found(rank * 3 + strength, order,
+                                _evidence(document, start, end, "objective_finding")))
+            order += 1
     return _best(found, limit)
+
+
+def _finding_rank(sentence: Sentence, result: bool, witnessed: bool) -> int:
+    """How directly the sentence states a finding: 0 an exam, a study's report, a study
+    result written anywhere ("her MRI reveals ...") or what a procedure found (its
+    findings); 1 observed outside those; 2 a procedure's narrative or an observation in a
+    section that reports (history, assessment); 3 stated with no observation. Within a
+    rank, focal findings before minor signs (``minor_signs``: tenderness, swelling) and
+    general measurements (``measurements``)."""
+    section = sentence.section
+    if section in ("exam", "imaging") or result or (
+            section == "procedure" and "finding" in (sentence.label or "").lower()):
+        return 0
+    if section == "procedure" or (witnessed and section in REPORTED_SECTIONS):
+        return 2
+    return 1 if witnessed else 3
+
+
+def _first_current(sentence: Sentence, pattern: re.Pattern[str],
+                   reported: bool) -> re.Match[str] | None:
+    """The first match of ``pattern`` in the sentence asserted as present (and, in a
+    section that reports, not placed in the past)."""
+    for match in pattern.finditer(sentence.text):
+        if _current(sentence, match.start(), match.end()) and not (
+                reported and _is_history(sentence, match)):
+            return match
+    return None
 
 
 def _sentences_with(pattern: re.Pattern[str], text: str, read: list[Sentence]) -> set[int]:
@@ -174,56 +209,81 @@ def _is_history(sentence: Sentence, match: re.Match[str]) -> bool:
     return "HISTORICAL" in assertion(sentence.text, match.start(), match.end()).categories
 
 
+NEARBY = 3
+"""How many sentences before or after a stated failure, in the same section, a treatment
+may be named and still be the care that failed ("Treatment has included bracing and
+medications. ... In general, the problem is much worse since its onset.")."""
+
+STORY_SECTIONS = frozenset({None, "hpi", "history", "indication", "course"})
+"""Where a note tells the story of the care tried, so a failure may be stated a few
+sentences from the treatment; not an exam, a study, a procedure's narrative, or an
+assessment (whose next sentences are today's plan: "Failed conservative care.
+Arthrocentesis today.")."""
+
+
 def failed_treatments(chart: ChartBundle, vocabulary: Vocabulary,
-                      limit: int = 3) -> list[Evidence]:
+                      limit: int = 5) -> list[Evidence]:
     """Treatment (``treatments``: its terms, and the brands, generics and class words of
-    its drug classes) tried, not only planned or negated, with its failure,
-    intolerance or contraindication (``failures``) in the same sentence, or in the next
-    sentence when that one refers back to it (``references``: "This did not help"). A
+    its drug classes) tried, not only planned or negated, with its failure, intolerance
+    or contraindication (``failures``): in the same sentence first; then treatments named
+    in the sentences around a stated failure in the same section of the story
+    (``NEARBY``, ``STORY_SECTIONS``), each quoted
+    with the failure, unless the sentence says the treatment worked (``successes``). A
     statement that names no treatment ("failed conservative management",
-    ``general_treatments``) counts too, quoted after the named ones."""
+    ``general_treatments``) counts too. Quoted in that order: a failure stated with its
+    treatment, a failure of conservative care in general, a treatment near a failure."""
     general = vocabulary.pattern("general_treatments")
     failures = vocabulary.pattern("failures")
-    references = vocabulary.pattern("references")
+    successes = vocabulary.pattern("successes")
     vocabulary.require("treatments")
     found: list[_Found] = []
     order = 0
 
+    def asserted(sentence: Sentence, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        return [(a, b) for a, b in spans if _current(sentence, a, b)]
+
+    def tried(sentence: Sentence) -> list[tuple[int, int]]:
+        return asserted(sentence, vocabulary.spans("treatments", sentence.text))
+
     def fails(sentence: Sentence) -> bool:
-        return any(_current(sentence, m.start(), m.end())
-                   for m in failures.finditer(sentence.text))
+        return bool(asserted(sentence, [m.span() for m in failures.finditer(sentence.text)]))
 
     for document in chart.documents:
         read = sentences(document.text)
         # The failure is looked for first, in the whole note: most sentences state none,
         # and naming the treatments (drug names included) costs more.
-        failing = _sentences_with(failures, document.text, read)
-        for index in sorted(failing | {i - 1 for i in failing if i > 0}):
+        failing = sorted(i for i in _sentences_with(failures, document.text, read)
+                         if fails(read[i]))
+        quoted: set[int] = set()
+        for index in failing:
             sentence = read[index]
-            here = index in failing and fails(sentence)
-            following = read[index + 1] if index + 1 < len(read) else None
-            after = not here and index + 1 in failing and following is not None \
-                and following.section == sentence.section \
-                and following.end - sentence.start <= MAX_QUOTE \
-                and references.search(following.text[:60]) is not None and fails(following)
-            if not here and not after:
-                continue
-            tried = [(a, b) for a, b in vocabulary.spans("treatments", sentence.text)
-                     if _current(sentence, a, b)]
-            if here:
-                stated = [(m.start(), m.end()) for m in general.finditer(sentence.text)
-                          if _current(sentence, m.start(), m.end())]
-                if not tried and not stated:
-                    continue
-                first = (tried or stated)[0]
-                start, end = clause_around(sentence, first[0], first[1])
-                found.append(_Found(0 if tried else 2, order, _evidence(
+            named = tried(sentence)
+            stated = asserted(sentence, [m.span() for m in general.finditer(sentence.text)])
+            if named or stated:
+                start, end = clause_around(sentence, *(named or stated)[0])
+                found.append(_Found(0 if named else 1, order, _evidence(
                     document, start, end, "conservative_treatment")))
-            elif tried and following is not None:
-                found.append(_Found(1, order, _evidence(document, sentence.start,
-                                                        following.end,
+                quoted.add(index)
+                order += 1
+        for index in failing:
+            sentence = read[index]
+            if sentence.section not in STORY_SECTIONS:
+                continue
+            around = [i for i in range(max(0, index - NEARBY),
+                                       min(len(read), index + NEARBY + 1))
+                      if i != index and i not in failing
+                      and read[i].section == sentence.section]
+            named = {i: spans[0] for i in around if (spans := tried(read[i]))
+                     and successes.search(read[i].text) is None}
+            if not named:
+                continue
+            named[index] = next(m.span() for m in failures.finditer(sentence.text))
+            for i in sorted(set(named) - quoted):
+                start, end = clause_around(read[i], *named[i])
+                found.append(_Found(2, order, _evidence(document, start, end,
                                                         "conservative_treatment")))
-            order += 1
+                quoted.add(i)
+                order += 1
     return _best(found, limit)
 
 
@@ -243,7 +303,8 @@ def default_extractors() -> ExtractorRegistry:
     """A registry with the built-in extractors."""
     registry = ExtractorRegistry()
     registry.register_reading("objective_finding", objective_finding,
-                              ("findings", "observations"))
+                              ("findings", "minor_signs", "measurements", "observations",
+                               "studies"))
     registry.register_reading("conservative_treatment", conservative_treatment,
-                              ("treatments", "general_treatments", "failures", "references"))
+                              ("treatments", "general_treatments", "failures", "successes"))
     return registry

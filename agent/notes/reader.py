@@ -44,6 +44,12 @@ class Layout:
     number_words: frozenset[str]
     dotted: frozenset[str]
     wrap_min_line: int
+    header_words: tuple[tuple[str, frozenset[str]], ...] = ()
+    """For a header in capitals the layout does not list: (section, words), the first
+    section one of whose words the header holds."""
+    lead_ins: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    """(section, opening): a paragraph with no header that opens this way starts the
+    section ("On examination, ...")."""
 
     @classmethod
     @cache
@@ -52,9 +58,15 @@ class Layout:
                              .read_text(encoding="utf-8"))
         sections = {alias.lower(): name for name, aliases in raw["sections"].items()
                     for alias in aliases}
+        header_words = tuple((item["section"], frozenset(w.lower() for w in item["words"]))
+                             for item in raw["header_words"])
+        lead_ins = tuple((name, re.compile(r"(?:" + "|".join(openings) + r")(?![A-Za-z])",
+                                           re.IGNORECASE))
+                         for name, openings in raw["lead_ins"].items())
         return cls(sections, frozenset(w.lower() for w in raw["never_end"]),
                    frozenset(w.lower() for w in raw["number_words"]),
-                   frozenset(w.lower() for w in raw["dotted"]), int(raw["wrap_min_line"]))
+                   frozenset(w.lower() for w in raw["dotted"]), int(raw["wrap_min_line"]),
+                   header_words, lead_ins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +158,19 @@ def read_note(text: str) -> Note:
     sentences: list[Sentence] = []
     section: str | None = None
     label: str | None = None
+    resume: tuple[str | None, str | None] | None = None
     for start, end in _paragraphs(text, layout):
-        for s_start, s_end in _sentence_spans(text, start, end, layout):
+        if resume is not None:  # a lead-in's section holds for its paragraph only
+            (section, label), resume = resume, None
+        for index, (s_start, s_end) in enumerate(_sentence_spans(text, start, end, layout)):
             s_start, s_end, found = _header(text, s_start, s_end, layout)
-            if found is not None:
+            if found is None and index == 0:
+                led = _lead_in(text, s_start, s_end, layout)
+                if led is not None and led != section:
+                    resume, section, label = (section, label), led, None
+            elif found is not None:
                 section, label = found
+                resume = None
             s_start, s_end = _strip(text, s_start, s_end)
             if s_start < s_end:
                 sentences.append(Sentence(s_start, s_end, text[s_start:s_end], section,
@@ -212,9 +232,30 @@ def _is_header(line: str, layout: Layout) -> bool:
 
 def _header_name(label: str, layout: Layout) -> str | None:
     """The canonical section of a header label, or None: a label the layout does not
-    know ("LEFT KNEE:", "Valid:") is a field of the section it sits in."""
-    key = " ".join(label.strip("*_ ").split()).lower().rstrip(".")
-    return layout.sections.get(key)
+    know ("LEFT KNEE:", "Valid:") is a field of the section it sits in, unless it is
+    written in capitals and holds a word that names a section ("SUMMARY OF SURGERY IN
+    DETAIL", "NEEDLE EMG")."""
+    bare = " ".join(label.strip("*_ ").split()).rstrip(".")
+    key = bare.lower()
+    known = layout.sections.get(key)
+    if known is not None or not bare.isupper():
+        return known
+    words = set(_LABEL_WORD.findall(key))
+    for name, names in layout.header_words:
+        if words & names:
+            return name
+    return None
+
+
+_LABEL_WORD = re.compile(r"[a-z][a-z\-]*")
+
+
+def _lead_in(text: str, start: int, end: int, layout: Layout) -> str | None:
+    """The section a paragraph without a header is in by its opening words, or None."""
+    for name, opening in layout.lead_ins:
+        if opening.match(text, start, end):
+            return name
+    return None
 
 
 def _sentence_spans(text: str, start: int, end: int, layout: Layout
