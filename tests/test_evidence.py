@@ -157,3 +157,63 @@ def test_vocabulary_phrases_match_across_a_line_wrap() -> None:
         "less than\n20 % improvement")
     assert pattern.search("positive straight-leg\nraising") and not pattern.search(
         "straight leg\\raising")
+
+
+# --- the shape of every quote (agent/evidence/quality.py) --------------------------------
+
+WRAPPED = ("EXAM: The right knee is warm with medial joint line tenderness and no joint\n"
+           "effusion. Marginal osteophytes of the\nmedial compartment, per the x-ray.\n")
+
+
+@pytest.mark.parametrize(("quote", "problem"), [
+    ("The right knee is warm with medial joint line tenderness and no joint\neffusion.",
+     None),
+    ("Marginal osteophytes of the\nmedial compartment, per the x-ray.", None),
+    ("Marginal osteophytes of the\nmedial compartment", None),  # a clause: ends at ","
+    ("per the x-ray", None),  # a clause: starts after ","
+    ("effusion.", "starts inside a clause"),
+    ("Marginal osteophytes of the", "ends inside a clause"),
+    ("The right knee is warm with medial joint line tenderness and no joint\neffusion. "
+     "Marginal osteophytes of the\nmedial compartment, per the x-ray.", None),
+])
+def test_a_quote_is_whole_sentences_or_a_whole_clause(quote: str,
+                                                     problem: str | None) -> None:
+    from agent.evidence.quality import quote_problem
+
+    start = WRAPPED.index(quote)
+    found = quote_problem(WRAPPED, start, start + len(quote))
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+def test_a_fragment_from_any_extractor_never_reaches_the_decision() -> None:
+    """A plugged-in extractor that cuts a quote at a line end: the fragment is dropped,
+    the fact is missing, the denial goes to review (no letter quotes it)."""
+    from agent.denials.model import Denial
+    from agent.playbooks.checks import CheckRegistry
+    from agent.playbooks.model import Playbook
+    from agent.triage.model import Triage
+    from agent.workflow.decide import decide
+    from tests.denials import line_denial
+
+    chart = _chart(WRAPPED)
+    registry = default_extractors()
+
+    def fragment(chart: ChartBundle, denial: Denial) -> list[Evidence]:
+        document = chart.documents[0]
+        start = document.text.index("effusion.")
+        return [Evidence(quote="effusion.", document_id=document.document_id, start=start,
+                         end=start + len("effusion."), fact="finding")]
+
+    registry.register("cut_at_line_end", fragment)
+    playbook = Playbook.model_validate({
+        "id": "fragments", "title": "Fragments", "specialty": "general", "order": 1,
+        "match": {"carc": ["50"]}, "missing_action": "needs_review",
+        "facts": [{"id": "finding", "description": "A finding", "extractor":
+                   "cut_at_line_end"}],
+        "argument_template": "arguments/medical_necessity.md.j2",
+        "request": "pay", "citations": [], "attachments": []})
+    triage = Triage(action="appeal", category="clinical", preventable=False,
+                    dollar_bucket="low", root_cause="documentation", reason="", rule="t",
+                    final=False)
+    decision = decide(line_denial("73721"), triage, playbook, chart, registry, CheckRegistry())
+    assert decision.evidence == [] and decision.triage.action == "needs_review"

@@ -43,7 +43,8 @@ def is_negated(sentence: str, term_start: int, term_end: int) -> bool:
 
 def clause_around(sentence: Sentence, match_start: int, match_end: int) -> tuple[int, int]:
     """Offsets (absolute) of a quote for a match inside a long sentence: the sentence when
-    short enough, else the clause around the match, cut at separators."""
+    short enough, else the whole clause around the match, cut at separators (the shape
+    agent/evidence/quality.py holds every quote to)."""
     if len(sentence.text) <= MAX_QUOTE:
         return sentence.start, sentence.end
     text = sentence.text
@@ -52,8 +53,7 @@ def clause_around(sentence: Sentence, match_start: int, match_end: int) -> tuple
                         if i >= 0]
     lo = left + 2 if left >= 0 else 0
     hi = min(right_candidates) if right_candidates else len(text)
-    if hi - lo > MAX_QUOTE:
-        lo, hi = max(0, match_start - 120), min(len(text), match_end + 120)
+    # A clause longer than MAX_QUOTE is quoted whole: never a fragment of one.
     while lo < hi and text[lo].isspace():
         lo += 1
     while hi > lo and text[hi - 1].isspace():

@@ -140,7 +140,8 @@ _HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9 /&\-'.,()]{0,60}?)[ \t]*:(?=[ \
                      r"|[ \t]*([A-Za-z][A-Za-z /&]{0,20}?)[ \t]+-(?=[ \t])")
 """A label and its colon; or, for a known header only, a short label and a dash ("A -",
 "Plan -", as SOAP notes write them)."""
-_BOUNDARY = re.compile(r"[.!?;]+(?=\s)")
+_BOUNDARY = re.compile(r"[.!?;]+[\"'”’)]*(?=\s)")
+"""A sentence's end: its mark, and a closing quote or bracket after it ('... the point."')."""
 _ITEM_MARK = re.compile(r"\s*\(?(?:\d{1,2}|[A-Za-z])[.)]")
 _COLUMNS = re.compile(r"\S(?: {3,}|\t)\S")
 """Text laid out in columns (a report's table row): its line breaks are rows, not wraps."""

@@ -16,6 +16,7 @@ from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
+from agent.evidence.quality import well_formed
 from agent.evidence.verify import verify_evidence
 from agent.evidence.vocabulary import load_vocabulary
 from agent.ncci import PtpTable
@@ -71,9 +72,12 @@ def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
         return Decision(_update(triage, "needs_review", f"Chart not available: {problems}."),
                         missing=[spec.description for spec in playbook.required_facts])
     by_fact: dict[str, list[Evidence]] = {}
+    texts = {d.document_id: d.text for d in chart.documents}
     for spec in playbook.facts:
         vocabulary = load_vocabulary(spec.vocabulary) if spec.vocabulary else None
-        by_fact[spec.id] = extractors.run(spec.extractor, chart, denial, vocabulary)
+        # Every quote is whole sentences or a whole clause, whichever extractor found it.
+        by_fact[spec.id] = well_formed(
+            extractors.run(spec.extractor, chart, denial, vocabulary), texts)
     evidence = [e for spec in playbook.facts for e in by_fact[spec.id]]
     verify_evidence(evidence, chart)
     missing = [spec.description for spec in playbook.facts

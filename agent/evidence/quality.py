@@ -1,0 +1,53 @@
+"""The shape every quote must have: whole sentences, or a whole clause of one, as the note
+reader reads the note; never a fragment cut at a line break or inside a clause.
+
+A clause starts at its sentence's start or after a clause mark (``,`` ``;`` ``:`` ``(``
+or a dash) and ends at its sentence's end or before one (``.`` ``,`` ``;`` ``:`` ``)``
+or a dash). Extractors quote through :func:`agent.evidence.text.clause_around`, which
+cuts long sentences there; this check is what holds every extractor, built in or
+plugged in, to it. Structured resources (no span) have no shape to check.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from agent.evidence.model import Evidence
+from agent.notes.reader import Sentence, read_note
+
+_OPENS = (",", ";", ":", "(", "-", "–", "—")
+_CLOSES = (",", ";", ":", ".", ")", "-", "–", "—", "!", "?")
+
+
+def quote_problem(text: str, start: int, end: int) -> str | None:
+    """What is wrong with quoting ``text[start:end]``, or None when it is whole sentences
+    or a whole clause of one (the message names offsets, never the text)."""
+    read = read_note(text).sentences
+    first, last = _sentence_at(read, start), _sentence_at(read, max(start, end - 1))
+    if first is None or last is None:
+        return f"{start}-{end} is not inside the note's sentences"
+    if start != first.start and not text[first.start:start].rstrip().endswith(_OPENS):
+        return f"{start}-{end} starts inside a clause"
+    if end != last.end and not text[end:last.end].lstrip().startswith(_CLOSES):
+        return f"{start}-{end} ends inside a clause"
+    return None
+
+
+def well_formed(evidence: list[Evidence], texts: dict[str, str]) -> list[Evidence]:
+    """The items of ``evidence`` whose quotes have the shape of :func:`quote_problem`
+    (structured quotes, and quotes of documents not in ``texts``, pass as they are:
+    :func:`agent.evidence.verify.verify_evidence` checks those)."""
+    kept = []
+    for item in evidence:
+        text = texts.get(item.document_id)
+        if item.start is None or item.end is None or text is None or \
+                quote_problem(text, item.start, item.end) is None:
+            kept.append(item)
+    return kept
+
+
+def _sentence_at(read: tuple[Sentence, ...], offset: int) -> Sentence | None:
+    index = bisect_right([s.start for s in read], offset) - 1
+    if index >= 0 and offset < read[index].end:
+        return read[index]
+    return None
