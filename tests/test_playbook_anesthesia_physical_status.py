@@ -636,3 +636,73 @@ def test_disease_written_the_ways_real_notes_write_it(text: str, value: str) -> 
 ])
 def test_a_disease_that_is_not_the_patients_own_present_one_is_not_cited(text: str) -> None:
     assert systemic_disease(_chart(text), _denial()) == []
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("Class III obesity, on a liquid diet before surgery.",
+     "morbid obesity (BMI ≥40) (ASA P3 example)"),
+    ("Chronic hypoxic respiratory failure on 3 L home oxygen.", "respiratory failure"),
+    ("Ventilator dependent since the cardiac arrest.", "respiratory failure"),
+    ("s/p CABG x3 in 2015, stable since.",
+     "coronary bypass grafting more than 3 months before surgery (2015) (ASA P3 example)"),
+    ("Coronary artery bypass grafting 6 weeks ago.",
+     "coronary bypass grafting within 3 months of surgery (6 weeks ago) (ASA P4 example)"),
+    ("Admitted with an NSTEMI, troponin peaked at 4.2.",
+     "MI within 3 months of surgery (written as current in the note of 2026-08-20) "
+     "(ASA P4 example)"),
+    ("Acute left MCA stroke with aphasia.",
+     "CVA within 3 months of surgery (written as current in the note of 2026-08-20) "
+     "(ASA P4 example)"),
+])
+def test_disease_words_of_the_vocabulary(text: str, value: str) -> None:
+    assert value in _values(text)
+
+
+@pytest.mark.parametrize("text", [
+    "history of morbid obesity, s/p sleeve gastrectomy",
+    "prior respiratory failure with influenza",
+    "Discussed the risks, including respiratory failure and stroke.",
+])
+def test_a_state_of_the_past_or_a_risk_discussed_is_not_cited(text: str) -> None:
+    assert _values(text) == set()
+
+
+def test_a_recent_event_needs_the_note_to_be_recent_and_the_event_not_placed_in_the_past(
+        ) -> None:
+    older_note = Reading(AsaCriteria(), DOS, date(2026, 3, 2))
+    assert {f.value for f in read_findings("Acute ischemic stroke.", older_note)} == {
+        "history of CVA (date not stated) (ASA P3 example)"}
+    assert _values("history of acute MI") == {"history of MI (date not stated) "
+                                              "(ASA P3 example)"}
+    assert _values("Presents for knee replacement; PMH significant for CVA") == {
+        "history of CVA (date not stated) (ASA P3 example)"}
+
+
+def test_the_sentences_under_a_family_history_header_are_skipped() -> None:
+    text = ("Family history:\nCOPD in father\nDiabetes, uncontrolled - brother\n"
+            "Social history: never smoker\n")
+    assert systemic_disease(_chart(text), _denial()) == []
+
+
+def test_a_preop_note_of_an_earlier_day_is_read_after_the_visit_notes() -> None:
+    visit = SourceDocument(document_id="DocumentReference/op", patient_id="Patient/p",
+                           title="Operative report", date=DOS, text="Sepsis from cholangitis.",
+                           linked_by="encounter")
+    preop = SourceDocument(document_id="DocumentReference/pre", patient_id="Patient/p",
+                           title="Pre-anesthesia evaluation", date=date(2026, 8, 17),
+                           text="COPD on home oxygen.\nASA 4E", linked_by="date_window")
+    chart = ChartBundle(documents=(preop, visit))
+    assert [e.value for e in asa_class(chart, _denial())] == ["ASA 4E"]
+    found = systemic_disease(chart, _denial())
+    assert [(e.document_id, e.value) for e in found] == [
+        ("DocumentReference/op", "sepsis (ASA P4 example)"),
+        ("DocumentReference/pre", "COPD (ASA P3 example)")]
+
+
+def test_sentences_of_one_line_are_quoted_once_with_what_they_show_together() -> None:
+    (found,) = systemic_disease(_chart("Discharge diagnosis: Morbid obesity.  BMI is 47.\n"),
+                                _denial())
+    assert (found.quote, found.value) == ("Morbid obesity.  BMI is 47.",
+                                          "BMI ≥40 (BMI 47) (ASA P3 example)")

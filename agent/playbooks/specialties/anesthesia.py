@@ -5,11 +5,12 @@ Two facts back an appeal (REFERENCE.md §2a):
 * ``asa_class``: the ASA physical status the anesthesiologist wrote ("ASA III", "ASA 3E",
   "ASA class 3", "ASA PS 4", "Physical status: P3"), value ``ASA 3`` / ``ASA 3E``.
 * ``systemic_disease``: the disease behind the class, mapped to the ASA-approved examples
-  (P3: poorly controlled DM/HTN, COPD, BMI ≥40, ESRD on dialysis, MI/CVA/stent more than
-  3 months ago, pacemaker; P4: MI/CVA/TIA/stent within 3 months, ongoing ischemia, severe
-  valve disease, severely reduced EF, sepsis, DIC, ESRD not dialyzed; P5: ruptured
-  aneurysm, massive trauma), or values that show it (HbA1c, CKD stage, ejection fraction)
-  from the notes or from Observations and Conditions.
+  (P3: poorly controlled DM/HTN, COPD, BMI ≥40, ESRD on dialysis, MI/CVA/coronary stent or
+  bypass more than 3 months ago, pacemaker; P4: the same events within 3 months, TIA,
+  ongoing ischemia, severe valve disease, severely reduced EF, sepsis, DIC, ESRD not
+  dialyzed; P5: ruptured aneurysm, massive trauma), other severe disease (respiratory
+  failure), or values that show it (HbA1c, CKD stage, ejection fraction) from the notes or
+  from Observations and Conditions.
 
 The checks say when not to appeal: the notes disagree about the class, or every class
 they document is below the billed modifier. Medicare (no physical-status units) uses the
@@ -17,29 +18,38 @@ built-in ``medicare_claim`` check. The evidence fact names are the playbook's fa
 (``specialty_playbooks/anesthesia_physical_status.yaml``): the letter numbers evidence by
 them.
 
+The disease words are data: specialty_playbooks/vocabularies/anesthesia_physical_status.yaml
+(the fact's ``vocabulary``); this module keeps the value readers (ASA class, BMI, HbA1c,
+ejection fraction, CKD stage, dates) and the ASA class each disease list is an example of.
+Notes are read by the one note reader (agent/notes/): its sentences are quoted, and its
+ConText assertion says when a disease is negated, a relative's, planned or in the past.
 Notes are untrusted data: everything here matches patterns and copies spans.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from calendar import monthrange
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, SourceDocument, StructuredFact
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.text import MAX_QUOTE, Sentence, clause_around, is_negated, sentences
+from agent.evidence.vocabulary import Vocabulary, load_vocabulary
 from agent.notes.reader import assertion
+from agent.notes.visit import visit_documents
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
 ASA_CLASS_FACT = "asa_class"
 SYSTEMIC_DISEASE_FACT = "systemic_disease"
+VOCABULARY = "anesthesia_physical_status"
+"""The default vocabulary of ``systemic_disease`` (specialty_playbooks/vocabularies/)."""
 PHYSICAL_STATUS_MODIFIERS = {f"P{n}": n for n in range(1, 7)}
 """P1-P6 (REFERENCE.md §2a); P6 is a brain-dead organ donor, not a severity above P5."""
 
@@ -61,31 +71,15 @@ class AsaCriteria:
     """MI/CVA/TIA/stent within this many months is a P4 example (REFERENCE.md §2a)."""
 
 
-# --------------------------------------------------------------------------- quoting
+# --------------------------------------------------------------------------- notes
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Note:
-    """A note split into sentences, with line numbers for whole-line quotes."""
+    """A note of the chart as the note reader splits it, and its place in the ranking."""
 
     document: SourceDocument
     rank: int
-    sentences: list[Sentence] = field(default_factory=list)
-    line_starts: list[int] = field(default_factory=list)
-    by_line: dict[int, list[Sentence]] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, document: SourceDocument, rank: int) -> _Note:
-        """Split ``document`` once."""
-        text = document.text
-        starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
-        note = cls(document, rank, sentences(text), starts)
-        for sentence in note.sentences:
-            note.by_line.setdefault(note.line_of(sentence.start), []).append(sentence)
-        return note
-
-    def line_of(self, offset: int) -> int:
-        """0-based line number of a character offset."""
-        return bisect_right(self.line_starts, offset) - 1
+    sentences: list[Sentence]
 
     def evidence(self, start: int, end: int, fact: str, value: str) -> Evidence:
         """Evidence quoting ``text[start:end]`` exactly."""
@@ -94,47 +88,39 @@ class _Note:
                         start=start, end=end, fact=fact, value=value,
                         document_date=document.date, document_title=document.title)
 
-
-def _quote_span(note: _Note, sentence: Sentence, term_start: int, term_end: int
-                ) -> tuple[int, int]:
-    """The whole line of a sentence (a PMH bullet reads better than a ';' piece), carried
-    over a wrapped line break; the clause around the term when that is too long."""
-    line = note.line_of(sentence.start)
-    pieces = note.by_line.get(line, [sentence])
-    start, end = min(p.start for p in pieces), max(p.end for p in pieces)
-    if end - start > MAX_QUOTE:
-        return clause_around(sentence, term_start - sentence.start, term_end - sentence.start)
-    for _ in range(2):
-        following = note.by_line.get(line + 1)
-        if not following or not _wraps(note.document.text, start, end, following[0]):
-            break
-        new_end = max(p.end for p in following)
-        if new_end - start > MAX_QUOTE:
-            break
-        line, end = line + 1, new_end
-    return start, end
-
-
-def _wraps(text: str, start: int, end: int, following: Sentence) -> bool:
-    """Whether the next line continues this one (an open parenthesis, or a lower-case
-    continuation after no final punctuation), and is not a new bullet or header."""
-    line_start = text.rfind("\n", 0, following.start) + 1
-    if text[line_start:following.start].strip():
-        return False  # a bullet or header starts the next line
-    piece = text[start:end]
-    if piece.count("(") > piece.count(")"):
-        return True
-    return piece[-1] not in ".;:!?)" and following.text[:1].islower()
+    def quote_span(self, index: int, term_start: int, term_end: int) -> tuple[int, int]:
+        """The quote for a term of sentence ``index`` (offsets in the sentence): the whole
+        sentences written on its line (a PMH line reads better than its ';' piece; the
+        reader has joined wrapped lines), or the clause around the term when too long."""
+        first = last = index
+        text = self.document.text
+        while first > 0 and "\n" not in text[self.sentences[first - 1].end:
+                                             self.sentences[first].start]:
+            first -= 1
+        while last + 1 < len(self.sentences) and "\n" not in text[
+                self.sentences[last].end:self.sentences[last + 1].start]:
+            last += 1
+        start, end = self.sentences[first].start, self.sentences[last].end
+        if end - start > MAX_QUOTE:
+            return clause_around(self.sentences[index], term_start, term_end)
+        return start, end
 
 
 def _ranked_notes(chart: ChartBundle, denial: Denial) -> list[_Note]:
-    """Notes of the claim's encounter first, then by distance from the date of service."""
-    def key(document: SourceDocument) -> tuple[int, int, str]:
-        distance = (abs((document.date - denial.service_date).days)
-                    if document.date and denial.service_date else 10_000)
-        return (0 if document.linked_by == "encounter" else 1), distance, document.document_id
-    ordered = sorted(chart.documents, key=key)
-    return [_Note.read(document, rank) for rank, document in enumerate(ordered)]
+    """The notes of the visit first (agent/notes/visit.py), then the chart's other notes
+    nearest the date of service first: the pre-anesthesia evaluation is often written on
+    an earlier day than the anesthetic it classes."""
+    visit = visit_documents(chart, denial)
+    chosen = {document.document_id for document in visit}
+
+    def distance(document: SourceDocument) -> tuple[int, str]:
+        days = (abs((document.date - denial.service_date).days)
+                if document.date and denial.service_date else 10_000)
+        return days, document.document_id
+
+    others = sorted((d for d in chart.documents if d.document_id not in chosen), key=distance)
+    return [_Note(document, rank, sentences(document.text))
+            for rank, document in enumerate([*visit, *others])]
 
 
 # --------------------------------------------------------------------------- ASA class
@@ -193,12 +179,12 @@ def read_asa_class(text: str) -> tuple[AsaStatement, int, int] | None:
 
 def _asa_in_notes(notes: Iterable[_Note]) -> Iterator[tuple[_Note, Evidence]]:
     for note in notes:
-        for sentence in note.sentences:
+        for index, sentence in enumerate(note.sentences):
             found = read_asa_class(sentence.text)
             if found is None:
                 continue
             statement, lo, hi = found
-            start, end = _quote_span(note, sentence, sentence.start + lo, sentence.start + hi)
+            start, end = note.quote_span(index, lo, hi)
             yield note, note.evidence(start, end, ASA_CLASS_FACT, statement.value)
 
 
@@ -234,6 +220,61 @@ def parse_asa_value(value: str | None) -> int | None:
 
 # --------------------------------------------------------------------------- disease
 
+CHRONIC, CURRENT, ACUTE = "chronic", "current", "acute"
+"""How a disease is dated (``AsaExample.state``): a chronic disease counts wherever it is
+written; a current state not when placed in the past ("h/o", "s/p", "prior"); an acute
+state not in the past medical history either."""
+
+
+@dataclass(frozen=True, slots=True)
+class AsaExample:
+    """A disease list of the vocabulary and the ASA class it is an example of."""
+
+    terms: str
+    """The vocabulary list."""
+    level: int
+    """5, 4 or 3: an ASA-approved example of that class (REFERENCE.md §2a); 0: severe
+    disease cited without a class."""
+    label: str
+    state: str = CHRONIC
+
+
+ASA_EXAMPLES: tuple[AsaExample, ...] = (
+    AsaExample("copd", 3, "COPD"),
+    AsaExample("pacemaker", 3, "pacemaker"),
+    AsaExample("morbid_obesity", 3, "morbid obesity (BMI ≥40)", CURRENT),
+    AsaExample("ongoing_ischemia", 4, "ongoing ischemia", ACUTE),
+    AsaExample("severe_valve_disease", 4, "severe valve disease", ACUTE),
+    AsaExample("severely_reduced_ef", 4, "severely reduced ejection fraction", ACUTE),
+    AsaExample("sepsis", 4, "sepsis", ACUTE),
+    AsaExample("dic", 4, "DIC", ACUTE),
+    AsaExample("moribund", 5, "ruptured aneurysm or massive trauma", ACUTE),
+    AsaExample("respiratory_failure", 0, "respiratory failure", CURRENT),
+)
+"""The ASA examples read as words (REFERENCE.md §2a); their terms are the vocabulary's."""
+POORLY_CONTROLLED: tuple[tuple[str, str], ...] = (
+    ("diabetes", "poorly controlled diabetes"),
+    ("hypertension", "poorly controlled hypertension"))
+"""Diseases that are a P3 example only with ``poor_control`` in the same clause."""
+EVENTS: tuple[tuple[str, str], ...] = (
+    ("myocardial_infarction", "MI"), ("stroke", "CVA"), ("tia", "TIA"),
+    ("coronary_stent", "coronary stent"), ("coronary_bypass", "coronary bypass grafting"))
+"""Dated events: within ``recent_months`` of surgery a P4 example, before that P3."""
+_SUPERSEDED = {"morbid_obesity": "bmi"}
+"""A disease word not cited beside the value that states it ("Morbid obesity, BMI 42")."""
+_LISTS = (*(e.terms for e in ASA_EXAMPLES), *(t for t, _ in POORLY_CONTROLLED),
+          *(t for t, _ in EVENTS), "poor_control", "non_coronary", "remote", "recent",
+          "this_admission", "esrd", "dialysis", "on_dialysis", "not_dialyzed",
+          "risk_discussion", "past_state", "family_history")
+"""The lists the extractor reads (checked at start-up against the playbook's vocabulary)."""
+
+
+@cache
+def default_vocabulary() -> Vocabulary:
+    """The shipped vocabulary, with every list the readers use."""
+    return load_vocabulary(VOCABULARY).require(*_LISTS)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """A disease (or a value that shows it) read in a sentence or a resource."""
@@ -244,8 +285,7 @@ class Finding:
     label: str
     start: int = 0
     end: int = 0
-    acute: bool = False
-    """A current state (sepsis, ischemia): "h/o", "s/p" or the history section rule it out."""
+    state: str = CHRONIC
 
     @property
     def value(self) -> str:
@@ -256,89 +296,65 @@ class Finding:
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What the disease readers need besides the text: the thresholds, the date of
-    service, and the note's own date (for "3 wks ago")."""
+    service, the note's own date (for "3 wks ago", "acute MI"), and the vocabulary."""
 
     criteria: AsaCriteria
     service_date: date | None
     note_date: date | None
+    vocabulary: Vocabulary = field(default_factory=default_vocabulary)
+    dated_by_note: bool = True
+    """Whether "acute", "recent" or "admitted with" date an event by ``note_date`` (not
+    for a problem-list entry, whose date is not the event's)."""
 
 
-def _words(*patterns: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![A-Za-z])(?:" + "|".join(patterns) + r")(?![A-Za-z])",
-                      re.IGNORECASE)
+def _term_findings(text: str, reading: Reading) -> Iterator[Finding]:
+    vocabulary = reading.vocabulary
+    for example in ASA_EXAMPLES:
+        for match in vocabulary.pattern(example.terms).finditer(text):
+            yield Finding(example.terms, example.level, example.label, match.start(),
+                          match.end(), example.state)
+    poor = [(m.start(), m.end()) for m in vocabulary.pattern("poor_control").finditer(text)]
+    if not poor:
+        return
+    for terms, label in POORLY_CONTROLLED:
+        for match in vocabulary.pattern(terms).finditer(text):
+            if any(_poorly_controlled(text, match, lo, hi) for lo, hi in poor):
+                yield Finding(terms, 3, label, match.start(), match.end())
 
 
-@dataclass(frozen=True, slots=True)
-class _TermRule:
-    kind: str
-    level: int
-    label: str
-    pattern: re.Pattern[str]
-    acute: bool = False
+def _poorly_controlled(text: str, disease: re.Match[str], lo: int, hi: int) -> bool:
+    """Poor control written just before the disease, or after it within the clause."""
+    if hi <= disease.start():
+        return not text[hi:disease.start()].strip()
+    return lo >= disease.end() and lo - disease.end() <= 40 and \
+        not re.search(r"[.;]", text[disease.end():lo])
 
 
-_TERMS: tuple[_TermRule, ...] = (
-    _TermRule("copd", 3, "COPD", _words(r"(?-i:COPD)", r"chronic obstructive (?:pulmonary|lung)"
-                                        r" disease", r"emphysema")),
-    _TermRule("pacemaker", 3, "pacemaker", _words(r"pacemaker", r"(?-i:PPM)", r"pacer",
-                                                  r"(?:dual|single)[- ]chamber device")),
-    _TermRule("ischemia", 4, "ongoing ischemia", _words(
-        r"(?:ongoing|active|continuing|persistent) (?:myocardial |cardiac )?isch(?:a)?emia",
-        r"unstable angina", r"angina at rest", r"rest angina", r"crescendo angina",
-        r"(?-i:ACS)", r"acute coronary syndrome"), acute=True),
-    _TermRule("valve", 4, "severe valve disease", _words(
-        r"(?:severe|critical) (?:aortic|mitral|tricuspid|pulmonic|pulmonary) (?:valve )?"
-        r"(?:stenosis|regurgitation|insufficiency)", r"(?:severe|critical) "
-        r"(?-i:AS|AI|AR|MS|MR|TR|TS)"), acute=True),
-    _TermRule("ef_severe", 4, "severely reduced ejection fraction", _words(
-        r"severely (?:reduced|depressed|decreased|impaired|diminished) (?:LV ?)?(?:EF|LVEF|"
-        r"ejection fraction|systolic function|LV function)",
-        r"severe (?:LV |left ventricular )?(?:systolic )?dysfunction",
-        r"(?:LV ?EF|EF|ejection fraction)[^.;]{0,15}?severely (?:reduced|depressed|decreased|"
-        r"impaired)"), acute=True),
-    _TermRule("sepsis", 4, "sepsis", _words(r"sepsis", r"septic(?: shock)?", r"urosepsis"),
-              acute=True),
-    _TermRule("dic", 4, "DIC", _words(r"(?-i:DIC)", r"disseminated intravascular "
-                                      r"coagulation"), acute=True),
-    _TermRule("moribund", 5, "ruptured aneurysm or massive trauma", _words(
-        r"ruptured (?:AAA|abdominal aortic aneurysm|aortic aneurysm|aneurysm)", r"(?-i:rAAA)",
-        r"massive trauma", r"moribund"), acute=True),
-)
+def _renal_findings(text: str, reading: Reading) -> Iterator[Finding]:
+    vocabulary = reading.vocabulary
+    esrd = list(vocabulary.pattern("esrd").finditer(text))
+    dialysis = [(m.start(), m.end()) for m in vocabulary.pattern("dialysis").finditer(text)]
+    done = [span for span in dialysis if not is_negated(text, *span)]
+    for match in esrd:
+        after = [span for span in dialysis if match.end() <= span[0] <= match.end() + 60]
+        not_started = vocabulary.pattern("not_dialyzed").search(
+            text, match.end(), match.end() + 60) is not None
+        if not done and (not_started or after):
+            yield Finding("esrd", 4, "ESRD not on dialysis", match.start(), match.end())
+        elif done:
+            yield Finding("esrd", 3, "ESRD on dialysis", match.start(), match.end())
+        else:
+            yield Finding("esrd", 0, "ESRD", match.start(), match.end())
+    if not esrd:
+        for match in vocabulary.pattern("on_dialysis").finditer(text):
+            if not is_negated(text, match.start(), match.end()):
+                yield Finding("esrd", 3, "on dialysis", match.start(), match.end())
+    for match in _CKD.finditer(text):
+        stage = match.group("stage").upper().replace("III", "3").replace("IV", "4")
+        yield Finding("ckd", 0, f"CKD stage {stage.replace('A', 'a').replace('B', 'b')}",
+                      match.start(), match.end())
 
-_DM = r"(?:T[12]DM|DM ?(?:II|I|2|1)?|IDDM|NIDDM|(?:type [12] )?diabet(?:es(?: mellitus)?|ic)|" \
-      r"hyperglyc(?:a)?emia)"
-_HTN = r"(?:(?-i:HTN)|hypertension|hypertensive|(?-i:BP)|blood pressure)"
-_POOR = r"(?:poorly|poor|sub-?optimally|inadequately|not well|badly)[ -]controlled|" \
-        r"uncontrolled|un-controlled|poor(?:ly)? control(?:led)?|suboptimal control"
-_CONTROL = tuple(
-    (kind, label, re.compile(rf"(?<![A-Za-z])(?:(?:{_POOR})\s+(?:{term})|(?:{term})"
-                             rf"[^.;]{{0,40}}?(?:{_POOR}))(?![A-Za-z])", re.IGNORECASE))
-    for kind, label, term in (("dm_control", "poorly controlled diabetes", _DM),
-                              ("htn_control", "poorly controlled hypertension", _HTN)))
 
-_EVENTS = (
-    ("mi", "MI", _words(r"(?-i:N?STEMI|AMI|MIs?)", r"myocardial infarction", r"heart attack")),
-    ("cva", "CVA", _words(r"(?-i:CVAs?)", r"strokes?(?! volume)", r"cerebrovascular accidents?",
-                          r"cerebral infarct(?:ion)?")),
-    ("tia", "TIA", _words(r"(?-i:TIA)", r"transient isch(?:a)?emic attack")),
-    ("stent", "coronary stent", _words(r"stent(?:s|ed|ing)?", r"(?-i:DES|BMS|PCI|PTCA)",
-                                       r"angioplasty")),
-)
-_NON_CORONARY = re.compile(r"ureter|biliary|\b(?-i:CBD)\b|esophag|double[- ]?J|\bJJ\b|pancrea|"
-                           r"trache|carotid|renal artery|iliac|femoral|\b(?-i:SFA)\b",
-                           re.IGNORECASE)
-_OLD = re.compile(r"\b(?:remote|old|distant)\s*$", re.IGNORECASE)
-
-_ESRD = _words(r"(?-i:ESRD|ESKD)", r"end[- ]stage (?:renal|kidney) disease",
-               r"(?-i:CKD) (?:stage )?(?:5|V)", r"chronic kidney disease,? stage (?:5|V)")
-_DIALYSIS = _words(r"dialysis", r"dialyzed", r"(?-i:HD|PD|CAPD|CCPD)", r"hemodialysis",
-                   r"(?-i:M/?W/?F|T/?Th/?S|TTS)")
-_ON_DIALYSIS = _words(r"on (?:hemo|peritoneal )?dialysis", r"dialysis[- ]dependent",
-                     r"(?:hemo|peritoneal )?dialysis (?:patient|three times|3 times|[MTWF])",
-                     r"receiv(?:es|ing) (?:hemo)?dialysis")
-"""Chronic dialysis written without naming ESRD ("the patient is on dialysis")."""
-_NOT_DIALYZED = re.compile(r"not (?:yet )?(?:on )?dialy|not dialyzed|pre-?dialysis|"
-                           r"no dialysis|declin\w* dialysis|refus\w* dialysis", re.IGNORECASE)
 _CKD = re.compile(r"(?<![A-Za-z])(?:(?-i:CKD)|chronic kidney disease),?\s*(?:stage\s*)?"
                   r"(?P<stage>3a|3b|IIIa|IIIb|3|4|III|IV)(?![0-9A-Za-z])", re.IGNORECASE)
 _BMI = re.compile(r"(?<![A-Za-z])(?:BMI|body mass index)\s*(?:of|:|=|is|was|~)?\s*"
@@ -347,43 +363,6 @@ _A1C = re.compile(r"(?<![A-Za-z])(?:Hb ?A1c|HgbA1c|Hgb A1c|A1c|glycated h(?:a)?e
                   r"\s*(?:of|:|=|was|is|-|~)?\s*(?P<n>\d{1,2}(?:\.\d)?)\s*%?", re.IGNORECASE)
 _EF = re.compile(r"(?<![A-Za-z])(?:LV ?EF|EF|ejection fraction)\s*(?:of|:|=|is|was|~|<|≈)?"
                  r"\s*(?:(?P<lo>\d{1,2})\s*(?:-|–|to)\s*)?(?P<n>\d{1,2})\s*%", re.IGNORECASE)
-
-_FAMILY = re.compile(r"\b(?:mother|father|mom|dad|sister|brother|sibling|family|FHx?|"
-                     r"grand(?:mother|father|parent)s?|aunt|uncle)\b", re.IGNORECASE)
-_HYPOTHETICAL = re.compile(r"\b(?:risks?|benefits|consent\w*|discussed|possible|potential|"
-                           r"concern for|(?-i:may|could)|prophylaxis|ppx|precautions?|vs\.?)\b",
-                           re.IGNORECASE)
-_HISTORICAL = re.compile(r"\b(?:h/o|hx of|history of|prior|previous|remote|s/p|status post|"
-                         r"resolved|treated for|in 19\d\d|in 20\d\d)\b", re.IGNORECASE)
-
-
-def _term_findings(text: str, reading: Reading) -> Iterator[Finding]:
-    for rule in _TERMS:
-        for match in rule.pattern.finditer(text):
-            yield Finding(rule.kind, rule.level, rule.label, match.start(), match.end(),
-                          rule.acute)
-    for kind, label, pattern in _CONTROL:
-        for match in pattern.finditer(text):
-            yield Finding(kind, 3, label, match.start(), match.end())
-
-
-def _renal_findings(text: str, reading: Reading) -> Iterator[Finding]:
-    for match in _ESRD.finditer(text):
-        rest = text[match.end():match.end() + 60]
-        if _NOT_DIALYZED.search(rest):
-            yield Finding("esrd", 4, "ESRD not on dialysis", match.start(), match.end())
-        elif any(not is_negated(text, m.start(), m.end()) for m in _DIALYSIS.finditer(text)):
-            yield Finding("esrd", 3, "ESRD on dialysis", match.start(), match.end())
-        else:
-            yield Finding("esrd", 0, "ESRD", match.start(), match.end())
-    if _ESRD.search(text) is None:
-        for match in _ON_DIALYSIS.finditer(text):
-            if not is_negated(text, match.start(), match.end()):
-                yield Finding("esrd", 3, "on dialysis", match.start(), match.end())
-    for match in _CKD.finditer(text):
-        stage = match.group("stage").upper().replace("III", "3").replace("IV", "4")
-        yield Finding("ckd", 0, f"CKD stage {stage.replace('A', 'a').replace('B', 'b')}",
-                      match.start(), match.end())
 
 
 def _value_findings(text: str, reading: Reading) -> Iterator[Finding]:
@@ -482,85 +461,121 @@ def _event_date(text: str, start: int, end: int) -> re.Match[str] | None:
 
 
 def _event_findings(text: str, reading: Reading) -> Iterator[Finding]:
-    for kind, name, pattern in _EVENTS:
-        for match in pattern.finditer(text):
-            if kind == "stent" and _NON_CORONARY.search(text):
+    vocabulary = reading.vocabulary
+    for terms, name in EVENTS:
+        for match in vocabulary.pattern(terms).finditer(text):
+            if terms == "coronary_stent" and vocabulary.pattern("non_coronary").search(text):
                 continue
-            token = _event_date(text, match.start(), match.end())
-            old = bool(_OLD.search(text[:match.start()]))
-            level, label = _event_class(kind, name, token, old, reading)
-            yield Finding(kind, level, label, match.start(), match.end())
+            level, label = _event_class(terms, name, text, match, reading)
+            yield Finding(terms, level, label, match.start(), match.end())
 
 
-def _event_class(kind: str, name: str, token: re.Match[str] | None, old: bool,
+def _event_class(kind: str, name: str, text: str, event: re.Match[str],
                  reading: Reading) -> tuple[int, str]:
     """P4 within the recent window, P3 before it (or undated: at least P3); TIA is a P4
-    example only when recent (REFERENCE.md lists no older TIA)."""
+    example only when recent (REFERENCE.md lists no older TIA). The date written with the
+    event decides; else "remote MI" (older), "acute MI" or "admitted with an MI" (the
+    note's own time)."""
     months = reading.criteria.recent_months
-    shown = token.group(0) if token else None
-    span = _date_range(token, reading.note_date or reading.service_date) if token else None
-    if span and reading.service_date and span[0] <= reading.service_date:
-        cutoff = _minus_months(reading.service_date, months)
-        if span[0] >= cutoff:
-            return 4, f"{name} within {months} months of surgery ({shown})"
-        if span[1] < cutoff:
-            return (0 if kind == "tia" else 3), f"{name} more than {months} months before " \
-                f"surgery ({shown})"
-    if old:
-        return (0 if kind == "tia" else 3), f"remote {name}"
-    when = f" ({shown})" if shown else " (date not stated)"
-    return (0 if kind == "tia" else 3), f"history of {name}{when}"
+    older = 0 if kind == "tia" else 3
+    token = _event_date(text, event.start(), event.end())
+    shown = token.group(0) if token else "date not stated"
+    dated = _dated_class(_date_range(token, reading.note_date or reading.service_date),
+                         reading) if token else None
+    if dated == 4:
+        return 4, f"{name} within {months} months of surgery ({shown})"
+    if dated == 3:
+        return older, f"{name} more than {months} months before surgery ({shown})"
+    if _just_before(reading.vocabulary.pattern("remote"), text, event.start(), 0):
+        return older, f"remote {name}"
+    day = reading.note_date
+    if token is None and day is not None and _recent(text, event, reading) and \
+            _dated_class((day, day), reading) == 4:
+        return 4, f"{name} within {months} months of surgery (written as current in " \
+            f"the note of {day.isoformat()})"
+    return older, f"history of {name} ({shown})"
 
 
-_READERS = (_term_findings, _renal_findings, _value_findings, _event_findings)
+def _dated_class(span: tuple[date, date] | None, reading: Reading) -> int | None:
+    """4 when the whole span is within the recent window before surgery, 3 when it is all
+    before it, None when it straddles the cutoff or cannot be placed."""
+    if not span or not reading.service_date or span[0] > reading.service_date:
+        return None
+    cutoff = _minus_months(reading.service_date, reading.criteria.recent_months)
+    if span[0] >= cutoff:
+        return 4
+    return 3 if span[1] < cutoff else None
+
+
+def _just_before(pattern: re.Pattern[str], text: str, start: int, words: int) -> bool:
+    """Whether ``pattern`` ends at most ``words`` words before ``start``."""
+    gap = r"\s*" if words == 0 else rf"(?:\s*[A-Za-z'-]+){{0,{words}}}\s*"
+    return any(re.fullmatch(gap, text[m.end():start])
+               for m in pattern.finditer(text, max(0, start - 60), start))
+
+
+def _recent(text: str, event: re.Match[str], reading: Reading) -> bool:
+    """An undated event written as happening now: "acute"/"recent" just before it, or the
+    presentation the note is about earlier in its clause ("admitted with"), not placed in
+    the past ("history of", "prior")."""
+    if not reading.dated_by_note:
+        return False
+    vocabulary = reading.vocabulary
+    clause = _clause_start(text, event.start())
+    if "HISTORICAL" in assertion(text, event.start(), event.end()).categories or \
+            vocabulary.pattern("past_state").search(text, clause, event.start()):
+        return False
+    return _just_before(vocabulary.pattern("recent"), text, event.start(), 3) or \
+        vocabulary.pattern("this_admission").search(text, clause, event.start()) is not None
+
+
+_CLAUSE = re.compile(r";|\bbut\b", re.IGNORECASE)
+
+
+def _clause_start(text: str, offset: int) -> int:
+    """Where the clause holding ``offset`` starts (after a ';' or 'but')."""
+    starts = [m.end() for m in _CLAUSE.finditer(text, 0, offset)]
+    return starts[-1] if starts else 0
+
+
+_READERS = (_value_findings, _term_findings, _renal_findings, _event_findings)
 
 
 def read_findings(text: str, reading: Reading, section: str | None = None) -> list[Finding]:
-    """Diseases and values stated in one sentence (not negated, not a relative's, not a
-    risk discussed; an acute state not in the history)."""
+    """Diseases and values stated in one sentence, asserted as the patient's own present
+    ones (the note reader's ConText, and the vocabulary's risk and past wording); an acute
+    state not in the history."""
     found: dict[str, Finding] = {}
     for reader in _READERS:
         for finding in reader(text, reading):
-            if not _asserted(text, finding, section):
+            if not _asserted(text, finding, section, reading.vocabulary):
                 continue
             kept = found.get(finding.kind)
             if kept is None or finding.level > kept.level:
                 found[finding.kind] = finding
-    return list(found.values())
+    return _superseded(list(found.values()))
 
 
-NOT_PRESENT = frozenset({"FAMILY", "HYPOTHETICAL", "PLANNED", "POSSIBLE_EXISTENCE"})
+NOT_PRESENT = frozenset({"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "FAMILY",
+                         "HYPOTHETICAL", "PLANNED"})
 """Contexts of the note reader (agent/notes) in which a disease is not the patient's own,
-present one: a relative's, conditional, only planned ('plan to start dialysis') or only
-suspected."""
+present one: negated, only suspected, a relative's, conditional or only planned ('plan to
+start dialysis')."""
 
 
-def _asserted(text: str, finding: Finding, section: str | None) -> bool:
-    before = text[:finding.start]
-    clause = re.split(r"[;]|\bbut\b", before)[-1]
-    if is_negated(text, finding.start, finding.end):
+def _asserted(text: str, finding: Finding, section: str | None,
+              vocabulary: Vocabulary) -> bool:
+    categories = assertion(text, finding.start, finding.end).categories
+    if categories & NOT_PRESENT:
         return False
-    if assertion(text, finding.start, finding.end).categories & NOT_PRESENT:
+    clause = _clause_start(text, finding.start)
+    if vocabulary.pattern("risk_discussion").search(text, clause, finding.start):
         return False
-    if _FAMILY.search(clause) or _HYPOTHETICAL.search(clause):
-        return False
-    return not (finding.acute and (section == "history" or _HISTORICAL.search(clause)))
-
-
-_FAMILY_HEADER = re.compile(r"[ \t]*(?:FH|FHx|family history|family hx)[ \t]*:",
-                            re.IGNORECASE)
-_ANY_HEADER = re.compile(r"^[ \t]*[A-Za-z][A-Za-z /&\-]{0,40}?[ \t]*:", re.MULTILINE)
-
-
-def family_history_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of a note under a family-history header ("FH:"), up to the next header."""
-    headers = list(_ANY_HEADER.finditer(text))
-    spans = []
-    for index, header in enumerate(headers):
-        if _FAMILY_HEADER.match(text, header.start()):
-            end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
-            spans.append((header.start(), end))
-    return spans
+    if finding.state == CHRONIC:
+        return True
+    past = "HISTORICAL" in categories or \
+        vocabulary.pattern("past_state").search(text, clause, finding.start) is not None
+    return not (past or (finding.state == ACUTE and section == "history"))
 
 
 _Candidate = tuple[Evidence, list[Finding], tuple[int, int]]
@@ -569,20 +584,20 @@ _Candidate = tuple[Evidence, list[Finding], tuple[int, int]]
 
 def _note_candidates(notes: list[_Note], asa_spans: set[tuple[str, int, int]],
                      reading_for: dict[str, Reading]) -> Iterator[_Candidate]:
-    """Sentences that document a disease, quoted, skipping the ASA statements' spans."""
+    """Sentences that document a disease, quoted, skipping the ASA statements' spans, the
+    plan and a family-history section."""
     for note in notes:
         reading = reading_for[note.document.document_id]
-        family = family_history_spans(note.document.text)
-        for sentence in note.sentences:
-            if sentence.section == "plan" or any(lo <= sentence.start < hi
-                                                 for lo, hi in family):
+        family = reading.vocabulary.pattern("family_history")
+        for index, sentence in enumerate(note.sentences):
+            if sentence.section == "plan" or (
+                    sentence.label and family.fullmatch(sentence.label)):
                 continue
             findings = read_findings(sentence.text, reading, sentence.section)
             if not findings:
                 continue
             first = min(findings, key=lambda f: f.start)
-            start, end = _quote_span(note, sentence, sentence.start + first.start,
-                                     sentence.start + first.end)
+            start, end = note.quote_span(index, first.start, first.end)
             doc = note.document.document_id
             if any(d == doc and s < end and start < e for d, s, e in asa_spans):
                 continue
@@ -595,7 +610,7 @@ def _fact_text(fact: StructuredFact) -> str:
 
 
 _INACTIVE = frozenset({"resolved", "inactive", "remission", "refuted"})
-_EVENT_KINDS = frozenset(kind for kind, _, _ in _EVENTS)
+_EVENT_KINDS = frozenset(kind for kind, _ in EVENTS)
 
 
 def _fact_findings(fact: StructuredFact, reading: Reading) -> list[Finding]:
@@ -603,7 +618,8 @@ def _fact_findings(fact: StructuredFact, reading: Reading) -> list[Finding]:
     if fact.resource_type == "Observation":
         return _observation_findings(fact, reading.criteria)
     text = _fact_text(fact)
-    if fact.date is not None and any(p.search(text) for _, _, p in _EVENTS):
+    if fact.date is not None and any(reading.vocabulary.pattern(kind).search(text)
+                                     for kind in _EVENT_KINDS):
         text = f"{text} {fact.date.isoformat()}"
     findings = read_findings(text, reading)
     if fact.status in _INACTIVE:
@@ -644,19 +660,21 @@ def _observation_findings(fact: StructuredFact, criteria: AsaCriteria) -> list[F
 
 
 def systemic_disease(chart: ChartBundle, denial: Denial, criteria: AsaCriteria | None = None,
-                     limit: int = 6) -> list[Evidence]:
+                     limit: int = 6, vocabulary: Vocabulary | None = None) -> list[Evidence]:
     """Documented disease behind the class: ASA examples first (P5, P4, P3), then values
     that show it; one quote per kind of disease. Sentences already quoted for the ASA
     class are used only when nothing else documents the disease."""
     criteria = criteria or AsaCriteria()
+    vocabulary = vocabulary or default_vocabulary()
     notes = _ranked_notes(chart, denial)
     readings = {n.document.document_id: Reading(criteria, denial.service_date,
-                                                 n.document.date) for n in notes}
+                                                 n.document.date, vocabulary) for n in notes}
     asa_spans = {(e.document_id, e.start or 0, e.end or 0) for _, e in _asa_in_notes(notes)}
     candidates = list(_note_candidates(notes, asa_spans, readings))
     if not candidates and asa_spans:
         candidates = list(_note_candidates(notes, set(), readings))
-    reading = Reading(criteria, denial.service_date, denial.service_date)
+    reading = Reading(criteria, denial.service_date, denial.service_date, vocabulary,
+                      dated_by_note=False)
     for index, fact in enumerate(chart.facts):
         findings = _fact_findings(fact, reading)
         if findings:
@@ -666,8 +684,38 @@ def systemic_disease(chart: ChartBundle, denial: Denial, criteria: AsaCriteria |
     return _best(candidates, limit)
 
 
+def _merged(candidates: list[_Candidate]) -> list[_Candidate]:
+    """One candidate per quote: the sentences of one line are quoted together."""
+    merged: list[_Candidate] = []
+    index: dict[tuple[str, int, int], int] = {}
+    for evidence, findings, place in candidates:
+        if evidence.start is None or evidence.end is None:  # a resource, quoted as built
+            merged.append((evidence, findings, place))
+            continue
+        key = (evidence.document_id, evidence.start, evidence.end)
+        if key not in index:
+            index[key] = len(merged)
+            merged.append((evidence, findings, place))
+            continue
+        kept = merged[index[key]]
+        strongest = {f.kind: f for f in kept[1]}
+        for finding in findings:
+            if finding.kind not in strongest or finding.level > strongest[finding.kind].level:
+                strongest[finding.kind] = finding
+        merged[index[key]] = (kept[0], _superseded(list(strongest.values())), kept[2])
+    return merged
+
+
+def _superseded(findings: list[Finding]) -> list[Finding]:
+    """Without the disease words a value of the same quote states ("Morbid obesity, BMI
+    42": the BMI)."""
+    kinds = {f.kind for f in findings}
+    return [f for f in findings if _SUPERSEDED.get(f.kind) not in kinds]
+
+
 def _best(candidates: list[_Candidate], limit: int) -> list[Evidence]:
     """The strongest quotes first, each kept only for the kinds it adds."""
+    candidates = _merged(candidates)
     candidates.sort(key=lambda c: (-max(f.level for f in c[1]), c[2]))
     seen: set[str] = set()
     chosen: list[Evidence] = []
@@ -749,10 +797,12 @@ def register(extractors: ExtractorRegistry, checks: CheckRegistry,
     """Register the anesthesia extractors and checks (thresholds from ``criteria``)."""
     chosen = criteria or AsaCriteria()
 
-    def disease(chart: ChartBundle, denial: Denial) -> list[Evidence]:
-        return systemic_disease(chart, denial, chosen)
+    def disease(chart: ChartBundle, denial: Denial,
+                vocabulary: Vocabulary | None = None) -> list[Evidence]:
+        return systemic_disease(chart, denial, chosen,
+                                vocabulary=vocabulary.require(*_LISTS) if vocabulary else None)
 
     extractors.register("anesthesia_asa_class", asa_class)
-    extractors.register("anesthesia_systemic_disease", disease)
+    extractors.register_reading("anesthesia_systemic_disease", disease, _LISTS)
     checks.register("anesthesia_asa_classes_disagree", asa_classes_disagree)
     checks.register("anesthesia_asa_class_below_billed", asa_class_below_billed)
