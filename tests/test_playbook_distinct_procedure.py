@@ -45,7 +45,6 @@ from agent.playbooks.specialties.distinct_procedure import (
     ncci_letter_context,
     ncci_no_bypass,
     not_distinct,
-    note_sentences,
     partner_unknown,
     site_mentions,
     sites_at,
@@ -222,11 +221,12 @@ def test_a_service_takes_the_site_of_its_clause(text: str, term: str, side: str)
     assert {m.site.side for m in found} == {side}
 
 
-def test_wrapped_lines_are_joined_but_not_across_a_header() -> None:
-    text = "Procedures: chondroplasty\nof the MFC (29877).\nPlan: home\ntoday."
-    joined = [s.text for s in note_sentences(text)]
-    assert joined == ["chondroplasty\nof the MFC (29877).", "home\ntoday."]
-    assert all(text[s.start:s.end] == s.text for s in note_sentences(text))
+def test_a_wrapped_sentence_is_quoted_whole() -> None:
+    """The note reader joins wrapped lines: the quote is the whole sentence, not the line."""
+    text = ("Procedures: aspiration and corticosteroid injection of the left knee with\n"
+            "an 18 g needle, 30 cc clear fluid (20610-59-LT).\nPlan: home\ntoday.")
+    found = denied_service(_chart(text), _denial())
+    assert [e.quote for e in found] == [text[len("Procedures: "):text.index("\nPlan")]]
 
 
 # --------------------------------------------------------------------------- extractors
@@ -780,3 +780,92 @@ def test_argument_states_the_ncci_result_once_the_context_has_it(
     context["ncci"] = {"code": "20610", "partners": ["29881"], "edit": edit, "known": True}
     template = renderer.env.get_template("arguments/distinct_procedure.md.j2")
     assert expected in " ".join(template.render(context).split())
+
+
+# --------------------------------------------------------------------------- own site
+
+OP_TWO_SITES = """OPERATIVE REPORT
+PROCEDURES: 1. Excisional debridement of open fracture, left tibia. 2. Selective
+debridement of right hand abrasions.
+
+LEFT LEG: Attention was first turned to the left leg. The wound was irrigated and the
+contaminated wound was debrided down to bleeding bone.
+
+RIGHT HAND: The abrasions over the right hand were scrubbed with saline. Devitalized
+tissue was removed with forceps and scissors.
+"""
+
+
+def _wound_denial(modifiers: tuple[str, ...] = ("XS", "RT")) -> Denial:
+    return _denial(code="97597", modifiers=modifiers, claim_codes=("11012", "97597"))
+
+
+def test_denied_service_is_quoted_at_its_own_site_only() -> None:
+    """A wound debrided at the left leg is the partner's work, not the right hand's."""
+    chart = _chart(OP_TWO_SITES)
+    found = denied_service(chart, _wound_denial())
+    verify_evidence(found, chart)
+    assert found and all("right hand" in e.quote for e in found)
+    assert not any("left" in e.quote.lower() for e in found)
+
+
+def test_a_narrative_sentence_is_quoted_with_the_sentence_that_names_its_site() -> None:
+    found = denied_service(_chart(OP_TWO_SITES), _wound_denial())
+    assert any(e.quote.endswith("The abrasions over the right hand were scrubbed with saline. "
+                                "Devitalized\ntissue was removed with forceps and scissors.")
+               for e in found)
+
+
+def test_the_billed_side_decides_the_own_site() -> None:
+    """Billed LT: the right hand's debridement is at another site, the denied service
+    is not documented at the left."""
+    found = denied_service(_chart(OP_TWO_SITES), _wound_denial(("XS", "LT")))
+    assert not any("right hand" in e.quote for e in found)
+
+
+def test_past_tense_operative_narrative_documents_the_service() -> None:
+    text = ("PROCEDURE: Right shoulder arthroscopy. The scope was placed posteriorly. "
+            "Debridement was carried out to the frayed labrum with a shaver.")
+    denial = _denial(code="29822", modifiers=("59", "RT"), claim_codes=("29827", "29822"))
+    quotes = [e.quote for e in denied_service(_chart(text), denial)]
+    assert "Debridement was carried out to the frayed labrum with a shaver." in quotes
+
+
+def test_site_qualifiers_between_side_and_part() -> None:
+    assert {m.site for m in site_mentions("right open ankle fracture")} == {
+        Site("right", "ankle")}
+    assert {m.site for m in site_mentions("L distal forearm laceration")} == {
+        Site("left", "forearm")}
+
+
+ED_INJURIES = """ED PROCEDURE NOTE
+HPI: 30M fell from a ladder and sustained a left wrist fracture and a right knee
+laceration.
+Procedure: Laceration of the right knee irrigated and repaired, 6 sutures 4-0 nylon.
+"""
+
+
+def test_injuries_named_at_several_sites_are_separate_injuries() -> None:
+    denial = _denial(code="12002", modifiers=("59", "RT"), claim_codes=("25600", "12002"))
+    chart = _chart(ED_INJURIES)
+    found = [e for e in distinct_service(chart, denial)
+             if e.value and e.value.startswith("separate injury")]
+    verify_evidence(found, chart)
+    assert [e.value for e in found] == ["separate injury (right knee vs left wrist)"]
+    assert "left wrist fracture and a right knee\nlaceration" in found[0].quote
+
+
+def test_injuries_are_not_separate_when_the_partner_is_at_the_same_site() -> None:
+    note = ED_INJURIES + "Right knee arthrocentesis, 20 cc blood aspirated.\n"
+    denial = _denial(code="12002", modifiers=("59", "RT"), claim_codes=("20610", "12002"))
+    assert not any((e.value or "").startswith("separate injury")
+                   for e in distinct_service(_chart(note), denial))
+
+
+def test_a_body_part_named_without_a_side_inherits_no_side() -> None:
+    """"Knee injected" names its site anew with the side unstated: it does not take the
+    right knee from the sentence before, and documents the service billed LT."""
+    text = ("Procedure: R knee arthroscopy, partial medial meniscectomy. Knee injected "
+            "with 40 mg Kenalog at the end.")
+    quotes = [e.quote for e in denied_service(_chart(text), _denial())]
+    assert quotes == ["Knee injected with 40 mg Kenalog at the end."]

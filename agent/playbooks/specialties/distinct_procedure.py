@@ -16,9 +16,13 @@ The Python behind ``specialty_playbooks/distinct_procedure.yaml`` (REFERENCE.md 
   separate injury. A different compartment of the same knee, a different procedure or a
   different diagnosis is not one.
 
-Only notes of the date of service are read: those on the claim's encounter and those
-dated that day. History sections and sentences about past or planned care are skipped.
-Notes are untrusted data: patterns are matched and spans copied, nothing is followed.
+The words are data: ``specialty_playbooks/vocabularies/distinct_procedure.yaml`` (the work
+of procedure codes, body parts, what makes a service distinct). Python reads values:
+codes, sides, sites, dates and clock times. Notes are read by the one note reader
+(agent/notes/): only the notes of the visit (agent/notes/visit.py); history sections and
+phrases the reader's assertion context places in the past, the future, a condition or a
+negation are skipped. Notes are untrusted data: patterns are matched and spans copied,
+nothing is followed.
 """
 
 from __future__ import annotations
@@ -32,14 +36,20 @@ from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, SourceDocument
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
-from agent.evidence.text import Sentence, clause_around, is_negated, sentences
+from agent.evidence.text import MAX_QUOTE, Sentence, clause_around, is_negated, sentences
+from agent.evidence.vocabulary import Vocabulary, load_vocabulary
 from agent.ncci import PtpEdit, PtpTable
+from agent.notes.reader import assertion
+from agent.notes.visit import visit_documents
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
 DENIED_SERVICE = "denied_service"
 """Fact id: the same-day note documents the denied service itself."""
 DISTINCT_SERVICE = "distinct_service"
 """Fact id: the same-day notes document a distinct site, encounter, incision or injury."""
+
+VOCABULARY = "distinct_procedure"
+"""The vocabulary the extractors read by default (specialty_playbooks/vocabularies/)."""
 
 DISTINCT_MODIFIERS = frozenset({"59", "XE", "XS", "XP", "XU"})
 NCCI_ASSOCIATED_MODIFIERS = DISTINCT_MODIFIERS | {"LT", "RT"}
@@ -48,34 +58,23 @@ list (E1-E4, F/T digits, 24, 25, 57, 58, 78, 79, 91...) is longer: extend when n
 
 _LATERALITY_MODIFIERS = {"LT": "left", "RT": "right"}
 _HISTORY_SECTIONS = frozenset({"hpi", "ros", "history"})
-
-
-def _words(*patterns: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![A-Za-z])(?:" + "|".join(patterns) + r")(?![A-Za-z])",
-                      re.IGNORECASE)
-
-
-_FUTURE = _words(r"sched(?:uled)?", r"will", r"plan(?:s|ned)? (?:to|for)", r"to be done",
-                 r"next (?:week|visit|time)", r"consider(?:ing)?", r"candidate for",
-                 r"discussed", r"recommend(?:ed)?", r"may need", r"if (?:needed|persists)",
-                 r"return (?:in|for)", r"RTC",
-                 # a request is not the service done: "asked to have the L knee drained"
-                 r"ask(?:s|ed|ing)? (?:to|for|about|if)", r"wants?", r"wanted",
-                 r"would like", r"request(?:s|ed|ing)?", r"hoping (?:to|for)",
-                 r"interested in")
-_PAST = _words(r"s/p", r"status post", r"prior(?! to)", r"previous(?:ly)?", r"h/o", r"hx of",
-               r"history of", r"ago", r"last (?:week|month|year)")
+_NOT_DONE = frozenset({"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HYPOTHETICAL",
+                       "HISTORICAL", "FAMILY", "PLANNED"})
+"""Assertion contexts (agent/notes/context.py) in which a service named is not done that
+day: negated, only possible, conditional, earlier, a relative's, or only planned."""
 
 
 # --- which words name a service ------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
-class ServiceTerms:
-    """Words that name the services of some codes (the code itself always does)."""
+class ServiceList:
+    """A vocabulary list that names the services of some codes (the code itself always
+    does)."""
 
     codes: tuple[str, ...]
     """Codes or ranges such as '29866-29889'."""
-    terms: re.Pattern[str]
+    name: str
+    """The list of the vocabulary."""
     generic: bool = False
     """Words shared by many codes ('arthroscopy'): they place a partner service at a site
     but never document the denied service itself."""
@@ -94,39 +93,49 @@ def code_in(code: str, items: Iterable[str]) -> bool:
     return False
 
 
-SERVICE_TERMS: tuple[ServiceTerms, ...] = (
-    ServiceTerms(("29877", "G0289"), _words(
-        r"chondroplast(?:y|ies)", r"(?:chondral|cartilage|articular) (?:debridement|shaving)",
-        r"debrid(?:ed|ement) of (?:the )?(?:chondral|cartilage|articular)")),
-    ServiceTerms(("29880", "29881"), _words(r"menisc(?:ectomy|ectomies)", r"PMM", r"PLM")),
-    ServiceTerms(("29874", "G0289"), _words(r"loose bod(?:y|ies)", r"foreign bod(?:y|ies)")),
-    ServiceTerms(("29870",), _words(r"diagnostic arthroscopy")),
-    ServiceTerms(("29875", "29876"), _words(r"synovectom(?:y|ies)")),
-    ServiceTerms(("29866-29889",), _words(r"arthroscop(?:y|ic)", r"scope"), generic=True),
-    ServiceTerms(("20600-20611",), _words(
-        r"arthrocentesis", r"aspirat(?:e|ed|ion)", r"inject(?:ed|ion|ions)?", r"inj",
-        r"CSI", r"(?:joint )?tap(?:ped)?")),
-    ServiceTerms(("12001-12057", "13100-13153"), _words(
-        r"lac(?:eration)? repair", r"repair(?:ed)? (?:of )?(?:the |a )?(?:[\d.]+ ?cm )?"
-        r"lac(?:eration)?", r"lac(?:eration)?[\w ]{0,30}? repaired", r"sutured",
-        r"closed (?:w/|with) \d-0")),
-    ServiceTerms(("11042-11047", "97597-97598"), _words(
-        r"(?:excisional |sharp |selective )?debridement of (?:the )?(?:wound|ulcer|skin|"
-        r"subcutaneous|muscle|bone)", r"wound debridement")),
+SERVICE_LISTS: tuple[ServiceList, ...] = (
+    ServiceList(("29877", "G0289"), "services_chondroplasty"),
+    ServiceList(("29880", "29881"), "services_meniscectomy"),
+    ServiceList(("29874", "G0289"), "services_loose_body_removal"),
+    ServiceList(("29870", "29805"), "services_diagnostic_arthroscopy"),
+    ServiceList(("29875", "29876", "29820", "29821"), "services_synovectomy"),
+    ServiceList(("29822", "29823", "29897", "29898"), "services_arthroscopic_debridement"),
+    ServiceList(("29827", "23410-23420"), "services_rotator_cuff_repair"),
+    ServiceList(("29826", "23130"), "services_subacromial_decompression"),
+    ServiceList(("29805-29999",), "services_arthroscopy", generic=True),
+    ServiceList(("20600-20611",), "services_joint_injection"),
+    ServiceList(("12001-12057", "13100-13153"), "services_laceration_repair"),
+    ServiceList(("11042-11047", "97597-97598"), "services_wound_debridement"),
+    ServiceList(("11010-11012",), "services_open_fracture_debridement"),
 )
-"""A starting table for the codes the shipped NCCI subset and the demo charts use: a code
-not listed here is found in the notes by the code itself only."""
+"""Which codes each ``services_*`` list of the vocabulary stands for: a code not listed is
+found in the notes by the code itself only."""
+
+SITE_LISTS = ("body_parts", "site_qualifiers")
+MARKER_LISTS = ("separate_encounter", "separate_incision", "separate_portal",
+                "separate_injury")
+LISTS: tuple[str, ...] = (*dict.fromkeys(s.name for s in SERVICE_LISTS), *SITE_LISTS,
+                          *MARKER_LISTS, "separate_field", "injuries", "settings",
+                          "separate_compartment", "not_done", "earlier_care")
+"""Every list the extractors read (checked at start-up against the playbook's vocabulary)."""
+
+
+def _vocabulary(vocabulary: Vocabulary | None = None) -> Vocabulary:
+    return vocabulary or load_vocabulary(VOCABULARY)
+
 
 CODE = re.compile(r"(?<![\w./-])(\d{4}[0-9FTU]|[A-V]\d{4})((?:-[0-9A-Z]{2})*)(?![\w/])(?!\.\d)")
 """A CPT/HCPCS code as clinicians write it, with modifiers: ``29877-59-LT``."""
 
 
-def service_pattern(code: str, generic: bool = False) -> re.Pattern[str]:
+def service_pattern(code: str, generic: bool = False,
+                    vocabulary: Vocabulary | None = None) -> re.Pattern[str]:
     """The code itself (with any modifiers) or a word that names its service (``generic``
     adds the words many codes share)."""
+    words = _vocabulary(vocabulary)
     parts = [r"(?<![\w./-])" + re.escape(code) + r"(?:-[0-9A-Z]{2})*(?![\w/])"]
-    parts += [t.terms.pattern for t in SERVICE_TERMS
-              if t.covers(code) and (generic or not t.generic)]
+    parts += [words.pattern(s.name).pattern for s in SERVICE_LISTS
+              if s.covers(code) and (generic or not s.generic)]
     return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
 
 
@@ -155,17 +164,48 @@ class Site:
         return f"{self.side} {self.part}" if self.side else self.part
 
 
-_PARTS = (r"knee|shoulder|hip|ankle|elbow|wrist|hand|foot|feet|thumb|finger|toe|forearm|"
-          r"arm|leg|thigh|heel|eye|ear|breast")
 _SIDE = r"left|right|lt|rt|l|r"
-_PREFIX = re.compile(rf"(?<![A-Za-z])\(?(?P<side>{_SIDE})(?:\.\s*|\)\s*|\s*-\s*sided\s+|"
-                     rf"[\s-]+)(?P<part>{_PARTS})s?(?![A-Za-z])", re.IGNORECASE)
-_POSTFIX = re.compile(rf"(?<![A-Za-z])(?P<part>{_PARTS})s?\s*(?:,|\(|-|:)\s*"
-                      rf"(?P<side>{_SIDE})\)?(?![A-Za-z/])", re.IGNORECASE)
-_BOTH = re.compile(rf"(?<![A-Za-z])(?:(?:{_SIDE})\s*(?:and|&|\+|/)\s*(?:{_SIDE})|bilateral|"
-                   rf"bilat\.?|b/l|both)\s+(?P<part>{_PARTS})s?(?![A-Za-z])", re.IGNORECASE)
-_OTHER = re.compile(rf"(?<![A-Za-z])(?:contralateral|opposite|other)\s+(?P<part>{_PARTS})"
-                    rf"(?![A-Za-z])", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class _SitePatterns:
+    """How sites are written, built from the vocabulary's body parts and qualifiers."""
+
+    prefix: re.Pattern[str]
+    """'R knee', 'Lt. shoulder', 'left-sided hip', 'right open ankle'."""
+    postfix: re.Pattern[str]
+    """'knee, left', 'knee (L)'."""
+    both: re.Pattern[str]
+    """'bilateral knees', 'R and L knees'."""
+    other: re.Pattern[str]
+    """'the other knee', 'contralateral knee'."""
+
+
+_SITE_PATTERNS: dict[int, tuple[Vocabulary, _SitePatterns]] = {}
+
+
+def _site_patterns(vocabulary: Vocabulary | None = None) -> _SitePatterns:
+    words = _vocabulary(vocabulary)
+    cached = _SITE_PATTERNS.get(id(words))
+    if cached is not None and cached[0] is words:
+        return cached[1]
+    parts = words.pattern("body_parts").pattern
+    qualifier = words.pattern("site_qualifiers").pattern
+    flags = re.IGNORECASE
+    built = _SitePatterns(
+        prefix=re.compile(rf"(?<![A-Za-z])\(?(?P<side>{_SIDE})(?:\.\s*|\)\s*|"
+                          rf"\s*-\s*sided\s+|[\s-]+)(?:{qualifier}\s+)?(?P<part>{parts})",
+                          flags),
+        postfix=re.compile(rf"(?P<part>{parts})\s*(?:,|\(|-|:)\s*(?P<side>{_SIDE})\)?"
+                           rf"(?![A-Za-z/])", flags),
+        both=re.compile(rf"(?<![A-Za-z])(?:(?:{_SIDE})\s*(?:and|&|\+|/)\s*(?:{_SIDE})|"
+                        rf"bilateral|bilat\.?|b/l|both)\s+(?P<part>{parts})", flags),
+        other=re.compile(rf"(?<![A-Za-z])(?:contralateral|opposite|other)\s+(?P<part>{parts})",
+                         flags))
+    _SITE_PATTERNS[id(words)] = (words, built)
+    return built
+
+
 _CLAUSE_BREAK = re.compile(r",|;|:|\+|&|\n|\b(?:and|with|then)\b|\bw/|(?<!\S)\(?\d{1,2}[.)](?=\s)",
                            re.IGNORECASE)
 """Where a clause ends: punctuation, a line break, 'and'/'with'/'w/', a list number."""
@@ -183,29 +223,33 @@ def _side(text: str) -> str:
 
 
 def _part(text: str) -> str:
-    part = text.lower()
-    return "foot" if part == "feet" else part
+    """A body part as a value: lower case, singular ("Knees" -> "knee", "feet" -> "foot")."""
+    part = " ".join(text.lower().split())
+    if part == "feet":
+        return "foot"
+    return part[:-1] if part.endswith("s") and not part.endswith("ss") else part
 
 
-def site_mentions(text: str) -> list[_Mention]:
+def site_mentions(text: str, vocabulary: Vocabulary | None = None) -> list[_Mention]:
     """Every anatomic site named in a sentence, in order ("R knee", "knee, left",
     "bilateral knees", "the other knee", the LT/RT of "29877-59-LT")."""
+    patterns = _site_patterns(vocabulary)
     found: list[_Mention] = []
-    for match in _BOTH.finditer(text):
+    for match in patterns.both.finditer(text):
         part = _part(match["part"])
         found += [_Mention(match.start(), match.end(), Site(side, part))
                   for side in ("left", "right")]
-    for match in _PREFIX.finditer(text):
+    for match in patterns.prefix.finditer(text):
         found.append(_Mention(match.start(), match.end(),
                               Site(_side(match["side"]), _part(match["part"]))))
-    for match in _OTHER.finditer(text):
+    for match in patterns.other.finditer(text):
         found.append(_Mention(match.start(), match.end(),
                               Site("contralateral", _part(match["part"]))))
     for match in CODE.finditer(text):
         sides = [_LATERALITY_MODIFIERS[m] for m in match[2].split("-")
                  if m in _LATERALITY_MODIFIERS]
         found += [_Mention(match.start(), match.end(), Site(side, None)) for side in sides]
-    for match in _POSTFIX.finditer(text):
+    for match in patterns.postfix.finditer(text):
         if not any(m.start <= match.start("side") < m.end for m in found):
             found.append(_Mention(match.start(), match.end(),
                                   Site(_side(match["side"]), _part(match["part"]))))
@@ -243,40 +287,7 @@ def _at_nearest(mentions: list[_Mention], last: bool) -> list[_Mention]:
     return [m for m in mentions if m.start == start]
 
 
-# --- the notes of the date of service ------------------------------------------------
-
-def same_day_documents(chart: ChartBundle, denial: Denial) -> list[SourceDocument]:
-    """Notes on the claim's encounter, and notes dated on the date of service."""
-    return [d for d in chart.documents
-            if d.linked_by == "encounter" or (d.date is not None
-                                              and d.date == denial.service_date)]
-
-
-_TERMINAL = (".", "!", "?", ";", ":")
-_WRAP_WIDTH = 60
-"""A line at least this long that ends mid-sentence was wrapped by the editor."""
-
-
-def note_sentences(text: str) -> list[Sentence]:
-    """:func:`sentences`, with lines that wrap mid-sentence joined again: a line that ends
-    without punctuation continues on the next (same section, nothing but white space
-    between) when the next starts in lower case, with a digit or '(', or when the line
-    is long enough to have been wrapped."""
-    joined: list[Sentence] = []
-    for sentence in sentences(text):
-        last = joined[-1] if joined else None
-        if (last is not None and not last.text.endswith(_TERMINAL)
-                and last.section == sentence.section
-                and "\n" in text[last.end:sentence.start]
-                and not text[last.end:sentence.start].strip()
-                and (sentence.text[0].islower() or sentence.text[0] in "0123456789("
-                     or last.end - text.rfind("\n", 0, last.end) > _WRAP_WIDTH)):
-            joined[-1] = Sentence(last.start, sentence.end, text[last.start:sentence.end],
-                                  last.section)
-        else:
-            joined.append(sentence)
-    return joined
-
+# --- the notes of the visit ------------------------------------------------------------
 
 _DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?(?![\d/])"
                    r"(?!\s*(?:[a-z]+ )?(?:strength|str\b|motor|power))|"
@@ -299,27 +310,49 @@ def _names_another_day(text: str, day: date | None) -> bool:
     return False
 
 
-def _usable(sentence: Sentence, day: date | None) -> bool:
-    """Not history, not planned care, not a past procedure, not dated another day."""
-    if sentence.section in _HISTORY_SECTIONS:
-        return False
-    return not (_FUTURE.search(sentence.text) or _PAST.search(sentence.text)
-                or _names_another_day(sentence.text, day))
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """The notes of the denied visit (agent/notes/visit.py), read with a vocabulary."""
 
+    documents: tuple[SourceDocument, ...]
+    day: date | None
+    words: Vocabulary
 
-def _usable_sentences(documents: Iterable[SourceDocument], day: date | None
-                      ) -> Iterator[tuple[SourceDocument, Sentence]]:
-    for document in documents:
-        for sentence in note_sentences(document.text):
-            if _usable(sentence, day):
-                yield document, sentence
+    @classmethod
+    def of(cls, chart: ChartBundle, denial: Denial,
+           vocabulary: Vocabulary | None = None) -> Visit:
+        """The visit of ``denial``: the encounter's notes, then those of the date of service."""
+        return cls(tuple(visit_documents(chart, denial)), denial.service_date,
+                   _vocabulary(vocabulary))
+
+    def sentences(self, documents: Iterable[SourceDocument] | None = None
+                  ) -> Iterator[tuple[SourceDocument, Sentence]]:
+        """Sentences that can document care given that day: not in a history section, not
+        about a service asked for or given earlier, not dated another day."""
+        for document in self.documents if documents is None else documents:
+            for sentence in sentences(document.text):
+                if sentence.section not in _HISTORY_SECTIONS and self.of_the_day(sentence):
+                    yield document, sentence
+
+    def of_the_day(self, sentence: Sentence) -> bool:
+        """Not about a service requested, left for later or given before the day."""
+        return not (self.words.pattern("not_done").search(sentence.text)
+                    or self.words.pattern("earlier_care").search(sentence.text)
+                    or _names_another_day(sentence.text, self.day))
+
+    @staticmethod
+    def done(sentence: Sentence, start: int, end: int) -> bool:
+        """Whether the phrase at ``sentence.text[start:end]`` is asserted as done: not
+        negated, possible, conditional, earlier, a relative's or planned (the note
+        reader's assertion context)."""
+        return not (assertion(sentence.text, start, end).categories & _NOT_DONE)
 
 
 def documented_codes(chart: ChartBundle, denial: Denial) -> list[str]:
     """Procedure codes the same-day notes write out, and Procedure resources of that day."""
+    visit = Visit.of(chart, denial)
     codes: dict[str, None] = {}
-    for _, sentence in _usable_sentences(same_day_documents(chart, denial),
-                                         denial.service_date):
+    for _, sentence in visit.sentences():
         for match in CODE.finditer(sentence.text):
             if not is_negated(sentence.text, match.start(), match.end()):
                 codes[match[1].upper()] = None
@@ -360,7 +393,8 @@ def partner_codes_in_notes(chart: ChartBundle, denial: Denial) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    """A service named in a sentence, at a site."""
+    """A service named in a sentence, at a site (named in the sentence, or the last one
+    its paragraph named before it: "Attention was turned to the L knee. ... aspirated")."""
 
     document: SourceDocument
     sentence: Sentence
@@ -369,101 +403,206 @@ class _Done:
     site: Site
     term: tuple[int, int] = (0, 0)
     """Where the words that name the service are (offsets in the document)."""
+    lead: Sentence | None = None
+    """The sentence right before that names the site, when the site is inherited."""
 
     def overlaps(self, other: _Done) -> bool:
         """Whether both name a service with the same words of the same note."""
         return (self.document.document_id == other.document.document_id
                 and self.term[0] < other.term[1] and other.term[0] < self.term[1])
 
-    def evidence(self, value: str) -> Evidence:
-        start, end = clause_around(self.sentence, self.start, self.end)
+    def span(self) -> tuple[int, int]:
+        """The quote: the clause around the service and its site, with the sentence
+        before when that one names the site ("the abrasions on the right elbow were
+        irrigated. The necrotic tissue was removed.")."""
+        start, end = clause_around(self.sentence, self.start - self.sentence.start,
+                                   self.end - self.sentence.start)
+        if self.lead is not None and end - self.lead.start <= MAX_QUOTE:
+            start = self.lead.start
+        return start, end
+
+    def evidence(self, value: str, fact: str = DISTINCT_SERVICE) -> Evidence:
+        start, end = self.span()
         return Evidence(quote=self.document.text[start:end],
                         document_id=self.document.document_id, start=start, end=end,
-                        fact=DISTINCT_SERVICE, value=value, document_date=self.document.date,
+                        fact=fact, value=value, document_date=self.document.date,
                         document_title=self.document.title)
 
 
-def services_at_sites(documents: list[SourceDocument], day: date | None, codes: Iterable[str],
-                      generic: bool = False) -> list[_Done]:
-    """Each non-negated mention of one of ``codes``' services with the site it was done
-    at (a mention with no site named in its sentence is left out)."""
-    patterns = [service_pattern(code, generic) for code in codes]
+def _same_paragraph(text: str, earlier: Sentence, later: Sentence) -> bool:
+    return earlier.section == later.section and \
+        re.search(r"\n[ \t]*\n", text[earlier.end:later.start]) is None
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """A sentence of the day with the sites it names, or the sites it inherits."""
+
+    sentence: Sentence
+    mentions: list[_Mention]
+    """The sites the sentence names."""
+    inherited: list[_Mention]
+    """When it names none: the last site named earlier in its paragraph."""
+    lead: Sentence | None
+    """The sentence that named the inherited site, when it is the one right before."""
+
+
+def placed_sentences(visit: Visit, document: SourceDocument) -> Iterator[_Placed]:
+    """Each sentence of the day with the sites it names, or, when it names none, the last
+    site named earlier in its paragraph (an operative narrative names the site once:
+    "Attention was turned to the L knee. ... 30 cc aspirated"). A sentence that names a
+    body part without a side ("Knee injected") names its site anew, side unstated: it
+    inherits nothing."""
+    last: tuple[Sentence, list[_Mention]] | None = None
+    previous: Sentence | None = None
+    parts = visit.words.pattern("body_parts")
+    for _, sentence in visit.sentences([document]):
+        mentions = site_mentions(sentence.text, visit.words)
+        if last is not None and not _same_paragraph(document.text, last[0], sentence):
+            last = None
+        if mentions:
+            last = (sentence, _at_nearest(mentions, last=True))
+            yield _Placed(sentence, mentions, [], None)
+        elif last is not None and not parts.search(sentence.text):
+            yield _Placed(sentence, [], last[1], last[0] if previous is last[0] else None)
+        else:
+            yield _Placed(sentence, [], [], None)
+        previous = sentence
+
+
+def services_at_sites(visit: Visit, codes: Iterable[str], generic: bool = False,
+                      documents: Iterable[SourceDocument] | None = None) -> list[_Done]:
+    """Each mention of one of ``codes``' services done that day, with the site it was done
+    at (named in its sentence, or the last site its paragraph named before it; a mention
+    with no site is left out)."""
+    patterns = [service_pattern(code, generic, visit.words) for code in codes]
     done: list[_Done] = []
-    for document, sentence in _usable_sentences(documents, day):
-        mentions = site_mentions(sentence.text)
-        if not mentions:
-            continue
-        for pattern in patterns:
-            for match in pattern.finditer(sentence.text):
-                if is_negated(sentence.text, match.start(), match.end()):
-                    continue
-                for mention in sites_at(sentence.text, match.start(), mentions):
-                    lo, hi = min(match.start(), mention.start), max(match.end(), mention.end)
-                    done.append(_Done(document, sentence, sentence.start + lo,
-                                      sentence.start + hi, mention.site,
-                                      (sentence.start + match.start(),
-                                       sentence.start + match.end())))
+    for document in visit.documents if documents is None else documents:
+        for placed in placed_sentences(visit, document):
+            if placed.mentions or placed.inherited:
+                done += _placed_services(visit, document, placed, patterns)
     return done
+
+
+def _placed_services(visit: Visit, document: SourceDocument, placed: _Placed,
+                     patterns: list[re.Pattern[str]]) -> list[_Done]:
+    sentence, done = placed.sentence, []
+    for pattern in patterns:
+        for match in pattern.finditer(sentence.text):
+            if not visit.done(sentence, match.start(), match.end()):
+                continue
+            term = (sentence.start + match.start(), sentence.start + match.end())
+            if not placed.mentions:
+                done += [_Done(document, sentence, *term, m.site, term, placed.lead)
+                         for m in placed.inherited]
+                continue
+            for mention in sites_at(sentence.text, match.start(), placed.mentions):
+                lo, hi = min(match.start(), mention.start), max(match.end(), mention.end)
+                done.append(_Done(document, sentence, sentence.start + lo,
+                                  sentence.start + hi, mention.site, term))
+    return done
+
+
+# --- the denied service's own site -----------------------------------------------------
+
+def own_site(visit: Visit, own: str, side: str | None) -> Site | None:
+    """Where the denied service was done: the side billed (LT/RT), and the body part the
+    notes name with the service's own words at that side when they name one part only.
+    None when neither is known."""
+    done = services_at_sites(visit, [own])
+    parts = {d.site.part for d in done if not _other_side(d.site, side)
+             and d.site.side != "contralateral"}
+    parts.discard(None)
+    sides = {side} if side else {d.site.side for d in done if d.site.side in ("left", "right")}
+    part = parts.pop() if len(parts) == 1 else None
+    site_side = sides.pop() if len(sides) == 1 else None
+    if part is None and site_side is None:
+        return None
+    return Site(site_side, part)
+
+
+def _elsewhere(site: Site, own: Site | None) -> bool:
+    """Whether ``site`` is not the denied service's own site."""
+    return own is not None and site.side != "contralateral" and site.distinct_from(own)
+
+
+def _first_here(visit: Visit, document: SourceDocument, placed: _Placed,
+                pattern: re.Pattern[str], site: Site | None) -> _Done | None:
+    """The first mention of ``pattern`` in the sentence that is done that day and not at a
+    site other than ``site`` ('R knee: PMM' is not the evidence of a line billed LT; a
+    wound debrided at the ankle is not the elbow's)."""
+    sentence = placed.sentence
+    for match in pattern.finditer(sentence.text):
+        if not visit.done(sentence, match.start(), match.end()):
+            continue
+        term = (sentence.start + match.start(), sentence.start + match.end())
+        if placed.mentions:
+            at = sites_at(sentence.text, match.start(), placed.mentions)
+            if at and all(_elsewhere(m.site, site) for m in at):
+                continue
+            here = next((m for m in at if not _elsewhere(m.site, site)), None)
+            if here is not None:
+                lo, hi = min(match.start(), here.start), max(match.end(), here.end)
+                return _Done(document, sentence, sentence.start + lo, sentence.start + hi,
+                             here.site, term)
+            return _Done(document, sentence, *term, Site(None, None), term)
+        if placed.inherited and all(_elsewhere(m.site, site) for m in placed.inherited):
+            continue
+        inherited = placed.inherited[0].site if placed.inherited else Site(None, None)
+        return _Done(document, sentence, *term, inherited, term,
+                     placed.lead if placed.inherited else None)
+    return None
 
 
 # --- extractors ------------------------------------------------------------------------
 
-def denied_service(chart: ChartBundle, denial: Denial) -> list[Evidence]:
-    """Sentences of the same-day notes that document the denied service (its code or a
-    word for it); value = the code. Sentences that describe the work come first; a line
-    that lists the code is quoted only when no sentence describes it."""
+def denied_service(chart: ChartBundle, denial: Denial,
+                   vocabulary: Vocabulary | None = None) -> list[Evidence]:
+    """Sentences of the visit's notes that document the denied service (its code or a
+    word for it) at its own site; value = the code. A sentence that names no site is
+    quoted with the one before when that one names it. Sentences that describe the work
+    come first; a line that lists the code is quoted only when no sentence describes it."""
     own = _own_code(denial)
     if own is None:
         return []
-    pattern = service_pattern(own)
-    side = billed_side(denial)
+    visit = Visit.of(chart, denial, vocabulary)
+    pattern = service_pattern(own, vocabulary=visit.words)
+    site = own_site(visit, own, billed_side(denial))
     described: list[tuple[bool, Evidence]] = []
     listed: list[tuple[bool, Evidence]] = []
-    for document, sentence in _usable_sentences(same_day_documents(chart, denial),
-                                                denial.service_date):
-        mentions = site_mentions(sentence.text)
-        match = next((m for m in pattern.finditer(sentence.text)
-                      if not is_negated(sentence.text, m.start(), m.end())
-                      and not _at_other_side(sentence.text, m.start(), mentions, side)),
-                     None)
-        if match is None:
-            continue
-        start, end = clause_around(sentence, match.start(), match.end())
-        evidence = Evidence(quote=document.text[start:end], document_id=document.document_id,
-                            start=start, end=end, fact=DENIED_SERVICE, value=own,
-                            document_date=document.date, document_title=document.title)
-        where = listed if CODE.search(sentence.text) else described
-        where.append((sentence.section != "procedure", evidence))
+    for document in visit.documents:
+        for placed in placed_sentences(visit, document):
+            done = _first_here(visit, document, placed, pattern, site)
+            if done is None:
+                continue
+            where = listed if CODE.search(placed.sentence.text) else described
+            where.append((placed.sentence.section != "procedure",
+                          done.evidence(own, DENIED_SERVICE)))
     chosen = described or listed
     chosen.sort(key=lambda item: item[0])
     return _unique([e for _, e in chosen])[:2]
 
 
-def _at_other_side(text: str, position: int, mentions: list[_Mention], side: str | None
-                   ) -> bool:
-    """Whether a service named at ``position`` was done at the side opposite the one
-    billed ('R knee: PMM' is not the evidence of a line billed LT)."""
-    found = sites_at(text, position, mentions) if side else []
-    return bool(found) and all(_other_side(m.site, side) for m in found)
-
-
-def distinct_service(chart: ChartBundle, denial: Denial) -> list[Evidence]:
+def distinct_service(chart: ChartBundle, denial: Denial,
+                     vocabulary: Vocabulary | None = None) -> list[Evidence]:
     """A distinct site for the denied service and its partner (value 'left knee vs right
     knee'), else a separate encounter (timed notes, or a time and place named with the
-    service), incision/portal or injury named with it."""
+    service), incision/portal or injury named with it, or injuries at separate sites."""
     own = _own_code(denial)
     if own is None:
         return []
-    documents, day = same_day_documents(chart, denial), denial.service_date
+    visit = Visit.of(chart, denial, vocabulary)
     partners, side = partner_codes_in_notes(chart, denial), billed_side(denial)
-    found = distinct_sites(documents, day, own, partners, side)
-    found += separate_encounter_notes(documents, day, own, partners, side)
-    found += separate_markers(documents, day, own)
+    site = own_site(visit, own, side)
+    found = distinct_sites(visit, own, partners, side)
+    found += separate_encounter_notes(visit, own, partners, site)
+    found += separate_markers(visit, own, site)
+    found += separate_injuries(visit, own, partners, site)
     return _unique(found)[:4]
 
 
-def distinct_sites(documents: list[SourceDocument], day: date | None, own: str,
-                   partners: list[str], side: str | None = None) -> list[Evidence]:
+def distinct_sites(visit: Visit, own: str, partners: list[str], side: str | None = None
+                   ) -> list[Evidence]:
     """The first site of the denied service that differs from every partner site, quoted
     with the partner's site.
 
@@ -471,10 +610,10 @@ def distinct_sites(documents: list[SourceDocument], day: date | None, own: str,
     any knee scope) are read by the side billed (``side``, from the line's LT/RT): at that
     side they are the denied service's, at the other side the partner's. Without LT/RT
     such words count for both, and no site of them can be distinct."""
-    partner_done = services_at_sites(documents, day, partners, generic=True)
-    own_done = services_at_sites(documents, day, [own])
+    partner_done = services_at_sites(visit, partners, generic=True)
+    own_done = services_at_sites(visit, [own])
     if side is not None:
-        own_words = services_at_sites(documents, day, [own], generic=True)
+        own_words = services_at_sites(visit, [own], generic=True)
         shared = [p for p in partner_done if any(p.overlaps(o) for o in own_words)]
         partner_done = [p for p in partner_done
                         if not (p in shared and p.site.side == side)]
@@ -482,44 +621,66 @@ def distinct_sites(documents: list[SourceDocument], day: date | None, own: str,
                     if not (_other_side(o.site, side) and any(o.overlaps(p) for p in shared))]
     if not partner_done:
         return []
-    specific = services_at_sites(documents, day, partners)
+    specific = services_at_sites(visit, partners)
     partner_done.sort(key=lambda p: (_vague(p), not any(p.overlaps(q) for q in specific)))
     for done in sorted(own_done, key=_vague):
         if all(done.site.distinct_from(p.site) for p in partner_done):
             other = next(p for p in partner_done if done.site.distinct_from(p.site))
             value = f"{done.site.describe()} vs {other.site.describe()}"
-            field = separate_field(documents, day, done.site, value)
+            field = separate_field(visit, done.site, value)
             return _unique([*field, done.evidence(value), other.evidence(value)])
     return []
 
 
-SEPARATE_FIELD = _words(
-    r"separately (?:re-?)?prep(?:ped|ared)", r"(?:re-?)?prep(?:ped|ared)(?: and (?:re-?)?draped)? "
-    r"separately", r"draped separately", r"re-?prepped and re-?draped",
-    r"(?:new|second|separate|repeat) time-?\s?out", r"new instrument (?:set|tray)s?",
-    r"separate (?:instrument|back) table")
-"""A second operative field: prepped and draped apart, a new time-out, its own instruments."""
-
-
-def separate_field(documents: list[SourceDocument], day: date | None, site: Site,
-                   value: str) -> list[Evidence]:
+def separate_field(visit: Visit, site: Site, value: str) -> list[Evidence]:
     """The first sentence that has ``site`` (the denied service's, already distinct from
     the partner's) prepped and draped as its own field ('LEFT KNEE: separately prepped and
     draped ..., new time-out'), quoted with ``value``."""
-    for document, sentence in _usable_sentences(documents, day):
-        mentions = site_mentions(sentence.text)
-        for match in SEPARATE_FIELD.finditer(sentence.text):
-            if is_negated(sentence.text, match.start(), match.end()):
+    pattern = visit.words.pattern("separate_field")
+    for document, sentence in visit.sentences():
+        mentions = site_mentions(sentence.text, visit.words)
+        for match in pattern.finditer(sentence.text):
+            if not visit.done(sentence, match.start(), match.end()):
                 continue
             at = sites_at(sentence.text, match.start(), mentions)
             if at and all(m.site.side == site.side and not m.site.distinct_from(site)
                           for m in at):
                 start, end = clause_around(sentence, match.start(), match.end())
-                return [Evidence(quote=document.text[start:end],
-                                 document_id=document.document_id, start=start, end=end,
-                                 fact=DISTINCT_SERVICE, value=value,
-                                 document_date=document.date,
-                                 document_title=document.title)]
+                return [_quote(document, start, end, value)]
+    return []
+
+
+def _quote(document: SourceDocument, start: int, end: int, value: str) -> Evidence:
+    return Evidence(quote=document.text[start:end], document_id=document.document_id,
+                    start=start, end=end, fact=DISTINCT_SERVICE, value=value,
+                    document_date=document.date, document_title=document.title)
+
+
+def separate_injuries(visit: Visit, own: str, partners: list[str], site: Site | None
+                      ) -> list[Evidence]:
+    """A sentence that names injuries at several sites, one of them the denied service's
+    own site ("she sustained a right ankle fracture ... and right elbow abrasions"): the
+    injury treated at that site is a separate injury. Not when a partner service is
+    documented at that same site."""
+    if site is None or site.part is None:
+        return []
+    if any(not _elsewhere(p.site, site) for p in services_at_sites(visit, partners)):
+        return []
+    injuries = visit.words.pattern("injuries")
+    for document in visit.documents:
+        for sentence in sentences(document.text):
+            if sentence.section in ("history", "ros") or not visit.of_the_day(sentence):
+                continue
+            mentions = site_mentions(sentence.text, visit.words)
+            injured = [m.site for hit in injuries.finditer(sentence.text)
+                       if visit.done(sentence, hit.start(), hit.end())
+                       for m in sites_at(sentence.text, hit.start(), mentions)]
+            others = [s for s in dict.fromkeys(injured) if _elsewhere(s, site)]
+            if others and any(not _elsewhere(s, site) for s in injured):
+                value = (f"separate injury ({site.describe()} vs "
+                         f"{', '.join(s.describe() for s in others)})")
+                start, end = clause_around(sentence, 0, len(sentence.text))
+                return [_quote(document, start, end, value)]
     return []
 
 
@@ -534,8 +695,6 @@ _MILITARY = re.compile(r"(?:(?<![\d/])\d{1,2}/\d{1,2}/\d{2,4}|(?<!\d)\d{4}-\d{2}
 _HEADER_LINES = 3
 _APART = 30
 """Minutes two times of day must differ by to be two encounters (not one note signed twice)."""
-_SETTING = _words(r"(?:in|at) (?:the )?(?:clinic|office|ED|ER|emergency (?:department|room)|"
-                  r"urgent care|bedside)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,18 +739,15 @@ def note_time(text: str) -> _Clock | None:
     return None
 
 
-def _first_naming(document: SourceDocument, day: date | None,
-                  patterns: list[re.Pattern[str]], side: str | None = None
-                  ) -> tuple[Sentence, re.Match[str]] | None:
-    """The first usable sentence of ``document`` naming one of ``patterns`` (not negated,
-    not at the side opposite ``side``)."""
-    for _, sentence in _usable_sentences([document], day):
-        mentions = site_mentions(sentence.text)
+def _first_naming(visit: Visit, document: SourceDocument, patterns: list[re.Pattern[str]],
+                  site: Site | None = None) -> _Done | None:
+    """The first mention in ``document`` of one of ``patterns`` done that day and not at
+    a site other than ``site``."""
+    for placed in placed_sentences(visit, document):
         for pattern in patterns:
-            for match in pattern.finditer(sentence.text):
-                if not is_negated(sentence.text, match.start(), match.end()) and \
-                        not _at_other_side(sentence.text, match.start(), mentions, side):
-                    return sentence, match
+            found = _first_here(visit, document, placed, pattern, site)
+            if found is not None:
+                return found
     return None
 
 
@@ -609,44 +765,39 @@ def _line_evidence(document: SourceDocument, clock: _Clock, value: str) -> Evide
                     document_date=document.date, document_title=document.title)
 
 
-def separate_encounter_notes(documents: list[SourceDocument], day: date | None, own: str,
-                             partners: list[str], side: str | None = None) -> list[Evidence]:
+def separate_encounter_notes(visit: Visit, own: str, partners: list[str],
+                             site: Site | None = None) -> list[Evidence]:
     """Two notes of the day timed at least ``_APART`` minutes apart: one documents the denied
-    service and none of its partners' own work, the other documents a partner (a 07:40
-    clinic note with the aspiration, a 14:50 op note with the arthroscopy). Quoted: the
-    denied service's sentence and the two notes' time lines."""
+    service (at its own site) and none of its partners' own work, the other documents a
+    partner (a 07:40 clinic note with the aspiration, a 14:50 op note with the
+    arthroscopy). Quoted: the denied service's sentence and the two notes' time lines."""
     if not partners:
         return []
-    timed = [(d, t) for d in documents if (t := note_time(d.text)) is not None]
-    own_pattern = [service_pattern(own)]
-    specific = [service_pattern(p) for p in partners]
-    broad = [service_pattern(p, generic=True) for p in partners]
+    timed = [(d, t) for d in visit.documents if (t := note_time(d.text)) is not None]
+    own_pattern = [service_pattern(own, vocabulary=visit.words)]
+    specific = [service_pattern(p, vocabulary=visit.words) for p in partners]
+    broad = [service_pattern(p, generic=True, vocabulary=visit.words) for p in partners]
     for here, here_time in timed:
-        named = _first_naming(here, day, own_pattern, side)
-        if named is None or _first_naming(here, day, specific) is not None:
+        named = _first_naming(visit, here, own_pattern, site)
+        if named is None or _first_naming(visit, here, specific) is not None:
             continue
         for there, there_time in timed:
             if there is here or abs(there_time.minutes - here_time.minutes) < _APART \
-                    or _first_naming(there, day, broad) is None:
+                    or _first_naming(visit, there, broad) is None:
                 continue
             value = (f"separate encounter (notes of {here_time.label()} and "
                      f"{there_time.label()})")
-            sentence, match = named
-            start, end = clause_around(sentence, match.start(), match.end())
-            service = Evidence(quote=here.text[start:end], document_id=here.document_id,
-                               start=start, end=end, fact=DISTINCT_SERVICE, value=value,
-                               document_date=here.date, document_title=here.title)
-            return _unique([service, _line_evidence(here, here_time, value),
+            return _unique([named.evidence(value), _line_evidence(here, here_time, value),
                             _line_evidence(there, there_time, value)])
     return []
 
 
-def _elsewhere_earlier_or_later(document: SourceDocument, sentence: Sentence
+def _elsewhere_earlier_or_later(visit: Visit, document: SourceDocument, sentence: Sentence
                                 ) -> _Clock | None:
     """A time of day named in the sentence, with a clinic/ED setting, at least ``_APART``
     minutes from the note's own time ('aspirated in clinic at 0740' in a 14:50 op note)."""
     own_time = note_time(document.text)
-    if own_time is None or not _SETTING.search(sentence.text):
+    if own_time is None or not visit.words.pattern("settings").search(sentence.text):
         return None
     for clock in clock_times(sentence.text):
         if abs(clock.minutes - own_time.minutes) >= _APART:
@@ -659,71 +810,43 @@ def _vague(done: _Done) -> bool:
     return done.site.part is None
 
 
-_MARKERS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("separate encounter", _words(
-        r"separate (?:patient )?(?:encounter|session|visit|operative session)",
-        r"(?:second|another|different) (?:encounter|visit|session)",
-        r"(?:later|subsequently) (?:that|the same|same) (?:day|afternoon|evening)",
-        r"return(?:ed|s)? (?:to (?:the )?(?:clinic|office|ED|ER|urgent care) )?"
-        r"(?:later|that afternoon|that evening|the same (?:day|afternoon|evening))",
-        r"(?:re-?presented|came back) (?:to (?:the )?(?:clinic|office|ED|ER) )?"
-        r"(?:later|that afternoon|that evening)",
-        r"earlier (?:today|this morning|that day|the same day) (?:in|at) (?:the )?"
-        r"(?:clinic|office|ED|ER|urgent care)",
-        r"seen in (?:the )?(?:clinic|office|ED|ER) (?:earlier|this morning)")),
-    ("separate incision", _words(
-        r"(?:separate|distinct|different|second|additional|another) (?:[\w.-]+ ){0,3}?"
-        r"(?:incision|arthrotomy)s?")),
-    ("separate portal", _words(
-        r"(?:separate|distinct|different|second|additional|another) (?:[\w.-]+ ){0,2}?"
-        r"portals?")),
-    ("separate injury", _words(
-        r"(?:separate|distinct|different|unrelated|second|additional|another) "
-        r"(?:[\w.-]+ ){0,2}?(?:injury|injuries|wound|laceration|fracture)s?")),
+MARKERS: tuple[tuple[str, str], ...] = (
+    ("separate encounter", "separate_encounter"),
+    ("separate incision", "separate_incision"),
+    ("separate portal", "separate_portal"),
+    ("separate injury", "separate_injury"),
 )
-"""What else makes a service distinct (REFERENCE.md §2b): the value each one is read as."""
+"""What else makes a service distinct (REFERENCE.md §2b): the value each vocabulary list
+is read as."""
 
 
-def separate_markers(documents: list[SourceDocument], day: date | None, own: str
-                     ) -> list[Evidence]:
+def separate_markers(visit: Visit, own: str, site: Site | None = None) -> list[Evidence]:
     """A separate encounter, incision, portal or injury named in a sentence that documents
-    the denied service, or right before or after one."""
-    pattern = service_pattern(own)
+    the denied service at its own site, or right before or after one."""
+    pattern = service_pattern(own, vocabulary=visit.words)
     found: list[Evidence] = []
-    for document in documents:
-        listed = note_sentences(document.text)
-        names = [_names_service(s, pattern) for s in listed]
-        for index, sentence in enumerate(listed):
-            near = any(names[max(0, index - 1):index + 2])
-            if not near or not _usable(sentence, day):
-                continue
-            found += _marker_evidence(document, sentence)
+    for document in visit.documents:
+        placed = list(placed_sentences(visit, document))
+        names = [_first_here(visit, document, p, pattern, site) is not None for p in placed]
+        for index, item in enumerate(placed):
+            if any(names[max(0, index - 1):index + 2]):
+                found += _marker_evidence(visit, document, item.sentence)
     return found
 
 
-def _names_service(sentence: Sentence, pattern: re.Pattern[str]) -> bool:
-    return any(not is_negated(sentence.text, m.start(), m.end())
-               for m in pattern.finditer(sentence.text))
-
-
-def _marker_evidence(document: SourceDocument, sentence: Sentence) -> list[Evidence]:
+def _marker_evidence(visit: Visit, document: SourceDocument, sentence: Sentence
+                     ) -> list[Evidence]:
     found = []
-    elsewhere = _elsewhere_earlier_or_later(document, sentence)
+    elsewhere = _elsewhere_earlier_or_later(visit, document, sentence)
     if elsewhere is not None:
-        found.append(Evidence(quote=sentence.text, document_id=document.document_id,
-                              start=sentence.start, end=sentence.end, fact=DISTINCT_SERVICE,
-                              value=f"separate encounter ({elsewhere.label()})",
-                              document_date=document.date, document_title=document.title))
-    for value, pattern in _MARKERS:
-        for match in pattern.finditer(sentence.text):
-            if is_negated(sentence.text, match.start(), match.end()):
+        found.append(_quote(document, sentence.start, sentence.end,
+                            f"separate encounter ({elsewhere.label()})"))
+    for value, name in MARKERS:
+        for match in visit.words.pattern(name).finditer(sentence.text):
+            if not visit.done(sentence, match.start(), match.end()):
                 continue
             start, end = clause_around(sentence, match.start(), match.end())
-            found.append(Evidence(quote=document.text[start:end],
-                                  document_id=document.document_id, start=start, end=end,
-                                  fact=DISTINCT_SERVICE, value=value,
-                                  document_date=document.date,
-                                  document_title=document.title))
+            found.append(_quote(document, start, end, value))
             break
     return found
 
@@ -739,14 +862,12 @@ def _unique(items: list[Evidence]) -> list[Evidence]:
     return out
 
 
-_COMPARTMENT = re.compile(r"\b(?:separate|different|distinct|other|another)\s+compartments?\b|"
-                          r"\bcompartments?\b[^.;]{0,60}\bseparate\b", re.IGNORECASE)
-
-
-def names_separate_compartment(chart: ChartBundle, denial: Denial) -> bool:
-    """Whether the same-day notes call the service a separate compartment (which NCCI does
+def names_separate_compartment(chart: ChartBundle, denial: Denial,
+                               vocabulary: Vocabulary | None = None) -> bool:
+    """Whether the visit's notes call the service a separate compartment (which NCCI does
     not treat as a separate site)."""
-    return any(_COMPARTMENT.search(d.text) for d in same_day_documents(chart, denial))
+    pattern = _vocabulary(vocabulary).pattern("separate_compartment")
+    return any(pattern.search(d.text) for d in visit_documents(chart, denial))
 
 
 # --- the NCCI finding ----------------------------------------------------------------
@@ -922,8 +1043,9 @@ def ncci_letter_context(denial: Denial, chart: ChartBundle, table: PtpTable
 
 def register(extractors: ExtractorRegistry, checks: CheckRegistry) -> None:
     """Add this playbook's extractors and checks."""
-    extractors.register("distinct_procedure_denied_service", denied_service)
-    extractors.register("distinct_procedure_distinct_service", distinct_service)
+    extractors.register_reading("distinct_procedure_denied_service", denied_service, LISTS)
+    extractors.register_reading("distinct_procedure_distinct_service", distinct_service,
+                                LISTS)
     checks.register("distinct_procedure_em_line", em_line)
     checks.register("distinct_procedure_ncci_no_bypass", ncci_no_bypass)
     checks.register("distinct_procedure_partner_unknown", partner_unknown)

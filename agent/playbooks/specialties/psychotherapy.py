@@ -36,6 +36,8 @@ from agent.evidence.text import (
     is_negated,
     sentences,
 )
+from agent.evidence.vocabulary import Vocabulary, load_vocabulary
+from agent.notes.visit import visit_documents
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
 # --- the CPT time ranges ----------------------------------------------------------------
@@ -244,22 +246,28 @@ def _excluded_section(item: NoteSentence) -> bool:
             or item.under(HISTORY_LABELS) or item.under(DIAGNOSIS_LABELS) or item.is_heading)
 
 
-_RATIONALE = re.compile(r"rationale|medical necessity|\bwhy\b|extended|justification")
-
-
-def _is_rationale(item: NoteSentence) -> bool:
+def _is_rationale(item: NoteSentence, words: Vocabulary) -> bool:
     """Under a heading or label that justifies the session's length ("Rationale for 60-min
     session", "Why 60 min"): its times are arguments, its sentences stated reasons."""
-    return any(x is not None and _RATIONALE.search(x) for x in (item.heading, item.label))
+    labels = words.pattern("rationale_labels")
+    return any(x is not None and labels.search(x) for x in (item.heading, item.label))
 
 
 def session_documents(chart: ChartBundle, denial: Denial) -> list[SourceDocument]:
-    """Notes that can describe the billed session: the claim's encounter first, then notes
-    dated on the service date (a note days away describes another session)."""
-    linked = [d for d in chart.documents if d.linked_by == "encounter"]
-    same_day = [d for d in chart.documents if d.linked_by != "encounter"
-                and (d.date is None or d.date == denial.service_date)]
-    return linked + same_day
+    """Notes that can describe the billed session: the visit's (agent/notes/visit.py: the
+    claim's encounter first, then notes dated on the service date), then undated notes (a
+    therapist's progress note often carries no date of its own; a note dated days away
+    describes another session)."""
+    visit = visit_documents(chart, denial)
+    return visit + [d for d in chart.documents if d.date is None and d not in visit]
+
+
+VOCABULARY = "psychotherapy_time"
+"""The vocabulary the extractors read by default (specialty_playbooks/vocabularies/)."""
+
+
+def _vocabulary(vocabulary: Vocabulary | None = None) -> Vocabulary:
+    return vocabulary or load_vocabulary(VOCABULARY)
 
 
 # --- session time ------------------------------------------------------------------------
@@ -285,24 +293,6 @@ _TOTAL = re.compile(
     r"(?:[ \t]*-[ \t]*)?[ \t]*(?:minutes?|mins?|mns?)\b)", re.IGNORECASE)
 
 _SEPARATORS = re.compile(r"[;,()|•\t]| {2,}")
-_PSYCHOTHERAPY_LABEL = re.compile(r"psycho-?therap|\btherapy\b|counsel", re.IGNORECASE)
-_FACE_TO_FACE = re.compile(r"face[\s-]*to[\s-]*face|\bf2f\b|\bftf\b", re.IGNORECASE)
-_SESSION_LABEL = re.compile(r"session|total|duration|length|\bseen\b|visit", re.IGNORECASE)
-_TIME_LABEL = re.compile(r"\btime\b|\bspent\b", re.IGNORECASE)
-_NOT_SESSION = re.compile(
-    r"phone|tele-?phone|\bcall(?:ed|s)?\b|voice-?mail|\bvm\b|\btext(?:ed)?\b|e-?mail|portal|"
-    r"message|\bnext\b|schedul|\bsign(?:ed|ature)?\b|co-?sign|dictat|documentation|"
-    r"charting|travel|\bwait|arriv|check-?in|checked in|no-?show|\blate\b|cancel|\bprior\b|"
-    r"previous|\blast\b|\bE/?M\b|\bE&M\b|med(?:ication)? management|med check|\bweekly\b|"
-    r"\bcontinue\b|\brecommend|\bDOB\b|\bborn\b|\bearly\b|shorten|remaining|\bleft\b|"
-    r"\bbreak\b|interrupt|\binto\b|\bafter\b|\bbefore\b|\bago\b|\bper\b|\beach\b|"
-    r"\bevery\b|\bgroup\b|authori[sz]|\bauth\b|"
-    # A booked slot is not time spent ("Appt type: 60 min individual therapy").
-    r"\b(?:appt|appointment|visit)\.?[ \t]+type\b|\bslot\b|\bbooked\b", re.IGNORECASE)
-_HYPOTHETICAL = re.compile(r"\bwould\b|\bcould\b|\bshould\b|\bif\b|\bneeds?\b|requir|"
-                           r"expected|typical|usual|standard|planned|minimum|at least|"
-                           r"\bgoal\b|\bover\b|exceed|prefer|\bbeyond\b|more than|"
-                           r"longer than|in excess of", re.IGNORECASE)
 _APART_FROM_EM = re.compile(
     r"\b(?:separate(?:ly)?|apart|distinct|independent(?:ly)?)[ \t]+(?:from|of)[ \t]+"
     r"(?:the[ \t]+)?(?:E/?M|E&M)\b|\b(?:excluding|excl\.?|exclusive[ \t]+of|not[ \t]+"
@@ -401,12 +391,13 @@ def _window(item: NoteSentence, start: int, end: int) -> tuple[str, int, int]:
     return text[left:right], rel_start - left, rel_end - left
 
 
-def _not_the_session(window: str, start: int, end: int) -> bool:
+def _not_the_session(words: Vocabulary, window: str, start: int, end: int) -> bool:
     """Negated, hypothetical, or another event (a call, the next visit, the signature).
     Time stated apart from the E/M ("separate from E/M") is not the E/M's."""
     window = _APART_FROM_EM.sub(lambda m: " " * len(m.group()), window)
-    return (is_negated(window, start, end) or bool(_NOT_SESSION.search(window))
-            or bool(_HYPOTHETICAL.search(window)))
+    return (is_negated(window, start, end)
+            or bool(words.pattern("not_the_session").search(window))
+            or bool(words.pattern("thresholds").search(window)))
 
 
 def _sentence_at(items: list[NoteSentence], starts: list[int], offset: int
@@ -418,9 +409,11 @@ def _sentence_at(items: list[NoteSentence], starts: list[int], offset: int
     return item if item.sentence.start <= offset < item.sentence.end else None
 
 
-def _totals(document: SourceDocument, items: list[NoteSentence]) -> Iterator[TimeReading]:
+def _totals(document: SourceDocument, items: list[NoteSentence], words: Vocabulary
+            ) -> Iterator[TimeReading]:
     for item in items:
-        if _excluded_section(item) or _is_rationale(item) or item.under(DESCRIPTOR_LABELS):
+        if _excluded_section(item) or _is_rationale(item, words) \
+                or item.under(DESCRIPTOR_LABELS):
             continue
         if _CODE_ON_LINE.search(item.sentence.text):
             continue  # "Service: 90837 individual psychotherapy, 60 min" names the code
@@ -431,30 +424,31 @@ def _totals(document: SourceDocument, items: list[NoteSentence]) -> Iterator[Tim
                 continue  # "the first 5 min", "an extra 15 min": a part, not the length
             start, end = item.sentence.start + found.start(), item.sentence.start + found.end()
             window, w_start, w_end = _window(item, start, end)
-            if _not_the_session(window, w_start, w_end):
+            if _not_the_session(words, window, w_start, w_end):
                 continue
             minutes = (int(found.group("hours")) * 60 + int(found.group("hm") or 0)
                        if found.group("hours") else int(found.group("n")))
-            rank = _total_rank(window)
+            rank = _total_rank(window, words)
             if rank is None or not 0 < minutes <= MAX_SESSION_MINUTES:
                 continue
             yield TimeReading(minutes, rank, rank == 0, document, ((item, start, end),))
 
 
-def _total_rank(window: str) -> int | None:
+def _total_rank(window: str, words: Vocabulary) -> int | None:
     """How surely a total is the session's: None when nothing labels it ("exposure x 40
     min" is part of a session; "40 min" alone could be anything)."""
-    if _PSYCHOTHERAPY_LABEL.search(window):
+    if words.pattern("psychotherapy_labels").search(window):
         return 0
-    if _FACE_TO_FACE.search(window) or _SESSION_LABEL.search(window):
+    if words.pattern("face_to_face").search(window) or \
+            words.pattern("session_labels").search(window):
         return 1
-    if _TIME_LABEL.search(window):
+    if words.pattern("time_labels").search(window):
         return 4  # "time spent on exposure: 40 min" may be part of the session
     return None
 
 
 def _range_reading(document: SourceDocument, item: NoteSentence, spans: list[tuple[int, int]],
-                   a: str, b: str, bare: bool) -> TimeReading | None:
+                   a: str, b: str, bare: bool, words: Vocabulary) -> TimeReading | None:
     """A start/stop reading if every part is the session's and the minutes are plausible."""
     start_clock, end_clock = parse_clock(a), parse_clock(b)
     if start_clock is None or end_clock is None:
@@ -463,11 +457,11 @@ def _range_reading(document: SourceDocument, item: NoteSentence, spans: list[tup
     if minutes is None:
         return None
     windows = [_window(item, s, e) for s, e in spans]
-    if any(_not_the_session(*w) for w in windows):
+    if any(_not_the_session(words, *w) for w in windows):
         return None
     if bare and not _bare_range_labelled(windows[0][0][:windows[0][1]], a, b):
         return None
-    labelled = any(_PSYCHOTHERAPY_LABEL.search(w[0]) for w in windows)
+    labelled = any(words.pattern("psychotherapy_labels").search(w[0]) for w in windows)
     return TimeReading(minutes, 2 if labelled else 3, labelled, document,
                        tuple((item, s, e) for s, e in spans))
 
@@ -489,22 +483,23 @@ def _is_bare(token: str) -> bool:
     return ":" not in token and not re.search(r"[ap]|h", token, re.IGNORECASE)
 
 
-def _ranges(document: SourceDocument, items: list[NoteSentence]) -> Iterator[TimeReading]:
+def _ranges(document: SourceDocument, items: list[NoteSentence], words: Vocabulary
+            ) -> Iterator[TimeReading]:
     for item in items:
-        if _excluded_section(item) or _is_rationale(item):
+        if _excluded_section(item) or _is_rationale(item, words):
             continue
         for found in _RANGE.finditer(item.sentence.text):
             base = item.sentence.start
             bare = _is_bare(found.group("a")) and _is_bare(found.group("b"))
             reading = _range_reading(document, item, [(base + found.start(),
                                                        base + found.end())],
-                                     found.group("a"), found.group("b"), bare)
+                                     found.group("a"), found.group("b"), bare, words)
             if reading is not None:
                 yield reading
 
 
-def _pairs(document: SourceDocument, items: list[NoteSentence], text: str
-           ) -> Iterator[TimeReading]:
+def _pairs(document: SourceDocument, items: list[NoteSentence], text: str,
+           words: Vocabulary) -> Iterator[TimeReading]:
     """Labelled start and stop times ("Session start: 2:02 PM  Session end: 3:01 PM",
     "start 1405 stop 1502", "Time in: 10:02 / Time out: 10:59"), on one line or two."""
     starts = [i.sentence.start for i in items]
@@ -519,13 +514,13 @@ def _pairs(document: SourceDocument, items: list[NoteSentence], text: str
         first = _sentence_at(items, starts, begin.start("t"))
         second = _sentence_at(items, starts, stop.start("t"))
         if first is None or second is None or any(
-                _excluded_section(x) or _is_rationale(x) for x in (first, second)):
+                _excluded_section(x) or _is_rationale(x, words) for x in (first, second)):
             continue
         if first is second:
             reading = _range_reading(document, first, [(begin.start(), stop.end())],
-                                     begin.group("t"), stop.group("t"), bare=False)
+                                     begin.group("t"), stop.group("t"), False, words)
         else:
-            reading = _two_line_pair(document, first, second, begin, stop)
+            reading = _two_line_pair(document, first, second, begin, stop, words)
         if reading is not None:
             yield reading
 
@@ -543,31 +538,35 @@ def _clock_labels(begin: re.Match[str], stop: re.Match[str]) -> bool:
 
 
 def _two_line_pair(document: SourceDocument, first: NoteSentence, second: NoteSentence,
-                   begin: re.Match[str], stop: re.Match[str]) -> TimeReading | None:
+                   begin: re.Match[str], stop: re.Match[str], words: Vocabulary
+                   ) -> TimeReading | None:
     one = _range_reading(document, first, [(begin.start(), begin.end())], begin.group("t"),
-                         stop.group("t"), bare=False)
+                         stop.group("t"), False, words)
     two = _range_reading(document, second, [(stop.start(), stop.end())], begin.group("t"),
-                         stop.group("t"), bare=False)
+                         stop.group("t"), False, words)
     if one is None or two is None:
         return None
     return TimeReading(one.minutes, min(one.rank, two.rank), one.psychotherapy_label
                        or two.psychotherapy_label, document, (*one.spans, *two.spans))
 
 
-def time_readings(document: SourceDocument) -> list[TimeReading]:
+def time_readings(document: SourceDocument, vocabulary: Vocabulary | None = None
+                  ) -> list[TimeReading]:
     """Every plausible reading of the session's minutes in one note."""
     items = note_sentences(document.text)
     joined = joined_text(document.text)
-    return [*_totals(document, items), *_pairs(document, items, joined),
-            *_ranges(document, items)]
+    words = _vocabulary(vocabulary)
+    return [*_totals(document, items, words), *_pairs(document, items, joined, words),
+            *_ranges(document, items, words)]
 
 
-def _best_reading(documents: Iterable[SourceDocument], add_on: bool) -> TimeReading | None:
+def _best_reading(documents: Iterable[SourceDocument], add_on: bool, words: Vocabulary
+                  ) -> TimeReading | None:
     """The preferred reading: by rank, then note order, then position. For an add-on code
     only time labelled as psychotherapy counts (the E/M's time must not be counted)."""
     best: tuple[tuple[int, int, int], TimeReading] | None = None
     for order, document in enumerate(documents):
-        for reading in time_readings(document):
+        for reading in time_readings(document, words):
             if add_on and not reading.psychotherapy_label:
                 continue
             key = (reading.rank, order, reading.spans[0][1])
@@ -599,63 +598,51 @@ def billed_code(denial: Denial) -> str | None:
     return code if code in PSYCHOTHERAPY_CODES else None
 
 
-def psychotherapy_session_time(chart: ChartBundle, denial: Denial) -> list[Evidence]:
+def psychotherapy_session_time(chart: ChartBundle, denial: Denial,
+                               vocabulary: Vocabulary | None = None) -> list[Evidence]:
     """The session's minutes, quoted where the note states them (value "57 minutes")."""
     add_on = billed_code(denial) in ADD_ON_CODES
-    reading = _best_reading(session_documents(chart, denial), add_on)
+    reading = _best_reading(session_documents(chart, denial), add_on,
+                            _vocabulary(vocabulary))
     return _reading_evidence(reading) if reading else []
 
 
 # --- the work done, and why the session needed its length --------------------------------
 
-def _terms(flags: int, *pairs: tuple[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    return tuple((label, re.compile(r"(?<![A-Za-z])(?:" + pattern + r")(?![A-Za-z])", flags))
-                 for label, pattern in pairs)
-
-
-NEED_TERMS = (
-    *_terms(re.IGNORECASE,
-            ("suicide risk", r"suicid\w*"), ("self-harm", r"self[- ]?harm\w*|self[- ]injur\w*"),
-            ("homicidal ideation", r"homicid\w*"), ("safety plan", r"safety[- ]plan\w*"),
-            ("suicide risk", r"(?:suicide |lethality )?risk assessment|means restriction|"
-                             r"lethal means"),
-            ("crisis", r"crisis|crises|crisis intervention"),
-            ("trauma processing", r"trauma processing|process(?:ed|ing)? (?:the |of )?"
-                                  r"(?:index )?trauma|trauma narrative|trauma[- ]focused|"
-                                  r"imaginal exposure|prolonged exposure|written account|"
-                                  r"impact statement|cognitive processing therapy"),
-            # a diagnosis name ("brief psychotic d/o", "w/ psychotic features") is not the
-            # session's acute state
-            ("acute decompensation", r"(?:acute(?:ly)? )?decompensat\w*|psychosis|"
-                                     r"psychotic(?![ \t]+(?:d/o|disorder|features))|"
-                                     r"acute(?:ly)? (?:agitat\w*|distress\w*)"),
-            ("hospitalization considered", r"(?:psychiatric |inpatient )?hospitali[sz]\w*|"
-                                           r"involuntary hold")),
-    *_terms(0, ("suicidal ideation", r"SI(?! joint)"), ("homicidal ideation", r"HI"),
-            ("self-harm", r"SIB|NSSI"), ("trauma processing", r"EMDR|TF-CBT"),
-            ("positive C-SSRS", r"C-?SSRS")),
+NEED_LISTS: tuple[tuple[str, str], ...] = (
+    ("suicide risk", "need_suicidality"),
+    ("self-harm", "need_self_harm"),
+    ("homicidal ideation", "need_homicidality"),
+    ("safety plan", "need_safety_plan"),
+    ("suicide risk", "need_risk_assessment"),
+    ("crisis", "need_crisis"),
+    ("trauma processing", "need_trauma_processing"),
+    ("acute decompensation", "need_decompensation"),
+    ("hospitalization considered", "need_hospitalization"),
+    ("suicidal ideation", "need_suicidal_ideation"),
+    ("homicidal ideation", "need_homicidal_ideation"),
+    ("self-harm", "need_self_injury"),
+    ("trauma processing", "need_trauma_therapy"),
+    ("positive C-SSRS", "need_cssrs"),
 )
 """Reasons a session needed 53+ minutes (the issue's list: crisis, SI, safety plan, trauma
-processing, acute decompensation, C-SSRS positive)."""
+processing, acute decompensation, C-SSRS positive): the value each vocabulary list is
+quoted as, in the order they are looked for."""
 
-WORK_TERMS = (
-    *_terms(re.IGNORECASE,
-            ("psychotherapy intervention",
-             r"cognitive restructuring|behavio(?:u)?ral activation|exposure|psychoeducation|"
-             r"motivational interviewing|mindfulness|problem[- ]solving|skills? training|"
-             r"coping (?:skills|strategies)|interpersonal|psychodynamic|supportive "
-             r"(?:psycho)?therapy|relaxation|grounding|thought record|worksheet|homework "
-             r"review|socratic|chain analysis|distress tolerance|emotion regulation|"
-             r"family therapy")),
-    *_terms(0, ("psychotherapy intervention", r"CBT|DBT|IPT|TF-CBT")),
-)
+WORK_LISTS: tuple[tuple[str, str], ...] = (("psychotherapy intervention", "interventions"),)
 """The work of any psychotherapy session (for 90832/90834 and their add-ons)."""
 
-_EXTENDED = re.compile(r"extended|longer|additional time|extra time|60[- ]?min|beyond|"
-                       r"needed|required|necessar|necessitat|requires", re.IGNORECASE)
-_CSSRS_POSITIVE = re.compile(r"positive|\bpos\b|\+|ideation|behavior|yes|endorse",
-                             re.IGNORECASE)
-_CSSRS = re.compile(r"c-?ssrs|columbia", re.IGNORECASE)
+TIME_LISTS = ("psychotherapy_labels", "face_to_face", "session_labels", "time_labels",
+              "not_the_session", "thresholds", "rationale_labels")
+WORK_VOCABULARY_LISTS = (*(name for _, name in NEED_LISTS), *(n for _, n in WORK_LISTS),
+                         "rationale_labels", "extended_session", "cssrs_positive", "cssrs")
+"""The lists each extractor reads (checked at start-up against the playbook's vocabulary)."""
+
+Terms = tuple[tuple[str, re.Pattern[str]], ...]
+
+
+def _terms(words: Vocabulary, lists: tuple[tuple[str, str], ...]) -> Terms:
+    return tuple((label, words.pattern(name)) for label, name in lists)
 
 
 _DENIED_AFTER = re.compile(r"^(?:[ \t]*/[ \t]*[A-Z]{2,4})*[ \t]*[:=]?[ \t]*(?:denied|denies|"
@@ -668,13 +655,14 @@ def _negated(text: str, start: int, end: int) -> bool:
     return is_negated(text, start, end) or bool(_DENIED_AFTER.match(text[end:]))
 
 
-def _term_hit(text: str, terms: Iterable[tuple[str, re.Pattern[str]]]
+def _term_hit(text: str, terms: Terms, words: Vocabulary
               ) -> tuple[str, re.Match[str]] | None:
     for label, pattern in terms:
         for found in pattern.finditer(text):
             if _negated(text, found.start(), found.end()):
                 continue
-            if label == "positive C-SSRS" and not _CSSRS_POSITIVE.search(text[found.end():]):
+            if label == "positive C-SSRS" and \
+                    not words.pattern("cssrs_positive").search(text[found.end():]):
                 continue
             return label, found
     return None
@@ -690,19 +678,20 @@ def _after_quoted_speech(text: str, lo: int, term_start: int) -> int:
     return ends[-1].end() if ends else lo
 
 
-def _note_work(document: SourceDocument, terms: tuple[tuple[str, re.Pattern[str]], ...],
-               need_only: bool) -> Iterator[tuple[int, Evidence]]:
+def _note_work(document: SourceDocument, terms: Terms, need_only: bool, words: Vocabulary
+               ) -> Iterator[tuple[int, Evidence]]:
     for item in note_sentences(document.text):
         if _excluded_section(item):
             continue
-        hit = _term_hit(item.sentence.text, terms)
+        hit = _term_hit(item.sentence.text, terms, words)
         if hit is None:
             continue
         label, found = hit
         need = label != "psychotherapy intervention"
         if need_only and not need:
             continue
-        stated = _is_rationale(item) or bool(_EXTENDED.search(item.sentence.text))
+        stated = _is_rationale(item, words) or \
+            bool(words.pattern("extended_session").search(item.sentence.text))
         rank = (0 if stated else 1) if need else 3
         lo, hi = clause_around(item.sentence, found.start(), found.end())
         lo = _after_quoted_speech(document.text, lo, item.sentence.start + found.start())
@@ -711,14 +700,15 @@ def _note_work(document: SourceDocument, terms: tuple[tuple[str, re.Pattern[str]
                              document_date=document.date, document_title=document.title)
 
 
-def _positive_screens(facts: Iterable[StructuredFact]) -> Iterator[tuple[int, Evidence]]:
+def _positive_screens(facts: Iterable[StructuredFact], words: Vocabulary
+                      ) -> Iterator[tuple[int, Evidence]]:
     """A C-SSRS Observation whose value shows ideation or behavior (not negated)."""
     for fact in facts:
         if fact.resource_type != "Observation" or not fact.value:
             continue
-        if not _CSSRS.search(f"{fact.display or ''} {fact.code or ''}"):
+        if not words.pattern("cssrs").search(f"{fact.display or ''} {fact.code or ''}"):
             continue
-        hit = _CSSRS_POSITIVE.search(fact.value)
+        hit = words.pattern("cssrs_positive").search(fact.value)
         if hit is None or is_negated(fact.value, hit.start(), hit.end()):
             continue
         yield 2, Evidence(quote=fact.quote, document_id=fact.resource_id,
@@ -726,17 +716,20 @@ def _positive_screens(facts: Iterable[StructuredFact]) -> Iterator[tuple[int, Ev
                           document_date=fact.date, document_title=fact.display)
 
 
-def psychotherapy_session_work(chart: ChartBundle, denial: Denial) -> list[Evidence]:
+def psychotherapy_session_work(chart: ChartBundle, denial: Denial,
+                               vocabulary: Vocabulary | None = None) -> list[Evidence]:
     """What the session did; for 90837/90838 only what needed the longer session. Stated
     reasons for the extended time come first, then risk and trauma work, then a positive
     C-SSRS on file, then (shorter codes) the interventions."""
     long_session = billed_code(denial) in LONG_SESSION_CODES
-    terms = NEED_TERMS if long_session else (*NEED_TERMS, *WORK_TERMS)
+    words = _vocabulary(vocabulary)
+    need = _terms(words, NEED_LISTS)
+    terms = need if long_session else (*need, *_terms(words, WORK_LISTS))
     found: list[tuple[int, Evidence]] = []
     for document in session_documents(chart, denial):
-        found.extend(_note_work(document, terms, need_only=long_session))
+        found.extend(_note_work(document, terms, long_session, words))
     same_day = [f for f in chart.facts if f.date is None or f.date == denial.service_date]
-    found.extend(_positive_screens(same_day))
+    found.extend(_positive_screens(same_day, words))
     found.sort(key=lambda item: item[0])
     return _varied([evidence for _, evidence in found], limit=3)
 
@@ -847,8 +840,10 @@ def lower_code_supported(ctx: CheckContext) -> str | None:
 
 def register(extractors: ExtractorRegistry, checks: CheckRegistry) -> None:
     """Register the psychotherapy extractors and checks."""
-    extractors.register("psychotherapy_session_time", psychotherapy_session_time)
-    extractors.register("psychotherapy_session_work", psychotherapy_session_work)
+    extractors.register_reading("psychotherapy_session_time", psychotherapy_session_time,
+                                TIME_LISTS)
+    extractors.register_reading("psychotherapy_session_work", psychotherapy_session_work,
+                                WORK_VOCABULARY_LISTS)
     checks.register("psychotherapy_downcode_supported", downcode_supported)
     checks.register("psychotherapy_downcode_unsupported", downcode_unsupported)
     checks.register("psychotherapy_under_reportable_minutes", under_reportable_minutes)
