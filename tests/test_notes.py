@@ -114,6 +114,7 @@ def test_sections_and_abbreviations_are_data() -> None:
     assert layout.sections["history of present illness"] == "hpi"
     assert layout.sections["indications for surgery"] == "indication"
     assert layout.sections["postoperative diagnoses"] == "indication"
+    assert layout.sections["family history"] == "family"
     assert "dr" in layout.never_end and "b.i.d" in layout.dotted
 
 
@@ -135,6 +136,9 @@ def test_sections_and_abbreviations_are_data() -> None:
     ("We will obtain an MRI of the knee.", "MRI", {"PLANNED"}),
     ("Mother with breast cancer.", "breast cancer", {"FAMILY"}),
     ("s/p left knee arthroscopy in 2019.", "left knee arthroscopy", {"HISTORICAL"}),
+    ("A prior injection gave no relief.", "injection", {"HISTORICAL"}),
+    ("Prior to the incision the knee was examined.", "knee", set()),
+    ("COPD in his father.", "COPD", {"FAMILY"}),
     ("Moderate effusion of the right knee.", "effusion", set()),
 ])
 def test_assertion_context(sentence: str, phrase: str, categories: set[str]) -> None:

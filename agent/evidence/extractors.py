@@ -139,17 +139,22 @@ def objective_findings(chart: ChartBundle, vocabulary: Vocabulary,
     order = 0
     for document in chart.documents:
         for sentence in sentences(document.text):
+            if sentence.section == "family":
+                continue  # a relative's, never the patient's
             study = studies.search(sentence.text) is not None
             observation = observed.search(sentence.text) is not None
             reported = sentence.section in REPORTED_SECTIONS
             if reported and not (study or observation):
                 continue
+            # A study's result stands however long ago the study was ("a previous MRI
+            # showed a herniated disc"); other findings the history dates are past ones.
+            dated = reported and not (study and observation)
             strength = 0
-            match = _first_current(sentence, findings, reported)
+            match = _first_current(sentence, findings, dated)
             for weaker in (minor, measurements):
                 if match is None:
                     strength += 1
-                    match = _first_current(sentence, weaker, reported)
+                    match = _first_current(sentence, weaker, dated)
             if match is not None:
                 start, end = clause_around(sentence, match.start(), match.end())
             elif sentence.label and findings.search(sentence.label) and not is_negated(
@@ -182,12 +187,12 @@ def _finding_rank(sentence: Sentence, result: bool, witnessed: bool) -> int:
 
 
 def _first_current(sentence: Sentence, pattern: re.Pattern[str],
-                   reported: bool) -> re.Match[str] | None:
-    """The first match of ``pattern`` in the sentence asserted as present (and, in a
-    section that reports, not placed in the past)."""
+                   dated: bool) -> re.Match[str] | None:
+    """The first match of ``pattern`` in the sentence asserted as present (and, when
+    ``dated``, not placed in the past)."""
     for match in pattern.finditer(sentence.text):
         if _current(sentence, match.start(), match.end()) and not (
-                reported and _is_history(sentence, match)):
+                dated and _is_history(sentence, match)):
             return match
     return None
 
@@ -253,7 +258,7 @@ def failed_treatments(chart: ChartBundle, vocabulary: Vocabulary,
         # The failure is looked for first, in the whole note: most sentences state none,
         # and naming the treatments (drug names included) costs more.
         failing = sorted(i for i in _sentences_with(failures, document.text, read)
-                         if fails(read[i]))
+                         if read[i].section != "family" and fails(read[i]))
         quoted: set[int] = set()
         for index in failing:
             sentence = read[index]

@@ -37,6 +37,10 @@ class TermList(BaseModel):
     terms: tuple[str, ...] = ()
     drug_classes: tuple[str, ...] = Field((), description="Class ids of "
                                           "agent/notes/data/drug_classes.yaml.")
+    values: dict[str, str] = Field(default_factory=dict, description=(
+        "What a match of this list stands for, as its extractor reports or decides it "
+        "(e.g. the ASA class a comorbidity is an example of, the procedure codes a "
+        "service's words document): names and values the extractor documents."))
 
     @model_validator(mode="after")
     def _something(self) -> TermList:
@@ -64,6 +68,10 @@ class Vocabulary:
     name: str
     patterns: dict[str, re.Pattern[str]]
     classes: dict[str, frozenset[str]] = field(default_factory=dict)
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+    """List -> its ``values`` (what a match of it stands for)."""
+    order: tuple[str, ...] = ()
+    """The lists in the order the file writes them."""
 
     def pattern(self, name: str) -> re.Pattern[str]:
         """The whole-word pattern of the list ``name`` (matching nothing when the list
@@ -87,6 +95,15 @@ class Vocabulary:
             found += [(d.start, d.end) for d in DrugVocabulary.default().find(text)
                       if d.classes & wanted]
         return sorted(set(found))
+
+    def values(self, name: str) -> dict[str, str]:
+        """What a match of the list ``name`` stands for (its ``values``; empty if none)."""
+        self.pattern(name)
+        return self.attributes.get(name, {})
+
+    def lists_with(self, key: str) -> list[str]:
+        """The lists that give a value for ``key``, in the order the file writes them."""
+        return [name for name in self.order if key in self.attributes.get(name, {})]
 
     def require(self, *names: str) -> Vocabulary:
         """Itself, when it has every list in ``names``; else a VocabularyError."""
@@ -170,4 +187,6 @@ def load_vocabulary(name: str, directory: Path | None = None) -> Vocabulary:
             patterns[list_name] = words(item.terms)
         if item.drug_classes:
             classes[list_name] = frozenset(item.drug_classes)
-    return Vocabulary(name, patterns, classes)
+    return Vocabulary(name, patterns, classes,
+                      {n: dict(item.values) for n, item in data.lists.items() if item.values},
+                      tuple(data.lists))
