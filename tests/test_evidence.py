@@ -185,6 +185,15 @@ def test_a_quote_is_whole_sentences_or_a_whole_clause(quote: str,
     assert (found is None) if problem is None else (found is not None and problem in found)
 
 
+def test_a_field_of_a_row_laid_out_in_columns_is_a_clause() -> None:
+    from agent.evidence.quality import quote_problem
+
+    row = "Pt: BRENNAN, I    DOS: 08/25/2026    PA# HM-PA-771904 verified w/ front desk\n"
+    start = row.index("PA#")
+    assert quote_problem(row, start, row.index("\n")) is None
+    assert quote_problem(row, row.index("HM-PA"), row.index("\n")) is not None
+
+
 def test_a_fragment_from_any_extractor_never_reaches_the_decision() -> None:
     """A plugged-in extractor that cuts a quote at a line end: the fragment is dropped,
     the fact is missing, the denial goes to review (no letter quotes it)."""

@@ -3,13 +3,15 @@ reader reads the note; never a fragment cut at a line break or inside a clause.
 
 A clause starts at its sentence's start or after a clause mark (``,`` ``;`` ``:`` ``(``
 or a dash) and ends at its sentence's end or before one (``.`` ``,`` ``;`` ``:`` ``)``
-or a dash). Extractors quote through :func:`agent.evidence.text.clause_around`, which
+or a dash); in a row laid out in columns (three spaces or a tab between fields) a field
+is a clause of its own. Extractors quote through :func:`agent.evidence.text.clause_around`, which
 cuts long sentences there; this check is what holds every extractor, built in or
 plugged in, to it. Structured resources (no span) have no shape to check.
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 
 from agent.evidence.model import Evidence
@@ -17,6 +19,8 @@ from agent.notes.reader import Sentence, read_note
 
 _OPENS = (",", ";", ":", "(", "-", "–", "—")
 _CLOSES = (",", ";", ":", ".", ")", "-", "–", "—", "!", "?")
+_GAP_BEFORE = re.compile(r"(?: {3,}|\t)$")
+_GAP_AFTER = re.compile(r"(?: {3,}|\t)")
 
 
 def quote_problem(text: str, start: int, end: int) -> str | None:
@@ -26,9 +30,12 @@ def quote_problem(text: str, start: int, end: int) -> str | None:
     first, last = _sentence_at(read, start), _sentence_at(read, max(start, end - 1))
     if first is None or last is None:
         return f"{start}-{end} is not inside the note's sentences"
-    if start != first.start and not text[first.start:start].rstrip().endswith(_OPENS):
+    before, after = text[first.start:start], text[end:last.end]
+    if start != first.start and not before.rstrip().endswith(_OPENS) \
+            and not _GAP_BEFORE.search(before):
         return f"{start}-{end} starts inside a clause"
-    if end != last.end and not text[end:last.end].lstrip().startswith(_CLOSES):
+    if end != last.end and not after.lstrip().startswith(_CLOSES) \
+            and not _GAP_AFTER.match(after):
         return f"{start}-{end} ends inside a clause"
     return None
 
