@@ -73,19 +73,38 @@ def _kinds(text: str) -> list[tuple[str, tuple[str, ...]]]:
 # --------------------------------------------------------------------------- passages
 
 
-def test_passages_join_wrapped_lines_semicolons_and_abbreviations() -> None:
+def test_passages_are_the_readers_sentences_and_clauses_a_hanging_line_goes_on() -> None:
     text = ("A/P:\n1. Chest pain, new - ETT today; start ASA 81 mg,\n   atorvastatin 40 mg.\n"
-            "2. Near-syncope - monitor.\nTotal time 32 min incl. record review.\n")
+            "2. Near-syncope - Holter monitor.\nTotal time 32 min incl. record review.\n")
     found = em25.passages(text)
     assert [p.text for p in found] == [
-        "Chest pain, new - ETT today; start ASA 81 mg,\n   atorvastatin 40 mg.",
-        "Near-syncope - monitor.", "Total time 32 min incl. record review."]
+        "Chest pain, new - ETT today;", "start ASA 81 mg,\n   atorvastatin 40 mg.",
+        "Near-syncope - Holter monitor.", "Total time 32 min incl. record review."]
     assert all(text[p.start:p.end] == p.text for p in found)
     assert {p.section for p in found} == {"assessment"}
 
 
+def test_a_plan_paragraph_is_read_sentence_by_sentence_with_its_opening_problem() -> None:
+    text = ("Plan: R shoulder impingement, new. Start naproxen 500 mg BID. Discussed\n"
+            "sleep hygiene at length, and I will see her in 4 weeks for a recheck of both.\n"
+            "2. Tinea pedis - Rx: terbinafine 250 mg daily.\n")
+    found = em25.passages(text)
+    assert [(p.text, p.opening) for p in found] == [
+        ("R shoulder impingement, new.", ""),
+        ("Start naproxen 500 mg BID.", "R shoulder impingement, new."),
+        ("Discussed\nsleep hygiene at length, and I will see her in 4 weeks for a recheck "
+         "of both.", "R shoulder impingement, new."),
+        ("Tinea pedis - Rx: terbinafine 250 mg daily.", "")]
+
+
+def test_a_dose_cut_off_its_drug_by_a_period_stays_with_it() -> None:
+    text = "Impression: Acute sinusitis.\nMedication: Augmentin. 875 mg bid. Saline rinses.\n"
+    assert [p.text for p in em25.passages(text)] == [
+        "Acute sinusitis.", "Medication: Augmentin. 875 mg bid.", "Saline rinses."]
+
+
 @pytest.mark.parametrize("header", ["Assessment & Plan:", "A&P:", "Impression/Plan:",
-                                    "IMPRESSION + PLAN"])
+                                    "IMPRESSION + PLAN", "DISCUSSION:"])
 def test_a_p_headers_the_shared_list_misses_are_recognised(header: str) -> None:
     text = f"O: BP 150/90.\n{header}\nHTN uncontrolled - increase lisinopril to 20 mg.\n"
     sections = {p.text: p.section for p in em25.passages(text)}
@@ -100,7 +119,7 @@ def test_only_the_visit_notes_count() -> None:
                   "date_window"),
         _document("A/P: HTN uncontrolled - start amlodipine 5 mg.", date(2026, 8, 31),
                   "earlier", "date_window")))
-    assert [d.document_id for d in em25.visit_documents(chart, _denial(day=day))] == [
+    assert [w.document.document_id for w in em25.separate_work(chart, _denial(day=day))] == [
         "DocumentReference/same"]
 
 
@@ -118,7 +137,8 @@ def test_each_kind_of_separate_work_is_read() -> None:
         ("Palpitations, new onset - likely PACs.", ("new problem",)),
         ("T2DM, poorly controlled - metformin ↑ to 1000 mg BID.",
          ("worsening chronic condition", "medication change")),
-        ("Near-syncope - 14-day Zio patch; TSH, BMP, Mg today.", ("new order",)),
+        ("Near-syncope - 14-day Zio patch;", ("new order",)),
+        ("TSH, BMP, Mg today.", ("new order",)),
         ("Tobacco use - 5 min cessation counseling.", ("counseling",)),
         ("Gyn referral.", ("new order",))]
 
@@ -147,8 +167,7 @@ def test_the_procedure_its_decision_and_its_site_are_not_separate_work() -> None
             "A/P: R knee OA, new. Start meloxicam 15 mg daily.\n"
             "Discussed R/B/A incl. infection, flare; pt wishes to proceed.\n"
             "Echo today: LVEF 55%; start lisinopril 10 mg.\n")
-    assert _kinds(text) == [("Echo today: LVEF 55%; start lisinopril 10 mg.",
-                             ("medication change",))]
+    assert _kinds(text) == [("start lisinopril 10 mg.", ("medication change",))]
 
 
 @pytest.mark.parametrize(("line", "kinds"), [
@@ -174,10 +193,46 @@ def test_the_procedure_its_decision_and_its_site_are_not_separate_work() -> None
     ("Dizziness - an ENG was ordered to evaluate vestibular function.", ("new order",)),
     ("Fatigue - we will get a fasting blood sugar and lipid profile.", ("new order",)),
     ("Snoring - we discussed at length the issue of sleep apnea.", ("counseling",)),
+    # a later 'negative' is about its own clause, not the discussion
+    ("We discussed at length, the risks of obesity and its negative effects.",
+     ("counseling",)),
+    # a cause not yet known, a problem still present, a failing chronic condition
+    ("Chronic cough, cause unclear.", ("undiagnosed problem",)),
+    ("Vertigo of uncertain etiology.", ("undiagnosed problem",)),
+    ("She still has a draining ulcer on the left shin.", ("unresolved problem",)),
+    ("Pressure sore over the sacrum, not yet healed.", ("unresolved problem",)),
+    ("Weight at 85% of ideal, a nutritional failure.", ("worsening chronic condition",)),
+    # a non-drug treatment changed, a work status decided
+    ("Will increase his daily caloric intake with supplements.", ("treatment change",)),
+    ("He is cleared to return to full duty.", ("work status decision",)),
+    ("Off work for 3 days.", ("work status decision",)),
+    # a prescription label with a brand, and as-needed dosing that is no condition
+    ("Rx: Keflex 500 mg QID.", ("medication change",)),
+    ("Medication: Tylenol. 650 mg q6h.", ("medication change",)),
+    ("He is to be prescribed Norco for 5 days p.r.n. pain.", ("medication change",)),
 ])
 def test_plans_written_the_short_way_are_separate_work(line: str,
                                                        kinds: tuple[str, ...]) -> None:
     assert _kinds(f"A/P:\n{line}\n") == [(line, kinds)]
+
+
+@pytest.mark.parametrize("line", [
+    "A 12-lead ECG was performed in the office today.",   # the same-day test itself
+    "We will monitor her weight closely.",                 # watching is no monitor order
+    "Hypertension, cause unclear, r/o renal artery stenosis - no new meds.",
+    "No open wound.",
+])
+def test_done_watched_or_negated_is_not_separate_work(line: str) -> None:
+    kinds = [kind for _, found in _kinds(f"A/P:\n{line}\n") for kind in found]
+    assert "new order" not in kinds and "unresolved problem" not in kinds
+    assert "medication change" not in kinds
+
+
+def test_a_plan_paragraph_opening_with_the_procedure_still_shows_other_work() -> None:
+    text = ("A: 1. Plantar fasciitis. 2. Onychomycosis.\n"
+            "P: Injection into the left heel with 1 cc Celestone. The foot was taped. Rx: "
+            "Lamisil 250 mg daily. Follow up in 2 weeks.\n")
+    assert _kinds(text) == [("Rx: Lamisil 250 mg daily.", ("medication change",))]
 
 
 def test_a_conditional_plan_is_not_separate_work() -> None:
@@ -203,7 +258,7 @@ def test_hpi_complaints_and_mdm_statements_are_not_separate_work() -> None:
     ("I spent 45 minutes on the date of service.", "total time 45 minutes"),
     ("Time spent: 32 mins.", "total time 32 minutes"),
     ("35 min total.", "total time 35 minutes"),
-    ("(new problem w/ uncertain prognosis; Rx drug mgmt)",
+    ("(new problem w/ uncertain prognosis; Rx drug mgmt)",  # one sentence, its clauses
      "MDM elements of new problem with uncertain prognosis and prescription drug "
      "management"),
 ])
@@ -242,6 +297,21 @@ def test_no_separate_service_fires_on_a_procedure_only_note() -> None:
     assert "new-patient" not in detail
     new = em25.no_separate_service(_context(text, _denial("99203", ("20610", "99203"))))
     assert new is not None and "new-patient status (99203) alone does not justify" in new
+
+
+def test_a_postoperative_check_with_a_minor_lysis_is_written_off() -> None:
+    text = ("HPI: Seen for follow-up after his hernia repair 2 weeks ago.\n"
+            "Exam: A small adhesion at the incision was gently lysed today.\n"
+            "Impression: Satisfactory postoperative course.\n"
+            "Plan: Routine follow-up as needed.\n")
+    assert em25.no_separate_service(_context(text, _denial("99213", ("10140", "99213"))))
+
+
+def test_a_bare_problem_of_its_own_keeps_the_write_off_away() -> None:
+    text = ("Impression: 1. Onychocryptosis. 2. Hyperlipidemia.\n"
+            "Plan: The nail border was excised under digital block. Follow up in a week.\n")
+    assert em25.no_separate_service(_context(text, _denial("99213", ("11730", "99213")))) \
+        is None
 
 
 def test_no_separate_service_is_silent_with_work_or_without_procedure_text() -> None:
@@ -295,6 +365,18 @@ def test_time_below_without_a_stated_mdm_level_goes_to_an_auditor() -> None:
                                       _denial("99204", ("20610", "99204"))))
     assert new is not None and new.startswith("total time 38 minutes supports 99203, below "
                                               "the 45-minute minimum for 99204; no MDM level")
+
+
+def test_a_work_status_decision_alone_does_not_show_the_level() -> None:
+    text = ("Impression: Right shoulder strain.\nPlan: The patient is cleared for work.\n"
+            "Two views of the shoulder show no fracture.\n")
+    detail = em25.level_unclear(_context(text, _denial("99204", ("73030", "99204"))))
+    assert detail is not None and detail.startswith(
+        "the only separate work documented is a work status decision, which is no element "
+        "of MDM")
+    assert em25.level_unclear(_context(text, _denial("99202", ("73030", "99202")))) is None
+    assert em25.level_unclear(_context(text + "Total time 50 min.\n",
+                                       _denial("99204", ("73030", "99204")))) is None
 
 
 def test_level_unclear_cases() -> None:
@@ -597,7 +679,7 @@ def test_time_below_the_level_without_stated_mdm_needs_review(
             "billed") in timed.triage.reason
     assert timed.letter.status == "not_drafted"
     assert [e.quote for e in timed.evidence if e.fact == "separate_em_work"] == [
-        "T2DM, uncontrolled - add glipizide 5 mg qAM; diet reviewed; A1c in 3 mo."]
+        "T2DM, uncontrolled - add glipizide 5 mg qAM;", "A1c in 3 mo."]
 
 
 def test_time_and_stated_mdm_below_the_level_is_a_corrected_claim(

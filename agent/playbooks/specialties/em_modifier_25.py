@@ -2,31 +2,41 @@
 
 REFERENCE.md §2d. The E/M on the day of a minor procedure, including the decision to
 perform it, is paid with the procedure; the work inherent in a diagnostic test (an echo's
-own findings) is paid with the test. What modifier 25 claims is *other* work: a new
-problem, a worsening chronic condition, a medication change, a new order, counseling.
-New-patient status alone does not justify it. The level billed must still be supported by
-medical decision making (MDM) or by total time on the date of service (CPT 2024 minimums).
+own findings) is paid with the test. What modifier 25 claims is *other* work: a new,
+undiagnosed, unresolved or worsening problem, a medication or treatment change, a new
+order, counseling, a work status decision. New-patient status alone does not justify it.
+The level billed must still be supported by medical decision making (MDM) or by total time
+on the date of service (CPT 2024 minimums).
+
+The words that stand for those meanings are data:
+``specialty_playbooks/vocabularies/em_modifier_25.yaml`` (one list per meaning). Notes are
+read by the one note reader (agent/notes/): its sentences (wrapped lines joined, a ``;``
+clause its own item), sections and assertion context; a visit's notes are
+agent/notes/visit.py's. Python here reads values (doses, courses, minutes, MDM levels) and
+decides.
 
 Extractors (facts of ``specialty_playbooks/em_modifier_25.yaml``):
 
-* ``em25_separate_work``: assessment/plan passages of the visit's notes that document
-  separate work, each valued by its kinds ("new problem", "medication change", ...).
-  Clauses that name the procedure or test, and passages about the procedure's anatomic
-  site, are not separate work.
+* ``em25_separate_work``: assessment/plan items of the visit's notes that document
+  separate work, each valued by its kinds ("new problem", "medication change", ...). An
+  item that names the procedure or test, or the procedure's anatomic site (itself or the
+  problem that opens its paragraph), is not separate work.
 * ``em25_level_support``: a stated MDM level ("MDM: moderate"), a total time ("Total
   time 42 min"), or MDM elements in CPT's words ("Rx drug mgmt").
 
 Checks (the playbook's ``not_appeal`` rules):
 
-* ``em25_no_separate_service``: no separate work, and the notes document the procedure or
-  test (indications, consent, the decision to perform it, its findings) → write off.
+* ``em25_no_separate_service``: no separate work, the notes document the procedure or test,
+  and the assessment and plan are readable with every item the procedure's own work (the
+  procedure, its site, its aftercare) → write off.
 * ``em25_time_below_level``: separate work, a total time below the billed level's minimum
   *and* a stated MDM level below the level billed (an established-patient code): both
   routes to the level (MDM or time, REFERENCE.md §2d) agree on a lower code → corrected
   claim at the higher of the two codes they support.
 * ``em25_level_unclear``: separate work, but the documented time or MDM falls short of the
   level billed in a way a corrected claim cannot settle alone (time below with no stated
-  MDM level: free text may support the level by MDM, which the agent does not grade) → an
+  MDM level: free text may support the level by MDM, which the agent does not grade), or
+  the only separate work is a work status decision, which is no element of MDM → an
   auditor decides.
 
 Notes are untrusted data: they are matched against patterns, never followed.
@@ -36,7 +46,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
@@ -45,8 +55,10 @@ from agent.ehr.model import ChartBundle, SourceDocument
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.text import MAX_QUOTE, is_negated, sentences
-from agent.notes.drugs import DrugVocabulary
+from agent.evidence.vocabulary import Vocabulary, load_vocabulary
+from agent.notes.context import Cue
 from agent.notes.reader import assertion
+from agent.notes.visit import visit_documents
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
 # --- the billing facts (REFERENCE.md §2d) ----------------------------------------------
@@ -71,9 +83,6 @@ send a denial to review, never to correct a claim."""
 
 EM_CODES = frozenset(TIME_MINIMUMS)
 
-SeparateKind = Literal["new problem", "worsening chronic condition", "medication change",
-                       "new order", "counseling"]
-
 
 def family(code: str) -> tuple[str, ...]:
     """The office E/M codes of the same patient type as ``code``, lowest level first."""
@@ -91,97 +100,16 @@ def code_for_mdm(code: str, level: str) -> str:
     return family(code)[MDM_LEVELS.index(level)]
 
 
-# --- patterns --------------------------------------------------------------------------
+# --- value readers ---------------------------------------------------------------------
 
-def _words(*patterns: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(patterns) + r")(?![A-Za-z])",
-                      re.IGNORECASE)
-
-
-PROCEDURE_TERMS = _words(
-    r"inject(?:ion|ions|ed|ing)?", r"inj", r"aspirat(?:e|ed|ion|ing)", r"arthrocentesis",
-    r"CSI", r"(?:cortisone|steroid) shot", r"kenalog", r"triamcinolone", r"depo-?medrol",
-    r"methylprednisolone", r"lido(?:caine)?", r"consent(?:ed)?", r"time[- ]?out",
-    r"procedures?", r"biopsy", r"excision", r"I&D", r"incision and drainage",
-    r"cryo(?:therapy)?", r"debride(?:ment|d)", r"laceration repair", r"sutur(?:e|ed|es)",
-    r"TTE", r"TEE", r"echo(?:cardiogram|cardiography)?s?", r"ETT", r"stress test(?:ing)?",
-    r"treadmill", r"exercise (?:test|ECG)", r"nuclear (?:stress|scan)", r"spirometry",
-    r"PFTs?", r"LN2", r"R/B(?:/A)?", r"RBA", r"risks?,? (?:and |& |/)?benefits",
-    r"(?:wish(?:es)?|agree(?:s|d)?|elect(?:s|ed)?|want(?:s|ed)?) to proceed")
-"""Words that name the same-day procedure or test, or the decision to perform it (consent,
-risks and benefits)."""
-
-SITE_TERMS = _words(
-    r"knees?", r"shoulders?", r"hips?", r"elbows?", r"wrists?", r"ankles?", r"foot", r"feet",
-    r"hands?", r"fingers?", r"thumbs?", r"toes?", r"heels?", r"spine", r"lumbar", r"cervical",
-    r"thoracic", r"sacroiliac", r"SI joint", r"bursa", r"bursitis", r"tendon", r"plantar",
-    r"trochanter(?:ic)?", r"subacromial", r"carpal tunnel", r"trigger finger")
-"""Anatomic sites: work on the minor procedure's own site is not separate work."""
-
-NEW_PROBLEM = re.compile(
-    r"(?<![A-Za-z])(?:new(?:ly)?(?:[- ]onset)?|recent[- ]onset)(?![A-Za-z])"
-    r"(?!\s*(?:pt|patient|to\b|visit|consult|referral|orders?|rx|prescription|meds?|"
-    r"medications?|labs?|insurance|address))", re.IGNORECASE)
-WORSENING = _words(
-    r"uncontrolled", r"(?:not|poorly|sub-?optimally|inadequately)(?: well)?[- ]controlled",
-    r"not at goal", r"above goal", r"worse", r"worsen(?:ing|ed|s)?", r"exacerbation",
-    r"flare(?:-up)?", r"decompensat(?:ed|ion)", r"progressi(?:ng|on)", r"deteriorat(?:ing|ion)")
-MED_VERB = re.compile(
-    r"(?:(?<![A-Za-z])(?:start(?:ed|ing|s)?|re-?start(?:ed|ing)?|begin|began|"
-    r"initiat(?:e|ed|ing)|add(?:ed)?|increas(?:e|ed|ing)|incr|uptitrat(?:e|ed)|"
-    r"titrat(?:e|ed|ing)|decreas(?:e|ed|ing)|decr|"
-    r"reduc(?:e|ed)|lower(?:ed)?|switch(?:ed)?|chang(?:e|ed) to|discontinu(?:e|ed)|d/c(?:'?d)?|"
-    r"dc'?d|stop(?:ped)?|hold|held|taper(?:ed)?|wean(?:ed)?|resum(?:e|ed)|prescrib(?:e|ed)|"
-    r"e-?prescribed|rx'?d|new rx|giv(?:e|en))(?![A-Za-z]))|(?<![A-Za-z])rx:|[↑↓]",
-    re.IGNORECASE)
 DOSE = re.compile(r"(?:\d+(?:\.\d+)?|a|one|two|half a)\s*(?:mg|mcg|µg|g|units?|u|mL|ml|meq|%|"
                   r"puffs?|drops?|gtts?|tabs?|tablets?|caps?|capsules?|sprays?|teaspoons?|tsp|"
                   r"tablespoons?|tbsp|cc)(?![A-Za-z])", re.IGNORECASE)
-DRUG = re.compile(
-    r"(?<![A-Za-z])(?:[A-Za-z]+(?:pril|sartan|olol|dipine|statin|thiazide|semide|formin|"
-    r"gliflozin|glutide|gliptin|prazole|xaban|gatran|parin|cillin|mycin|floxacin|cycline|"
-    r"profen|oxicam|coxib|triptan|tidine|lukast|terol|sonide|dronate|zosin|afil|oxetine|"
-    r"aline|azepam|olam|antoin|afine|azole|cyclovir|ciclovir|amivir)|cef[a-z]{3,}|"
-    r"ceph[a-z]{3,}|ASA|aspirin|insulin|NTG|nitroglycerin|warfarin|clopidogrel|"
-    r"ticagrelor|prednisone|amiodarone|digoxin|hydralazine|spironolactone|metformin|"
-    r"varenicline|bupropion|nicotine|levothyroxine|gabapentin|antibiotics?|prn)"
-    r"(?![A-Za-z])", re.IGNORECASE)
-ORDER_VERB = _words(r"order(?:ed|s|ing)?", r"obtain", r"check(?:ed)?", r"draw", r"send",
-                    r"schedul(?:e|ed)", r"arrange(?:d)?", r"request(?:ed)?", r"repeat",
-                    r"get")
-ORDER_OBJECT = _words(
-    r"labs?", r"lipids?", r"lipid panel", r"troponins?", r"ferritin", r"urinalysis",
-    r"x-?rays?", r"ultrasound", r"doppler", r"sleep study", r"a1c", r"(?:urine )?cultures?",
-    r"swabs?", r"pregnancy test", r"hcg", r"scans?", r"stud(?:y|ies)", r"tests?",
-    r"blood ?work", r"work-?up", r"blood sugar", r"glucose", r"chem(?:-\d+)?", r"panel",
-    r"profile")
-ORDER_ABBREVIATION = re.compile(
-    r"(?<![A-Za-z0-9])(?:TSH|BMP|CMP|CBC|HbA1c|Mg|BNP|UA|CXR|XR|CT|MRI|US|ECG|EKG|PSG|"
-    r"LFTs?|INR|UCx|PET|ENG|EMG|EEG|NCS|CPK|PSA)(?![A-Za-z])")
-"""Orderable tests written as capitals ('Mg', not the 'mg' of a dose; 'US', not 'us')."""
-ORDER_ALONE = _words(
-    r"holter", r"event monitor", r"(?:\d+[- ]day )?(?:ambulatory )?(?:ECG |cardiac )?"
-    r"(?:monitor|patch)", r"zio", r"referr(?:al|ed)(?!\s+(?:by|from|per)(?![A-Za-z]))",
-    r"refer to", r"consult(?:ation)? (?:to|with)")
-"""Orders that need no object: a monitor, or a referral made at this visit ('Gyn
-referral', 'referred to ENT'); 'referred by PCP' says how the patient came, not an order."""
-RESULT_WORDS = _words(r"normal", r"nl", r"wnl", r"unremarkable", r"reviewed", r"results?",
-                      r"resulted", r"neg(?:ative)?", r"positive", r"elevated", r"low", r"high",
-                      r"stable")
-"""A test named with these is a result being discussed, not an order."""
-ORDER_WHEN = _words(r"today", r"now", r"stat", r"in \d+ ?(?:d|days?|wks?|weeks?|mo|months?)",
-                    r"prior to", r"before next", r"at next", r"pending")
-COUNSELING = _words(r"counsel(?:ed|led|ing)?", r"cessation",
-                    r"discuss(?:ed|ion)? (?:at length|in detail|extensively)")
+"""A dose ('875 mg', 'a teaspoon', '2 puffs')."""
 COURSE = re.compile(r"(?<![A-Za-z])(?:x|×|for)[ \t]*\d+[ \t]*(?:d|days?|wks?|weeks?)(?![A-Za-z])"
                     r"|\d+[- ]day course", re.IGNORECASE)
 """A course of treatment ('x 10 d', 'for 7 days'): with a drug and a dose, a prescription
 written without a verb ('amoxicillin 875 mg BID x 10 d')."""
-NOT_NEW_RX = _words(r"cont(?:inue[sd]?|inuing)?", r"complet(?:e|ed|ing)", r"finish(?:ed)?",
-                    r"s/p", r"tried", r"failed", r"took", r"taking", r"using", r"was on",
-                    r"already on", r"been on", r"currently on", r"prior", r"previous(?:ly)?",
-                    r"last", r"(?:w/o|without|no|minimal|partial|some) relief", r"helped")
-"""A course that is continued, already taken or already over is not a medication change."""
 
 MDM_STATED = (
     re.compile(r"(?<![A-Za-z])(straightforward|low|moderate|mod|high)(?:[- ](?:complexity|"
@@ -219,221 +147,346 @@ TOTAL_TIME = (
 )
 """Total time on the date of service; other minutes ('8 min counseling') are not it."""
 
-AP_HEADER = re.compile(r"^[ \t]*(?:assessment|impression|a)[ \t]*(?:/|&|and|\+)[ \t]*"
-                       r"(?:plan|p)[ \t]*(?::|$)", re.IGNORECASE)
-"""A/P headers the shared section list does not know ('A&P:', 'Impression/Plan:')."""
+
+
+def _asserted(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """Matches of a value reader asserted as stated: not negated, only possible or
+    conditional ('MDM not documented')."""
+    for match in pattern.finditer(text):
+        found = assertion(text, match.start(), match.end())
+        if not found.negated and not {"POSSIBLE_EXISTENCE", "HYPOTHETICAL"} & found.categories:
+            yield match
+
+
+# --- the vocabulary --------------------------------------------------------------------
+
+VOCABULARY = "em_modifier_25"
+"""specialty_playbooks/vocabularies/em_modifier_25.yaml: what each list stands for is
+written there."""
+
+SEPARATE_WORK_LISTS = (
+    "assessment_headers", "procedure", "sites", "new_problem", "worsening",
+    "undiagnosed_problem", "unresolved_problem", "medication_verbs", "prescription_labels",
+    "as_needed", "drugs", "not_new_rx", "treatment_changes", "work_status", "order_verbs",
+    "order_objects", "order_abbreviations", "order_alone", "order_when", "result_words",
+    "performed", "counseling", "item_actions")
+"""The lists the separate-work reading needs (checked at start-up by the registry)."""
+
+SeparateKind = Literal["new problem", "worsening chronic condition", "undiagnosed problem",
+                       "unresolved problem", "medication change", "treatment change",
+                       "new order", "counseling", "work status decision"]
+
+NOT_MDM_KINDS: frozenset[str] = frozenset({"work status decision"})
+"""Separate work that shows an E/M took place but is no element of its MDM (problems,
+data, risk): alone it does not support a level."""
 
 PLAN_SECTIONS = frozenset({"assessment", "plan"})
 ACTION_SECTIONS = frozenset({"assessment", "plan", None})
-"""New problems and worsening are read in the A/P only (the HPI describes the procedure's
-indication too); explicit actions (drugs, orders, counseling) also in unheaded text."""
-
-
-# --- notes as logical sentences --------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Passage:
-    """A logical sentence of a note: wrapped lines and ';'-joined clauses kept together."""
-
-    start: int
-    end: int
-    text: str
-    section: str | None
-
-
-def passages(text: str) -> list[Passage]:
-    """The note's sentences (agent.evidence.text) with wrapped lines and ';' clauses joined,
-    up to MAX_QUOTE characters, and A/P headers the shared list misses recognised."""
-    out: list[Passage] = []
-    current: Passage | None = None
-    override, previous_section = False, "\0"
-    for sentence in sentences(text):
-        line_start = text.rfind("\n", 0, sentence.start) + 1
-        line_end = text.find("\n", sentence.start)
-        line = text[line_start:line_end if line_end >= 0 else len(text)]
-        if sentence.section != previous_section:
-            override = False
-        previous_section = sentence.section or ""
-        if text[line_start:sentence.start].strip() == "" and AP_HEADER.match(line):
-            override = True
-        section = "assessment" if override else sentence.section
-        if current is not None and _continues(text, current, sentence.start, sentence.end,
-                                              section):
-            current = Passage(current.start, sentence.end, text[current.start:sentence.end],
-                              current.section)
-            continue
-        if current is not None:
-            out.append(current)
-        current = Passage(sentence.start, sentence.end, sentence.text, section)
-    if current is not None:
-        out.append(current)
-    return out
-
-
-def _continues(text: str, current: Passage, start: int, end: int,
-               section: str | None) -> bool:
-    """Join a wrapped line or a ';' clause; and an abbreviation's period ('62 min incl.
-    record review') when the next words go on in lower case on the same line."""
-    gap = text[current.end:start]
-    if section != current.section or gap.strip() or end - current.start > MAX_QUOTE:
-        return False
-    if current.text[-1] == ":" or AP_HEADER.match(current.text):
-        return "\n" not in gap  # a lead-in line ('Assessment & Plan:') is not joined
-    if current.text[-1] not in ".!?":
-        return gap.count("\n") <= 1
-    return "\n" not in gap and text[start].islower()
-
-
-def visit_documents(chart: ChartBundle, denial: Denial) -> list[SourceDocument]:
-    """The notes of the visit: on the claim's encounter, or dated on the service date
-    (a note from another day documents another visit)."""
-    return [d for d in chart.documents
-            if d.linked_by == "encounter" or (denial.service_date is not None
-                                              and d.date == denial.service_date)]
-
-
-def _hits(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
-    """Matches of ``pattern`` in ``text`` asserted as done: not negated or only possible,
-    and not conditional ("should he have pain next week, I would consider an MRI", "call
-    if fever"). A planned order or prescription is work of this visit, so it counts."""
-    for match in pattern.finditer(text):
-        if is_negated(text, match.start(), match.end()):
-            continue
-        if "HYPOTHETICAL" in assertion(text, match.start(), match.end()).categories:
-            continue
-        yield match
-
-
-def _has(pattern: re.Pattern[str], text: str) -> bool:
-    return next(_hits(pattern, text), None) is not None
-
-
-# --- the procedure or test itself ------------------------------------------------------
-
-def documents_procedure(passage: Passage) -> bool:
-    """Whether a passage documents the procedure or test (its section or its words)."""
-    return passage.section in ("procedure", "indication", "imaging") \
-        or _has(PROCEDURE_TERMS, passage.text)
-
-
-def procedure_passages(chart: ChartBundle, denial: Denial
-                       ) -> list[tuple[SourceDocument, Passage]]:
-    """Passages of the visit's notes that document the same-day procedure or test."""
-    return [(d, p) for d in visit_documents(chart, denial) for p in passages(d.text)
-            if documents_procedure(p)]
-
-
-def procedure_sites(found: Iterable[tuple[SourceDocument, Passage]]) -> frozenset[str]:
-    """Anatomic sites named where the procedure is documented ('knee', 'shoulder')."""
-    return frozenset(m.group(0).lower().rstrip("s") for _, p in found
-                     for m in SITE_TERMS.finditer(p.text))
-
-
-# --- separate work ---------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class SeparateWork:
-    """A passage documenting E/M work apart from the procedure or test."""
-
-    document: SourceDocument
-    passage: Passage
-    kinds: tuple[SeparateKind, ...]
-
-
-def separate_work(chart: ChartBundle, denial: Denial) -> list[SeparateWork]:
-    """Passages of the visit's notes with work apart from the procedure or test."""
-    sites = procedure_sites(procedure_passages(chart, denial))
-    found = []
-    for document in visit_documents(chart, denial):
-        for passage in passages(document.text):
-            kinds = work_kinds(passage, sites, _lines_of(document.text, passage))
-            if kinds:
-                found.append(SeparateWork(document, passage, kinds))
-    return found
-
-
-def _lines_of(text: str, passage: Passage) -> str:
-    """The whole lines a passage spans (one problem line of an A/P: 'R shoulder
-    impingement, new. Start naproxen 500 mg BID.')."""
-    start = text.rfind("\n", 0, passage.start) + 1
-    end = text.find("\n", passage.end)
-    return text[start:end if end >= 0 else len(text)]
-
-
-def work_kinds(passage: Passage, sites: frozenset[str] = frozenset(),
-               lines: str | None = None) -> tuple[SeparateKind, ...]:
-    """The kinds of separate work a passage documents: only in its clauses that do not
-    name the procedure or test, and none when its lines name the procedure's site."""
-    if passage.section not in ACTION_SECTIONS or _states_mdm(passage.text):
-        return ()
-    context = passage.text if lines is None else lines
-    if any(m.group(0).lower().rstrip("s") in sites for m in SITE_TERMS.finditer(context)):
-        return ()
-    kinds: list[SeparateKind] = []
-    for clause in passage.text.split(";"):
-        if _has(PROCEDURE_TERMS, clause):
-            continue
-        for kind in _clause_kinds(clause, passage.section):
-            if kind not in kinds:
-                kinds.append(kind)
-    return tuple(kinds)
-
+"""Problems (new, undiagnosed, unresolved, worsening) are read in the A/P only (the HPI
+describes the procedure's indication too); explicit actions (drugs, orders, counseling)
+also in unheaded text."""
 
 PART_BREAK = re.compile(r"[ \t]+[-–—]+[ \t]+|:[ \t]+")
 """Where a problem line turns to its plan ('Asthma, not well controlled - start ...'): a
 negation before it ('not') does not reach the plan after it."""
 
 
-def _has_part(pattern: re.Pattern[str], clause: str) -> bool:
+def vocabulary_of(vocabulary: Vocabulary | None = None) -> Vocabulary:
+    """``vocabulary``, or the playbook's own."""
+    return vocabulary or load_vocabulary(VOCABULARY)
+
+
+# --- the notes of the visit, item by item ----------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """An item of a note: a sentence or clause of the note reader, with the section it is
+    read in, and the sentence that opens its paragraph (its problem, in a problem-oriented
+    A/P: 'R shoulder impingement, new. Start naproxen.')."""
+
+    start: int
+    end: int
+    text: str
+    section: str | None
+    opening: str = ""
+    """The first sentence of the item's paragraph, when that is another sentence."""
+
+
+def passages(text: str, vocabulary: Vocabulary | None = None) -> list[Passage]:
+    """The note's sentences as the reader splits them, in the section they are read in
+    (the reader's, or the assessment after an A/P header it does not know); a dose cut
+    off its drug by a period ('Augmentin. 875 mg bid.'), a line hanging under a list
+    item and what a prescription label ends its line on ('Rx:') kept with it."""
+    vocabulary = vocabulary_of(vocabulary)
+    headers, labels = (vocabulary.pattern("assessment_headers"),
+                       vocabulary.pattern("prescription_labels"))
+    width = max((len(line) for line in text.splitlines()), default=0)
+    out: list[Passage] = []
+    opening: Passage | None = None
+    in_assessment, reader_section = False, "\0"
+    for sentence in sentences(text):
+        if sentence.section != reader_section:
+            in_assessment, reader_section = False, sentence.section or ""
+        if _opens_assessment(text, sentence.start, sentence.text, headers):
+            in_assessment = True
+        section = "assessment" if in_assessment else sentence.section
+        if out and (_dose_of_previous(text, out[-1], sentence.start, sentence.text, section)
+                    or _hangs_under(text, out[-1], sentence.start, section)
+                    or _label_of_next(text, out[-1], sentence.start, labels)):
+            out[-1] = replace(out[-1], end=sentence.end, text=text[out[-1].start:sentence.end])
+            continue
+        if opening is None or out[-1].section != section \
+                or not _same_paragraph(text, out[-1].end, sentence.start, width):
+            opening = None
+        item = Passage(sentence.start, sentence.end, sentence.text, section,
+                       opening.text if opening is not None else "")
+        opening = opening or item
+        out.append(item)
+    return out
+
+
+def _opens_assessment(text: str, start: int, sentence: str, headers: re.Pattern[str]) -> bool:
+    """Whether a sentence opens with an A/P header the reader does not know, at a line's
+    start, alone or before a colon or a dash ('Assessment & Plan:', 'DISCUSSION:')."""
+    match = headers.match(sentence)
+    if match is None or text[text.rfind("\n", 0, start) + 1:start].strip():
+        return False
+    rest = sentence[match.end():].lstrip(" \t")
+    return rest[:1] in ("", ":", "-", "\n") or rest.startswith(("\r", "–"))
+
+
+_LIST_MARK = re.compile(r"[ \t]*(?:[-*•#]|\(?\d{1,2}[.)]|\(?[a-z][.)])[ \t]")
+"""A bullet or a number opening a list item: an item of its own."""
+
+
+def _same_paragraph(text: str, end: int, start: int, width: int) -> bool:
+    """Whether the sentence at ``start`` goes on the paragraph of the one ending at
+    ``end``: no line break between them, or one that a hard wrap made (the next line's
+    first word would not have fit on the line, the note's widest, and opens no list
+    item)."""
+    gap = text[end:start]
+    if "\n" not in gap:
+        return True
+    line_start = text.rfind("\n", 0, end) + 1
+    next_line = text.rfind("\n", 0, start) + 1
+    first_word = len(text[start:].split(maxsplit=1)[0]) if text[start:].strip() else 0
+    return gap.count("\n") == 1 and end - line_start + 1 + first_word > width \
+        and _LIST_MARK.match(text, next_line) is None
+
+
+def _hangs_under(text: str, previous: Passage, start: int, section: str | None) -> bool:
+    """A line indented under a list item's text, after a line that ends no sentence,
+    goes on the item ('1. ... ECG patch' / '   ordered.')."""
+    gap = text[previous.end:start]
+    return previous.section == section and gap.count("\n") == 1 and not gap.strip() \
+        and previous.text[-1:] not in ".!?;:" and gap.endswith((" ", "\t")) \
+        and start - previous.start <= MAX_QUOTE
+
+
+def _label_of_next(text: str, previous: Passage, start: int,
+                   labels: re.Pattern[str]) -> bool:
+    """A prescription label alone at a line's end ('Rx:') goes on the next line's
+    sentence, what it prescribes."""
+    return labels.fullmatch(previous.text.strip()) is not None \
+        and text[previous.end:start].count("\n") <= 1
+
+
+def _dose_of_previous(text: str, previous: Passage, start: int, sentence: str,
+                      section: str | None) -> bool:
+    """A sentence that opens with a dose, right after the previous one on its line, goes
+    on the previous one's drug."""
+    return previous.section == section and DOSE.match(sentence) is not None \
+        and text[previous.end:start].count("\n") == 0 and start - previous.start <= MAX_QUOTE
+
+
+def _hits(vocabulary: Vocabulary, name: str, text: str,
+          possible: bool = False) -> Iterable[tuple[int, int]]:
+    """Where the list ``name`` occurs in ``text`` asserted as done: not negated (nor only
+    possible, unless ``possible``: an uncertain cause is what an undiagnosed problem is),
+    and not conditional ("should he have pain next week, I would consider an MRI", "call
+    if fever"); as-needed dosing is not a condition. A planned order or prescription is
+    work of this visit, so it counts."""
+    for start, end in vocabulary.spans(name, text):
+        found = assertion(text, start, end)
+        if found.negated or (not possible and "POSSIBLE_EXISTENCE" in found):
+            continue
+        if "HYPOTHETICAL" in found and not _as_needed_only(vocabulary, text, found.cues):
+            continue
+        yield start, end
+
+
+def _as_needed_only(vocabulary: Vocabulary, text: str, cues: Iterable[Cue]) -> bool:
+    """Whether every conditional cue is as-needed dosing ('p.r.n.')."""
+    as_needed = vocabulary.pattern("as_needed")
+    conditional = [c for c in cues if c.rule.category == "HYPOTHETICAL"]
+    return bool(conditional) and all(as_needed.fullmatch(text, c.start, c.end)
+                                     for c in conditional)
+
+
+def _has(vocabulary: Vocabulary, name: str, text: str, possible: bool = False) -> bool:
+    return next(iter(_hits(vocabulary, name, text, possible)), None) is not None
+
+
+def _has_part(vocabulary: Vocabulary, name: str, clause: str, possible: bool = False) -> bool:
     """:func:`_has` with negation read within each part of the clause (PART_BREAK)."""
-    return any(_has(pattern, part) for part in PART_BREAK.split(clause))
+    return any(_has(vocabulary, name, part, possible) for part in PART_BREAK.split(clause))
 
 
-def _clause_kinds(clause: str, section: str | None) -> list[SeparateKind]:
-    """The kinds of separate work one clause shows (new problems and worsening only in the
-    assessment or plan)."""
-    kinds: list[SeparateKind] = []
-    if section in PLAN_SECTIONS and _has_part(NEW_PROBLEM, clause):
-        kinds.append("new problem")
-    if section in PLAN_SECTIONS and _has_part(WORSENING, clause):
-        kinds.append("worsening chronic condition")
-    if (_has_part(MED_VERB, clause) and (DOSE.search(clause) or _names_drug(clause))) \
-            or _course_prescribed(clause):
+# --- the procedure or test itself ------------------------------------------------------
+
+def documents_procedure(passage: Passage, vocabulary: Vocabulary) -> bool:
+    """Whether an item documents the procedure or test (its section or its words)."""
+    return passage.section in ("procedure", "indication", "imaging") \
+        or _has(vocabulary, "procedure", passage.text)
+
+
+def procedure_passages(chart: ChartBundle, denial: Denial, vocabulary: Vocabulary
+                       ) -> list[tuple[SourceDocument, Passage]]:
+    """Items of the visit's notes that document the same-day procedure or test."""
+    return [(d, p) for d in visit_documents(chart, denial) for p in passages(d.text, vocabulary)
+            if documents_procedure(p, vocabulary)]
+
+
+def _site_names(vocabulary: Vocabulary, text: str) -> set[str]:
+    return {text[a:b].lower().rstrip("s") for a, b in vocabulary.spans("sites", text)}
+
+
+def procedure_sites(found: Iterable[tuple[SourceDocument, Passage]],
+                    vocabulary: Vocabulary) -> frozenset[str]:
+    """Anatomic sites named where the procedure is documented ('knee', 'shoulder')."""
+    return frozenset(name for _, p in found for name in _site_names(vocabulary, p.text))
+
+
+def on_procedure_site(passage: Passage, sites: frozenset[str], vocabulary: Vocabulary) -> bool:
+    """Whether an item names the procedure's site, itself or in the problem that opens its
+    paragraph (unless that opening is the procedure's own documentation)."""
+    problem = passage.opening if passage.opening and not _has(
+        vocabulary, "procedure", passage.opening) else ""
+    return bool(_site_names(vocabulary, passage.text + "\n" + problem) & sites)
+
+
+# --- separate work ---------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SeparateWork:
+    """An item documenting E/M work apart from the procedure or test."""
+
+    document: SourceDocument
+    passage: Passage
+    kinds: tuple[SeparateKind, ...]
+
+
+def separate_work(chart: ChartBundle, denial: Denial,
+                  vocabulary: Vocabulary | None = None) -> list[SeparateWork]:
+    """Items of the visit's notes with work apart from the procedure or test."""
+    vocabulary = vocabulary_of(vocabulary)
+    sites = procedure_sites(procedure_passages(chart, denial, vocabulary), vocabulary)
+    found = []
+    for document in visit_documents(chart, denial):
+        for passage in passages(document.text, vocabulary):
+            kinds = work_kinds(passage, vocabulary, sites)
+            if kinds:
+                found.append(SeparateWork(document, passage, kinds))
+    return found
+
+
+def work_kinds(passage: Passage, vocabulary: Vocabulary,
+               sites: frozenset[str] = frozenset()) -> tuple[SeparateKind, ...]:
+    """The kinds of separate work an item documents: none when it names the procedure or
+    test, or the procedure's site, or states the MDM."""
+    if passage.section not in ACTION_SECTIONS or _states_mdm(passage.text) \
+            or _has(vocabulary, "procedure", passage.text) \
+            or on_procedure_site(passage, sites, vocabulary):
+        return ()
+    return tuple(_clause_kinds(passage.text, passage.section, vocabulary))
+
+
+PROBLEM_KINDS: tuple[tuple[str, SeparateKind, bool], ...] = (
+    ("new_problem", "new problem", False),
+    ("worsening", "worsening chronic condition", False),
+    ("undiagnosed_problem", "undiagnosed problem", True),
+    ("unresolved_problem", "unresolved problem", False),
+)
+"""Vocabulary list, the kind it documents, and whether an uncertain context still counts
+(the list itself says the cause is uncertain)."""
+
+
+def _clause_kinds(clause: str, section: str | None,
+                  vocabulary: Vocabulary) -> list[SeparateKind]:
+    """The kinds of separate work one item shows (problems only in the A/P)."""
+    in_plan = section in PLAN_SECTIONS
+    kinds: list[SeparateKind] = [
+        kind for name, kind, possible in PROBLEM_KINDS
+        if in_plan and _has_part(vocabulary, name, clause, possible)]
+    if _changes_medication(clause, vocabulary, in_plan):
         kinds.append("medication change")
-    if _is_order(clause, listed_in_plan=section in PLAN_SECTIONS):
+    if _has_part(vocabulary, "treatment_changes", clause):
+        kinds.append("treatment change")
+    if _is_order(clause, vocabulary, listed_in_plan=in_plan):
         kinds.append("new order")
-    if _has_part(COUNSELING, clause):
+    if _counsels(clause, vocabulary):
         kinds.append("counseling")
+    if _has_part(vocabulary, "work_status", clause):
+        kinds.append("work status decision")
     return kinds
 
 
-def _names_drug(text: str) -> bool:
-    """A drug named by its suffix class (DRUG) or by the drug vocabulary (brands and
-    generics: "Diflucan", "Ativan", agent/notes/drugs.py), not negated."""
-    if _has(DRUG, text):
+def _names_drug(text: str, vocabulary: Vocabulary) -> bool:
+    """A drug named (the vocabulary's ``drugs``: the drug vocabulary's brands, generics and
+    class words, and generic stems), not negated."""
+    return any(not is_negated(text, a, b) for a, b in vocabulary.spans("drugs", text))
+
+
+def _changes_medication(clause: str, vocabulary: Vocabulary, in_plan: bool) -> bool:
+    """A medication verb, or in the A/P a prescription label ('Rx:', 'Medication:'), with
+    a drug or a dose, not continued; or a drug, a dose and a course."""
+    if in_plan and vocabulary.pattern("prescription_labels").search(clause) \
+            and vocabulary.pattern("not_new_rx").search(clause) is None \
+            and (DOSE.search(clause) or _names_drug(clause, vocabulary)):
         return True
-    return any(not is_negated(text, d.start, d.end) and d.generic is not None
-               for d in DrugVocabulary.default().find(text))
+    if _has_part(vocabulary, "medication_verbs", clause) and (
+            DOSE.search(clause) or _names_drug(clause, vocabulary)):
+        return True
+    return _course_prescribed(clause, vocabulary)
 
 
-def _course_prescribed(clause: str) -> bool:
+def _course_prescribed(clause: str, vocabulary: Vocabulary) -> bool:
     """A drug, a dose and a course ('x 10 d', 'a 7-day course'), neither continued nor
     past: a new prescription. (A dispense quantity alone, 'Rx Keflex 500 mg #30', does not
     say whether the drug treats the procedure's own problem, so it is not taken as one.)"""
-    return any(DOSE.search(part) and _names_drug(part) and COURSE.search(part)
-               and not NOT_NEW_RX.search(part) for part in PART_BREAK.split(clause))
+    not_new = vocabulary.pattern("not_new_rx")
+    return any(DOSE.search(part) and _names_drug(part, vocabulary) and COURSE.search(part)
+               and not not_new.search(part) for part in PART_BREAK.split(clause))
 
 
-def _is_order(clause: str, listed_in_plan: bool) -> bool:
+def _is_order(clause: str, vocabulary: Vocabulary, listed_in_plan: bool) -> bool:
     """A monitor or referral; or a test with an order verb or a time ('TSH today'); or,
-    in the plan, a bare list of tests ('CBC, ferritin, TSH.') that holds no results."""
-    if _has_part(ORDER_ALONE, clause):
+    in the plan, a bare list of tests ('CBC, ferritin, TSH.') that holds no results. A
+    test stated as done ('was performed') is the same-day service, not an order."""
+    if _has_part(vocabulary, "order_alone", clause):
         return True
-    if not (_has_part(ORDER_OBJECT, clause) or _has_part(ORDER_ABBREVIATION, clause)):
+    if not (_has_part(vocabulary, "order_objects", clause)
+            or _has_part(vocabulary, "order_abbreviations", clause)):
         return False
-    if _has_part(ORDER_VERB, clause) or _has_part(ORDER_WHEN, clause):
+    if vocabulary.pattern("performed").search(clause):
+        return False
+    if _has_part(vocabulary, "order_verbs", clause) or _has_part(vocabulary, "order_when",
+                                                                  clause):
         return True
-    return listed_in_plan and not re.search(r"\d", clause) and not RESULT_WORDS.search(clause)
+    return listed_in_plan and not re.search(r"\d", clause) \
+        and not vocabulary.pattern("result_words").search(clause)
+
+
+def _counsels(clause: str, vocabulary: Vocabulary) -> bool:
+    """Counseling asserted as done, its context read up to the end of its own clause: 'no
+    counseling' is none, 'discussed at length, the issue of sleep apnea and its negative
+    sequelae' is (the later 'negative' is about the sequelae)."""
+    for start, end in vocabulary.spans("counseling", clause):
+        cut = clause.find(",", end)
+        found = assertion(clause if cut < 0 else clause[:cut], start, end)
+        if not found.negated and not {"POSSIBLE_EXISTENCE", "HYPOTHETICAL"} & found.categories:
+            return True
+    return False
 
 
 def _states_mdm(text: str) -> bool:
@@ -443,7 +496,7 @@ def _states_mdm(text: str) -> bool:
 
 
 def _pick(found: list[SeparateWork], limit: int) -> list[SeparateWork]:
-    """Up to ``limit`` passages, covering as many kinds as possible, in note order."""
+    """Up to ``limit`` items, covering as many kinds as possible, in note order."""
     chosen: list[SeparateWork] = []
     covered: set[str] = set()
     for item in found:
@@ -457,11 +510,11 @@ def _pick(found: list[SeparateWork], limit: int) -> list[SeparateWork]:
     return sorted(chosen, key=lambda item: order[id(item)])
 
 
-def separate_work_evidence(chart: ChartBundle, denial: Denial) -> list[Evidence]:
+def separate_work_evidence(chart: ChartBundle, denial: Denial,
+                           vocabulary: Vocabulary | None = None) -> list[Evidence]:
     """Extractor ``em25_separate_work``: quotes of the separate E/M work, valued by kind."""
     return [_evidence(item.document, item.passage, "separate_em_work", ", ".join(item.kinds))
-            for item in _pick(separate_work(chart, denial), limit=4)]
-
+            for item in _pick(separate_work(chart, denial, vocabulary), limit=4)]
 
 # --- the level billed ------------------------------------------------------------------
 
@@ -487,22 +540,34 @@ class LevelFinding:
 
 
 def level_findings(chart: ChartBundle, denial: Denial) -> list[LevelFinding]:
-    """Every passage of the visit's notes that states an MDM level, a total time or MDM
-    elements."""
+    """Every sentence of the visit's notes that states an MDM level, a total time or MDM
+    elements (its ';' clauses together: '(new problem w/ uncertain prognosis; Rx drug
+    mgmt)')."""
     found = []
     for document in visit_documents(chart, denial):
-        for passage in passages(document.text):
+        for passage in _with_clauses(document.text, passages(document.text)):
             finding = _level_finding(document, passage)
             if finding is not None:
                 found.append(finding)
     return found
 
 
+def _with_clauses(text: str, items: list[Passage]) -> list[Passage]:
+    """Items with the ';' clauses of one sentence joined (on one line)."""
+    out: list[Passage] = []
+    for item in items:
+        if out and out[-1].text.endswith(";") and "\n" not in text[out[-1].end:item.start]:
+            out[-1] = replace(out[-1], end=item.end, text=text[out[-1].start:item.end])
+        else:
+            out.append(item)
+    return out
+
+
 def _level_finding(document: SourceDocument, passage: Passage) -> LevelFinding | None:
     text = passage.text
-    stated = next((m.group(1).lower() for p in MDM_STATED for m in _hits(p, text)), None)
-    minutes = next((int(m.group(1)) for p in TOTAL_TIME for m in _hits(p, text)), None)
-    elements = tuple(name for name, pattern in MDM_ELEMENTS if _has(pattern, text))
+    stated = next((m.group(1).lower() for p in MDM_STATED for m in _asserted(p, text)), None)
+    minutes = next((int(m.group(1)) for p in TOTAL_TIME for m in _asserted(p, text)), None)
+    elements = tuple(name for name, pattern in MDM_ELEMENTS if next(_asserted(pattern, text), None))
     if stated is None and minutes is None and not elements:
         return None
     return LevelFinding(document, passage, mdm="moderate" if stated == "mod" else stated,
@@ -559,24 +624,13 @@ def _rank(code: str) -> int:
     return family(code).index(code)
 
 
+
 # --- checks ----------------------------------------------------------------------------
 
-ITEM_ACTIONS = _words(
-    r"follow[- ]?up", r"f/u", r"RTC", r"return(?:s|ed)?", r"call", r"instruct(?:ed|ions)?",
-    r"keep", r"ice", r"elevat(?:e|ion)", r"rest", r"wound care", r"dressings?", r"bandage",
-    r"tap(?:e|ed)", r"strapp(?:ed|ing)", r"prn", r"as needed", r"tolerated", r"questions",
-    r"understands?", r"discharged", r"precautions", r"post-?(?:care|procedure|op)",
-    r"reviewed", r"discussed", r"explained", r"educat(?:ed|ion)", r"cont(?:inue[sd]?)?",
-    r"path(?:ology)?", r"dermpath", r"specimens?", r"results?", r"sent", r"will")
-"""Words of an A/P item that does something (aftercare, follow-up, education, continuing
-what the patient takes, the specimen's results): an item with none of them, the
-procedure's name or its site is a problem the agent cannot tie to the procedure."""
-
-
-def assessment_items(chart: ChartBundle, denial: Denial
+def assessment_items(chart: ChartBundle, denial: Denial, vocabulary: Vocabulary
                      ) -> list[tuple[SourceDocument, Passage]]:
-    """The assessment and plan passages of the visit's notes."""
-    return [(d, p) for d in visit_documents(chart, denial) for p in passages(d.text)
+    """The assessment and plan items of the visit's notes."""
+    return [(d, p) for d in visit_documents(chart, denial) for p in passages(d.text, vocabulary)
             if p.section in PLAN_SECTIONS and p.text.strip(" .:-")]
 
 
@@ -587,10 +641,11 @@ _COMMON = frozenset({
     "benefits", "consent", "obtained", "agrees", "well", "tolerated", "after", "before",
     "were", "been", "have", "will", "into", "using", "under", "then", "also", "each",
     "site", "area", "sterile", "technique", "prep", "prepped", "draped", "approach"})
+"""Words too common to tie an A/P item to the procedure's documentation."""
 
 
 def procedure_words(found: Iterable[tuple[SourceDocument, Passage]]) -> frozenset[str]:
-    """The content words of the passages documenting the procedure: what it treats and
+    """The content words of the items documenting the procedure: what it treats and
     where ('ring', 'pulley', 'trigger'), to tie its indication in the A/P to it."""
     return frozenset(_stem(w) for _, p in found for w in _CONTENT_WORD.findall(p.text)
                      if w.lower() not in _COMMON)
@@ -602,22 +657,21 @@ def _stem(word: str) -> str:
     return lower[:-1] if lower.endswith("s") and not lower.endswith("ss") else lower
 
 
-def _the_procedures(document: SourceDocument, passage: Passage, sites: frozenset[str],
+def _the_procedures(passage: Passage, vocabulary: Vocabulary, sites: frozenset[str],
                     words: frozenset[str] = frozenset()) -> bool:
     """Whether an A/P item is the procedure's own work: it names the procedure or test
-    (or its decision), its lines name the procedure's site (one problem line: 'R shoulder
-    impingement. Start naproxen.'), it shares a content word with the procedure's
-    documentation (its indication: 'L ring finger trigger finger'), or it does something
-    that is not separate work (aftercare, follow-up, education, continuing treatment:
-    ITEM_ACTIONS). A bare problem of its own ('Tinea pedis.') is none of these."""
-    if documents_procedure(passage):
-        return True
-    lines = _lines_of(document.text, passage)
-    if any(m.group(0).lower().rstrip("s") in sites for m in SITE_TERMS.finditer(lines)):
+    (or its decision), it or the problem opening its paragraph names the procedure's site
+    ('R shoulder impingement. Start naproxen.'), it shares a content word with the
+    procedure's documentation (its indication: 'L ring finger trigger finger'), or it does
+    something that is not separate work (aftercare, follow-up, education, continuing
+    treatment, a postoperative course: the vocabulary's ``item_actions``). A bare problem
+    of its own ('Tinea pedis.') is none of these."""
+    if documents_procedure(passage, vocabulary) or on_procedure_site(passage, sites,
+                                                                     vocabulary):
         return True
     if {_stem(w) for w in _CONTENT_WORD.findall(passage.text)} & words:
         return True
-    return ITEM_ACTIONS.search(passage.text) is not None
+    return vocabulary.pattern("item_actions").search(passage.text) is not None
 
 
 def no_separate_service(ctx: CheckContext) -> str | None:
@@ -627,15 +681,16 @@ def no_separate_service(ctx: CheckContext) -> str | None:
     its site, its aftercare); an item the agent cannot tie to the procedure, or no A/P at
     all, leaves the denial to an auditor."""
     procedure = ctx.denial.procedure
-    if procedure is None or separate_work(ctx.chart, ctx.denial):
+    vocabulary = vocabulary_of()
+    if procedure is None or separate_work(ctx.chart, ctx.denial, vocabulary):
         return None
-    documented = procedure_passages(ctx.chart, ctx.denial)
+    documented = procedure_passages(ctx.chart, ctx.denial, vocabulary)
     if not documented:
         return None
-    sites = procedure_sites(documented)
+    sites = procedure_sites(documented, vocabulary)
     words = procedure_words(documented)
-    items = assessment_items(ctx.chart, ctx.denial)
-    if not items or not all(_the_procedures(d, p, sites, words) for d, p in items):
+    items = assessment_items(ctx.chart, ctx.denial, vocabulary)
+    if not items or not all(_the_procedures(p, vocabulary, sites, words) for _, p in items):
         return None
     detail = (f"the visit notes document only the same-day procedure or test "
               f"({len(documented)} passage(s): its indication, consent, the decision to "
@@ -680,10 +735,12 @@ def level_unclear(ctx: CheckContext) -> str | None:
     """Check ``em25_level_unclear``: separate work is documented but the level is not
     settled by a simple correction: time below the level billed with no stated MDM level
     (the note may support the level by MDM, which only an auditor can grade), MDM stated
-    below the level billed without time that settles it, or a new-patient code with both
-    below."""
+    below the level billed without time that settles it, a new-patient code with both
+    below, or, with neither stated, separate work that is no element of MDM alone (a work
+    status decision) for a level above the family's lowest."""
     summary = level_summary(ctx)
-    if summary is None or not separate_work(ctx.chart, ctx.denial):
+    work = separate_work(ctx.chart, ctx.denial) if summary is not None else []
+    if summary is None or not work:
         return None
     billed, minimum = summary.billed, TIME_MINIMUMS[summary.billed]
     time_ok = summary.minutes is not None and summary.minutes >= minimum
@@ -698,7 +755,7 @@ def level_unclear(ctx: CheckContext) -> str | None:
                 + (f", and total time {summary.minutes} minutes is below its {minimum}-minute"
                    " minimum" if summary.minutes is not None else ""))
     if summary.minutes is None:
-        return None
+        return _no_mdm_element(work, billed)
     no_level = ("no MDM level is stated"
                 + (" (MDM elements are documented without one)" if summary.mdm_elements
                    else "")
@@ -710,6 +767,18 @@ def level_unclear(ctx: CheckContext) -> str | None:
     return (f"total time {summary.minutes} minutes supports {summary.time_code}, below the "
             f"{minimum}-minute minimum for {billed}; {no_level}")
 
+
+
+
+def _no_mdm_element(work: list[SeparateWork], billed: str) -> str | None:
+    """The level question when the only separate work is no element of MDM (a work status
+    decision) and the code billed is above the family's lowest; None otherwise."""
+    kinds = sorted({kind for item in work for kind in item.kinds})
+    if not set(kinds) <= NOT_MDM_KINDS or billed == family(billed)[0]:
+        return None
+    return (f"the only separate work documented is a {' and a '.join(kinds)}, which is no "
+            f"element of MDM, and neither a total time nor an MDM level is stated: an "
+            f"auditor decides whether the visit supports {billed}")
 
 # --- registration ----------------------------------------------------------------------
 
@@ -723,7 +792,8 @@ def _evidence(document: SourceDocument, passage: Passage, fact: str, value: str
 
 def register(extractors: ExtractorRegistry, checks: CheckRegistry) -> None:
     """Register this playbook's extractors and checks."""
-    extractors.register("em25_separate_work", separate_work_evidence)
+    extractors.register_reading("em25_separate_work", separate_work_evidence,
+                                SEPARATE_WORK_LISTS)
     extractors.register("em25_level_support", level_support_evidence)
     checks.register("em25_no_separate_service", no_separate_service)
     checks.register("em25_time_below_level", time_below_level)
