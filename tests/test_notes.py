@@ -109,6 +109,16 @@ def test_an_unlabelled_exam_paragraph_is_the_exam_and_only_that_paragraph() -> N
     assert [s.section for s in note.sentences] == ["hpi", "exam", "exam", "hpi"]
 
 
+def test_paragraphs_hanging_items_and_a_dose_after_a_drug() -> None:
+    note = read_note("A/P:\n1. Chest pain, atypical, ECG patch\n   ordered.\n"
+                     "2. Sinusitis - Augmentin. 875 mg bid x 10 days.\n\n"
+                     "Discussion: Sleep apnea discussed at length.\n")
+    assert [(s.paragraph, s.section, s.text) for s in note.sentences] == [
+        (0, "assessment", "Chest pain, atypical, ECG patch\n   ordered."),
+        (0, "assessment", "Sinusitis - Augmentin. 875 mg bid x 10 days."),
+        (1, "assessment", "Sleep apnea discussed at length.")]
+
+
 def test_sections_and_abbreviations_are_data() -> None:
     layout = Layout.default()
     assert layout.sections["history of present illness"] == "hpi"
@@ -139,6 +149,7 @@ def test_sections_and_abbreviations_are_data() -> None:
     ("A prior injection gave no relief.", "injection", {"HISTORICAL"}),
     ("Prior to the incision the knee was examined.", "knee", set()),
     ("COPD in his father.", "COPD", {"FAMILY"}),
+    ("We discussed its negative sequela at length.", "discussed", set()),
     ("Moderate effusion of the right knee.", "effusion", set()),
 ])
 def test_assertion_context(sentence: str, phrase: str, categories: set[str]) -> None:

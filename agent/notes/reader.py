@@ -82,6 +82,8 @@ class Sentence:
     the sentence, or None before any."""
     label: str | None = None
     """The header the sentence sits under, as written ("PREOPERATIVE DIAGNOSIS")."""
+    paragraph: int = 0
+    """Which paragraph of the note (blocks between blank lines, counted from 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,8 @@ _HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9 /&\-'.,()]{0,60}?)[ \t]*:(?=[ \
 "Plan -", as SOAP notes write them)."""
 _BOUNDARY = re.compile(r"[.!?;]+[\"'”’)]*(?=\s)")
 """A sentence's end: its mark, and a closing quote or bracket after it ('... the point."')."""
+_DOSE = re.compile(r"\d+(?:\.\d+)?\s*(?:mg|mcg|g|mL|ml|units?|tabs?|tablets?|caps?)\b",
+                   re.IGNORECASE)
 _ITEM_MARK = re.compile(r"\s*\(?(?:\d{1,2}|[A-Za-z])[.)]")
 _COLUMNS = re.compile(r"\S(?: {3,}|\t)\S")
 """Text laid out in columns (a report's table row): its line breaks are rows, not wraps."""
@@ -160,7 +164,7 @@ def read_note(text: str) -> Note:
     section: str | None = None
     label: str | None = None
     resume: tuple[str | None, str | None] | None = None
-    for start, end in _paragraphs(text, layout):
+    for start, end, paragraph in _paragraphs(text, layout):
         if resume is not None:  # a lead-in's section holds for its paragraph only
             (section, label), resume = resume, None
         for index, (s_start, s_end) in enumerate(_sentence_spans(text, start, end, layout)):
@@ -175,7 +179,7 @@ def read_note(text: str) -> Note:
             s_start, s_end = _strip(text, s_start, s_end)
             if s_start < s_end:
                 sentences.append(Sentence(s_start, s_end, text[s_start:s_end], section,
-                                          label))
+                                          label, paragraph))
     return Note(text, tuple(sentences), ContextRules.default())
 
 
@@ -189,27 +193,36 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _paragraphs(text: str, layout: Layout) -> list[tuple[int, int]]:
-    """Runs of lines joined where a line break is a wrap, as (start, end) spans."""
-    out: list[tuple[int, int]] = []
+def _paragraphs(text: str, layout: Layout) -> list[tuple[int, int, int]]:
+    """Runs of lines joined where a line break is a wrap, as (start, end, paragraph)
+    spans; ``paragraph`` counts the blocks between blank lines. A line indented to the
+    text of the numbered or bulleted item above continues it ("1. ECG patch" /
+    "   ordered.")."""
+    out: list[tuple[int, int, int]] = []
     current: tuple[int, int] | None = None
-    previous = ""
+    previous, hang, paragraph = "", 0, 0
     for start, end in _lines(text):
         line = text[start:end]
         if not line.strip():
             if current:
-                out.append(current)
-            current, previous = None, ""
+                out.append((*current, paragraph))
+                paragraph += 1
+            current, previous, hang = None, "", 0
             continue
-        if current is not None and _wraps(previous, line, layout):
+        indent = len(line) - len(line.lstrip())
+        if current is not None and (_wraps(previous, line, layout) or (
+                hang and indent == hang and not _BULLET.match(line)
+                and not _FIELD.match(line) and not _is_header(line, layout))):
             current = (current[0], end)
         else:
             if current:
-                out.append(current)
+                out.append((*current, paragraph))
             current = (start, end)
+            item = _BULLET.match(line)
+            hang = len(item.group(0)) if item else 0
         previous = line
     if current:
-        out.append(current)
+        out.append((*current, paragraph))
     return out
 
 
@@ -288,6 +301,8 @@ def _ends_sentence(text: str, mark: int, after: int, end: int, layout: Layout) -
         return False
     if text[mark] == "." and (bare in layout.dotted or "." in bare):
         return first.isupper()
+    if text[mark] == "." and _DOSE.match(following):
+        return False  # "Augmentin. 875 mg bid": the dose of the drug before it
     return not first.islower()
 
 
