@@ -92,9 +92,10 @@ def command(datasets: Sequence[Path], split: str, llm: bool, report: Path | None
             config: AppConfig | None = None, llm_settings: LLMSettings | None = None,
             suite: str | None = None, corpora: Path | None = None) -> int:
     """What both entry points do; returns the exit status. ``llm``: draft with the model
-    of ``llm_settings``, which must be configured. A suite whose gate is not enforced
-    exits 0 whatever the gate says, and so does a selection whose every case was skipped
-    (its corpus is absent: one line says so; reports are left as they are)."""
+    of ``llm_settings``, which must be configured. A run whose gate does not decide (the
+    suite enforces another split, evals/suites.py) exits 0 whatever the gate says, and
+    so does a selection whose every case was skipped (its corpus is absent: one line says
+    so; reports are left as they are)."""
     if split not in SPLITS:
         print("appeals eval: --split is dev, holdout or all", file=sys.stderr)
         return 2
@@ -122,4 +123,4 @@ def command(datasets: Sequence[Path], split: str, llm: bool, report: Path | None
         json_path = json_path or chosen.json_beside(report)
     if json_path is not None:
         write_json(card, json_path)
-    return 0 if card.passed or not chosen.enforced else 1
+    return 0 if card.passed or not card.enforced else 1

@@ -67,9 +67,29 @@ def gate_verdicts(card: Scorecard) -> str:
 
 
 def gate_status(card: Scorecard) -> str:
-    """``passed`` / ``failed``, and ``(not yet enforced)`` when the gate does not decide."""
+    """``passed`` / ``failed``, and why the gate does not decide when it does not."""
     verdict = "passed" if card.passed else "failed"
-    return verdict if card.enforced else f"{verdict} (not yet enforced)"
+    return verdict if card.enforced else f"{verdict} ({not_enforced(card)})"
+
+
+def not_enforced(card: Scorecard) -> str:
+    """Why the gate of this run does not decide the exit status."""
+    if card.enforced_on is None:
+        return "not yet enforced"
+    return f"not enforced: the gate decides on the {card.enforced_on} split"
+
+
+def gated_split(card: Scorecard) -> str:
+    """The split whose gate is the verdict: the enforced one when it decides."""
+    if card.enforced and card.enforced_on not in (None, "all"):
+        return card.enforced_on
+    return card.split
+
+
+def enforced_split(card: Scorecard) -> str:
+    """`` on dev`` when the gate that decides is one split's (empty when it is the run's)."""
+    return f" on {card.enforced_on}" if card.enforced and card.enforced_on not in (
+        None, "all", card.split) else ""
 
 
 def about(card: Scorecard) -> str:
@@ -109,7 +129,8 @@ def print_scorecard(card: Scorecard, out: Console) -> None:
     table = Table(title=f"Eval scorecard, suite {card.suite} ({card.cases} cases{about(card)}, "
                   f"split {card.split}, {drafting_line(card)}, {card.seconds:.1f} s); gate: "
                   f"{gate_verdicts(card)}"
-                  + ("" if card.enforced else " (not yet enforced)"), title_justify="left")
+                  + ("" if card.enforced else f" ({not_enforced(card)})"),
+                  title_justify="left")
     table.add_column("playbook")
     table.add_column("split")
     table.add_column("cases", justify="right")
@@ -131,9 +152,10 @@ def print_scorecard(card: Scorecard, out: Console) -> None:
     counts = counts_line(card)
     if counts:
         out.print(counts)
-    verdict = "[green]gate passed[/green]" if card.passed else "[red]gate failed[/red]"
+    verdict = ("[green]gate passed" if card.passed else "[red]gate failed") \
+        + enforced_split(card) + ("[/green]" if card.passed else "[/red]")
     if not card.enforced:
-        verdict += " [yellow](not yet enforced: the exit status ignores it)[/yellow]"
+        verdict += f" [yellow]({not_enforced(card)}; the exit status ignores it)[/yellow]"
     out.print(f"{verdict} (suite {card.suite}, split {card.split}; {gate_verdicts(card)})")
 
 
@@ -148,8 +170,8 @@ def markdown(card: Scorecard) -> str:
              f"({card.cases_by_split.get('dev', 0)} dev, "
              f"{card.cases_by_split.get('holdout', 0)} holdout){about(card)}, "
              f"{drafting_line(card)}, "
-             f"run in {card.seconds:.1f} s. Gate on `{card.split}`: "
-             + (verdict if card.enforced else f"{verdict}, not yet enforced")
+             f"run in {card.seconds:.1f} s. Gate on `{gated_split(card)}`: "
+             + (verdict if card.enforced else f"{verdict}, {not_enforced(card)}")
              + (f" ({', '.join(others)})" if others else "") + ".", ""]
     counts = counts_line(card)
     if counts:

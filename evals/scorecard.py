@@ -87,7 +87,9 @@ class Scorecard(BaseModel):
 
     suite: str = Field(CASES.name, description="cases or real-notes (evals/suites.py).")
     enforced: bool = Field(True, description="Whether the gate decides the exit status "
-                           "(false: reported as not yet enforced).")
+                           "(false: reported as not enforced).")
+    enforced_on: str | None = Field("all", description="The split whose gate decides the "
+                                    "exit status (the suite's; evals/suites.py).")
     split: Literal["all", "dev", "holdout"]
     cases: int
     cases_by_split: dict[str, int]
@@ -107,7 +109,8 @@ class Scorecard(BaseModel):
     drafting: Drafting
     gate: list[GateLine] = Field(description="The thresholds over each split with cases "
                                  "(dev, holdout, all); the exit status follows `split`.")
-    passed: bool = Field(description="The gate over the selected split.")
+    passed: bool = Field(description="The gate that decides: over the suite's enforced "
+                         "split when the run holds it, else over the selected split.")
     passed_by_split: dict[str, bool] = Field(description="The gate over each split.")
     failures: list[Failure]
     case_lines: list[CaseLine]
@@ -226,8 +229,10 @@ def build_scorecard(results: Sequence[CaseResult], split: SplitLabel, seconds: f
                         split=r.loaded.case.split, playbook=group_of(r),
                         evaluator=c.evaluator, detail=c.detail)
                 for r in results for c in r.checks if not c.passed]
+    decides = suite.enforced_on if suite.enforced_on in by_split else None
     return Scorecard(
-        suite=suite.name, enforced=suite.enforced, split=split, cases=len(results),
+        suite=suite.name, enforced=decides is not None, enforced_on=suite.enforced_on,
+        split=split, cases=len(results),
         cases_by_split=counts, corpus_notes=_corpus_notes(results),
         variants=sum(WRAPPED_TAG in r.loaded.case.tags for r in results),
         skipped=dict(skipped or {}), seconds=round(seconds, 2),
@@ -235,7 +240,7 @@ def build_scorecard(results: Sequence[CaseResult], split: SplitLabel, seconds: f
         by_playbook={name: _by_split(groups[name]) for name in sorted(groups)},
         by_variant=_by_variant(results),
         drafting=drafting(results, mode), gate=lines,
-        passed=by_split.get("all", False), passed_by_split=by_split,
+        passed=by_split.get(decides or "all", False), passed_by_split=by_split,
         failures=failures,
         case_lines=[CaseLine(case=r.loaded.case.id, source=r.loaded.source,
                              split=r.loaded.case.split, playbook=group_of(r),

@@ -1,11 +1,12 @@
 """The eval suites: which folder of datasets, which gate, and whether the gate decides.
 
 - ``cases``: evals/datasets, notes written for the project (the default). Its gate is
-  enforced: ``appeals eval`` exits 1 below it and tests/test_evals.py runs it in CI.
+  enforced over all the cases run: ``appeals eval`` exits 1 below it and
+  tests/test_evals.py runs it in CI.
 - ``real-notes``: evals/real_notes, denials on real transcribed notes (MTSamples) that
-  nobody on the project wrote, read from the shared folder (evals/corpus.py). Its own
-  gate is reported but not yet enforced: the agent is expected to fail it until it reads
-  real charts (issue 11 turns it on for dev).
+  nobody on the project wrote, read from the shared folder (evals/corpus.py). Its gate is
+  enforced on the dev split (tests/test_evals_real_notes.py runs it in CI); the holdout
+  is run once, at the end of a piece of work, and reported, never tuned on.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ class Suite:
     folder: Path
     gate: Mapping[str, float]
     """Minimum score of each gated evaluator over a split's cases."""
-    enforced: bool
-    """Whether the gate decides the exit status; when not, it is reported as "not yet
-    enforced" and the command exits 0 whatever it says."""
+    enforced_on: str | None
+    """The split whose gate decides the exit status (``all``: every case run); the gate
+    over other splits is reported and ignored, and so is the whole gate when a run does
+    not hold that split (None: never enforced)."""
     marker: str
     """The name of the generated section in a Markdown report (``<!-- NAME:start -->``)."""
     json_suffix: str
@@ -70,9 +72,9 @@ the counts that must be 0 (appeals where the outcome is not to appeal; write-off
 corrected claims where an appeal or a review was expected)."""
 
 CASES = Suite(name="cases", title="Cases written for the project", folder=EVALS / "datasets",
-              gate=GATE, enforced=True, marker="scorecard", json_suffix="")
+              gate=GATE, enforced_on="all", marker="scorecard", json_suffix="")
 REAL_NOTES = Suite(name="real-notes", title="Real notes", folder=EVALS / "real_notes",
-                   gate=REAL_NOTES_GATE, enforced=False, marker="scorecard:real-notes",
+                   gate=REAL_NOTES_GATE, enforced_on="dev", marker="scorecard:real-notes",
                    json_suffix="-real-notes")
 
 SUITES: dict[str, Suite] = {suite.name: suite for suite in (CASES, REAL_NOTES)}

@@ -42,7 +42,7 @@ REAL_NOTE_FILES = sorted(REAL_NOTES.folder.glob("*.yaml"))
 def _case(**changes: Any) -> dict[str, Any]:
     case: dict[str, Any] = {
         "id": "rn-format", "split": "dev", "description": "a corpus note",
-        "rationale": "The note documents the finding; conservative care is not documented.",
+        "rationale": "The note documents the finding and the nasal steroid that failed.",
         "denial": {"queue_row": {
             "claim_id": "RN-T-1", "payer_name": "ACME HEALTH", "member_id": "ACM1",
             "service_date": "2026-08-05", "procedure_code": "31255", "billed": "2400.00",
@@ -52,9 +52,11 @@ def _case(**changes: Any) -> dict[str, Any]:
                               "given": ["JANE"], "birth_date": "1976-01-01"},
                   "notes": [{"id": "consult", "title": "Consultation", "date": "2026-08-05",
                              "source": {"corpus": "mtsamples", "id": NOTE_ID}}]},
-        "expect": {"action": "needs_review", "playbook": "medical_necessity",
+        "expect": {"action": "appeal", "playbook": "medical_necessity",
                    "cited_facts": [{"fact": "objective_finding",
-                                    "quote_contains": "nasal congestion"}]},
+                                    "quote_contains": "turbinate hypertrophy"},
+                                   {"fact": "conservative_treatment",
+                                    "quote_contains": "nasal corticosteroid therapy"}]},
     }
     case.update(changes)
     return case
@@ -202,25 +204,43 @@ def test_the_suite_follows_the_datasets_folder() -> None:
 
 
 @needs_corpus
-def test_a_failing_real_note_gate_is_reported_not_enforced(tmp_path: Path) -> None:
-    # Expect an appeal the note cannot support: the gate fails, the command exits 0.
-    case = _case(expect={"action": "appeal", "playbook": "medical_necessity",
-                         "cited_facts": [{"fact": "objective_finding",
-                                          "quote_contains": "nasal congestion"}]})
-    path = _write(tmp_path, [case], wrapped_variants=True)
+def test_the_real_note_gate_decides_on_dev_and_only_reports_the_holdout(
+        tmp_path: Path) -> None:
+    # Expect a review where the note supports an appeal: the gate fails.
+    wrong = {"action": "needs_review", "playbook": "medical_necessity",
+             "cited_facts": [{"fact": "objective_finding",
+                              "quote_contains": "turbinate hypertrophy"}]}
+    path = _write(tmp_path, [_case(expect=wrong)], wrapped_variants=True)
     report = tmp_path / "card.md"
     result = CliRunner().invoke(app, ["eval", str(path), "--suite", "real-notes",
                                       "--report", str(report)])
-    assert result.exit_code == 0, result.output
-    assert "not yet enforced" in result.output
-    card = json.loads((tmp_path / "card-real-notes.json").read_text(encoding="utf-8"))
-    assert card["suite"] == "real-notes" and card["enforced"] is False
-    assert card["passed"] is False and card["variants"] == 1 and card["corpus_notes"] == 1
-    assert set(card["by_variant"]) == {"original", "hard-wrapped"}
-    assert "not yet enforced" in report.read_text(encoding="utf-8")
-    # The same expectation in the enforced suite fails the run.
-    result = CliRunner().invoke(app, ["eval", str(path), "--suite", "cases"])
     assert result.exit_code == 1, result.output
+    card = json.loads((tmp_path / "card-real-notes.json").read_text(encoding="utf-8"))
+    assert card["suite"] == "real-notes" and card["enforced_on"] == "dev"
+    assert card["enforced"] is True and card["passed"] is False
+    assert card["variants"] == 1 and card["corpus_notes"] == 1
+    assert set(card["by_variant"]) == {"original", "hard-wrapped"}
+    assert "Gate on `dev`: **failed**" in report.read_text(encoding="utf-8")
+    # The same failure on the holdout alone is reported; the exit status ignores it.
+    path = _write(tmp_path, [_case(expect=wrong, split="holdout")], wrapped_variants=True)
+    result = CliRunner().invoke(app, ["eval", str(path), "--suite", "real-notes",
+                                      "--split", "holdout"])
+    assert result.exit_code == 0, result.output
+    assert "the gate decides on the dev split" in result.output
+    # A failing holdout beside a passing dev: dev decides.
+    path = _write(tmp_path, [_case(), _case(id="rn-held", expect=wrong, split="holdout")])
+    assert CliRunner().invoke(app, ["eval", str(path), "--suite", "real-notes"]
+                              ).exit_code == 0
+
+
+@needs_corpus
+def test_the_real_note_dev_split_passes_its_gate() -> None:
+    """The issue's targets on real notes, dev split: action >= 90%, evidence recall >= 85%,
+    citations 100%, no false appeal, no false write-off (evals/suites.py)."""
+    card = run_eval(split="dev", suite=REAL_NOTES)
+    failing = [f"{f.case} {f.evaluator}: {f.detail}" for f in card.failures]
+    gate = {line.evaluator: line.rate for line in card.gate if not line.passed}
+    assert card.enforced and card.passed, f"gate failed {gate}; failing checks: {failing}"
 
 
 @needs_corpus

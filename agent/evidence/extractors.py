@@ -278,13 +278,13 @@ def failed_treatments(chart: ChartBundle, vocabulary: Vocabulary,
                                        min(len(read), index + NEARBY + 1))
                       if i != index and i not in failing
                       and read[i].section == sentence.section]
-            named = {i: spans[0] for i in around if (spans := tried(read[i]))
-                     and successes.search(read[i].text) is None}
-            if not named:
+            treated = {i: spans[0] for i in around if (spans := tried(read[i]))
+                       and successes.search(read[i].text) is None}
+            if not treated:
                 continue
-            named[index] = next(m.span() for m in failures.finditer(sentence.text))
-            for i in sorted(set(named) - quoted):
-                start, end = clause_around(read[i], *named[i])
+            treated[index] = next(m.span() for m in failures.finditer(sentence.text))
+            for i in sorted(set(treated) - quoted):
+                start, end = clause_around(read[i], *treated[i])
                 found.append(_Found(2, order, _evidence(document, start, end,
                                                         "conservative_treatment")))
                 quoted.add(i)
