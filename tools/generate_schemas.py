@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from agent.denials.queue import queue_json_schema
+from agent.evidence.vocabulary import vocabulary_json_schema
 from agent.manifest import manifest_json_schema
 from agent.playbooks.model import playbook_json_schema
 from evals.model import case_json_schema
@@ -19,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 SCHEMAS = {"queue.schema.json": queue_json_schema,
            "manifest.schema.json": manifest_json_schema,
-           "playbook.schema.json": playbook_json_schema}
+           "playbook.schema.json": playbook_json_schema,
+           "vocabulary.schema.json": vocabulary_json_schema}
 EVAL_SCHEMA = "evals/datasets/case.schema.json"
 """The eval case format's schema lives beside the datasets it validates."""
 

@@ -33,8 +33,11 @@ class TermList(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    description: str = Field(min_length=1)
-    terms: tuple[str, ...] = ()
+    description: str = Field(min_length=1, description="What the list's terms stand for.")
+    terms: tuple[str, ...] = Field((), description=(
+        "Regular-expression fragments matched as whole words, case-insensitively; a space "
+        "matches any run of white space (a line wrap). Each stands for a meaning, never a "
+        "phrase of one note."))
     drug_classes: tuple[str, ...] = Field((), description="Class ids of "
                                           "agent/notes/data/drug_classes.yaml.")
     values: dict[str, str] = Field(default_factory=dict, description=(
@@ -50,12 +53,22 @@ class TermList(BaseModel):
 
 
 class VocabularyFile(BaseModel):
-    """A vocabulary file."""
+    """A vocabulary file: specialty_playbooks/vocabularies/<name>.yaml, named by a playbook
+    fact's ``vocabulary`` (docs/adding-a-playbook.md, "Vocabularies")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    description: str = Field(min_length=1)
-    lists: dict[str, TermList]
+    description: str = Field(min_length=1, description="What the vocabulary is for.")
+    lists: dict[str, TermList] = Field(description=(
+        "Named lists; the extractor reading the file says which it needs."))
+
+
+def vocabulary_json_schema() -> dict[str, object]:
+    """The JSON Schema of a vocabulary file (published as docs/vocabulary.schema.json)."""
+    schema = VocabularyFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://denial-appeal-agent.example/schemas/vocabulary.json"
+    return schema
 
 
 _NOTHING = re.compile(r"(?!)")

@@ -67,8 +67,9 @@ class FactSpec(_Strict):
     vocabulary: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$", description="Name of "
                                    "the vocabulary file the extractor reads "
                                    "(specialty_playbooks/vocabularies/<name>.yaml): the "
-                                   "terms it looks for, kept as data. Only for extractors "
-                                   "that read one; they say which lists it must have.")
+                                   "terms it looks for, kept as data (format: "
+                                   "docs/vocabulary.schema.json). Only for extractors that "
+                                   "read one; they say which lists it must have.")
     required: bool = True
     llm_proposals: bool = Field(False, description="Whether the model may propose more "
                                 "quotes for this fact (each located verbatim and checked). "
