@@ -67,6 +67,8 @@ class MEvidence(_M):
     fact: str
     value: str | None = Field(None, description="What the quote was read as (minutes, ASA "
                               "class), when the fact has a value.")
+    decides: bool = Field(False, description="The quote the write-off or corrected claim "
+                          "was decided on (the chart's own words behind it).")
 
 
 class MLetter(_M):
@@ -234,7 +236,8 @@ def _denial(record: DenialRecord, letters: dict[str, LetterRecord]) -> MDenial:
                        appeal_deadline=t.appeal_deadline, reason=t.reason),
         group_id=record.group_id, playbook=record.playbook_id,
         evidence=[MEvidence(quote=e.quote, document_id=e.document_id, start=e.start,
-                            end=e.end, fact=e.fact, value=e.value) for e in record.evidence],
+                            end=e.end, fact=e.fact, value=e.value, decides=e.decides)
+                  for e in record.evidence],
         missing_evidence=record.missing_evidence, error=record.error,
         letter=_mletter(letter) if letter else
         MLetter(id=None, status="not_drafted", markdown=None, docx=None, drafted_by=None))

@@ -194,6 +194,46 @@ def test_a_field_of_a_row_laid_out_in_columns_is_a_clause() -> None:
     assert quote_problem(row, row.index("HM-PA"), row.index("\n")) is not None
 
 
+def _fragments_playbook(**rule: object) -> object:
+    from agent.playbooks.model import Playbook
+
+    return Playbook.model_validate({
+        "id": "fragments", "title": "Fragments", "specialty": "general", "order": 1,
+        "match": {"carc": ["50"]}, "missing_action": "needs_review",
+        "facts": [{"id": "finding", "description": "A finding", "extractor":
+                   "objective_finding"}],
+        "not_appeal": [{"id": "stated", "check": "says_effusion", "action": "write_off",
+                        "root_cause": "coding", "reason": "r: {detail}", **rule}] if rule
+        else [],
+        "argument_template": "arguments/medical_necessity.md.j2",
+        "request": "pay", "citations": [], "attachments": []})
+
+
+def test_a_rule_marks_the_quotes_it_decided_on_and_names_only_known_facts() -> None:
+    from pydantic import ValidationError
+
+    from agent.playbooks.checks import CheckContext, CheckRegistry
+    from agent.triage.model import Triage
+    from agent.workflow.decide import decide
+    from tests.denials import line_denial
+
+    checks = CheckRegistry()
+
+    def says_effusion(context: CheckContext) -> str | None:
+        return "stated" if context.evidence.get("finding") else None
+
+    checks.register("says_effusion", says_effusion)
+    triage = Triage(action="appeal", category="clinical", preventable=False,
+                    dollar_bucket="low", root_cause="documentation", reason="", rule="t",
+                    final=False)
+    decision = decide(line_denial("73721"), triage, _fragments_playbook(quotes=["finding"]),
+                      _chart(KNEE_NOTE), default_extractors(), checks)  # type: ignore[arg-type]
+    assert decision.triage.action == "write_off"
+    assert decision.evidence and all(e.decides for e in decision.evidence)
+    with pytest.raises(ValidationError, match="quotes unknown fact"):
+        _fragments_playbook(quotes=["findings"])
+
+
 def test_a_fragment_from_any_extractor_never_reaches_the_decision() -> None:
     """A plugged-in extractor that cuts a quote at a line end: the fragment is dropped,
     the fact is missing, the denial goes to review (no letter quotes it)."""

@@ -28,3 +28,6 @@ class Evidence(BaseModel):
                               "has a value: '58 minutes', 'ASA 3', 'auth HM-PA-558201'.")
     document_date: date | None = None
     document_title: str | None = None
+    decides: bool = Field(False, description="Whether this quote is what decided the "
+                          "denial's write-off or corrected claim (the firing rule's "
+                          "`quotes`).")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.triage.model import Action, RootCause
 
@@ -90,6 +90,11 @@ class NotAppealRule(_Strict):
     action: Action
     root_cause: RootCause
     reason: str
+    quotes: tuple[str, ...] = Field((), description=(
+        "Facts of this playbook whose quotes are what the check decided on (a stated ASA "
+        "class, stated minutes): when the rule fires, those evidence items are marked "
+        "`decides`, so the auditor sees the chart's own words behind a write-off or a "
+        "corrected claim. Empty for a payer rule that needs no chart."))
 
 
 class Citation(_Strict):
@@ -120,6 +125,16 @@ class Playbook(_Strict):
     request: str = Field(description="The specific request, e.g. 'reprocess and pay'.")
     citations: tuple[Citation, ...] = ()
     attachments: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _quoted_facts_exist(self) -> Playbook:
+        known = {fact.id for fact in self.facts}
+        for rule in self.not_appeal:
+            unknown = sorted(set(rule.quotes) - known)
+            if unknown:
+                raise ValueError(f"not_appeal rule '{rule.id}' quotes unknown fact(s) "
+                                 f"{', '.join(unknown)} (facts: {', '.join(sorted(known))})")
+        return self
 
     @property
     def matches(self) -> tuple[Match, ...]:

@@ -88,8 +88,12 @@ def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
         for rule in playbook.not_appeal:
             decided = _apply(playbook, rule, registry.get(rule.check)(context), triage)
             if decided is not None:
-                # An auditor who reviews it also needs to know what else is missing.
-                return Decision(decided, evidence,
+                # The quotes the check decided on are marked; an auditor who reviews it
+                # also needs to know what else is missing.
+                decisive = [e for fact in rule.quotes for e in by_fact[fact]]
+                grounds = [e.model_copy(update={"decides": True}) if e in decisive else e
+                           for e in evidence]
+                return Decision(decided, grounds,
                                 missing if rule.action == "needs_review" else [])
     if missing:
         action = playbook.missing_action
