@@ -1,28 +1,10 @@
 """Anesthesia physical status (modifiers P3-P5 on 00100-01999): extractors and checks.
 
-Two facts back an appeal (REFERENCE.md §2a):
-
-* ``asa_class``: the ASA physical status the anesthesiologist wrote ("ASA III", "ASA 3E",
-  "ASA class 3", "ASA PS 4", "Physical status: P3"), value ``ASA 3`` / ``ASA 3E``.
-* ``systemic_disease``: the disease behind the class, mapped to the ASA-approved examples
-  (P3: poorly controlled DM/HTN, COPD, BMI ≥40, ESRD on dialysis, MI/CVA/coronary stent or
-  bypass more than 3 months ago, pacemaker; P4: the same events within 3 months, TIA,
-  ongoing ischemia, severe valve disease, severely reduced EF, sepsis, DIC, ESRD not
-  dialyzed; P5: ruptured aneurysm, massive trauma), other severe disease (respiratory
-  failure), or values that show it (HbA1c, CKD stage, ejection fraction) from the notes or
-  from Observations and Conditions.
-
-The checks say when not to appeal: the notes disagree about the class, or every class
-they document is below the billed modifier. Medicare (no physical-status units) uses the
-built-in ``medicare_claim`` check. The evidence fact names are the playbook's fact ids
-(``specialty_playbooks/anesthesia_physical_status.yaml``): the letter numbers evidence by
-them.
-
-The disease words are data: specialty_playbooks/vocabularies/anesthesia_physical_status.yaml
-(the fact's ``vocabulary``); this module keeps the value readers (ASA class, BMI, HbA1c,
-ejection fraction, CKD stage, dates) and the ASA class each disease list is an example of.
-Notes are read by the one note reader (agent/notes/): its sentences are quoted, and its
-ConText assertion says when a disease is negated, a relative's, planned or in the past.
+``asa_class`` reads the class the anesthesiologist wrote ("ASA III", "ASA 3E", "ASA PS 4");
+``systemic_disease`` the disease behind it: the vocabulary's lists (their ``values`` say
+which ASA example each is, specialty_playbooks/vocabularies/anesthesia_physical_status.yaml)
+and the values this module reads (BMI, HbA1c, ejection fraction, CKD stage, event dates).
+The checks say when the documented class does not support the billed modifier.
 Notes are untrusted data: everything here matches patterns and copies spans.
 """
 
@@ -49,67 +31,29 @@ from agent.playbooks.checks import CheckContext, CheckRegistry
 ASA_CLASS_FACT = "asa_class"
 SYSTEMIC_DISEASE_FACT = "systemic_disease"
 VOCABULARY = "anesthesia_physical_status"
-"""The default vocabulary of ``systemic_disease`` (specialty_playbooks/vocabularies/)."""
 PHYSICAL_STATUS_MODIFIERS = {f"P{n}": n for n in range(1, 7)}
 """P1-P6 (REFERENCE.md §2a); P6 is a brain-dead organ donor, not a severity above P5."""
+_LISTS = ("poor_control", "remote", "recent", "this_admission", "esrd", "dialysis",
+          "on_dialysis", "not_dialyzed", "risk_discussion", "past_state")
+"""The lists the code names; the disease lists are found by their ``values``."""
 
 
 @dataclass(frozen=True, slots=True)
 class AsaCriteria:
-    """Values that REFERENCE.md does not fix: the practice sets them (``register``).
-
-    The ASA examples say "poorly controlled" and "severely reduced" without numbers, so a
-    value alone is cited as a marker of the disease (never as an ASA example) when it
-    passes these thresholds; the class itself is the anesthesiologist's.
-    """
+    """Thresholds REFERENCE.md does not fix ("poorly controlled", "severely reduced"): a
+    value past them is cited as a marker of the disease, never as an ASA example."""
 
     hba1c_percent_min: Decimal = Decimal("8.0")
-    """An HbA1c at or above this is cited (practice setting; not from REFERENCE.md)."""
     ejection_fraction_max: int = 40
-    """An ejection fraction at or below this is cited (practice setting)."""
     recent_months: int = 3
     """MI/CVA/TIA/stent within this many months is a P4 example (REFERENCE.md §2a)."""
 
 
 # --------------------------------------------------------------------------- notes
 
-@dataclass(frozen=True, slots=True)
-class _Note:
-    """A note of the chart as the note reader splits it, and its place in the ranking."""
-
-    document: SourceDocument
-    rank: int
-    sentences: list[Sentence]
-
-    def evidence(self, start: int, end: int, fact: str, value: str) -> Evidence:
-        """Evidence quoting ``text[start:end]`` exactly."""
-        document = self.document
-        return Evidence(quote=document.text[start:end], document_id=document.document_id,
-                        start=start, end=end, fact=fact, value=value,
-                        document_date=document.date, document_title=document.title)
-
-    def quote_span(self, index: int, term_start: int, term_end: int) -> tuple[int, int]:
-        """The quote for a term of sentence ``index`` (offsets in the sentence): the whole
-        sentences written on its line (a PMH line reads better than its ';' piece; the
-        reader has joined wrapped lines), or the clause around the term when too long."""
-        first = last = index
-        text = self.document.text
-        while first > 0 and "\n" not in text[self.sentences[first - 1].end:
-                                             self.sentences[first].start]:
-            first -= 1
-        while last + 1 < len(self.sentences) and "\n" not in text[
-                self.sentences[last].end:self.sentences[last + 1].start]:
-            last += 1
-        start, end = self.sentences[first].start, self.sentences[last].end
-        if end - start > MAX_QUOTE:
-            return clause_around(self.sentences[index], term_start, term_end)
-        return start, end
-
-
-def _ranked_notes(chart: ChartBundle, denial: Denial) -> list[_Note]:
-    """The notes of the visit first (agent/notes/visit.py), then the chart's other notes
-    nearest the date of service first: the pre-anesthesia evaluation is often written on
-    an earlier day than the anesthetic it classes."""
+def _ranked_notes(chart: ChartBundle, denial: Denial) -> list[SourceDocument]:
+    """The visit's notes, then the others nearest the date of service: the pre-anesthesia
+    evaluation is often written days before the anesthetic it classes."""
     visit = visit_documents(chart, denial)
     chosen = {document.document_id for document in visit}
 
@@ -118,9 +62,15 @@ def _ranked_notes(chart: ChartBundle, denial: Denial) -> list[_Note]:
                 if document.date and denial.service_date else 10_000)
         return days, document.document_id
 
-    others = sorted((d for d in chart.documents if d.document_id not in chosen), key=distance)
-    return [_Note(document, rank, sentences(document.text))
-            for rank, document in enumerate([*visit, *others])]
+    return visit + sorted((d for d in chart.documents if d.document_id not in chosen),
+                          key=distance)
+
+
+def _quote(document: SourceDocument, span: tuple[int, int], fact: str, value: str) -> Evidence:
+    start, end = span
+    return Evidence(quote=document.text[start:end], document_id=document.document_id,
+                    start=start, end=end, fact=fact, value=value,
+                    document_date=document.date, document_title=document.title)
 
 
 # --------------------------------------------------------------------------- ASA class
@@ -157,18 +107,13 @@ class AsaStatement:
 
 
 def read_asa_class(text: str) -> tuple[AsaStatement, int, int] | None:
-    """The first ASA class stated in a sentence, with its span; None when there is none.
-
-    Aspirin ("ASA 81 mg", "ASA 325", "ASA 1 tab daily"), ranges ("ASA 2-3"), negations
-    and classes of an earlier anesthetic ("prior ASA 2") are not statements. The section
-    is not used: a class often follows the PMH list with no header of its own.
-    """
+    """The first ASA class stated in a sentence, with its span. Aspirin ("ASA 81 mg"),
+    ranges ("ASA 2-3"), negations and an earlier anesthetic's class are not statements."""
     for pattern in (_ASA, _PHYSICAL_STATUS):
         for match in pattern.finditer(text):
             after = text[match.end():]
-            if _DOSE_AFTER.match(after) or _RANGE_AFTER.match(after):
-                continue
-            if is_negated(text, match.start(), match.end()) or \
+            if _DOSE_AFTER.match(after) or _RANGE_AFTER.match(after) or \
+                    is_negated(text, match.start(), match.end()) or \
                     _EARLIER_ANESTHETIC.search(text[:match.start()]):
                 continue
             token = match.group("cls").upper()
@@ -177,23 +122,36 @@ def read_asa_class(text: str) -> tuple[AsaStatement, int, int] | None:
     return None
 
 
-def _asa_in_notes(notes: Iterable[_Note]) -> Iterator[tuple[_Note, Evidence]]:
-    for note in notes:
-        for index, sentence in enumerate(note.sentences):
+def _asa_in_notes(notes: list[SourceDocument]) -> Iterator[Evidence]:
+    for document in notes:
+        read = sentences(document.text)
+        for index, sentence in enumerate(read):
             found = read_asa_class(sentence.text)
-            if found is None:
-                continue
-            statement, lo, hi = found
-            start, end = note.quote_span(index, lo, hi)
-            yield note, note.evidence(start, end, ASA_CLASS_FACT, statement.value)
+            if found is not None:
+                statement, lo, hi = found
+                yield _quote(document, _line_span(document.text, read, index, lo, hi),
+                             ASA_CLASS_FACT, statement.value)
+
+
+def _line_span(text: str, read: list[Sentence], index: int, lo: int, hi: int
+               ) -> tuple[int, int]:
+    """The sentences on the class's line ("ASA 3. Plan spinal"), or the clause around the
+    class when they are too long to quote."""
+    first = last = index
+    while first and "\n" not in text[read[first - 1].end:read[first].start]:
+        first -= 1
+    while last + 1 < len(read) and "\n" not in text[read[last].end:read[last + 1].start]:
+        last += 1
+    if read[last].end - read[first].start > MAX_QUOTE:
+        return clause_around(read[index], lo, hi)
+    return read[first].start, read[last].end
 
 
 def _asa_in_facts(facts: Iterable[StructuredFact]) -> Iterator[Evidence]:
     """An Observation recording the ASA class (display "ASA physical status...")."""
     for fact in facts:
-        if fact.resource_type != "Observation" or not fact.value:
-            continue
-        if not re.search(r"\bASA\b|physical status", fact.display or "", re.IGNORECASE):
+        if fact.resource_type != "Observation" or not fact.value or \
+                not re.search(r"\bASA\b|physical status", fact.display or "", re.IGNORECASE):
             continue
         found = read_asa_class(f"ASA {fact.value}")
         if found is not None:
@@ -202,13 +160,8 @@ def _asa_in_facts(facts: Iterable[StructuredFact]) -> Iterator[Evidence]:
 
 
 def asa_class(chart: ChartBundle, denial: Denial, limit: int = 4) -> list[Evidence]:
-    """The ASA classes written in the chart (the claim's encounter first), one per quote."""
-    found: list[Evidence] = []
-    for _, evidence in _asa_in_notes(_ranked_notes(chart, denial)):
-        if all((e.document_id, e.start) != (evidence.document_id, evidence.start)
-               for e in found):
-            found.append(evidence)
-    found.extend(_asa_in_facts(chart.facts))
+    """The ASA classes written in the chart (the claim's encounter first)."""
+    found = [*_asa_in_notes(_ranked_notes(chart, denial)), *_asa_in_facts(chart.facts)]
     return found[:limit]
 
 
@@ -220,58 +173,9 @@ def parse_asa_value(value: str | None) -> int | None:
 
 # --------------------------------------------------------------------------- disease
 
-CHRONIC, CURRENT, ACUTE = "chronic", "current", "acute"
-"""How a disease is dated (``AsaExample.state``): a chronic disease counts wherever it is
-written; a current state not when placed in the past ("h/o", "s/p", "prior"); an acute
-state not in the past medical history either."""
-
-
-@dataclass(frozen=True, slots=True)
-class AsaExample:
-    """A disease list of the vocabulary and the ASA class it is an example of."""
-
-    terms: str
-    """The vocabulary list."""
-    level: int
-    """5, 4 or 3: an ASA-approved example of that class (REFERENCE.md §2a); 0: severe
-    disease cited without a class."""
-    label: str
-    state: str = CHRONIC
-
-
-ASA_EXAMPLES: tuple[AsaExample, ...] = (
-    AsaExample("copd", 3, "COPD"),
-    AsaExample("pacemaker", 3, "pacemaker"),
-    AsaExample("morbid_obesity", 3, "morbid obesity (BMI ≥40)", CURRENT),
-    AsaExample("ongoing_ischemia", 4, "ongoing ischemia", ACUTE),
-    AsaExample("severe_valve_disease", 4, "severe valve disease", ACUTE),
-    AsaExample("severely_reduced_ef", 4, "severely reduced ejection fraction", ACUTE),
-    AsaExample("sepsis", 4, "sepsis", ACUTE),
-    AsaExample("dic", 4, "DIC", ACUTE),
-    AsaExample("moribund", 5, "ruptured aneurysm or massive trauma", ACUTE),
-    AsaExample("respiratory_failure", 0, "respiratory failure", CURRENT),
-)
-"""The ASA examples read as words (REFERENCE.md §2a); their terms are the vocabulary's."""
-POORLY_CONTROLLED: tuple[tuple[str, str], ...] = (
-    ("diabetes", "poorly controlled diabetes"),
-    ("hypertension", "poorly controlled hypertension"))
-"""Diseases that are a P3 example only with ``poor_control`` in the same clause."""
-EVENTS: tuple[tuple[str, str], ...] = (
-    ("myocardial_infarction", "MI"), ("stroke", "CVA"), ("tia", "TIA"),
-    ("coronary_stent", "coronary stent"), ("coronary_bypass", "coronary bypass grafting"))
-"""Dated events: within ``recent_months`` of surgery a P4 example, before that P3."""
-_SUPERSEDED = {"morbid_obesity": "bmi"}
-"""A disease word not cited beside the value that states it ("Morbid obesity, BMI 42")."""
-_LISTS = (*(e.terms for e in ASA_EXAMPLES), *(t for t, _ in POORLY_CONTROLLED),
-          *(t for t, _ in EVENTS), "poor_control", "non_coronary", "remote", "recent",
-          "this_admission", "esrd", "dialysis", "on_dialysis", "not_dialyzed",
-          "risk_discussion", "past_state", "family_history")
-"""The lists the extractor reads (checked at start-up against the playbook's vocabulary)."""
-
-
 @cache
 def default_vocabulary() -> Vocabulary:
-    """The shipped vocabulary, with every list the readers use."""
+    """The shipped vocabulary, with every list the code names."""
     return load_vocabulary(VOCABULARY).require(*_LISTS)
 
 
@@ -281,11 +185,12 @@ class Finding:
 
     kind: str
     level: int
-    """5, 4 or 3: an ASA-approved example of that class; 0: a value that shows the disease."""
+    """5, 4 or 3: an ASA-approved example of that class; 0: cited without a class."""
     label: str
     start: int = 0
     end: int = 0
-    state: str = CHRONIC
+    state: str = "chronic"
+    """chronic, current or acute (the vocabulary's ``state``)."""
 
     @property
     def value(self) -> str:
@@ -307,19 +212,24 @@ class Reading:
     for a problem-list entry, whose date is not the event's)."""
 
 
+def _level(values: dict[str, str], key: str = "asa_class") -> int:
+    return int(values.get(key, "0"))
+
+
 def _term_findings(text: str, reading: Reading) -> Iterator[Finding]:
     vocabulary = reading.vocabulary
-    for example in ASA_EXAMPLES:
-        for match in vocabulary.pattern(example.terms).finditer(text):
-            yield Finding(example.terms, example.level, example.label, match.start(),
-                          match.end(), example.state)
+    for name in vocabulary.lists_with("example"):
+        values = vocabulary.values(name)
+        for match in vocabulary.pattern(name).finditer(text):
+            yield Finding(name, _level(values), values["example"], match.start(),
+                          match.end(), values.get("state", "chronic"))
     poor = [(m.start(), m.end()) for m in vocabulary.pattern("poor_control").finditer(text)]
-    if not poor:
-        return
-    for terms, label in POORLY_CONTROLLED:
-        for match in vocabulary.pattern(terms).finditer(text):
+    for name in vocabulary.lists_with("poorly_controlled") if poor else ():
+        values = vocabulary.values(name)
+        for match in vocabulary.pattern(name).finditer(text):
             if any(_poorly_controlled(text, match, lo, hi) for lo, hi in poor):
-                yield Finding(terms, 3, label, match.start(), match.end())
+                yield Finding(name, _level(values), values["poorly_controlled"],
+                              match.start(), match.end())
 
 
 def _poorly_controlled(text: str, disease: re.Match[str], lo: int, hi: int) -> bool:
@@ -333,22 +243,18 @@ def _poorly_controlled(text: str, disease: re.Match[str], lo: int, hi: int) -> b
 def _renal_findings(text: str, reading: Reading) -> Iterator[Finding]:
     vocabulary = reading.vocabulary
     esrd = list(vocabulary.pattern("esrd").finditer(text))
-    dialysis = [(m.start(), m.end()) for m in vocabulary.pattern("dialysis").finditer(text)]
+    dialysis = vocabulary.spans("dialysis", text)
     done = [span for span in dialysis if not is_negated(text, *span)]
     for match in esrd:
         after = [span for span in dialysis if match.end() <= span[0] <= match.end() + 60]
         not_started = vocabulary.pattern("not_dialyzed").search(
             text, match.end(), match.end() + 60) is not None
-        if not done and (not_started or after):
-            yield Finding("esrd", 4, "ESRD not on dialysis", match.start(), match.end())
-        elif done:
-            yield Finding("esrd", 3, "ESRD on dialysis", match.start(), match.end())
-        else:
-            yield Finding("esrd", 0, "ESRD", match.start(), match.end())
-    if not esrd:
-        for match in vocabulary.pattern("on_dialysis").finditer(text):
-            if not is_negated(text, match.start(), match.end()):
-                yield Finding("esrd", 3, "on dialysis", match.start(), match.end())
+        level, label = ((3, "ESRD on dialysis") if done else
+                        (4, "ESRD not on dialysis") if not_started or after else (0, "ESRD"))
+        yield Finding("esrd", level, label, match.start(), match.end())
+    for match in () if esrd else vocabulary.pattern("on_dialysis").finditer(text):
+        if not is_negated(text, match.start(), match.end()):
+            yield Finding("esrd", 3, "on dialysis", match.start(), match.end())
     for match in _CKD.finditer(text):
         stage = match.group("stage").upper().replace("III", "3").replace("IV", "4")
         yield Finding("ckd", 0, f"CKD stage {stage.replace('A', 'a').replace('B', 'b')}",
@@ -381,7 +287,7 @@ def _value_findings(text: str, reading: Reading) -> Iterator[Finding]:
             yield Finding("ef", 0, f"ejection fraction {shown}", match.start(), match.end())
 
 
-# ---- dated events (MI, CVA, TIA, stent): within 3 months → P4, older → P3
+# ---- dated events: within ``recent_months`` of surgery ``recent_asa_class``, older ``asa_class``
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DATE_TOKEN = re.compile(
@@ -394,6 +300,9 @@ _DATE_TOKEN = re.compile(
     r"mos?|months?|yrs?|years?|y)\s+ago\b)"
     r"|(?P<year>\b(?:19[5-9]\d|20\d\d)\b)", re.IGNORECASE)
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_CLAUSE_BREAK = re.compile(r"[,;.]\s|\band\b|\bon\s+(?:TTE|TEE|echo|ECG|EKG|CT|MRI|stress)",
+                           re.IGNORECASE)
+"""Between an event and a date: the date is another thing's ("stent, EF 45% on TTE 07/2026")."""
 
 
 def _minus_months(day: date, months: int) -> date:
@@ -403,54 +312,33 @@ def _minus_months(day: date, months: int) -> date:
 
 def _date_range(match: re.Match[str], reference: date | None) -> tuple[date, date] | None:
     """Earliest and latest day a date token can mean (None when it cannot be read)."""
+    group = match.group
     try:
-        if match.group("mdy"):
-            year = int(match.group("y1"))
-            year += 2000 if year < 100 else 0
-            day = date(year, int(match.group("m1")), int(match.group("d1")))
+        if group("mdy") or group("iso"):
+            year = int(group("y1") or group("y2"))
+            day = date(year + (2000 if year < 100 else 0), int(group("m1") or group("m2")),
+                       int(group("d1") or group("d2")))
             return day, day
-        if match.group("iso"):
-            day = date(int(match.group("y2")), int(match.group("m2")), int(match.group("d2")))
-            return day, day
-        if match.group("my") or match.group("named"):
-            year = int(match.group("y3") or match.group("y4"))
-            month = (int(match.group("m3")) if match.group("my")
-                     else _MONTHS.index(match.group("mon").lower()) + 1)
+        if group("my") or group("named"):
+            year = int(group("y3") or group("y4"))
+            month = int(group("m3")) if group("my") else _MONTHS.index(group("mon")[:3].lower()) + 1
             return date(year, month, 1), date(year, month, monthrange(year, month)[1])
     except ValueError:
         return None
-    if match.group("rel"):
-        return _relative(match, reference)
-    year = int(match.group("year"))
-    return date(year, 1, 1), date(year, 12, 31)
-
-
-def _relative(match: re.Match[str], reference: date | None) -> tuple[date, date] | None:
+    if group("year"):
+        return date(int(group("year")), 1, 1), date(int(group("year")), 12, 31)
     if reference is None:
         return None
-    raw = match.group("n").lower()
-    count = _NUMBERS.get(raw) or int(raw)
-    unit = match.group("unit").lower()[0]
-    if unit == "d":
-        day = reference - timedelta(days=count)
-    elif unit == "w":
-        day = reference - timedelta(weeks=count)
-    elif unit == "m":
-        day = _minus_months(reference, count)
-    else:
-        day = _minus_months(reference, 12 * count)
+    count = _NUMBERS.get(group("n").lower()) or int(group("n"))
+    unit = group("unit").lower()[0]
+    months = {"m": count, "y": 12 * count}.get(unit)
+    day = _minus_months(reference, months) if months else \
+        reference - timedelta(days=count * (7 if unit == "w" else 1))
     return day, day
 
 
-_CLAUSE_BREAK = re.compile(r"[,;.]\s|\band\b|\bon\s+(?:TTE|TEE|echo|ECG|EKG|CT|MRI|stress)",
-                           re.IGNORECASE)
-"""Between an event and a date: the date belongs to something else ("s/p LAD stent, EF 45%
-on TTE 07/2026")."""
-
-
 def _event_date(text: str, start: int, end: int) -> re.Match[str] | None:
-    """The date token nearest after the event term (then just before it), in the same
-    clause."""
+    """The date token nearest after the event (else just before it), in its clause."""
     after = _DATE_TOKEN.search(text, end, min(len(text), end + 40))
     if after and not _CLAUSE_BREAK.search(text, end, after.start()):
         return after
@@ -462,49 +350,48 @@ def _event_date(text: str, start: int, end: int) -> re.Match[str] | None:
 
 def _event_findings(text: str, reading: Reading) -> Iterator[Finding]:
     vocabulary = reading.vocabulary
-    for terms, name in EVENTS:
-        for match in vocabulary.pattern(terms).finditer(text):
-            if terms == "coronary_stent" and vocabulary.pattern("non_coronary").search(text):
-                continue
-            level, label = _event_class(terms, name, text, match, reading)
-            yield Finding(terms, level, label, match.start(), match.end())
+    for name in vocabulary.lists_with("event"):
+        values = vocabulary.values(name)
+        if "unless_list" in values and vocabulary.pattern(values["unless_list"]).search(text):
+            continue
+        for match in vocabulary.pattern(name).finditer(text):
+            level, label = _event_class(values, text, match, reading)
+            yield Finding(name, level, label, match.start(), match.end())
 
 
-def _event_class(kind: str, name: str, text: str, event: re.Match[str],
+def _event_class(values: dict[str, str], text: str, event: re.Match[str],
                  reading: Reading) -> tuple[int, str]:
-    """P4 within the recent window, P3 before it (or undated: at least P3); TIA is a P4
-    example only when recent (REFERENCE.md lists no older TIA). The date written with the
-    event decides; else "remote MI" (older), "acute MI" or "admitted with an MI" (the
-    note's own time)."""
-    months = reading.criteria.recent_months
-    older = 0 if kind == "tia" else 3
+    """The date written with the event decides; else "remote MI" is older, "acute MI" or
+    "admitted with an MI" is of the note's own time; undated, the older class."""
+    months, name = reading.criteria.recent_months, values["event"]
+    recent, older = _level(values, "recent_asa_class"), _level(values)
     token = _event_date(text, event.start(), event.end())
     shown = token.group(0) if token else "date not stated"
-    dated = _dated_class(_date_range(token, reading.note_date or reading.service_date),
-                         reading) if token else None
-    if dated == 4:
-        return 4, f"{name} within {months} months of surgery ({shown})"
-    if dated == 3:
+    when = _when(_date_range(token, reading.note_date or reading.service_date), reading) \
+        if token else None
+    if when == "recent":
+        return recent, f"{name} within {months} months of surgery ({shown})"
+    if when == "older":
         return older, f"{name} more than {months} months before surgery ({shown})"
     if _just_before(reading.vocabulary.pattern("remote"), text, event.start(), 0):
         return older, f"remote {name}"
     day = reading.note_date
     if token is None and day is not None and _recent(text, event, reading) and \
-            _dated_class((day, day), reading) == 4:
-        return 4, f"{name} within {months} months of surgery (written as current in " \
-            f"the note of {day.isoformat()})"
+            _when((day, day), reading) == "recent":
+        return recent, f"{name} within {months} months of surgery (written as current " \
+            f"in the note of {day.isoformat()})"
     return older, f"history of {name} ({shown})"
 
 
-def _dated_class(span: tuple[date, date] | None, reading: Reading) -> int | None:
-    """4 when the whole span is within the recent window before surgery, 3 when it is all
-    before it, None when it straddles the cutoff or cannot be placed."""
+def _when(span: tuple[date, date] | None, reading: Reading) -> str | None:
+    """"recent" when the whole span is in the window before surgery, "older" when it is
+    all before it, None when it straddles the cutoff or cannot be placed."""
     if not span or not reading.service_date or span[0] > reading.service_date:
         return None
     cutoff = _minus_months(reading.service_date, reading.criteria.recent_months)
     if span[0] >= cutoff:
-        return 4
-    return 3 if span[1] < cutoff else None
+        return "recent"
+    return "older" if span[1] < cutoff else None
 
 
 def _just_before(pattern: re.Pattern[str], text: str, start: int, words: int) -> bool:
@@ -515,18 +402,21 @@ def _just_before(pattern: re.Pattern[str], text: str, start: int, words: int) ->
 
 
 def _recent(text: str, event: re.Match[str], reading: Reading) -> bool:
-    """An undated event written as happening now: "acute"/"recent" just before it, or the
-    presentation the note is about earlier in its clause ("admitted with"), not placed in
-    the past ("history of", "prior")."""
-    if not reading.dated_by_note:
+    """An undated event written as happening now ("acute"/"recent" just before it, or
+    "admitted with" earlier in its clause), not placed in the past."""
+    if not reading.dated_by_note or _in_past(text, event.start(), event.end(), reading):
         return False
     vocabulary = reading.vocabulary
-    clause = _clause_start(text, event.start())
-    if "HISTORICAL" in assertion(text, event.start(), event.end()).categories or \
-            vocabulary.pattern("past_state").search(text, clause, event.start()):
-        return False
     return _just_before(vocabulary.pattern("recent"), text, event.start(), 3) or \
-        vocabulary.pattern("this_admission").search(text, clause, event.start()) is not None
+        vocabulary.pattern("this_admission").search(
+            text, _clause_start(text, event.start()), event.start()) is not None
+
+
+def _in_past(text: str, start: int, end: int, reading: Reading) -> bool:
+    """ConText's HISTORICAL, or the vocabulary's ``past_state`` earlier in the clause."""
+    return "HISTORICAL" in assertion(text, start, end).categories or \
+        reading.vocabulary.pattern("past_state").search(
+            text, _clause_start(text, start), start) is not None
 
 
 _CLAUSE = re.compile(r";|\bbut\b", re.IGNORECASE)
@@ -539,93 +429,75 @@ def _clause_start(text: str, offset: int) -> int:
 
 
 _READERS = (_value_findings, _term_findings, _renal_findings, _event_findings)
+NOT_PRESENT = frozenset({"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "FAMILY",
+                         "HYPOTHETICAL", "PLANNED"})
+"""ConText categories in which a disease is not the patient's own, present one."""
 
 
 def read_findings(text: str, reading: Reading, section: str | None = None) -> list[Finding]:
-    """Diseases and values stated in one sentence, asserted as the patient's own present
-    ones (the note reader's ConText, and the vocabulary's risk and past wording); an acute
-    state not in the history."""
+    """Diseases and values stated in one sentence as the patient's own present ones; the
+    strongest of each kind."""
     found: dict[str, Finding] = {}
     for reader in _READERS:
         for finding in reader(text, reading):
-            if not _asserted(text, finding, section, reading.vocabulary):
-                continue
             kept = found.get(finding.kind)
-            if kept is None or finding.level > kept.level:
+            if (kept is None or finding.level > kept.level) and \
+                    _asserted(text, finding, section, reading):
                 found[finding.kind] = finding
-    return _superseded(list(found.values()))
+    attributes = reading.vocabulary.attributes
+    return [f for kind, f in found.items()
+            if attributes.get(kind, {}).get("unless_value") not in found]
 
 
-NOT_PRESENT = frozenset({"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "FAMILY",
-                         "HYPOTHETICAL", "PLANNED"})
-"""Contexts of the note reader (agent/notes) in which a disease is not the patient's own,
-present one: negated, only suspected, a relative's, conditional or only planned ('plan to
-start dialysis')."""
-
-
-def _asserted(text: str, finding: Finding, section: str | None,
-              vocabulary: Vocabulary) -> bool:
-    categories = assertion(text, finding.start, finding.end).categories
-    if categories & NOT_PRESENT:
+def _asserted(text: str, finding: Finding, section: str | None, reading: Reading) -> bool:
+    """Not negated, possible, a relative's, conditional, planned or a risk discussed; a
+    current state not in the past, an acute one not in the history section either."""
+    if assertion(text, finding.start, finding.end).categories & NOT_PRESENT or \
+            reading.vocabulary.pattern("risk_discussion").search(
+                text, _clause_start(text, finding.start), finding.start):
         return False
-    clause = _clause_start(text, finding.start)
-    if vocabulary.pattern("risk_discussion").search(text, clause, finding.start):
-        return False
-    if finding.state == CHRONIC:
+    if finding.state == "chronic":
         return True
-    past = "HISTORICAL" in categories or \
-        vocabulary.pattern("past_state").search(text, clause, finding.start) is not None
-    return not (past or (finding.state == ACUTE and section == "history"))
+    return not (_in_past(text, finding.start, finding.end, reading) or
+                (finding.state == "acute" and section == "history"))
 
 
 _Candidate = tuple[Evidence, list[Finding], tuple[int, int]]
 """A quote (value still empty), what it shows, and its place (note rank, offset)."""
 
 
-def _note_candidates(notes: list[_Note], asa_spans: set[tuple[str, int, int]],
-                     reading_for: dict[str, Reading]) -> Iterator[_Candidate]:
-    """Sentences that document a disease, quoted, skipping the ASA statements' spans, the
-    plan and a family-history section."""
-    for note in notes:
-        reading = reading_for[note.document.document_id]
-        family = reading.vocabulary.pattern("family_history")
-        for index, sentence in enumerate(note.sentences):
-            if sentence.section == "plan" or (
-                    sentence.label and family.fullmatch(sentence.label)):
+def _note_candidates(notes: list[SourceDocument], readings: list[Reading],
+                     skip_asa: bool) -> Iterator[_Candidate]:
+    """Sentences that document a disease (not the plan, not the family history), and
+    unless ``skip_asa``, the ASA statements' sentences."""
+    for rank, (document, reading) in enumerate(zip(notes, readings, strict=True)):
+        for sentence in sentences(document.text):
+            if sentence.section in ("plan", "family") or \
+                    (skip_asa and read_asa_class(sentence.text) is not None):
                 continue
             findings = read_findings(sentence.text, reading, sentence.section)
-            if not findings:
-                continue
-            first = min(findings, key=lambda f: f.start)
-            start, end = note.quote_span(index, first.start, first.end)
-            doc = note.document.document_id
-            if any(d == doc and s < end and start < e for d, s, e in asa_spans):
-                continue
-            evidence = note.evidence(start, end, SYSTEMIC_DISEASE_FACT, "")
-            yield evidence, findings, (note.rank, start)
-
-
-def _fact_text(fact: StructuredFact) -> str:
-    return f"{fact.display} {fact.value}" if fact.value else (fact.display or "")
+            if findings:
+                first = min(findings, key=lambda f: f.start)
+                span = clause_around(sentence, first.start, first.end)
+                yield (_quote(document, span, SYSTEMIC_DISEASE_FACT, ""), findings,
+                       (rank, span[0]))
 
 
 _INACTIVE = frozenset({"resolved", "inactive", "remission", "refuted"})
-_EVENT_KINDS = frozenset(kind for kind, _ in EVENTS)
 
 
 def _fact_findings(fact: StructuredFact, reading: Reading) -> list[Finding]:
-    """Findings of an Observation (HbA1c, BMI, EF values) or a Condition/Procedure."""
+    """Findings of an Observation (HbA1c, BMI, EF values) or a Condition/Procedure; an
+    inactive Condition or a Procedure shows only a dated event."""
     if fact.resource_type == "Observation":
         return _observation_findings(fact, reading.criteria)
-    text = _fact_text(fact)
-    if fact.date is not None and any(reading.vocabulary.pattern(kind).search(text)
-                                     for kind in _EVENT_KINDS):
+    text = f"{fact.display} {fact.value}" if fact.value else (fact.display or "")
+    events = set(reading.vocabulary.lists_with("event"))
+    if fact.date is not None and any(reading.vocabulary.pattern(e).search(text) for e in events):
         text = f"{text} {fact.date.isoformat()}"
     findings = read_findings(text, reading)
-    if fact.status in _INACTIVE:
-        findings = [f for f in findings if f.kind in _EVENT_KINDS]
-    if fact.resource_type == "Procedure":
-        findings = [f for f in findings if f.kind in _EVENT_KINDS]
+    if fact.status in _INACTIVE or fact.resource_type == "Procedure":
+        return [f for f in findings if f.kind in events]
     return findings
 
 
@@ -643,8 +515,7 @@ _EF_CODES = frozenset({"10230-1", "8806-2", "18043-0", "18044-8", "77889-2"})
 
 
 def _observation_findings(fact: StructuredFact, criteria: AsaCriteria) -> list[Finding]:
-    number = _number(fact.value)
-    display = fact.display or ""
+    number, display = _number(fact.value), fact.display or ""
     if number is None:
         return []
     if fact.code in _A1C_CODES or re.search(r"A1c|glycated", display, re.IGNORECASE):
@@ -661,18 +532,14 @@ def _observation_findings(fact: StructuredFact, criteria: AsaCriteria) -> list[F
 
 def systemic_disease(chart: ChartBundle, denial: Denial, criteria: AsaCriteria | None = None,
                      limit: int = 6, vocabulary: Vocabulary | None = None) -> list[Evidence]:
-    """Documented disease behind the class: ASA examples first (P5, P4, P3), then values
-    that show it; one quote per kind of disease. Sentences already quoted for the ASA
-    class are used only when nothing else documents the disease."""
+    """Documented disease behind the class, strongest ASA example first, one quote per
+    kind; the ASA statements' sentences only when nothing else documents the disease."""
     criteria = criteria or AsaCriteria()
     vocabulary = vocabulary or default_vocabulary()
     notes = _ranked_notes(chart, denial)
-    readings = {n.document.document_id: Reading(criteria, denial.service_date,
-                                                 n.document.date, vocabulary) for n in notes}
-    asa_spans = {(e.document_id, e.start or 0, e.end or 0) for _, e in _asa_in_notes(notes)}
-    candidates = list(_note_candidates(notes, asa_spans, readings))
-    if not candidates and asa_spans:
-        candidates = list(_note_candidates(notes, set(), readings))
+    readings = [Reading(criteria, denial.service_date, n.date, vocabulary) for n in notes]
+    candidates = list(_note_candidates(notes, readings, skip_asa=True)) or \
+        list(_note_candidates(notes, readings, skip_asa=False))
     reading = Reading(criteria, denial.service_date, denial.service_date, vocabulary,
                       dated_by_note=False)
     for index, fact in enumerate(chart.facts):
@@ -684,68 +551,31 @@ def systemic_disease(chart: ChartBundle, denial: Denial, criteria: AsaCriteria |
     return _best(candidates, limit)
 
 
-def _merged(candidates: list[_Candidate]) -> list[_Candidate]:
-    """One candidate per quote: the sentences of one line are quoted together."""
-    merged: list[_Candidate] = []
-    index: dict[tuple[str, int, int], int] = {}
-    for evidence, findings, place in candidates:
-        if evidence.start is None or evidence.end is None:  # a resource, quoted as built
-            merged.append((evidence, findings, place))
-            continue
-        key = (evidence.document_id, evidence.start, evidence.end)
-        if key not in index:
-            index[key] = len(merged)
-            merged.append((evidence, findings, place))
-            continue
-        kept = merged[index[key]]
-        strongest = {f.kind: f for f in kept[1]}
-        for finding in findings:
-            if finding.kind not in strongest or finding.level > strongest[finding.kind].level:
-                strongest[finding.kind] = finding
-        merged[index[key]] = (kept[0], _superseded(list(strongest.values())), kept[2])
-    return merged
-
-
-def _superseded(findings: list[Finding]) -> list[Finding]:
-    """Without the disease words a value of the same quote states ("Morbid obesity, BMI
-    42": the BMI)."""
-    kinds = {f.kind for f in findings}
-    return [f for f in findings if _SUPERSEDED.get(f.kind) not in kinds]
-
-
 def _best(candidates: list[_Candidate], limit: int) -> list[Evidence]:
     """The strongest quotes first, each kept only for the kinds it adds."""
-    candidates = _merged(candidates)
     candidates.sort(key=lambda c: (-max(f.level for f in c[1]), c[2]))
     seen: set[str] = set()
     chosen: list[Evidence] = []
     for evidence, findings, _ in candidates:
         new = sorted((f for f in findings if f.kind not in seen),
                      key=lambda f: (-f.level, f.start))
-        if not new:
-            continue
-        seen.update(f.kind for f in new)
-        chosen.append(evidence.model_copy(update={"value": "; ".join(f.value for f in new)}))
-        if len(chosen) == limit:
-            break
-    return chosen
+        if new:
+            seen.update(f.kind for f in new)
+            chosen.append(evidence.model_copy(update={"value": "; ".join(f.value for f in new)}))
+    return chosen[:limit]
 
 
 # --------------------------------------------------------------------------- checks
 
 def billed_physical_status(denial: Denial) -> int | None:
     """The class of the P modifier billed on the line (P1-P6), if any."""
-    if denial.procedure is None:
-        return None
-    for modifier in denial.procedure.submitted_modifiers:
-        if modifier.upper() in PHYSICAL_STATUS_MODIFIERS:
-            return PHYSICAL_STATUS_MODIFIERS[modifier.upper()]
-    return None
+    modifiers = denial.procedure.submitted_modifiers if denial.procedure else ()
+    return next((PHYSICAL_STATUS_MODIFIERS[m.upper()] for m in modifiers
+                 if m.upper() in PHYSICAL_STATUS_MODIFIERS), None)
 
 
 def _supports(documented: int, billed: int) -> bool:
-    """A documented class supports the billed one when it is at least as severe (P6, the
-    organ donor, is no severity: it supports only itself)."""
+    """At least as severe (P6, the organ donor, is no severity: it supports only itself)."""
     if 6 in (documented, billed):
         return documented == billed
     return documented >= billed
@@ -777,17 +607,13 @@ def asa_class_below_billed(ctx: CheckContext) -> str | None:
     documented = classes[0]
     detail = (f"the anesthesia notes document ASA {documented} but the line was billed with "
               f"P{billed}; the modifier the record supports is P{documented}")
-    levels = [_level_of(e.value) for found in ctx.evidence.values() for e in found
-              if e.fact == SYSTEMIC_DISEASE_FACT]
+    levels = [int(n) for found in ctx.evidence.values() for e in found
+              if e.fact == SYSTEMIC_DISEASE_FACT
+              for n in re.findall(r"ASA P([3-5]) example", e.value or "")]
     if any(level >= billed for level in levels):
         detail += (f" (the chart also lists a condition among the ASA P{billed} examples: "
                    "confirm the class with the anesthesiologist first)")
     return detail
-
-
-def _level_of(value: str | None) -> int:
-    """The highest ASA example class named in a ``systemic_disease`` value (0 if none)."""
-    return max((int(n) for n in re.findall(r"ASA P([3-5]) example", value or "")), default=0)
 
 
 # --------------------------------------------------------------------------- registration
