@@ -1,28 +1,11 @@
-"""Distinct procedural service: modifier 59 / XE XS XP XU against NCCI PTP edits.
+"""Distinct procedural service: modifier 59 / XE XS XP XU against NCCI PTP edits
+(``specialty_playbooks/distinct_procedure.yaml``, REFERENCE.md §2b).
 
-The Python behind ``specialty_playbooks/distinct_procedure.yaml`` (REFERENCE.md §2b):
-
-* **Partners** of the denied code: the other codes on its claim, plus codes that the notes
-  of the date of service (or a Procedure resource of that date) document *and* that an
-  NCCI PTP edit pairs with the denied code. A partner billed on another claim of the same
-  day is found only that way; the other claim itself is out of scope.
-* **The NCCI finding**: the active PTP edit with the denied code in column 2 (indicator 0
-  wins over 1), else an edit the other way round, else none.
-* **A distinct service** in the notes: a different anatomic site for the denied service
-  and its partner ("left knee vs right knee", quoted with the sentence that has that site
-  separately prepped and draped when there is one), a separate encounter (two notes of the
-  day timed apart, the denied service in one and its partner in the other, or the service
-  placed in a clinic or ED at another time of day), a separate incision or portal, or a
-  separate injury. A different compartment of the same knee, a different procedure or a
-  different diagnosis is not one.
-
-The words are data: ``specialty_playbooks/vocabularies/distinct_procedure.yaml`` (the work
-of procedure codes, body parts, what makes a service distinct). Python reads values:
-codes, sides, sites, dates and clock times. Notes are read by the one note reader
-(agent/notes/): only the notes of the visit (agent/notes/visit.py); history sections and
-phrases the reader's assertion context places in the past, the future, a condition or a
-negation are skipped. Notes are untrusted data: patterns are matched and spans copied,
-nothing is followed.
+Partners of the denied code are the other codes on its claim, plus codes the notes of the
+day document that an NCCI PTP edit pairs with it. The words are data
+(``vocabularies/distinct_procedure.yaml``); Python reads values: codes, sides, sites, dates
+and clock times, through the note reader (only the notes of the visit; history sections
+and phrases ConText places in the past, the future, a condition or a negation skipped).
 """
 
 from __future__ import annotations
@@ -31,15 +14,16 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, SourceDocument
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
-from agent.evidence.text import MAX_QUOTE, Sentence, clause_around, is_negated, sentences
+from agent.evidence.text import MAX_QUOTE, Sentence, clause_around, sentences
 from agent.evidence.vocabulary import Vocabulary, load_vocabulary
 from agent.ncci import PtpEdit, PtpTable
-from agent.notes.reader import assertion
+from agent.notes.reader import assertion, read_note
 from agent.notes.visit import visit_documents
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
@@ -57,32 +41,10 @@ NCCI_ASSOCIATED_MODIFIERS = DISTINCT_MODIFIERS | {"LT", "RT"}
 list (E1-E4, F/T digits, 24, 25, 57, 58, 78, 79, 91...) is longer: extend when needed."""
 
 _LATERALITY_MODIFIERS = {"LT": "left", "RT": "right"}
-_HISTORY_SECTIONS = frozenset({"hpi", "ros", "history"})
-_NOT_DONE = frozenset({"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "HYPOTHETICAL",
-                       "HISTORICAL", "FAMILY", "PLANNED"})
-"""Assertion contexts (agent/notes/context.py) in which a service named is not done that
-day: negated, only possible, conditional, earlier, a relative's, or only planned."""
+_HISTORY_SECTIONS = frozenset({"hpi", "ros", "history", "family"})
 
 
 # --- which words name a service ------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class ServiceList:
-    """A vocabulary list that names the services of some codes (the code itself always
-    does)."""
-
-    codes: tuple[str, ...]
-    """Codes or ranges such as '29866-29889'."""
-    name: str
-    """The list of the vocabulary."""
-    generic: bool = False
-    """Words shared by many codes ('arthroscopy'): they place a partner service at a site
-    but never document the denied service itself."""
-
-    def covers(self, code: str) -> bool:
-        """Whether ``code`` is one of ``codes`` (ranges included)."""
-        return code_in(code, self.codes)
-
 
 def code_in(code: str, items: Iterable[str]) -> bool:
     """Whether ``code`` is one of ``items``, codes or ranges such as '99202-99499'."""
@@ -93,31 +55,12 @@ def code_in(code: str, items: Iterable[str]) -> bool:
     return False
 
 
-SERVICE_LISTS: tuple[ServiceList, ...] = (
-    ServiceList(("29877", "G0289"), "services_chondroplasty"),
-    ServiceList(("29880", "29881"), "services_meniscectomy"),
-    ServiceList(("29874", "G0289"), "services_loose_body_removal"),
-    ServiceList(("29870", "29805"), "services_diagnostic_arthroscopy"),
-    ServiceList(("29875", "29876", "29820", "29821"), "services_synovectomy"),
-    ServiceList(("29822", "29823", "29897", "29898"), "services_arthroscopic_debridement"),
-    ServiceList(("29827", "23410-23420"), "services_rotator_cuff_repair"),
-    ServiceList(("29826", "23130"), "services_subacromial_decompression"),
-    ServiceList(("29805-29999",), "services_arthroscopy", generic=True),
-    ServiceList(("20600-20611",), "services_joint_injection"),
-    ServiceList(("12001-12057", "13100-13153"), "services_laceration_repair"),
-    ServiceList(("11042-11047", "97597-97598"), "services_wound_debridement"),
-    ServiceList(("11010-11012",), "services_open_fracture_debridement"),
-)
-"""Which codes each ``services_*`` list of the vocabulary stands for: a code not listed is
-found in the notes by the code itself only."""
-
 SITE_LISTS = ("body_parts", "site_qualifiers")
-MARKER_LISTS = ("separate_encounter", "separate_incision", "separate_portal",
-                "separate_injury")
-LISTS: tuple[str, ...] = (*dict.fromkeys(s.name for s in SERVICE_LISTS), *SITE_LISTS,
-                          *MARKER_LISTS, "separate_field", "injuries", "settings",
-                          "separate_compartment", "not_done", "earlier_care")
-"""Every list the extractors read (checked at start-up against the playbook's vocabulary)."""
+LISTS: tuple[str, ...] = (*SITE_LISTS, "separate_encounter", "separate_incision",
+                          "separate_portal", "separate_injury", "separate_field", "injuries",
+                          "settings", "separate_compartment", "not_done", "earlier_care")
+"""The lists the extractors read by name (checked at start-up), beside the ``services_*``
+lists, found by their ``codes`` value."""
 
 
 def _vocabulary(vocabulary: Vocabulary | None = None) -> Vocabulary:
@@ -134,8 +77,10 @@ def service_pattern(code: str, generic: bool = False,
     adds the words many codes share)."""
     words = _vocabulary(vocabulary)
     parts = [r"(?<![\w./-])" + re.escape(code) + r"(?:-[0-9A-Z]{2})*(?![\w/])"]
-    parts += [words.pattern(s.name).pattern for s in SERVICE_LISTS
-              if s.covers(code) and (generic or not s.generic)]
+    for name in words.lists_with("codes"):
+        values = words.values(name)
+        if code_in(code, values["codes"].split()) and (generic or "generic" not in values):
+            parts.append(words.pattern(name).pattern)
     return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
 
 
@@ -167,43 +112,17 @@ class Site:
 _SIDE = r"left|right|lt|rt|l|r"
 
 
-@dataclass(frozen=True, slots=True)
-class _SitePatterns:
-    """How sites are written, built from the vocabulary's body parts and qualifiers."""
-
-    prefix: re.Pattern[str]
-    """'R knee', 'Lt. shoulder', 'left-sided hip', 'right open ankle'."""
-    postfix: re.Pattern[str]
-    """'knee, left', 'knee (L)'."""
-    both: re.Pattern[str]
-    """'bilateral knees', 'R and L knees'."""
-    other: re.Pattern[str]
-    """'the other knee', 'contralateral knee'."""
-
-
-_SITE_PATTERNS: dict[int, tuple[Vocabulary, _SitePatterns]] = {}
-
-
-def _site_patterns(vocabulary: Vocabulary | None = None) -> _SitePatterns:
-    words = _vocabulary(vocabulary)
-    cached = _SITE_PATTERNS.get(id(words))
-    if cached is not None and cached[0] is words:
-        return cached[1]
-    parts = words.pattern("body_parts").pattern
-    qualifier = words.pattern("site_qualifiers").pattern
-    flags = re.IGNORECASE
-    built = _SitePatterns(
-        prefix=re.compile(rf"(?<![A-Za-z])\(?(?P<side>{_SIDE})(?:\.\s*|\)\s*|"
-                          rf"\s*-\s*sided\s+|[\s-]+)(?:{qualifier}\s+)?(?P<part>{parts})",
-                          flags),
-        postfix=re.compile(rf"(?P<part>{parts})\s*(?:,|\(|-|:)\s*(?P<side>{_SIDE})\)?"
-                           rf"(?![A-Za-z/])", flags),
-        both=re.compile(rf"(?<![A-Za-z])(?:(?:{_SIDE})\s*(?:and|&|\+|/)\s*(?:{_SIDE})|"
-                        rf"bilateral|bilat\.?|b/l|both)\s+(?P<part>{parts})", flags),
-        other=re.compile(rf"(?<![A-Za-z])(?:contralateral|opposite|other)\s+(?P<part>{parts})",
-                         flags))
-    _SITE_PATTERNS[id(words)] = (words, built)
-    return built
+@cache
+def _site_patterns(parts: str, qualifier: str) -> tuple[re.Pattern[str], ...]:
+    """How sites are written: 'R knee', 'Lt. shoulder', 'left-sided hip', 'right open ankle';
+    'knee, left', 'knee (L)'; 'bilateral knees', 'R and L knees'; 'the other knee'."""
+    return tuple(re.compile(p, re.IGNORECASE) for p in (
+        rf"(?<![A-Za-z])\(?(?P<side>{_SIDE})(?:\.\s*|\)\s*|\s*-\s*sided\s+|[\s-]+)"
+        rf"(?:{qualifier}\s+)?(?P<part>{parts})",
+        rf"(?P<part>{parts})\s*(?:,|\(|-|:)\s*(?P<side>{_SIDE})\)?(?![A-Za-z/])",
+        rf"(?<![A-Za-z])(?:(?:{_SIDE})\s*(?:and|&|\+|/)\s*(?:{_SIDE})|"
+        rf"bilateral|bilat\.?|b/l|both)\s+(?P<part>{parts})",
+        rf"(?<![A-Za-z])(?:contralateral|opposite|other)\s+(?P<part>{parts})"))
 
 
 _CLAUSE_BREAK = re.compile(r",|;|:|\+|&|\n|\b(?:and|with|then)\b|\bw/|(?<!\S)\(?\d{1,2}[.)](?=\s)",
@@ -233,23 +152,25 @@ def _part(text: str) -> str:
 def site_mentions(text: str, vocabulary: Vocabulary | None = None) -> list[_Mention]:
     """Every anatomic site named in a sentence, in order ("R knee", "knee, left",
     "bilateral knees", "the other knee", the LT/RT of "29877-59-LT")."""
-    patterns = _site_patterns(vocabulary)
+    words = _vocabulary(vocabulary)
+    prefix, postfix, both, other = _site_patterns(words.pattern("body_parts").pattern,
+                                                  words.pattern("site_qualifiers").pattern)
     found: list[_Mention] = []
-    for match in patterns.both.finditer(text):
+    for match in both.finditer(text):
         part = _part(match["part"])
         found += [_Mention(match.start(), match.end(), Site(side, part))
                   for side in ("left", "right")]
-    for match in patterns.prefix.finditer(text):
+    for match in prefix.finditer(text):
         found.append(_Mention(match.start(), match.end(),
                               Site(_side(match["side"]), _part(match["part"]))))
-    for match in patterns.other.finditer(text):
+    for match in other.finditer(text):
         found.append(_Mention(match.start(), match.end(),
                               Site("contralateral", _part(match["part"]))))
     for match in CODE.finditer(text):
         sides = [_LATERALITY_MODIFIERS[m] for m in match[2].split("-")
                  if m in _LATERALITY_MODIFIERS]
         found += [_Mention(match.start(), match.end(), Site(side, None)) for side in sides]
-    for match in patterns.postfix.finditer(text):
+    for match in postfix.finditer(text):
         if not any(m.start <= match.start("side") < m.end for m in found):
             found.append(_Mention(match.start(), match.end(),
                                   Site(_side(match["side"]), _part(match["part"]))))
@@ -325,13 +246,14 @@ class Visit:
         return cls(tuple(visit_documents(chart, denial)), denial.service_date,
                    _vocabulary(vocabulary))
 
-    def sentences(self, documents: Iterable[SourceDocument] | None = None
+    def sentences(self, documents: Iterable[SourceDocument] | None = None,
+                  skipped: frozenset[str] = _HISTORY_SECTIONS
                   ) -> Iterator[tuple[SourceDocument, Sentence]]:
-        """Sentences that can document care given that day: not in a history section, not
-        about a service asked for or given earlier, not dated another day."""
+        """Sentences that can document care given that day: not in a ``skipped`` section,
+        not about a service asked for or given earlier, not dated another day."""
         for document in self.documents if documents is None else documents:
             for sentence in sentences(document.text):
-                if sentence.section not in _HISTORY_SECTIONS and self.of_the_day(sentence):
+                if sentence.section not in skipped and self.of_the_day(sentence):
                     yield document, sentence
 
     def of_the_day(self, sentence: Sentence) -> bool:
@@ -342,10 +264,9 @@ class Visit:
 
     @staticmethod
     def done(sentence: Sentence, start: int, end: int) -> bool:
-        """Whether the phrase at ``sentence.text[start:end]`` is asserted as done: not
-        negated, possible, conditional, earlier, a relative's or planned (the note
-        reader's assertion context)."""
-        return not (assertion(sentence.text, start, end).categories & _NOT_DONE)
+        """Whether ConText asserts the phrase as done (no assertion category: not negated,
+        possible, conditional, historical, a relative's or planned)."""
+        return not assertion(sentence.text, start, end).categories
 
 
 def documented_codes(chart: ChartBundle, denial: Denial) -> list[str]:
@@ -354,7 +275,7 @@ def documented_codes(chart: ChartBundle, denial: Denial) -> list[str]:
     codes: dict[str, None] = {}
     for _, sentence in visit.sentences():
         for match in CODE.finditer(sentence.text):
-            if not is_negated(sentence.text, match.start(), match.end()):
+            if visit.done(sentence, match.start(), match.end()):
                 codes[match[1].upper()] = None
     for fact in chart.facts:
         if (fact.resource_type == "Procedure" and fact.code and fact.date is not None
@@ -422,16 +343,7 @@ class _Done:
         return start, end
 
     def evidence(self, value: str, fact: str = DISTINCT_SERVICE) -> Evidence:
-        start, end = self.span()
-        return Evidence(quote=self.document.text[start:end],
-                        document_id=self.document.document_id, start=start, end=end,
-                        fact=fact, value=value, document_date=self.document.date,
-                        document_title=self.document.title)
-
-
-def _same_paragraph(text: str, earlier: Sentence, later: Sentence) -> bool:
-    return earlier.section == later.section and \
-        re.search(r"\n[ \t]*\n", text[earlier.end:later.start]) is None
+        return _quote(self.document, *self.span(), value, fact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,7 +370,8 @@ def placed_sentences(visit: Visit, document: SourceDocument) -> Iterator[_Placed
     parts = visit.words.pattern("body_parts")
     for _, sentence in visit.sentences([document]):
         mentions = site_mentions(sentence.text, visit.words)
-        if last is not None and not _same_paragraph(document.text, last[0], sentence):
+        if last is not None and (last[0].paragraph, last[0].section) != \
+                (sentence.paragraph, sentence.section):
             last = None
         if mentions:
             last = (sentence, _at_nearest(mentions, last=True))
@@ -470,37 +383,32 @@ def placed_sentences(visit: Visit, document: SourceDocument) -> Iterator[_Placed
         previous = sentence
 
 
-def services_at_sites(visit: Visit, codes: Iterable[str], generic: bool = False,
-                      documents: Iterable[SourceDocument] | None = None) -> list[_Done]:
-    """Each mention of one of ``codes``' services done that day, with the site it was done
-    at (named in its sentence, or the last site its paragraph named before it; a mention
-    with no site is left out)."""
+def services_at_sites(visit: Visit, codes: Iterable[str], generic: bool = False
+                      ) -> list[_Done]:
+    """Each mention of one of ``codes``' services done that day at a known site."""
     patterns = [service_pattern(code, generic, visit.words) for code in codes]
-    done: list[_Done] = []
-    for document in visit.documents if documents is None else documents:
-        for placed in placed_sentences(visit, document):
-            if placed.mentions or placed.inherited:
-                done += _placed_services(visit, document, placed, patterns)
-    return done
+    return [done for document in visit.documents
+            for placed in placed_sentences(visit, document)
+            for pattern in patterns
+            for _, group in _namings(visit, document, placed, pattern) for done in group]
 
 
-def _placed_services(visit: Visit, document: SourceDocument, placed: _Placed,
-                     patterns: list[re.Pattern[str]]) -> list[_Done]:
-    sentence, done = placed.sentence, []
-    for pattern in patterns:
-        for match in pattern.finditer(sentence.text):
-            if not visit.done(sentence, match.start(), match.end()):
-                continue
-            term = (sentence.start + match.start(), sentence.start + match.end())
-            if not placed.mentions:
-                done += [_Done(document, sentence, *term, m.site, term, placed.lead)
+def _namings(visit: Visit, document: SourceDocument, placed: _Placed,
+             pattern: re.Pattern[str]) -> Iterator[tuple[tuple[int, int], list[_Done]]]:
+    """Each mention of ``pattern`` done that day (its offsets), with the service at each
+    site it may have been done at (named in its clause, else inherited; maybe none)."""
+    sentence = placed.sentence
+    for match in pattern.finditer(sentence.text):
+        if not visit.done(sentence, match.start(), match.end()):
+            continue
+        term = (sentence.start + match.start(), sentence.start + match.end())
+        if not placed.mentions:
+            yield term, [_Done(document, sentence, *term, m.site, term, placed.lead)
                          for m in placed.inherited]
-                continue
-            for mention in sites_at(sentence.text, match.start(), placed.mentions):
-                lo, hi = min(match.start(), mention.start), max(match.end(), mention.end)
-                done.append(_Done(document, sentence, sentence.start + lo,
-                                  sentence.start + hi, mention.site, term))
-    return done
+            continue
+        yield term, [_Done(document, sentence, sentence.start + min(match.start(), m.start),
+                           sentence.start + max(match.end(), m.end), m.site, term)
+                     for m in sites_at(sentence.text, match.start(), placed.mentions)]
 
 
 # --- the denied service's own site -----------------------------------------------------
@@ -528,29 +436,14 @@ def _elsewhere(site: Site, own: Site | None) -> bool:
 
 def _first_here(visit: Visit, document: SourceDocument, placed: _Placed,
                 pattern: re.Pattern[str], site: Site | None) -> _Done | None:
-    """The first mention of ``pattern`` in the sentence that is done that day and not at a
-    site other than ``site`` ('R knee: PMM' is not the evidence of a line billed LT; a
-    wound debrided at the ankle is not the elbow's)."""
-    sentence = placed.sentence
-    for match in pattern.finditer(sentence.text):
-        if not visit.done(sentence, match.start(), match.end()):
-            continue
-        term = (sentence.start + match.start(), sentence.start + match.end())
-        if placed.mentions:
-            at = sites_at(sentence.text, match.start(), placed.mentions)
-            if at and all(_elsewhere(m.site, site) for m in at):
-                continue
-            here = next((m for m in at if not _elsewhere(m.site, site)), None)
-            if here is not None:
-                lo, hi = min(match.start(), here.start), max(match.end(), here.end)
-                return _Done(document, sentence, sentence.start + lo, sentence.start + hi,
-                             here.site, term)
-            return _Done(document, sentence, *term, Site(None, None), term)
-        if placed.inherited and all(_elsewhere(m.site, site) for m in placed.inherited):
-            continue
-        inherited = placed.inherited[0].site if placed.inherited else Site(None, None)
-        return _Done(document, sentence, *term, inherited, term,
-                     placed.lead if placed.inherited else None)
+    """The first mention of ``pattern`` in the sentence done that day and not at a site
+    other than ``site`` ('R knee: PMM' is not the evidence of a line billed LT)."""
+    for term, group in _namings(visit, document, placed, pattern):
+        if not group:
+            return _Done(document, placed.sentence, *term, Site(None, None), term)
+        here = next((d for d in group if not _elsewhere(d.site, site)), None)
+        if here is not None:
+            return here
     return None
 
 
@@ -625,7 +518,7 @@ def distinct_sites(visit: Visit, own: str, partners: list[str], side: str | None
     partner_done.sort(key=lambda p: (_vague(p), not any(p.overlaps(q) for q in specific)))
     for done in sorted(own_done, key=_vague):
         if all(done.site.distinct_from(p.site) for p in partner_done):
-            other = next(p for p in partner_done if done.site.distinct_from(p.site))
+            other = partner_done[0]
             value = f"{done.site.describe()} vs {other.site.describe()}"
             field = separate_field(visit, done.site, value)
             return _unique([*field, done.evidence(value), other.evidence(value)])
@@ -650,9 +543,10 @@ def separate_field(visit: Visit, site: Site, value: str) -> list[Evidence]:
     return []
 
 
-def _quote(document: SourceDocument, start: int, end: int, value: str) -> Evidence:
+def _quote(document: SourceDocument, start: int, end: int, value: str,
+           fact: str = DISTINCT_SERVICE) -> Evidence:
     return Evidence(quote=document.text[start:end], document_id=document.document_id,
-                    start=start, end=end, fact=DISTINCT_SERVICE, value=value,
+                    start=start, end=end, fact=fact, value=value,
                     document_date=document.date, document_title=document.title)
 
 
@@ -667,20 +561,18 @@ def separate_injuries(visit: Visit, own: str, partners: list[str], site: Site | 
     if any(not _elsewhere(p.site, site) for p in services_at_sites(visit, partners)):
         return []
     injuries = visit.words.pattern("injuries")
-    for document in visit.documents:
-        for sentence in sentences(document.text):
-            if sentence.section in ("history", "ros") or not visit.of_the_day(sentence):
-                continue
-            mentions = site_mentions(sentence.text, visit.words)
-            injured = [m.site for hit in injuries.finditer(sentence.text)
-                       if visit.done(sentence, hit.start(), hit.end())
-                       for m in sites_at(sentence.text, hit.start(), mentions)]
-            others = [s for s in dict.fromkeys(injured) if _elsewhere(s, site)]
-            if others and any(not _elsewhere(s, site) for s in injured):
-                value = (f"separate injury ({site.describe()} vs "
-                         f"{', '.join(s.describe() for s in others)})")
-                start, end = clause_around(sentence, 0, len(sentence.text))
-                return [_quote(document, start, end, value)]
+    skipped = frozenset({"history", "ros", "family"})  # an injury list is often in the HPI
+    for document, sentence in visit.sentences(skipped=skipped):
+        mentions = site_mentions(sentence.text, visit.words)
+        injured = [m.site for hit in injuries.finditer(sentence.text)
+                   if visit.done(sentence, hit.start(), hit.end())
+                   for m in sites_at(sentence.text, hit.start(), mentions)]
+        others = [s for s in dict.fromkeys(injured) if _elsewhere(s, site)]
+        if others and any(not _elsewhere(s, site) for s in injured):
+            value = (f"separate injury ({site.describe()} vs "
+                     f"{', '.join(s.describe() for s in others)})")
+            start, end = clause_around(sentence, 0, len(sentence.text))
+            return [_quote(document, start, end, value)]
     return []
 
 
@@ -751,18 +643,10 @@ def _first_naming(visit: Visit, document: SourceDocument, patterns: list[re.Patt
     return None
 
 
-def _line_evidence(document: SourceDocument, clock: _Clock, value: str) -> Evidence:
-    """The header line that carries a note's time, quoted."""
-    start = document.text.rfind("\n", 0, clock.start) + 1
-    end = document.text.find("\n", clock.end)
-    end = len(document.text) if end < 0 else end
-    while document.text[start].isspace():
-        start += 1
-    while document.text[end - 1].isspace():
-        end -= 1
-    return Evidence(quote=document.text[start:end], document_id=document.document_id,
-                    start=start, end=end, fact=DISTINCT_SERVICE, value=value,
-                    document_date=document.date, document_title=document.title)
+def _line_evidence(document: SourceDocument, clock: _Clock, value: str) -> list[Evidence]:
+    """The sentence of the note's header that carries its time, quoted."""
+    sentence = read_note(document.text).sentence_at(clock.start)
+    return [] if sentence is None else [_quote(document, sentence.start, sentence.end, value)]
 
 
 def separate_encounter_notes(visit: Visit, own: str, partners: list[str],
@@ -787,8 +671,8 @@ def separate_encounter_notes(visit: Visit, own: str, partners: list[str],
                 continue
             value = (f"separate encounter (notes of {here_time.label()} and "
                      f"{there_time.label()})")
-            return _unique([named.evidence(value), _line_evidence(here, here_time, value),
-                            _line_evidence(there, there_time, value)])
+            return _unique([named.evidence(value), *_line_evidence(here, here_time, value),
+                            *_line_evidence(there, there_time, value)])
     return []
 
 
@@ -808,16 +692,6 @@ def _elsewhere_earlier_or_later(visit: Visit, document: SourceDocument, sentence
 def _vague(done: _Done) -> bool:
     """Sites with a body part first ("left knee" before "left side")."""
     return done.site.part is None
-
-
-MARKERS: tuple[tuple[str, str], ...] = (
-    ("separate encounter", "separate_encounter"),
-    ("separate incision", "separate_incision"),
-    ("separate portal", "separate_portal"),
-    ("separate injury", "separate_injury"),
-)
-"""What else makes a service distinct (REFERENCE.md §2b): the value each vocabulary list
-is read as."""
 
 
 def separate_markers(visit: Visit, own: str, site: Site | None = None) -> list[Evidence]:
@@ -841,25 +715,21 @@ def _marker_evidence(visit: Visit, document: SourceDocument, sentence: Sentence
     if elsewhere is not None:
         found.append(_quote(document, sentence.start, sentence.end,
                             f"separate encounter ({elsewhere.label()})"))
-    for value, name in MARKERS:
+    for name in visit.words.lists_with("quoted_as"):
         for match in visit.words.pattern(name).finditer(sentence.text):
-            if not visit.done(sentence, match.start(), match.end()):
-                continue
-            start, end = clause_around(sentence, match.start(), match.end())
-            found.append(_quote(document, start, end, value))
-            break
+            if visit.done(sentence, match.start(), match.end()):
+                start, end = clause_around(sentence, match.start(), match.end())
+                found.append(_quote(document, start, end,
+                                    visit.words.values(name)["quoted_as"]))
+                break
     return found
 
 
 def _unique(items: list[Evidence]) -> list[Evidence]:
-    seen: set[tuple[str, int | None, int | None]] = set()
-    out = []
+    kept: dict[tuple[str, int | None, int | None], Evidence] = {}
     for item in items:
-        key = (item.document_id, item.start, item.end)
-        if key not in seen:
-            seen.add(key)
-            out.append(item)
-    return out
+        kept.setdefault((item.document_id, item.start, item.end), item)
+    return list(kept.values())
 
 
 def names_separate_compartment(chart: ChartBundle, denial: Denial,

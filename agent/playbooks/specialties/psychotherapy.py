@@ -29,14 +29,9 @@ from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, SourceDocument, StructuredFact
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
-from agent.evidence.text import (
-    SECTION_ALIASES,
-    Sentence,
-    clause_around,
-    is_negated,
-    sentences,
-)
+from agent.evidence.text import Sentence, clause_around, is_negated
 from agent.evidence.vocabulary import Vocabulary, load_vocabulary
+from agent.notes.reader import read_note
 from agent.notes.visit import visit_documents
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
@@ -93,40 +88,38 @@ def code_for_minutes(minutes: int, add_on: bool = False) -> str | None:
     return supported[-1].add_on if add_on else supported[-1].code
 
 
-# --- reading notes: logical sentences, headings and field labels ------------------------
+# --- reading notes: the reader's sentences, with the headings and labels over them ------
 
 _LABEL = re.compile(r"^[ \t>*_#-]*(?P<label>[A-Za-z][A-Za-z0-9 /&()'+\-]{0,40}?)[ \t*_]*:"
                     r"(?![0-9])")
-_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(?P<label>[^\n]+?)[ \t#]*$")
-_BULLET_OR_ROW = re.compile(r"^[ \t]*(?:[-*•|]|\d+[.)])[ \t]")
+_BULLET_MARK = re.compile(r"[ \t]*(?:[-*•|]|\d+[.)])[ \t]*")
 
 PLAN_LABELS = frozenset({"plan", "p", "next steps", "follow-up", "follow up", "f/u",
                          "disposition", "next appt", "next appointment", "next session",
                          "next", "homework", "recommendations", "treatment plan"})
-HISTORY_LABELS = frozenset({"pmh", "past medical history", "history", "hx", "psych history",
-                            "psychiatric history", "past psychiatric history",
-                            "social history", "sh", "fh", "family history",
-                            "prior treatment", "treatment history"})
+HISTORY_LABELS = frozenset({"history", "hx", "psych history", "psychiatric history",
+                            "past psychiatric history"})
 DIAGNOSIS_LABELS = frozenset({"dx", "diagnosis", "diagnoses", "icd-10", "icd10"})
 DESCRIPTOR_LABELS = frozenset({"service", "services", "cpt", "cpt code", "code", "codes",
                                "billing", "billed", "procedure code", "service code"})
+"""Field labels (beyond the reader's plan, history and family sections) whose lines
+describe other times and other work: the plan, history, diagnoses, the billed service."""
 
 
 @dataclass(frozen=True, slots=True)
 class NoteSentence:
-    """A sentence of a note (soft line wraps joined) with the heading and field label over
-    it. Offsets are into the note's original text."""
+    """A sentence of the note reader with the Markdown heading and field label over it."""
 
     sentence: Sentence
     heading: str | None
     label: str | None
     section_closed: bool = False
-    """A blank line has ended the text section (``sentence.section``) the sentence would
-    otherwise sit in: "PLAN: RTC 1 wk" then a blank line, then "total face-to-face time
-    45 min" is a time statement below the plan, not part of it."""
+    """A paragraph after the one the section's header opened, not going on with a bullet:
+    "PLAN: RTC 1 wk", a blank line, then "total face-to-face time 45 min" is below the
+    plan, not part of it."""
 
     def under(self, labels: frozenset[str]) -> bool:
-        """Whether the sentence's section (either reading) is one of ``labels``."""
+        """Whether the sentence's heading or field label is one of ``labels``."""
         return self.heading in labels or self.label in labels
 
     @property
@@ -145,103 +138,39 @@ _NOT_LABELS = frozenset({"re", "eg", "ie", "cc", "note"})
 
 def _field_label(line: str) -> str | None:
     found = _LABEL.match(line)
-    if found is None:
-        return None
-    label = _normal(found.group("label"))
+    label = _normal(found.group("label")) if found else None
     return None if label in _NOT_LABELS else label
 
 
-def _starts_field(line: str) -> bool:
-    return bool(_field_label(line) or _MD_HEADING.match(line) or _BULLET_OR_ROW.match(line))
-
-
-def joined_text(text: str) -> str:
-    """``text`` with soft line wraps turned into spaces, same length, so sentences span
-    wrapped lines and keep their offsets. A soft wrap: a line near the note's wrap width
-    running on into a line that starts no field, heading or bullet (a short line such as a
-    title or "Time in: 10:02" ends where the clinician ended it)."""
-    chars = list(text)
-    lines = text.splitlines(keepends=True)
-    widest = max((len(line.rstrip()) for line in lines), default=0)
-    wrap_width = min(60, int(widest * 0.7))
-    offset = 0
-    for line, following in zip(lines, [*lines[1:], ""], strict=True):
-        body = line.rstrip("\r\n")
-        offset += len(line)
-        if (len(body.rstrip()) >= wrap_width and following.strip()
-                and not _MD_HEADING.match(body) and not body.rstrip().endswith(":")
-                and not _starts_field(following)):
-            for index in range(offset - (len(line) - len(body)), offset):
-                chars[index] = " "
-    return "".join(chars)
-
-
-_SECTION_NAMES = frozenset(alias for aliases in SECTION_ALIASES.values() for alias in aliases)
-"""Headers ``sentences()`` starts a section at when written alone on a line ("PLAN")."""
-
-_LineLabels = tuple[str | None, str | None, bool]
-"""The Markdown heading and field label in force on a line, and whether a blank line has
-closed the text section above it."""
-
-
-def _starts_section(line: str) -> bool:
-    body = line.strip()
-    return bool(_field_label(line) or _MD_HEADING.match(body)
-                or (len(body) <= 45 and body.rstrip(":").lower() in _SECTION_NAMES))
-
-
-def _labels(text: str) -> tuple[list[int], list[_LineLabels]]:
-    """Line starts and the (heading, field label, section closed) in force from each.
-
-    A section closes at a blank line once it has content, unless the next paragraph goes on
-    with a bullet or numbered item (a plan listed in two blocks); a new header reopens one.
-    """
-    starts: list[int] = []
-    values: list[_LineLabels] = []
-    heading: str | None = None
-    label: str | None = None
-    has_content = closed = blank_after_content = False
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        found_heading = _MD_HEADING.match(line.rstrip("\r\n"))
-        found_label = _field_label(line)
-        if found_heading:
-            heading, label = _normal(found_heading.group("label")), None
-        elif found_label:
-            label = found_label
-        elif not line.strip():
-            label = None
-        if not line.strip():
-            blank_after_content = blank_after_content or has_content
-        elif _starts_section(line):
-            after = _LABEL.match(line)
-            has_content = bool(after and line[after.end():].strip())
-            closed = blank_after_content = False
-        else:
-            if blank_after_content and not _BULLET_OR_ROW.match(line):
-                closed = True
-            has_content, blank_after_content = True, False
-        starts.append(offset)
-        values.append((heading, label, closed))
-        offset += len(line)
-    return starts, values
-
-
 def note_sentences(text: str) -> list[NoteSentence]:
-    """The note's sentences (``sentences()`` over the soft-wrap-joined text), each with the
-    Markdown heading and the field label ("Plan:", "Service:") above it."""
-    starts, values = _labels(text)
-    out = []
-    for sentence in sentences(joined_text(text)):
-        index = bisect.bisect_right(starts, sentence.start) - 1
-        heading, label, closed = values[index] if index >= 0 else (None, None, False)
+    """The note's sentences (agent/notes/reader.py), each with the Markdown heading over it
+    and the field label in force in its paragraph (the reader's header, or a label that
+    opens a sentence)."""
+    out: list[NoteSentence] = []
+    heading = label = None
+    header: tuple[str | None, str | None, int] = (None, None, 0)
+    paragraph, closed = -1, False
+    for sentence in read_note(text).sentences:
+        if sentence.paragraph != paragraph:
+            label = None
+            line = text.rfind("\n", 0, sentence.start) + 1
+            closed = closed or (sentence.paragraph != header[2]
+                                and not _BULLET_MARK.fullmatch(text, line, sentence.start))
+        if (sentence.section, sentence.label) != header[:2]:
+            header, closed = (sentence.section, sentence.label, sentence.paragraph), False
+            label = _normal(sentence.label) if sentence.label else None
+        if sentence.text.startswith("#"):
+            heading, label = _normal(sentence.text), None
+        label = _field_label(sentence.text) or label
+        paragraph = sentence.paragraph
         out.append(NoteSentence(sentence, heading, label, closed))
     return out
 
 
 def _excluded_section(item: NoteSentence) -> bool:
     """Plan, history and diagnosis lines describe other times and other work."""
-    in_section = item.sentence.section in ("plan", "history") and not item.section_closed
+    in_section = item.sentence.section in ("plan", "history", "family") \
+        and not item.section_closed
     return (in_section or item.under(PLAN_LABELS)
             or item.under(HISTORY_LABELS) or item.under(DIAGNOSIS_LABELS) or item.is_heading)
 
@@ -554,9 +483,8 @@ def time_readings(document: SourceDocument, vocabulary: Vocabulary | None = None
                   ) -> list[TimeReading]:
     """Every plausible reading of the session's minutes in one note."""
     items = note_sentences(document.text)
-    joined = joined_text(document.text)
     words = _vocabulary(vocabulary)
-    return [*_totals(document, items, words), *_pairs(document, items, joined, words),
+    return [*_totals(document, items, words), *_pairs(document, items, document.text, words),
             *_ranges(document, items, words)]
 
 
@@ -609,40 +537,19 @@ def psychotherapy_session_time(chart: ChartBundle, denial: Denial,
 
 # --- the work done, and why the session needed its length --------------------------------
 
-NEED_LISTS: tuple[tuple[str, str], ...] = (
-    ("suicide risk", "need_suicidality"),
-    ("self-harm", "need_self_harm"),
-    ("homicidal ideation", "need_homicidality"),
-    ("safety plan", "need_safety_plan"),
-    ("suicide risk", "need_risk_assessment"),
-    ("crisis", "need_crisis"),
-    ("trauma processing", "need_trauma_processing"),
-    ("acute decompensation", "need_decompensation"),
-    ("hospitalization considered", "need_hospitalization"),
-    ("suicidal ideation", "need_suicidal_ideation"),
-    ("homicidal ideation", "need_homicidal_ideation"),
-    ("self-harm", "need_self_injury"),
-    ("trauma processing", "need_trauma_therapy"),
-    ("positive C-SSRS", "need_cssrs"),
-)
-"""Reasons a session needed 53+ minutes (the issue's list: crisis, SI, safety plan, trauma
-processing, acute decompensation, C-SSRS positive): the value each vocabulary list is
-quoted as, in the order they are looked for."""
-
-WORK_LISTS: tuple[tuple[str, str], ...] = (("psychotherapy intervention", "interventions"),)
-"""The work of any psychotherapy session (for 90832/90834 and their add-ons)."""
-
 TIME_LISTS = ("psychotherapy_labels", "face_to_face", "session_labels", "time_labels",
               "not_the_session", "thresholds", "rationale_labels")
-WORK_VOCABULARY_LISTS = (*(name for _, name in NEED_LISTS), *(n for _, n in WORK_LISTS),
-                         "rationale_labels", "extended_session", "cssrs_positive", "cssrs")
-"""The lists each extractor reads (checked at start-up against the playbook's vocabulary)."""
+WORK_VOCABULARY_LISTS = ("interventions", "rationale_labels", "extended_session",
+                         "cssrs_positive", "cssrs")
+"""The lists each extractor reads by name (checked at start-up), beside those giving the
+``need`` (why a session needed 53+ minutes) or ``work`` value a match is quoted as."""
 
 Terms = tuple[tuple[str, re.Pattern[str]], ...]
 
 
-def _terms(words: Vocabulary, lists: tuple[tuple[str, str], ...]) -> Terms:
-    return tuple((label, words.pattern(name)) for label, name in lists)
+def _terms(words: Vocabulary, key: str) -> Terms:
+    return tuple((words.values(name)[key], words.pattern(name))
+                 for name in words.lists_with(key))
 
 
 _DENIED_AFTER = re.compile(r"^(?:[ \t]*/[ \t]*[A-Z]{2,4})*[ \t]*[:=]?[ \t]*(?:denied|denies|"
@@ -723,8 +630,8 @@ def psychotherapy_session_work(chart: ChartBundle, denial: Denial,
     C-SSRS on file, then (shorter codes) the interventions."""
     long_session = billed_code(denial) in LONG_SESSION_CODES
     words = _vocabulary(vocabulary)
-    need = _terms(words, NEED_LISTS)
-    terms = need if long_session else (*need, *_terms(words, WORK_LISTS))
+    need = _terms(words, "need")
+    terms = need if long_session else (*need, *_terms(words, "work"))
     found: list[tuple[int, Evidence]] = []
     for document in session_documents(chart, denial):
         found.extend(_note_work(document, terms, long_session, words))
