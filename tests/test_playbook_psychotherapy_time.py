@@ -287,8 +287,6 @@ def test_a_psychotic_disorder_diagnosis_is_not_an_acute_decompensation() -> None
     assert found.value == "acute decompensation"
 
 
-@pytest.mark.xfail(strict=True, reason="the note reader (agent/notes/reader.py _FIELD) reads "
-                   "'re:' at a line start as a field label and does not join the wrap")
 def test_re_colon_inside_a_wrapped_sentence_is_not_a_field() -> None:
     text = ("Psychotherapy 1:50-2:25 PM (35 min, separate from E/M): supportive therapy, pro-\n"
             "re: conflict with roommate, coping skills.\n")

@@ -149,9 +149,13 @@ _DOSE = re.compile(r"\d+(?:\.\d+)?\s*(?:mg|mcg|g|mL|ml|units?|tabs?|tablets?|cap
 _ITEM_MARK = re.compile(r"\s*\(?(?:\d{1,2}|[A-Za-z])[.)]")
 _COLUMNS = re.compile(r"\S(?: {3,}|\t)\S")
 """Text laid out in columns (a report's table row): its line breaks are rows, not wraps."""
+_MARKDOWN = re.compile(r"[ \t]*#{1,6}[ \t]+(?P<label>[^#\n]*[^#\s])[ \t]*#*[ \t]*")
+"""A Markdown heading on a line of its own ("## Plan")."""
 _FIELD = re.compile(r"[ \t]*(?:\*\*|__)?(?:[A-Z][A-Za-z0-9/&#'\-]*(?: [A-Za-z0-9/&#'\-]+){0,3}"
-                    r"|[a-z][a-z/]{0,11})[ \t]*(?::(?:\*\*|__)?|(?:\*\*|__):)(?:[ \t]|$)")
-"""A field label starting a line ("Valid:", "Auth #:", "hx:"): a line of its own."""
+                    r"|(?!(?:re|eg|ie|cf|vs):)[a-z][a-z/]{0,11})[ \t]*"
+                    r"(?::(?:\*\*|__)?|(?:\*\*|__):)(?:[ \t]|$)")
+"""A field label starting a line ("Valid:", "Auth #:", "hx:"): a line of its own; not
+"re:" and its kin, which go on a sentence ("... pro-" / "re: conflict with ...")."""
 _ROW = re.compile(r"[ \t]*\d{1,2}/\d{1,2}(?:/\d{2,4})?[ \t]+\d{1,2}:?\d{2}\b")
 """A log row starting with its date and time ("02/12/2026 06:30 ...")."""
 
@@ -174,7 +178,7 @@ def read_note(text: str) -> Note:
                 if led is not None and led != section:
                     resume, section, label = (section, label), led, None
             elif found is not None:
-                section, label = found
+                section, label = found[0] or section, found[1]
                 resume = None
             s_start, s_end = _strip(text, s_start, s_end)
             if s_start < s_end:
@@ -229,7 +233,7 @@ def _paragraphs(text: str, layout: Layout) -> list[tuple[int, int, int]]:
 def _wraps(previous: str, line: str, layout: Layout) -> bool:
     """Whether the break between ``previous`` and ``line`` is a wrap inside a paragraph."""
     before, after = previous.rstrip(), line.lstrip()
-    if before.endswith(":") or _BULLET.match(line) or _FIELD.match(line) \
+    if before.endswith(":") or _MARKDOWN.fullmatch(before) or _BULLET.match(line) or _FIELD.match(line) \
             or _ROW.match(line) or _is_header(line, layout) or _COLUMNS.search(before) \
             or _COLUMNS.search(after) or len(line) - len(after) >= 2:
         return False
@@ -244,7 +248,7 @@ def _is_header(line: str, layout: Layout) -> bool:
                                               layout) is not None
 
 
-def _header_name(label: str, layout: Layout) -> str | None:
+def _header_name(label: str, layout: Layout, any_case: bool = False) -> str | None:
     """The canonical section of a header label, or None: a label the layout does not
     know ("LEFT KNEE:", "Valid:") is a field of the section it sits in, unless it is
     written in capitals and holds a word that names a section ("SUMMARY OF SURGERY IN
@@ -252,7 +256,7 @@ def _header_name(label: str, layout: Layout) -> str | None:
     bare = " ".join(label.strip("*_ ").split()).rstrip(".")
     key = bare.lower()
     known = layout.sections.get(key)
-    if known is not None or not bare.isupper():
+    if known is not None or not (any_case or bare.isupper()):
         return known
     words = set(_LABEL_WORD.findall(key))
     for name, names in layout.header_words:
@@ -318,8 +322,13 @@ def _is_initial(word: str) -> bool:
 
 
 def _header(text: str, start: int, end: int, layout: Layout
-            ) -> tuple[int, int, tuple[str, str] | None]:
-    """A header at the sentence's start: the span after it and (section, label)."""
+            ) -> tuple[int, int, tuple[str | None, str] | None]:
+    """A header at the sentence's start: the span after it and (section, label); the
+    section is None for a Markdown heading that names none (its label still holds)."""
+    heading = _MARKDOWN.fullmatch(text, start, end)
+    if heading is not None:  # "## Plan": a header by its form, whatever its words
+        label = " ".join(heading.group("label").split())
+        return end, end, (_header_name(label, layout, any_case=True), label)
     bullet = _BULLET.match(text, start, end)
     at = bullet.end() if bullet else start
     match = _HEADER.match(text, at, end)

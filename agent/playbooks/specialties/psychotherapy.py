@@ -90,7 +90,7 @@ def code_for_minutes(minutes: int, add_on: bool = False) -> str | None:
 
 # --- reading notes: the reader's sentences, with the headings and labels over them ------
 
-_LABEL = re.compile(r"^[ \t>*_#-]*(?P<label>[A-Za-z][A-Za-z0-9 /&()'+\-]{0,40}?)[ \t*_]*:"
+_LABEL = re.compile(r"^[ \t>*_-]*(?P<label>[A-Za-z][A-Za-z0-9 /&()'+\-]{0,40}?)[ \t*_]*:"
                     r"(?![0-9])")
 _BULLET_MARK = re.compile(r"[ \t]*(?:[-*•|]|\d+[.)])[ \t]*")
 
@@ -121,11 +121,6 @@ class NoteSentence:
     def under(self, labels: frozenset[str]) -> bool:
         """Whether the sentence's heading or field label is one of ``labels``."""
         return self.heading in labels or self.label in labels
-
-    @property
-    def is_heading(self) -> bool:
-        """A Markdown heading line itself (never evidence)."""
-        return self.sentence.text.startswith("#")
 
 
 def _normal(label: str) -> str:
@@ -159,12 +154,19 @@ def note_sentences(text: str) -> list[NoteSentence]:
         if (sentence.section, sentence.label) != header[:2]:
             header, closed = (sentence.section, sentence.label, sentence.paragraph), False
             label = _normal(sentence.label) if sentence.label else None
-        if sentence.text.startswith("#"):
-            heading, label = _normal(sentence.text), None
+            if _under_markdown_heading(text, sentence.start):  # "## Rationale": holds on
+                heading, label = label, None
         label = _field_label(sentence.text) or label
         paragraph = sentence.paragraph
         out.append(NoteSentence(sentence, heading, label, closed))
     return out
+
+
+def _under_markdown_heading(text: str, start: int) -> bool:
+    """Whether the line above the sentence's line is a Markdown heading ("## Plan")."""
+    line = text.rfind("\n", 0, start)
+    above = text[:max(line, 0)].rstrip("\n").rsplit("\n", 1)[-1]
+    return line >= 0 and above.lstrip().startswith("#")
 
 
 def _excluded_section(item: NoteSentence) -> bool:
@@ -172,7 +174,7 @@ def _excluded_section(item: NoteSentence) -> bool:
     in_section = item.sentence.section in ("plan", "history", "family") \
         and not item.section_closed
     return (in_section or item.under(PLAN_LABELS)
-            or item.under(HISTORY_LABELS) or item.under(DIAGNOSIS_LABELS) or item.is_heading)
+            or item.under(HISTORY_LABELS) or item.under(DIAGNOSIS_LABELS))
 
 
 def _is_rationale(item: NoteSentence, words: Vocabulary) -> bool:
