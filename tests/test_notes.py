@@ -122,12 +122,13 @@ def test_paragraphs_hanging_items_and_a_dose_after_a_drug() -> None:
 def test_markdown_headings_and_re_colon() -> None:
     note = read_note("## History of present illness\nBack pain, supportive therapy, pro-\n"
                      "re: conflict with roommate.\n## Rationale for 60 minutes\nActive SI.\n"
-                     "## Plan\nContinue sertraline.\n")
+                     "# Plan\nContinue sertraline.\n# HTN - increase lisinopril.\n")
     assert [(s.section, s.label, s.text) for s in note.sentences] == [
         ("hpi", "History of present illness",
          "Back pain, supportive therapy, pro-\nre: conflict with roommate."),
         ("hpi", "Rationale for 60 minutes", "Active SI."),
-        ("plan", "Plan", "Continue sertraline.")]
+        ("plan", "Plan", "Continue sertraline."),
+        ("plan", "Plan", "# HTN - increase lisinopril.")]
 
 
 def test_sections_and_abbreviations_are_data() -> None:

@@ -27,6 +27,21 @@ def test_shipped_playbooks_load_and_validate() -> None:
                                                       "conservative_treatment"]
 
 
+# Rules that decide without the chart's words: payer rules on the claim and the NCCI
+# table, and the E/M write-off, decided on the whole assessment and plan (its reason says
+# how many items, all the procedure's own).
+NO_CHART_QUOTE = {"medicare_pays_no_physical_status_units", "ncci_indicator_0",
+                  "no_separate_service"}
+
+
+def test_a_write_off_or_corrected_claim_on_the_chart_quotes_what_decided_it() -> None:
+    for playbook in PlaybookSet.load(SHIPPED).playbooks:
+        for rule in playbook.not_appeal:
+            if rule.action in ("write_off", "corrected_claim") \
+                    and rule.id not in NO_CHART_QUOTE:
+                assert rule.quotes, f"{playbook.id}: rule {rule.id} quotes no fact"
+
+
 @pytest.mark.parametrize(("reason", "expected"), [("50", "medical_necessity"),
                                                   ("151", "medical_necessity"),
                                                   ("97", None), ("29", "timely_filing")])

@@ -138,7 +138,7 @@ def assertion(sentence: str, start: int, end: int) -> Assertion:
 
 
 _BULLET = re.compile(r"[ \t]*(?:[-*•·]|\(?\d{1,2}[.)]|\(?[a-z][.)])[ \t]+")
-_HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9 /&\-'.,()]{0,60}?)[ \t]*:(?=[ \t]|$)"
+_HEADER = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9 /&+\-'.,()]{0,60}?)[ \t]*:(?=[ \t]|$)"
                      r"|[ \t]*([A-Za-z][A-Za-z /&]{0,20}?)[ \t]+-(?=[ \t])")
 """A label and its colon; or, for a known header only, a short label and a dash ("A -",
 "Plan -", as SOAP notes write them)."""
@@ -149,8 +149,9 @@ _DOSE = re.compile(r"\d+(?:\.\d+)?\s*(?:mg|mcg|g|mL|ml|units?|tabs?|tablets?|cap
 _ITEM_MARK = re.compile(r"\s*\(?(?:\d{1,2}|[A-Za-z])[.)]")
 _COLUMNS = re.compile(r"\S(?: {3,}|\t)\S")
 """Text laid out in columns (a report's table row): its line breaks are rows, not wraps."""
-_MARKDOWN = re.compile(r"[ \t]*#{1,6}[ \t]+(?P<label>[^#\n]*[^#\s])[ \t]*#*[ \t]*")
-"""A Markdown heading on a line of its own ("## Plan")."""
+_MARKDOWN = re.compile(r"[ \t]*(?P<marks>#{1,6})[ \t]+(?P<label>[^#\n]*[^#\s.])[ \t]*#*[ \t]*")
+"""A Markdown heading on a line of its own ("## Plan"); one "#" starts a heading only
+with a known header's name (problem lists number items "# HTN - ...")."""
 _FIELD = re.compile(r"[ \t]*(?:\*\*|__)?(?:[A-Z][A-Za-z0-9/&#'\-]*(?: [A-Za-z0-9/&#'\-]+){0,3}"
                     r"|(?!(?:re|eg|ie|cf|vs):)[a-z][a-z/]{0,11})[ \t]*"
                     r"(?::(?:\*\*|__)?|(?:\*\*|__):)(?:[ \t]|$)")
@@ -233,9 +234,9 @@ def _paragraphs(text: str, layout: Layout) -> list[tuple[int, int, int]]:
 def _wraps(previous: str, line: str, layout: Layout) -> bool:
     """Whether the break between ``previous`` and ``line`` is a wrap inside a paragraph."""
     before, after = previous.rstrip(), line.lstrip()
-    if before.endswith(":") or _MARKDOWN.fullmatch(before) or _BULLET.match(line) or _FIELD.match(line) \
-            or _ROW.match(line) or _is_header(line, layout) or _COLUMNS.search(before) \
-            or _COLUMNS.search(after) or len(line) - len(after) >= 2:
+    if before.endswith(":") or _is_markdown_heading(before, layout) or _BULLET.match(line) \
+            or _FIELD.match(line) or _ROW.match(line) or _is_header(line, layout) \
+            or _COLUMNS.search(before) or _COLUMNS.search(after) or len(line) - len(after) >= 2:
         return False
     if after[:1].islower():
         return len(before) >= layout.wrap_min_line // 2
@@ -246,6 +247,12 @@ def _is_header(line: str, layout: Layout) -> bool:
     match = _HEADER.match(line)
     return match is not None and _header_name(match.group(1) or match.group(2),
                                               layout) is not None
+
+
+def _is_markdown_heading(line: str, layout: Layout) -> bool:
+    heading = _MARKDOWN.fullmatch(line)
+    return heading is not None and (len(heading.group("marks")) > 1
+                                    or heading.group("label").lower() in layout.sections)
 
 
 def _header_name(label: str, layout: Layout, any_case: bool = False) -> str | None:
@@ -326,9 +333,12 @@ def _header(text: str, start: int, end: int, layout: Layout
     """A header at the sentence's start: the span after it and (section, label); the
     section is None for a Markdown heading that names none (its label still holds)."""
     heading = _MARKDOWN.fullmatch(text, start, end)
-    if heading is not None:  # "## Plan": a header by its form, whatever its words
+    if heading is not None:  # "## Plan": a header by its form
         label = " ".join(heading.group("label").split())
-        return end, end, (_header_name(label, layout, any_case=True), label)
+        if len(heading.group("marks")) > 1:
+            return end, end, (_header_name(label, layout, any_case=True), label)
+        if label.lower() in layout.sections:  # "# Plan"; "# HTN - ..." is a problem
+            return end, end, (layout.sections[label.lower()], label)
     bullet = _BULLET.match(text, start, end)
     at = bullet.end() if bullet else start
     match = _HEADER.match(text, at, end)
