@@ -107,6 +107,20 @@ def test_an_unlabelled_exam_paragraph_is_the_exam_and_only_that_paragraph() -> N
                      "full.\n\n"
                      "She will return in two weeks.\n")
     assert [s.section for s in note.sentences] == ["hpi", "exam", "exam", "hpi"]
+    # Hard-wrapped, with a line that ends a sentence inside the paragraph: the same.
+    wrapped = read_note("HISTORY:  She has numbness in both feet.\n\n"
+                        "On brief examination, reflexes are absent at the ankles.\n"
+                        "Strength is full.  Vibration is decreased in both\nfeet.\n\n"
+                        "She will return in two weeks.\n")
+    assert [s.section for s in wrapped.sentences] == ["hpi", "exam", "exam", "exam", "hpi"]
+
+
+def test_a_colon_that_a_wrap_leaves_at_a_line_end_does_not_cut_the_sentence() -> None:
+    note = read_note("HPI: Treatment for the current problem includes the following:\n"
+                     "activity modification, bracing and medications.\nPlan:\nMRI.\n")
+    assert [s.text for s in note.sentences] == [
+        "Treatment for the current problem includes the following:\n"
+        "activity modification, bracing and medications.", "MRI."]
 
 
 def test_paragraphs_hanging_items_and_a_dose_after_a_drug() -> None:

@@ -169,12 +169,15 @@ def read_note(text: str) -> Note:
     section: str | None = None
     label: str | None = None
     resume: tuple[str | None, str | None] | None = None
+    block = -1
     for start, end, paragraph in _paragraphs(text, layout):
-        if resume is not None:  # a lead-in's section holds for its paragraph only
+        opens = paragraph != block  # the first line of a paragraph
+        block = paragraph
+        if opens and resume is not None:  # a lead-in's section holds for its paragraph
             (section, label), resume = resume, None
         for index, (s_start, s_end) in enumerate(_sentence_spans(text, start, end, layout)):
             s_start, s_end, found = _header(text, s_start, s_end, layout)
-            if found is None and index == 0:
+            if found is None and index == 0 and opens:
                 led = _lead_in(text, s_start, s_end, layout)
                 if led is not None and led != section:
                     resume, section, label = (section, label), led, None
@@ -234,6 +237,9 @@ def _paragraphs(text: str, layout: Layout) -> list[tuple[int, int, int]]:
 def _wraps(previous: str, line: str, layout: Layout) -> bool:
     """Whether the break between ``previous`` and ``line`` is a wrap inside a paragraph."""
     before, after = previous.rstrip(), line.lstrip()
+    if before.endswith(":") and after[:1].islower() and len(before) >= layout.wrap_min_line \
+            and not _FIELD.match(line):
+        return True  # "... includes the following:" / "activity modification, bracing"
     if before.endswith(":") or _is_markdown_heading(before, layout) or _BULLET.match(line) \
             or _FIELD.match(line) or _ROW.match(line) or _is_header(line, layout) \
             or _COLUMNS.search(before) or _COLUMNS.search(after) or len(line) - len(after) >= 2:
