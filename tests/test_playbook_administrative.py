@@ -525,6 +525,50 @@ def test_a_log_row_dated_at_its_start_dates_the_acceptance() -> None:
     assert timely_filing_undated(_proof_ctx(log, denial)) is None
 
 
+
+# --- the vocabularies' meanings (specialty_playbooks/vocabularies/) ----------------------------
+
+@pytest.mark.parametrize(("line", "value"), [
+    ("Precert active: 99812345", "99812345"),  # approval wording before the number
+    ("Pre-certification confirmed, auth no. 4471-209.", "4471-209"),
+    ("Services authorized per precert # QX88123.", "QX88123"),
+])
+def test_approval_wording_of_the_vocabulary(line: str, value: str) -> None:
+    (found,) = prior_auth_approval(_chart(f"Note\n{line}\n"), _denial())
+    assert found.value == value
+
+
+@pytest.mark.parametrize(("line", "kind"), [
+    ("PA request faxed to plan, awaiting decision.", "pending"),
+    ("Precert under review by the plan.", "pending"),
+    ("Auth # 5512093 withdrawn by the plan.", "denied"),
+])
+def test_a_request_named_by_the_vocabulary_is_not_an_approval(line: str, kind: str) -> None:
+    assert prior_auth_approval(_chart(f"Note\n{line}\n"), _denial()) == []
+    assert prior_auth_pending_only(_auth_ctx(f"Note\n{line}\n")) == \
+        f"a note of 2026-08-20 records the request as {kind}"
+
+
+def test_acceptance_wording_gives_the_value_of_its_list() -> None:
+    denial = _denial(carc="29", day=date(2026, 2, 10))
+    report = ("EDI claim status\nClaim LOMT-1 accepted for processing 02/12/2026.\n"
+              "Batch totals: 1 claim accepted, 0 rejected.\n")
+    values = [e.value for e in timely_filing_proof(_chart(report), denial)]
+    assert values[0] == "accepted for processing on 2026-02-12"
+    assert timely_filing_rejected(_proof_ctx(report, denial)) is None  # "0 rejected"
+    returned = "Clearinghouse log\nClaim LOMT-1 returned as unprocessable 02/12/2026.\n"
+    assert timely_filing_proof(_chart(returned), denial) == []
+    assert timely_filing_rejected(_proof_ctx(returned, denial)) is not None
+
+
+def test_a_claim_rows_date_of_service_is_not_a_submission_date() -> None:
+    denial = _denial(carc="29", day=date(2026, 2, 10))
+    report = ("277CA acknowledgment\nClaim LOMT-1 accepted by payer\n"
+              "Date of service 02/10/2026, submitted 02/11/2026\n")
+    values = [e.value for e in timely_filing_proof(_chart(report), denial)]
+    assert values == ["accepted by the payer", "submitted on 2026-02-11"]
+
+
 # --- golden letters ---------------------------------------------------------------------------
 
 SETTINGS = LetterSettings(practice_name="Lakeside Orthopedics", contact_name="Dana Ruiz",

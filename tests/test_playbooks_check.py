@@ -297,11 +297,12 @@ def test_a_vocabulary_that_is_not_there_fails_naming_the_field(vocabulary: str,
 
 def test_a_vocabulary_on_an_extractor_that_reads_none_fails() -> None:
     extractors, checks = builtin_registries()
+    extractors.register("reads_none", lambda chart, denial: [])
     playbook = load_playbook(SHIPPED / "timely_filing.yaml")
     odd = playbook.model_copy(update={"facts": (playbook.facts[0].model_copy(
-        update={"vocabulary": "medical_necessity"}),)})
+        update={"extractor": "reads_none", "vocabulary": "medical_necessity"}),)})
     with pytest.raises(PlaybookError, match=r"facts\[0\]\.vocabulary: extractor "
-                                            r"'timely_filing_proof' reads no vocabulary"):
+                                            r"'reads_none' reads no vocabulary"):
         validate_references([odd], extractors, checks, TEMPLATES)
 
 
