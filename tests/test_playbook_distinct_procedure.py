@@ -34,7 +34,6 @@ from agent.playbooks.specialties.distinct_procedure import (
     DENIED_SERVICE,
     DISTINCT_SERVICE,
     Site,
-    clock_times,
     denied_service,
     distinct_service,
     documented_codes,
@@ -334,17 +333,6 @@ def test_two_notes_timed_apart_document_a_separate_encounter() -> None:
     op = ("OPERATIVE NOTE 09/03/2026 14:50\nTime-out 07:52. R knee arthroscopy, PMM. "
           "R knee injected at 08:40 at the end of the case.\n")
     assert distinct_service(_chart(op), denial) == []
-
-
-@pytest.mark.parametrize(("text", "times"), [
-    ("Knee clinic  09/03/26  07:40", [460]),
-    ("OPERATIVE NOTE 09/03/2026 2:50 PM", [890]),
-    ("seen 9:05 am, aspirated at 1130", [545, 690]),
-    ("ED note 08/12/2026 0315", [195]),
-    ("BP 120/80, 4/5 strength, Session: 1402-1458, MRN 0740", []),
-])
-def test_clock_times(text: str, times: list[int]) -> None:
-    assert [c.minutes for c in clock_times(text)] == times
 
 
 def test_the_separately_prepped_field_is_quoted_with_the_distinct_site() -> None:

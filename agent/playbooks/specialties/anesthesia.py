@@ -3,7 +3,8 @@
 ``asa_class`` reads the class the anesthesiologist wrote ("ASA III", "ASA 3E", "ASA PS 4");
 ``systemic_disease`` the disease behind it: the vocabulary's lists (their ``values`` say
 which ASA example each is, specialty_playbooks/vocabularies/anesthesia_physical_status.yaml)
-and the values this module reads (BMI, HbA1c, ejection fraction, CKD stage, event dates).
+and the values this module reads (BMI, HbA1c, ejection fraction, CKD stage; event
+dates through agent/notes/values.py).
 The checks say when the documented class does not support the billed modifier.
 Notes are untrusted data: everything here matches patterns and copies spans.
 """
@@ -11,10 +12,9 @@ Notes are untrusted data: everything here matches patterns and copies spans.
 from __future__ import annotations
 
 import re
-from calendar import monthrange
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
 
@@ -25,6 +25,7 @@ from agent.evidence.model import Evidence
 from agent.evidence.text import MAX_QUOTE, Sentence, clause_around, is_negated, sentences
 from agent.evidence.vocabulary import Vocabulary, load_vocabulary
 from agent.notes.reader import assertion
+from agent.notes.values import WrittenDate, dates, minus_months
 from agent.notes.visit import visit_documents
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
@@ -289,61 +290,21 @@ def _value_findings(text: str, reading: Reading) -> Iterator[Finding]:
 
 # ---- dated events: within ``recent_months`` of surgery ``recent_asa_class``, older ``asa_class``
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DATE_TOKEN = re.compile(
-    r"(?P<mdy>\b(?P<m1>\d{1,2})/(?P<d1>\d{1,2})/(?P<y1>\d{4}|\d{2})\b)"
-    r"|(?P<iso>\b(?P<y2>\d{4})-(?P<m2>\d{2})-(?P<d2>\d{2})\b)"
-    r"|(?P<my>\b(?P<m3>\d{1,2})/(?P<y3>\d{4})\b)"
-    r"|(?P<named>\b(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+"
-    r"(?P<y4>\d{4})\b)"
-    r"|(?P<rel>\b(?P<n>\d+|one|two|three|four|five|six)\s*-?\s*(?P<unit>days?|d|wks?|weeks?|w|"
-    r"mos?|months?|yrs?|years?|y)\s+ago\b)"
-    r"|(?P<year>\b(?:19[5-9]\d|20\d\d)\b)", re.IGNORECASE)
-_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _CLAUSE_BREAK = re.compile(r"[,;.]\s|\band\b|\bon\s+(?:TTE|TEE|echo|ECG|EKG|CT|MRI|stress)",
                            re.IGNORECASE)
 """Between an event and a date: the date is another thing's ("stent, EF 45% on TTE 07/2026")."""
 
 
-def _minus_months(day: date, months: int) -> date:
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
-
-
-def _date_range(match: re.Match[str], reference: date | None) -> tuple[date, date] | None:
-    """Earliest and latest day a date token can mean (None when it cannot be read)."""
-    group = match.group
-    try:
-        if group("mdy") or group("iso"):
-            year = int(group("y1") or group("y2"))
-            day = date(year + (2000 if year < 100 else 0), int(group("m1") or group("m2")),
-                       int(group("d1") or group("d2")))
-            return day, day
-        if group("my") or group("named"):
-            year = int(group("y3") or group("y4"))
-            month = int(group("m3")) if group("my") else _MONTHS.index(group("mon")[:3].lower()) + 1
-            return date(year, month, 1), date(year, month, monthrange(year, month)[1])
-    except ValueError:
-        return None
-    if group("year"):
-        return date(int(group("year")), 1, 1), date(int(group("year")), 12, 31)
-    if reference is None:
-        return None
-    count = _NUMBERS.get(group("n").lower()) or int(group("n"))
-    unit = group("unit").lower()[0]
-    months = {"m": count, "y": 12 * count}.get(unit)
-    day = _minus_months(reference, months) if months else \
-        reference - timedelta(days=count * (7 if unit == "w" else 1))
-    return day, day
-
-
-def _event_date(text: str, start: int, end: int) -> re.Match[str] | None:
-    """The date token nearest after the event (else just before it), in its clause."""
-    after = _DATE_TOKEN.search(text, end, min(len(text), end + 40))
-    if after and not _CLAUSE_BREAK.search(text, end, after.start()):
-        return after
-    before = list(_DATE_TOKEN.finditer(text, max(0, start - 25), start))
-    if before and not _CLAUSE_BREAK.search(text, before[-1].end(), start):
+def _event_date(text: str, start: int, end: int, around: date | None) -> WrittenDate | None:
+    """The date nearest after the event (else just before it), in its clause; a month/day
+    without a year does not date an event."""
+    after = [d for d in dates(text, around, end, min(len(text), end + 40))
+             if d.kind != "month_day"]
+    if after and not _CLAUSE_BREAK.search(text, end, after[0].start):
+        return after[0]
+    before = [d for d in dates(text, around, max(0, start - 25), start)
+              if d.kind != "month_day"]
+    if before and not _CLAUSE_BREAK.search(text, before[-1].end, start):
         return before[-1]
     return None
 
@@ -365,10 +326,10 @@ def _event_class(values: dict[str, str], text: str, event: re.Match[str],
     "admitted with an MI" is of the note's own time; undated, the older class."""
     months, name = reading.criteria.recent_months, values["event"]
     recent, older = _level(values, "recent_asa_class"), _level(values)
-    token = _event_date(text, event.start(), event.end())
-    shown = token.group(0) if token else "date not stated"
-    when = _when(_date_range(token, reading.note_date or reading.service_date), reading) \
-        if token else None
+    token = _event_date(text, event.start(), event.end(),
+                        reading.note_date or reading.service_date)
+    shown = token.text if token else "date not stated"
+    when = _when(token.days, reading) if token else None
     if when == "recent":
         return recent, f"{name} within {months} months of surgery ({shown})"
     if when == "older":
@@ -388,7 +349,7 @@ def _when(span: tuple[date, date] | None, reading: Reading) -> str | None:
     all before it, None when it straddles the cutoff or cannot be placed."""
     if not span or not reading.service_date or span[0] > reading.service_date:
         return None
-    cutoff = _minus_months(reading.service_date, reading.criteria.recent_months)
+    cutoff = minus_months(reading.service_date, reading.criteria.recent_months)
     if span[0] >= cutoff:
         return "recent"
     return "older" if span[1] < cutoff else None

@@ -3,9 +3,10 @@
 
 Partners of the denied code are the other codes on its claim, plus codes the notes of the
 day document that an NCCI PTP edit pairs with it. The words are data
-(``vocabularies/distinct_procedure.yaml``); Python reads values: codes, sides, sites, dates
-and clock times, through the note reader (only the notes of the visit; history sections
-and phrases ConText places in the past, the future, a condition or a negation skipped).
+(``vocabularies/distinct_procedure.yaml``); Python reads codes, sides and sites
+(dates and times: agent/notes/values.py) in the notes of the visit, through the note reader
+(history sections and phrases ConText places in the past, the future, a condition or a
+negation skipped).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agent.evidence.text import MAX_QUOTE, Sentence, clause_around, sentences
 from agent.evidence.vocabulary import Vocabulary, load_vocabulary
 from agent.ncci import PtpEdit, PtpTable
 from agent.notes.reader import assertion, read_note
+from agent.notes.values import ClockTime, clock_times, dates, header_time
 from agent.notes.visit import visit_documents
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
@@ -37,8 +39,7 @@ VOCABULARY = "distinct_procedure"
 
 DISTINCT_MODIFIERS = frozenset({"59", "XE", "XS", "XP", "XU"})
 NCCI_ASSOCIATED_MODIFIERS = DISTINCT_MODIFIERS | {"LT", "RT"}
-"""The modifiers REFERENCE.md §2b names as bypassing an indicator-1 edit; the full NCCI
-list (E1-E4, F/T digits, 24, 25, 57, 58, 78, 79, 91...) is longer: extend when needed."""
+"""REFERENCE.md §2b's indicator-1 bypass modifiers (NCCI lists more: E1-E4, F/T digits...)."""
 
 _LATERALITY_MODIFIERS = {"LT": "left", "RT": "right"}
 _HISTORY_SECTIONS = frozenset({"hpi", "ros", "history", "family"})
@@ -210,25 +211,11 @@ def _at_nearest(mentions: list[_Mention], last: bool) -> list[_Mention]:
 
 # --- the notes of the visit ------------------------------------------------------------
 
-_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?(?![\d/])"
-                   r"(?!\s*(?:[a-z]+ )?(?:strength|str\b|motor|power))|"
-                   r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)", re.IGNORECASE)
-"""m/d, m/d/yy, m/d/yyyy, yyyy-mm-dd; not a motor grade ("4/5 quad strength")."""
-
-
 def _names_another_day(text: str, day: date | None) -> bool:
     """Whether the sentence dates itself to another day ("L knee inj 8/1")."""
-    if day is None:
-        return False
-    for match in _DATE.finditer(text):
-        month, dom, year = ((match[1], match[2], match[3]) if match[1]
-                            else (match[5], match[6], match[4]))
-        if not (1 <= int(month) <= 12 and 1 <= int(dom) <= 31):
-            continue  # "4/5 strength", not a date
-        if (int(month), int(dom)) != (day.month, day.day) or \
-                (year and int(year) % 100 != day.year % 100):
-            return True
-    return False
+    return day is not None and any(
+        d.days is not None and not d.is_day(day)
+        for d in dates(text, day) if d.kind in ("day", "month_day"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,11 +347,8 @@ class _Placed:
 
 
 def placed_sentences(visit: Visit, document: SourceDocument) -> Iterator[_Placed]:
-    """Each sentence of the day with the sites it names, or, when it names none, the last
-    site named earlier in its paragraph (an operative narrative names the site once:
-    "Attention was turned to the L knee. ... 30 cc aspirated"). A sentence that names a
-    body part without a side ("Knee injected") names its site anew, side unstated: it
-    inherits nothing."""
+    """Each sentence of the day with the sites it names, else the last site named earlier
+    in its paragraph (unless it names a body part without a side: "Knee injected")."""
     last: tuple[Sentence, list[_Mention]] | None = None
     previous: Sentence | None = None
     parts = visit.words.pattern("body_parts")
@@ -414,9 +398,8 @@ def _namings(visit: Visit, document: SourceDocument, placed: _Placed,
 # --- the denied service's own site -----------------------------------------------------
 
 def own_site(visit: Visit, own: str, side: str | None) -> Site | None:
-    """Where the denied service was done: the side billed (LT/RT), and the body part the
-    notes name with the service's own words at that side when they name one part only.
-    None when neither is known."""
+    """Where the denied service was done: the side billed, and the one body part the notes
+    name with the service's own words at that side (None when neither is known)."""
     done = services_at_sites(visit, [own])
     parts = {d.site.part for d in done if not _other_side(d.site, side)
              and d.site.side != "contralateral"}
@@ -451,10 +434,8 @@ def _first_here(visit: Visit, document: SourceDocument, placed: _Placed,
 
 def denied_service(chart: ChartBundle, denial: Denial,
                    vocabulary: Vocabulary | None = None) -> list[Evidence]:
-    """Sentences of the visit's notes that document the denied service (its code or a
-    word for it) at its own site; value = the code. A sentence that names no site is
-    quoted with the one before when that one names it. Sentences that describe the work
-    come first; a line that lists the code is quoted only when no sentence describes it."""
+    """Sentences that document the denied service at its own site (value: the code); a
+    line that only lists the code is quoted when no sentence describes the work."""
     own = _own_code(denial)
     if own is None:
         return []
@@ -478,9 +459,8 @@ def denied_service(chart: ChartBundle, denial: Denial,
 
 def distinct_service(chart: ChartBundle, denial: Denial,
                      vocabulary: Vocabulary | None = None) -> list[Evidence]:
-    """A distinct site for the denied service and its partner (value 'left knee vs right
-    knee'), else a separate encounter (timed notes, or a time and place named with the
-    service), incision/portal or injury named with it, or injuries at separate sites."""
+    """A distinct site ('left knee vs right knee'), separate encounter, incision, portal
+    or injury for the denied service."""
     own = _own_code(denial)
     if own is None:
         return []
@@ -497,12 +477,8 @@ def distinct_service(chart: ChartBundle, denial: Denial,
 def distinct_sites(visit: Visit, own: str, partners: list[str], side: str | None = None
                    ) -> list[Evidence]:
     """The first site of the denied service that differs from every partner site, quoted
-    with the partner's site.
-
-    Words that name both services ('meniscectomy' for 29880 and 29881, 'arthroscopy' for
-    any knee scope) are read by the side billed (``side``, from the line's LT/RT): at that
-    side they are the denied service's, at the other side the partner's. Without LT/RT
-    such words count for both, and no site of them can be distinct."""
+    with the partner's. Words both services share ('arthroscopy') are the denied service's
+    at the side billed and the partner's at the other; without LT/RT they are both's."""
     partner_done = services_at_sites(visit, partners, generic=True)
     own_done = services_at_sites(visit, [own])
     if side is not None:
@@ -526,9 +502,7 @@ def distinct_sites(visit: Visit, own: str, partners: list[str], side: str | None
 
 
 def separate_field(visit: Visit, site: Site, value: str) -> list[Evidence]:
-    """The first sentence that has ``site`` (the denied service's, already distinct from
-    the partner's) prepped and draped as its own field ('LEFT KNEE: separately prepped and
-    draped ..., new time-out'), quoted with ``value``."""
+    """The first sentence that has ``site`` prepped and draped as its own field."""
     pattern = visit.words.pattern("separate_field")
     for document, sentence in visit.sentences():
         mentions = site_mentions(sentence.text, visit.words)
@@ -552,10 +526,8 @@ def _quote(document: SourceDocument, start: int, end: int, value: str,
 
 def separate_injuries(visit: Visit, own: str, partners: list[str], site: Site | None
                       ) -> list[Evidence]:
-    """A sentence that names injuries at several sites, one of them the denied service's
-    own site ("she sustained a right ankle fracture ... and right elbow abrasions"): the
-    injury treated at that site is a separate injury. Not when a partner service is
-    documented at that same site."""
+    """A sentence naming injuries at several sites, one the denied service's own ("right
+    ankle fracture ... and right elbow abrasions"), when no partner was done there."""
     if site is None or site.part is None:
         return []
     if any(not _elsewhere(p.site, site) for p in services_at_sites(visit, partners)):
@@ -578,57 +550,8 @@ def separate_injuries(visit: Visit, own: str, partners: list[str], site: Site | 
 
 # --- separate encounters: notes timed apart --------------------------------------------
 
-_CLOCK = re.compile(r"(?<![\d:/.])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?![\d:])"
-                    r"(?:\s*(?P<ap>[ap])\.?m\.?(?![A-Za-z]))?", re.IGNORECASE)
-_MILITARY = re.compile(r"(?:(?<![\d/])\d{1,2}/\d{1,2}/\d{2,4}|(?<!\d)\d{4}-\d{2}-\d{2}|"
-                       r"(?<![A-Za-z])(?:at|@))\s+(?P<h>[01]\d|2[0-3])(?P<m>[0-5]\d)"
-                       r"(?:\s*h(?:rs?)?)?(?![\d:/A-Za-z])", re.IGNORECASE)
-"""'0740' as a time: after a date ('08/12/2026 0740') or after 'at' / '@' ('at 0740')."""
-_HEADER_LINES = 3
 _APART = 30
 """Minutes two times of day must differ by to be two encounters (not one note signed twice)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Clock:
-    minutes: int
-    start: int
-    end: int
-
-    def label(self) -> str:
-        return f"{self.minutes // 60:02d}:{self.minutes % 60:02d}"
-
-
-def clock_times(text: str) -> list[_Clock]:
-    """Times of day written in ``text`` ('07:40', '2:15 PM', '08/12/2026 0740', 'at 0740'),
-    in order, as minutes after midnight."""
-    found = []
-    for pattern in (_CLOCK, _MILITARY):
-        for match in pattern.finditer(text):
-            hour, minute = int(match["h"]), int(match["m"])
-            meridiem = (match.groupdict().get("ap") or "").lower()
-            if meridiem and not 1 <= hour <= 12:
-                continue
-            if meridiem:
-                hour = hour % 12 + (12 if meridiem == "p" else 0)
-            found.append(_Clock(hour * 60 + minute, match.start("h"), match.end("m")))
-    return sorted(found, key=lambda c: c.start)
-
-
-def note_time(text: str) -> _Clock | None:
-    """The time of day a note gives in its first lines (its header), or None."""
-    seen, offset = 0, 0
-    for line in text.splitlines(keepends=True):
-        if line.strip():
-            times = clock_times(line)
-            if times:
-                first = times[0]
-                return _Clock(first.minutes, offset + first.start, offset + first.end)
-            seen += 1
-            if seen >= _HEADER_LINES:
-                return None
-        offset += len(line)
-    return None
 
 
 def _first_naming(visit: Visit, document: SourceDocument, patterns: list[re.Pattern[str]],
@@ -643,7 +566,7 @@ def _first_naming(visit: Visit, document: SourceDocument, patterns: list[re.Patt
     return None
 
 
-def _line_evidence(document: SourceDocument, clock: _Clock, value: str) -> list[Evidence]:
+def _line_evidence(document: SourceDocument, clock: ClockTime, value: str) -> list[Evidence]:
     """The sentence of the note's header that carries its time, quoted."""
     sentence = read_note(document.text).sentence_at(clock.start)
     return [] if sentence is None else [_quote(document, sentence.start, sentence.end, value)]
@@ -651,13 +574,11 @@ def _line_evidence(document: SourceDocument, clock: _Clock, value: str) -> list[
 
 def separate_encounter_notes(visit: Visit, own: str, partners: list[str],
                              site: Site | None = None) -> list[Evidence]:
-    """Two notes of the day timed at least ``_APART`` minutes apart: one documents the denied
-    service (at its own site) and none of its partners' own work, the other documents a
-    partner (a 07:40 clinic note with the aspiration, a 14:50 op note with the
-    arthroscopy). Quoted: the denied service's sentence and the two notes' time lines."""
+    """Two notes timed ``_APART`` minutes apart, one with the denied service and no partner,
+    the other with a partner: the service's sentence and both time lines quoted."""
     if not partners:
         return []
-    timed = [(d, t) for d in visit.documents if (t := note_time(d.text)) is not None]
+    timed = [(d, t) for d in visit.documents if (t := header_time(d.text)) is not None]
     own_pattern = [service_pattern(own, vocabulary=visit.words)]
     specific = [service_pattern(p, vocabulary=visit.words) for p in partners]
     broad = [service_pattern(p, generic=True, vocabulary=visit.words) for p in partners]
@@ -677,10 +598,10 @@ def separate_encounter_notes(visit: Visit, own: str, partners: list[str],
 
 
 def _elsewhere_earlier_or_later(visit: Visit, document: SourceDocument, sentence: Sentence
-                                ) -> _Clock | None:
+                                ) -> ClockTime | None:
     """A time of day named in the sentence, with a clinic/ED setting, at least ``_APART``
     minutes from the note's own time ('aspirated in clinic at 0740' in a 14:50 op note)."""
-    own_time = note_time(document.text)
+    own_time = header_time(document.text)
     if own_time is None or not visit.words.pattern("settings").search(sentence.text):
         return None
     for clock in clock_times(sentence.text):
@@ -744,17 +665,17 @@ def names_separate_compartment(chart: ChartBundle, denial: Denial,
 
 @dataclass(frozen=True, slots=True)
 class NcciFinding:
-    """What the PTP table says about the denied code and its partners on the day."""
+    """The PTP edits between the denied code and its partners on the day."""
 
     code: str
     service_date: date
     claim_partners: tuple[str, ...]
     chart_partners: tuple[str, ...]
-    """Documented in the same-day notes only (not on this claim), paired by an edit."""
+    """Only in the same-day notes, paired by an edit."""
     edits: tuple[PtpEdit, ...]
     """Active edits with the denied code in column 2."""
     reverse: tuple[PtpEdit, ...]
-    """Active edits with the denied code in column 1 (they deny the partner instead)."""
+    """Active edits with the denied code in column 1."""
 
     @property
     def edit(self) -> PtpEdit | None:
@@ -767,7 +688,6 @@ class NcciFinding:
         return self.claim_partners + self.chart_partners
 
     def where(self, code: str) -> str:
-        """Where a partner was found, for the auditor."""
         if code in self.claim_partners:
             return f"{code} is on this claim"
         return (f"{code} is not on this claim; the notes of {self.service_date} document "
@@ -817,11 +737,10 @@ def _descriptor_note(edit: PtpEdit) -> str:
 # --- checks ----------------------------------------------------------------------------
 
 EM_CODES = ("99202-99499",)
-"""Evaluation and management codes: NCCI bypasses their edits with 25 or 57, not 59."""
 
 
 def em_line(ctx: CheckContext) -> str | None:
-    """The denied line is an E/M service (modifier 25/57 territory, REFERENCE.md §2d)."""
+    """The denied line is an E/M service."""
     own = _own_code(ctx.denial)
     if own is None or not code_in(own, EM_CODES):
         return None
@@ -829,7 +748,7 @@ def em_line(ctx: CheckContext) -> str | None:
 
 
 def ncci_no_bypass(ctx: CheckContext) -> str | None:
-    """An active PTP edit denies this code with a partner at modifier indicator 0."""
+    """The deciding edit has modifier indicator 0."""
     finding = _finding(ctx)
     edit = finding.edit if finding else None
     if finding is None or edit is None or edit.modifier_indicator != "0":
@@ -839,7 +758,7 @@ def ncci_no_bypass(ctx: CheckContext) -> str | None:
 
 
 def partner_unknown(ctx: CheckContext) -> str | None:
-    """No other code on the claim, and none in the same-day notes that an edit pairs."""
+    """No partner code on the claim or in the notes."""
     finding = _finding(ctx)
     if finding is None:
         return "the denied line has no procedure code or no date of service"
@@ -851,7 +770,7 @@ def partner_unknown(ctx: CheckContext) -> str | None:
 
 
 def edit_other_way(ctx: CheckContext) -> str | None:
-    """The only edits put the denied code in column 1: NCCI denies the partner, not it."""
+    """The denied code is only ever in column 1."""
     finding = _finding(ctx)
     if finding is None or finding.edits or not finding.reverse:
         return None
@@ -861,7 +780,7 @@ def edit_other_way(ctx: CheckContext) -> str | None:
 
 
 def modifier_not_billed(ctx: CheckContext) -> str | None:
-    """Indicator 1, a distinct service documented, but no NCCI-associated modifier billed."""
+    """Indicator 1, a distinct service documented, no NCCI-associated modifier billed."""
     finding = _finding(ctx)
     edit = finding.edit if finding else None
     procedure = ctx.denial.procedure
@@ -876,7 +795,7 @@ def modifier_not_billed(ctx: CheckContext) -> str | None:
 
 
 def not_distinct(ctx: CheckContext) -> str | None:
-    """Indicator 1 and no distinct site, encounter, incision or injury in the notes."""
+    """Indicator 1, the service documented, nothing distinct about it."""
     finding = _finding(ctx)
     edit = finding.edit if finding else None
     if finding is None or edit is None or edit.modifier_indicator != "1":
@@ -898,9 +817,7 @@ def not_distinct(ctx: CheckContext) -> str | None:
 
 def ncci_letter_context(denial: Denial, chart: ChartBundle, table: PtpTable
                         ) -> dict[str, object]:
-    """The ``ncci`` value the argument template reads once the letter context has it:
-    ``{"code", "partners", "edit": {column_1, column_2, modifier_indicator, rationale} or
-    None}`` (see the playbook's report: a shared change to agent/letters/render.py)."""
+    """The ``ncci`` value for the argument template: the code, its partners, the edit."""
     finding = ncci_finding(denial, chart, table)
     if finding is None:
         return {"code": _own_code(denial) or "", "partners": [], "edit": None}

@@ -32,6 +32,14 @@ from agent.evidence.model import Evidence
 from agent.evidence.text import Sentence, clause_around, is_negated
 from agent.evidence.vocabulary import Vocabulary, load_vocabulary
 from agent.notes.reader import read_note
+from agent.notes.values import (
+    CLOCK,
+    ClockTime,
+    durations,
+    minutes_between,
+    read_clock,
+    time_ranges,
+)
 from agent.notes.visit import visit_documents
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
@@ -203,25 +211,12 @@ def _vocabulary(vocabulary: Vocabulary | None = None) -> Vocabulary:
 
 # --- session time ------------------------------------------------------------------------
 
-_MERIDIEM = r"(?:[ap]\.?[ \t]?m\.?|[ap](?![a-z]))"
-_TOKEN = (r"(?:(?:[01]?\d|2[0-3]):[0-5]\d(?:[ \t]*" + _MERIDIEM + r")?"
-          r"|(?:[01]\d|2[0-3])[0-5]\d(?:[ \t]*(?:hrs?|h)(?![a-z]))?"
-          r"|(?:1[0-2]|0?[1-9])[ \t]*[ap]\.?[ \t]?m\.?|(?:1[0-2]|0?[1-9])[ap](?![a-z]))")
-_TOKEN_PARTS = re.compile(r"(?:(?P<h>\d{1,2}):(?P<m>\d{2})|(?P<hh>\d{2})(?P<mm>\d{2})|"
-                          r"(?P<hour>\d{1,2}))[ \t]*(?:hrs?|h)?[ \t]*(?P<mer>[ap])?",
-                          re.IGNORECASE)
-_RANGE = re.compile(r"(?<![\w:/.\-])(?P<a>" + _TOKEN + r")[ \t]*(?:-|–|—|to|until|till|thru"
-                    r"|through)[ \t]*(?P<b>" + _TOKEN + r")(?![\w:/])", re.IGNORECASE)
 _START = re.compile(r"\b(?P<label>start(?:ed)?|began|begin|time[ \t]+in)(?:[ \t]+time)?[ \t*_]*"
-                    r"[:=\-–]?[ \t*_]*(?:at[ \t]+)?~?(?P<t>" + _TOKEN + r")(?![\w:/])",
+                    r"[:=\-–]?[ \t*_]*(?:at[ \t]+)?~?(?P<t>" + CLOCK + r")(?![\w:/])",
                     re.IGNORECASE)
 _END = re.compile(r"\b(?P<label>end(?:ed)?|stop(?:ped)?|finish(?:ed)?|time[ \t]+out|concluded)"
-                  r"(?:[ \t]+time)?[ \t*_]*[:=\-–]?[ \t*_]*(?:at[ \t]+)?~?(?P<t>" + _TOKEN +
+                  r"(?:[ \t]+time)?[ \t*_]*[:=\-–]?[ \t*_]*(?:at[ \t]+)?~?(?P<t>" + CLOCK +
                   r")(?![\w:/])", re.IGNORECASE)
-_TOTAL = re.compile(
-    r"(?<![\w.:/\-])(?:(?P<hours>[1-4])[ \t]*(?:hours?|hrs?)\.?(?:[ \t]*(?:and[ \t]+)?"
-    r"(?P<hm>[0-5]?\d)[ \t]*(?:minutes?|mins?)\b)?|(?P<n>\d{1,3})(?P<plus>[ \t]*\+)?"
-    r"(?:[ \t]*-[ \t]*)?[ \t]*(?:minutes?|mins?|mns?)\b)", re.IGNORECASE)
 
 _SEPARATORS = re.compile(r"[;,()|•\t]| {2,}")
 _APART_FROM_EM = re.compile(
@@ -237,54 +232,11 @@ _BARE_RANGE_LABEL = re.compile(r"time|session|start|from|appt|visit|seen|therap|
                                r"\bhrs?\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class Clock:
-    """A time of day as written: hour, minute and the AM/PM letter when given."""
-
-    hour: int
-    minute: int
-    meridiem: str | None
-
-
-def parse_clock(token: str) -> Clock | None:
-    """``2:05 PM``, ``14:05``, ``1405``, ``1:00p``, ``2pm`` -> a :class:`Clock`."""
-    found = _TOKEN_PARTS.match(token.strip())
-    if found is None:
-        return None
-    meridiem = found.group("mer").lower() if found.group("mer") else None
-    hour = found.group("h") or found.group("hh") or found.group("hour")
-    minute = found.group("m") or found.group("mm") or "0"
-    clock = Clock(int(hour), int(minute), meridiem)
-    return clock if clock.hour <= 23 and clock.minute <= 59 else None
-
-
-def _day_minutes(clock: Clock, meridiem: str | None) -> int:
-    if meridiem is None or clock.hour > 12 or clock.hour == 0:
-        return clock.hour * 60 + clock.minute  # 24-hour (a stray AM/PM on 14:05 is ignored)
-    hour = clock.hour % 12 + (12 if meridiem == "p" else 0)
-    return hour * 60 + clock.minute
-
-
-def span_minutes(start: Clock, end: Clock) -> int | None:
-    """Minutes from ``start`` to ``end``, or None when that is not a plausible session.
-
-    AM/PM written only on the end time carries to the start ("2:05-3:02 PM"), unless that
-    puts the start after the end ("11:30-12:25 PM" began before noon); 12 AM is midnight
-    and 12 PM noon; a 12-hour range without AM/PM may cross 12 ("12:30-1:25"); an end
-    before the start crosses midnight.
-    """
-    begin = _day_minutes(start, start.meridiem or end.meridiem)
-    finish = _day_minutes(end, end.meridiem or start.meridiem)
-    if start.meridiem is None and end.meridiem is not None and begin > finish:
-        other = "a" if end.meridiem == "p" else "p"
-        begin = min(begin, _day_minutes(start, other))
-    if (start.meridiem is None and end.meridiem is None and finish < begin
-            and 1 <= end.hour <= 12 and start.hour <= 12):
-        finish += 12 * 60
-    if finish <= begin:
-        finish += 24 * 60
-    minutes = finish - begin
-    return minutes if 0 < minutes <= MAX_SESSION_MINUTES else None
+def span_minutes(start: ClockTime, end: ClockTime) -> int | None:
+    """Minutes from ``start`` to ``end`` (agent/notes/values.py), or None when that is
+    longer than a session."""
+    minutes = minutes_between(start, end)
+    return minutes if minutes <= MAX_SESSION_MINUTES else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,21 +300,19 @@ def _totals(document: SourceDocument, items: list[NoteSentence], words: Vocabula
             continue
         if _CODE_ON_LINE.search(item.sentence.text):
             continue  # "Service: 90837 individual psychotherapy, 60 min" names the code
-        for found in _TOTAL.finditer(item.sentence.text):
-            if found.group("plus"):
+        for total in durations(item.sentence.text):
+            if total.at_least:
                 continue  # "53+ min": a code's range, not this session
-            if _PART_OF_SESSION.search(item.sentence.text, 0, found.start()):
+            if _PART_OF_SESSION.search(item.sentence.text, 0, total.start):
                 continue  # "the first 5 min", "an extra 15 min": a part, not the length
-            start, end = item.sentence.start + found.start(), item.sentence.start + found.end()
+            start, end = item.sentence.start + total.start, item.sentence.start + total.end
             window, w_start, w_end = _window(item, start, end)
             if _not_the_session(words, window, w_start, w_end):
                 continue
-            minutes = (int(found.group("hours")) * 60 + int(found.group("hm") or 0)
-                       if found.group("hours") else int(found.group("n")))
             rank = _total_rank(window, words)
-            if rank is None or not 0 < minutes <= MAX_SESSION_MINUTES:
+            if rank is None or not 0 < total.minutes <= MAX_SESSION_MINUTES:
                 continue
-            yield TimeReading(minutes, rank, rank == 0, document, ((item, start, end),))
+            yield TimeReading(total.minutes, rank, rank == 0, document, ((item, start, end),))
 
 
 def _total_rank(window: str, words: Vocabulary) -> int | None:
@@ -379,18 +329,16 @@ def _total_rank(window: str, words: Vocabulary) -> int | None:
 
 
 def _range_reading(document: SourceDocument, item: NoteSentence, spans: list[tuple[int, int]],
-                   a: str, b: str, bare: bool, words: Vocabulary) -> TimeReading | None:
+                   first: ClockTime, last: ClockTime, bare: bool, words: Vocabulary
+                   ) -> TimeReading | None:
     """A start/stop reading if every part is the session's and the minutes are plausible."""
-    start_clock, end_clock = parse_clock(a), parse_clock(b)
-    if start_clock is None or end_clock is None:
-        return None
-    minutes = span_minutes(start_clock, end_clock)
+    minutes = span_minutes(first, last)
     if minutes is None:
         return None
     windows = [_window(item, s, e) for s, e in spans]
     if any(_not_the_session(words, *w) for w in windows):
         return None
-    if bare and not _bare_range_labelled(windows[0][0][:windows[0][1]], a, b):
+    if bare and not _bare_range_labelled(windows[0][0][:windows[0][1]], first, last):
         return None
     labelled = any(words.pattern("psychotherapy_labels").search(w[0]) for w in windows)
     return TimeReading(minutes, 2 if labelled else 3, labelled, document,
@@ -400,18 +348,14 @@ def _range_reading(document: SourceDocument, item: NoteSentence, spans: list[tup
 _YEAR_LIKE_LABEL = re.compile(r"\btime\b|session|appt", re.IGNORECASE)
 
 
-def _bare_range_labelled(before: str, a: str, b: str) -> bool:
+def _bare_range_labelled(before: str, first: ClockTime, last: ClockTime) -> bool:
     """Four-digit ranges ("1400-1456") need a time label before them: "2019-2021" is years.
     Two year-like numbers need "time", "session" or "appt" itself ("Therapy 2019-2021" is
     a treatment history)."""
     if not _BARE_RANGE_LABEL.search(before):
         return False
-    years = all(1900 <= int(re.sub(r"\D", "", t)) <= 2099 for t in (a, b))
+    years = all(1900 <= c.hour * 100 + c.minute <= 2099 for c in (first, last))
     return not years or bool(_YEAR_LIKE_LABEL.search(before))
-
-
-def _is_bare(token: str) -> bool:
-    return ":" not in token and not re.search(r"[ap]|h", token, re.IGNORECASE)
 
 
 def _ranges(document: SourceDocument, items: list[NoteSentence], words: Vocabulary
@@ -419,12 +363,11 @@ def _ranges(document: SourceDocument, items: list[NoteSentence], words: Vocabula
     for item in items:
         if _excluded_section(item) or _is_rationale(item, words):
             continue
-        for found in _RANGE.finditer(item.sentence.text):
-            base = item.sentence.start
-            bare = _is_bare(found.group("a")) and _is_bare(found.group("b"))
-            reading = _range_reading(document, item, [(base + found.start(),
-                                                       base + found.end())],
-                                     found.group("a"), found.group("b"), bare, words)
+        base = item.sentence.start
+        for found in time_ranges(item.sentence.text):
+            bare = found.first.four_digits and found.last.four_digits
+            reading = _range_reading(document, item, [(base + found.start, base + found.end)],
+                                     found.first, found.last, bare, words)
             if reading is not None:
                 yield reading
 
@@ -440,18 +383,19 @@ def _pairs(document: SourceDocument, items: list[NoteSentence], text: str,
                      and text.count("\n", begin.end(), e.start()) <= 2), None)
         if stop is None or _START.search(text, begin.end(), stop.start()):
             continue
-        if not _clock_labels(begin, stop):
+        first, last = read_clock(begin["t"]), read_clock(stop["t"])
+        if first is None or last is None or not _clock_labels(begin, stop, first, last):
             continue
-        first = _sentence_at(items, starts, begin.start("t"))
-        second = _sentence_at(items, starts, stop.start("t"))
-        if first is None or second is None or any(
-                _excluded_section(x) or _is_rationale(x, words) for x in (first, second)):
+        one = _sentence_at(items, starts, begin.start("t"))
+        two = _sentence_at(items, starts, stop.start("t"))
+        if one is None or two is None or any(
+                _excluded_section(x) or _is_rationale(x, words) for x in (one, two)):
             continue
-        if first is second:
-            reading = _range_reading(document, first, [(begin.start(), stop.end())],
-                                     begin.group("t"), stop.group("t"), False, words)
+        if one is two:
+            reading = _range_reading(document, one, [(begin.start(), stop.end())],
+                                     first, last, False, words)
         else:
-            reading = _two_line_pair(document, first, second, begin, stop, words)
+            reading = _two_line_pair(document, (one, begin), (two, stop), first, last, words)
         if reading is not None:
             yield reading
 
@@ -459,22 +403,21 @@ def _pairs(document: SourceDocument, items: list[NoteSentence], text: str,
 _PLAIN_LABELS = frozenset({"start", "time in", "stop", "end", "time out"})
 
 
-def _clock_labels(begin: re.Match[str], stop: re.Match[str]) -> bool:
+def _clock_labels(begin: re.Match[str], stop: re.Match[str], first: ClockTime,
+                  last: ClockTime) -> bool:
     """Four-digit times need plain labels: "start 1405 stop 1502" is a session, "started
     2019, stopped 2021" is a medication history."""
-    if not (_is_bare(begin.group("t")) or _is_bare(stop.group("t"))):
+    if not (first.four_digits or last.four_digits):
         return True
     return all(" ".join(m.group("label").lower().split()) in _PLAIN_LABELS
                for m in (begin, stop))
 
 
-def _two_line_pair(document: SourceDocument, first: NoteSentence, second: NoteSentence,
-                   begin: re.Match[str], stop: re.Match[str], words: Vocabulary
-                   ) -> TimeReading | None:
-    one = _range_reading(document, first, [(begin.start(), begin.end())], begin.group("t"),
-                         stop.group("t"), False, words)
-    two = _range_reading(document, second, [(stop.start(), stop.end())], begin.group("t"),
-                         stop.group("t"), False, words)
+def _two_line_pair(document: SourceDocument, begin: tuple[NoteSentence, re.Match[str]],
+                   stop: tuple[NoteSentence, re.Match[str]], first: ClockTime,
+                   last: ClockTime, words: Vocabulary) -> TimeReading | None:
+    one, two = (_range_reading(document, item, [(found.start(), found.end())], first, last,
+                               False, words) for item, found in (begin, stop))
     if one is None or two is None:
         return None
     return TimeReading(one.minutes, min(one.rank, two.rank), one.psychotherapy_label
