@@ -337,7 +337,7 @@ def test_register_adds_named_extractors_and_checks() -> None:
     extractors, checks = ExtractorRegistry(), CheckRegistry()
     register(extractors, checks)
     assert extractors.names() == ["psychotherapy_session_time", "psychotherapy_session_work"]
-    assert len(checks.names()) == 4
+    assert len(checks.names()) == 5
     playbook = PlaybookSet.load(ROOT / "specialty_playbooks").get("psychotherapy_time")
     assert {f.extractor for f in playbook.facts} <= set(extractors.names())
     assert {r.check for r in playbook.not_appeal} <= set(checks.names())

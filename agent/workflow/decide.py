@@ -16,7 +16,7 @@ from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
-from agent.evidence.quality import well_formed
+from agent.evidence.quality import admissible
 from agent.evidence.verify import verify_evidence
 from agent.evidence.vocabulary import load_vocabulary
 from agent.ncci import PtpTable
@@ -75,8 +75,9 @@ def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
     texts = {d.document_id: d.text for d in chart.documents}
     for spec in playbook.facts:
         vocabulary = load_vocabulary(spec.vocabulary) if spec.vocabulary else None
-        # Every quote is whole sentences or a whole clause, whichever extractor found it.
-        by_fact[spec.id] = well_formed(
+        # Every quote is about the patient and whole sentences or a whole clause,
+        # whichever extractor found it.
+        by_fact[spec.id] = admissible(
             extractors.run(spec.extractor, chart, denial, vocabulary), texts)
     evidence = [e for spec in playbook.facts for e in by_fact[spec.id]]
     verify_evidence(evidence, chart)

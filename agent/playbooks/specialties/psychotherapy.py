@@ -433,19 +433,25 @@ def time_readings(document: SourceDocument, vocabulary: Vocabulary | None = None
             *_ranges(document, items, words)]
 
 
-def _best_reading(documents: Iterable[SourceDocument], add_on: bool, words: Vocabulary
-                  ) -> TimeReading | None:
-    """The preferred reading: by rank, then note order, then position. For an add-on code
-    only time labelled as psychotherapy counts (the E/M's time must not be counted)."""
-    best: tuple[tuple[int, int, int], TimeReading] | None = None
+def _best_readings(documents: Iterable[SourceDocument], add_on: bool, words: Vocabulary
+                   ) -> list[TimeReading]:
+    """The preferred reading (by rank, then note order, then position), and after it
+    every other reading of the same rank that gives other minutes: two statements of the
+    session's time that disagree are both quoted, for an auditor to decide. For an add-on
+    code only time labelled as psychotherapy counts (the E/M's time must not be counted)."""
+    ranked: list[tuple[tuple[int, int, int], TimeReading]] = []
     for order, document in enumerate(documents):
         for reading in time_readings(document, words):
             if add_on and not reading.psychotherapy_label:
                 continue
-            key = (reading.rank, order, reading.spans[0][1])
-            if best is None or key < best[0]:
-                best = (key, reading)
-    return best[1] if best else None
+            ranked.append(((reading.rank, order, reading.spans[0][1]), reading))
+    if not ranked:
+        return []
+    ranked.sort(key=lambda item: item[0])
+    best = ranked[0][1]
+    others = {r.minutes: r for _, r in ranked[1:]
+              if r.rank == best.rank and r.minutes != best.minutes}
+    return [best, *others.values()]
 
 
 def _reading_evidence(reading: TimeReading) -> list[Evidence]:
@@ -475,9 +481,9 @@ def psychotherapy_session_time(chart: ChartBundle, denial: Denial,
                                vocabulary: Vocabulary | None = None) -> list[Evidence]:
     """The session's minutes, quoted where the note states them (value "57 minutes")."""
     add_on = billed_code(denial) in ADD_ON_CODES
-    reading = _best_reading(session_documents(chart, denial), add_on,
-                            _vocabulary(vocabulary))
-    return _reading_evidence(reading) if reading else []
+    readings = _best_readings(session_documents(chart, denial), add_on,
+                              _vocabulary(vocabulary))
+    return [e for reading in readings for e in _reading_evidence(reading)]
 
 
 # --- the work done, and why the session needed its length --------------------------------
@@ -649,6 +655,16 @@ def documented_minutes(evidence: Iterable[Evidence]) -> int | None:
     return None
 
 
+def times_disagree(ctx: CheckContext) -> str | None:
+    """The notes state the session's time twice, with different minutes."""
+    stated = sorted({int(e.value.split()[0]) for e in ctx.found(SESSION_TIME_FACT)
+                     if e.value and e.value.endswith(" minutes")})
+    if len(stated) < 2:
+        return None
+    return "the notes state the session's time as " + " and ".join(
+        f"{m} minutes" for m in stated)
+
+
 def downcode_supported(ctx: CheckContext) -> str | None:
     """The payer paid a lower code and the minutes support exactly that code."""
     found = time_finding(ctx)
@@ -696,6 +712,7 @@ def register(extractors: ExtractorRegistry, checks: CheckRegistry) -> None:
                                 TIME_LISTS)
     extractors.register_reading("psychotherapy_session_work", psychotherapy_session_work,
                                 WORK_VOCABULARY_LISTS)
+    checks.register("psychotherapy_times_disagree", times_disagree)
     checks.register("psychotherapy_downcode_supported", downcode_supported)
     checks.register("psychotherapy_downcode_unsupported", downcode_unsupported)
     checks.register("psychotherapy_under_reportable_minutes", under_reportable_minutes)
