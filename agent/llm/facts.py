@@ -44,14 +44,21 @@ def _spelled(match: re.Match[str]) -> str:
                                       (1 if (unit or "").lower() == "one" else 0)))
 
 
+def numerals(text: str) -> str:
+    """``text`` with numbers spelled out ("fifty-eight") and classes in Roman numerals
+    ("ASA IV") written in digits, and names that hold digits but state no value ("HbA1c",
+    "ICD-10") blanked: what a value check reads."""
+    rest = _NAMES_NOT_VALUES.sub(" ", text)
+    rest = _ROMAN_CLASS.sub(lambda m: f"{m.group(1)}{m.group(2)}{_ROMAN[m.group(3).lower()]}",
+                            rest)
+    return _NUMBER_WORDS.sub(_spelled, rest)
+
+
 def fact_tokens(text: str) -> set[str]:
     """Every date (``date:YYYY-MM-DD``, and ``md:MM-DD`` for each), number (``num:58``,
     ``num:1200``) and code (``code:G0283``, ``code:E11.9``) in ``text``."""
     found: set[str] = set()
-    rest = _NAMES_NOT_VALUES.sub(" ", text)
-    rest = _ROMAN_CLASS.sub(lambda m: f"{m.group(1)}{m.group(2)}{_ROMAN[m.group(3).lower()]}",
-                            rest)
-    rest = _NUMBER_WORDS.sub(_spelled, rest)
+    rest = numerals(text)
     for match in DATE_RE.finditer(rest):
         written = parse_date(match.group())
         if written is not None:

@@ -19,6 +19,10 @@ gets its placeholders restored.
 - **Facts**: every paragraph rests on at least one fact with evidence in this letter.
 - **Injection**: nothing a model would write only when following injected text, and no
   word that only the notes' instruction-like sentences brought in.
+- **Claims** (agent/llm/claims.py): each sentence read as claims (finding and its
+  polarity, outcome, value, stance) and checked against this letter's evidence: polarity
+  as the evidence reads it, every number the value of what it is attributed to, nothing
+  that argues against the appeal or addresses the reader.
 - **Shape**: plain prose (no links, HTML, code or Markdown links), bounded length.
 - **Proposed evidence** counts only for facts whose playbook allows proposals, when found
   verbatim in its excerpt's document, outside identifier lines and instruction-like
@@ -35,6 +39,7 @@ from agent.codes import CodeTable
 from agent.evidence.model import Evidence
 from agent.evidence.text import MAX_QUOTE, contains_negation, is_negated
 from agent.letters.render import NarrativeParagraph
+from agent.llm.claims import ClaimSources, claim_problems, claim_sources, claim_texts
 from agent.llm.facts import describe, fact_tokens, tokens_of
 from agent.llm.prompt import (
     IDENTIFIER_LINE,
@@ -47,6 +52,7 @@ from agent.llm.prompt import (
 )
 from agent.llm.schema import DraftReply
 from agent.llm.vocabulary import ordinary_stems, stem, stems_of, words
+from agent.notes.normalize import fold
 from agent.resources import resource_dir
 
 MAX_PARAGRAPHS = 6
@@ -82,6 +88,7 @@ class _Sources:
     fact_tokens: set[str]
     stems: set[str]
     injected_stems: set[str]
+    claims: ClaimSources
 
 
 def trusted_texts(material: LetterMaterial, codes: CodeTable,
@@ -125,7 +132,7 @@ def _template_text(name: str) -> str:
 def _sources(material: LetterMaterial, codes: CodeTable, evidence: list[Evidence]
              ) -> _Sources:
     hide = material.pseudonyms.hide
-    texts = [hide(t) for t in trusted_texts(material, codes, evidence)]
+    texts = [fold(hide(t)) for t in trusted_texts(material, codes, evidence)]
     quotes = [" ".join(hide(e.quote).split()) for e in evidence]
     letter = material.letter
     reasons = [codes.carc(a.reason).description for d in letter.denials
@@ -133,9 +140,12 @@ def _sources(material: LetterMaterial, codes: CodeTable, evidence: list[Evidence
                                           for r in d.remarks]
     citations = [c.statement for c in letter.playbook.citations]
     stems = stems_of(texts)
-    injected = stems_of(material.instruction_text) - stems - ordinary_stems()
+    injected = stems_of(fold(t) for t in material.instruction_text) - stems - \
+        ordinary_stems()
+    claims = claim_sources(claim_texts(letter, codes, evidence, hide,
+                                       _template_text(letter.playbook.argument_template)))
     return _Sources(quotes + [" ".join(t.split()) for t in reasons + citations],
-                    tokens_of(texts), stems, injected)
+                    tokens_of(texts), stems, injected, claims)
 
 
 def check_reply(reply: DraftReply, material: LetterMaterial, prompt: Prompt,
@@ -171,7 +181,10 @@ def check_reply(reply: DraftReply, material: LetterMaterial, prompt: Prompt,
 
 def _paragraph_problems(where: str, text: str, facts: list[str], with_evidence: set[str],
                         sources: _Sources) -> list[str]:
+    """Quotes are checked as written (verbatim); every other check reads the folded
+    text, so no spelling (full-width digits, look-alike letters) slips past it."""
     problems = []
+    verbatim, text = text, fold(text)
     if _PLACEHOLDER.search(text):
         problems.append(f"{where} uses an identifier placeholder; write 'the patient'")
     if _MARKUP.search(text):
@@ -182,7 +195,7 @@ def _paragraph_problems(where: str, text: str, facts: list[str], with_evidence: 
         if fact not in with_evidence:
             problems.append(f"{where} cites fact '{fact}', which has no evidence in this "
                             "letter")
-    problems += _quote_problems(where, text, sources)
+    problems += _quote_problems(where, verbatim, sources)
     for token in sorted(fact_tokens(_PLACEHOLDER.sub(" ", text)) - sources.fact_tokens):
         problems.append(f"{where} states {describe(token)}, which is not in the claim, the "
                         "evidence or the playbook")
@@ -206,6 +219,7 @@ def _paragraph_problems(where: str, text: str, facts: list[str], with_evidence: 
         problems.append(f"{where} uses words that are not in this claim's evidence, claim "
                         f"or playbook: {', '.join(ungrounded[:8])}; state only what the "
                         "evidence shows, in its words")
+    problems += claim_problems(where, verbatim, facts, sources.claims)
     return problems
 
 
