@@ -82,7 +82,13 @@ class MLetter(_M):
                            "its work queue's requests).")
     tokens_out: int = 0
     llm_fallback: str | None = Field(None, description="Why the template argument was used "
-                                     "although the model was on.")
+                                     "although the model was on: a fixed code, 'rejected: "
+                                     "<check>' (grounding, values, quotes, negation, "
+                                     "polarity, facts, injection, stance, identifier, shape, "
+                                     "checks), 'error: <kind>' (timeout, connection, "
+                                     "server_error, invalid_reply...) or 'stopped: "
+                                     "max_cost' / 'stopped: llm_unavailable'; never the "
+                                     "model's text.")
 
 
 class MDenial(_M):

@@ -238,10 +238,44 @@ def test_patient_is_linked_by_any_identifier_value(tmp_path: Path) -> None:
     write(tmp_path, "d.json", doc("d1"))
     result = chart(tmp_path)
     assert result.patient is not None
-    assert result.patient.model_dump() == {"patient_id": "Patient/p1", "family_name": "Doe",
-                                           "given_names": ("Jane", "Q"),
-                                           "birth_date": date(1960, 1, 2)}
+    header = result.patient.model_dump(include={"patient_id", "family_name", "given_names",
+                                                "birth_date"})
+    assert header == {"patient_id": "Patient/p1", "family_name": "Doe",
+                      "given_names": ("Jane", "Q"), "birth_date": date(1960, 1, 2)}
+    assert result.patient.identifiers == ("MRN-p1", "OTHER-ID", MEMBER)
     assert doc_ids(result) == ["d1"] and result.problems == ()
+
+
+def test_identifying_fields_of_the_patient_and_its_relatives_are_kept(tmp_path: Path
+                                                                      ) -> None:
+    """Kept only so the drafting step can hide them (agent/llm/phi.py)."""
+    person = {**patient("p1"),
+              "name": [{"use": "official", "family": "Doe", "given": ["Jane", "Q"]},
+                       {"use": "maiden", "text": "Jane Quill"}],
+              "address": [{"line": ["12 Larkspur Ct", "Apt 4"], "city": "Edgemont",
+                           "postalCode": "80112"}, {"city": "Edgemont"}],
+              "telecom": [{"system": "phone", "value": "(303) 555-0161"},
+                          {"system": "email", "value": "jq@example.org"}, {"system": "fax"}],
+              "contact": [{"name": {"given": ["Rolf"], "family": "Doe"},
+                           "telecom": [{"system": "phone", "value": "303.555.0177"}]}]}
+    related = [{"resourceType": "RelatedPerson", "id": "r1",
+                "patient": {"reference": "Patient/p1"},
+                "name": [{"given": ["Ilse"], "family": "Marten"}],
+                "telecom": [{"system": "phone", "value": "+1 303 555 0190"}]},
+               {"resourceType": "RelatedPerson", "id": "r2",  # someone else's relative
+                "patient": {"reference": "Patient/p2"},
+                "name": [{"given": ["Otto"], "family": "Brandt"}]}]
+    write(tmp_path, "p.ndjson", person, patient("p2", "OTHER-ID", family="Roe"), *related,
+          ndjson=True)
+    write(tmp_path, "d.json", doc("d1"))
+    record = chart(tmp_path).patient
+    assert record is not None
+    assert record.other_names == ("Jane Q Doe", "Jane Quill")
+    assert record.address_lines == ("12 Larkspur Ct", "Apt 4")
+    assert (record.cities, record.postal_codes) == (("Edgemont",), ("80112",))
+    assert record.telecom == ("(303) 555-0161", "jq@example.org")
+    assert record.contact_names == ("Rolf Doe", "Ilse Marten")
+    assert record.contact_telecom == ("303.555.0177", "+1 303 555 0190")
 
 
 def test_first_matching_member_id_wins(tmp_path: Path) -> None:

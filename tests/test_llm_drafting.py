@@ -134,7 +134,7 @@ def test_five_500s_then_the_template_argument(tmp_path: Path) -> None:
                                 [one_claim(tmp_path)], max_attempts=5)
     assert len(server.requests) == 5
     letter = letters(manifest)["LOM26-11020"]
-    assert letter.drafted_by == "template" and letter.llm_fallback == "server_error"
+    assert letter.drafted_by == "template" and letter.llm_fallback == "error: server_error"
     denial = next(d for d in manifest.denials if d.claim_id == "LOM26-11020")
     assert denial.triage.action == "appeal"  # nothing lost: the letter is still drafted
     assert "## Why the denial should be reversed" in letter_text(out, manifest,
@@ -146,7 +146,7 @@ def test_a_timeout_falls_back(tmp_path: Path) -> None:
                                                  FakeReply(content="{}", delay=1.0)),
                               [one_claim(tmp_path)], timeout_seconds=0.2, max_attempts=2)
     assert len(server.requests) == 2
-    assert letters(manifest)["LOM26-11020"].llm_fallback == "timeout"
+    assert letters(manifest)["LOM26-11020"].llm_fallback == "error: timeout"
 
 
 @pytest.mark.parametrize(("fault", "kind"), [
@@ -162,7 +162,7 @@ def test_malformed_or_truncated_replies_fall_back(tmp_path: Path, fault: FakeRep
     manifest, server, _ = run(tmp_path, in_order(fault), [one_claim(tmp_path)])
     assert len(server.requests) == 1  # not retried: the same prompt gives the same reply
     letter = letters(manifest)["LOM26-11020"]
-    assert (letter.drafted_by, letter.llm_fallback) == ("template", kind)
+    assert (letter.drafted_by, letter.llm_fallback) == ("template", f"error: {kind}")
 
 
 def test_a_quote_not_in_the_chart_gets_one_repair(tmp_path: Path) -> None:
@@ -202,7 +202,7 @@ def test_an_injected_note_never_changes_the_letter(tmp_path: Path) -> None:
     assert "ignore previous instructions" not in sent  # the sentence never reaches the model
     letter = letters(manifest)["LOM26-10471"]
     assert letter.drafted_by == "template"
-    assert "instruction" in (letter.llm_fallback or "")
+    assert letter.llm_fallback == "rejected: injection"
     assert "transplant" not in letter_text(out, manifest, "LOM26-10471").lower()
     others = [x for claim, x in letters(manifest).items() if claim != "LOM26-10471"]
     assert others and all(x.drafted_by == "llm" for x in others)
@@ -217,7 +217,7 @@ def test_consecutive_failures_switch_the_run_to_template_only(tmp_path: Path) ->
     assert llm.note and "2 requests in a row failed" in llm.note
     fallbacks = [x.llm_fallback for x in letters(manifest).values()]
     assert len(fallbacks) >= 3 and all(x is not None for x in fallbacks)
-    assert sum(1 for x in fallbacks if x and x.startswith("llm_unavailable")) >= 1
+    assert sum(1 for x in fallbacks if x == "stopped: llm_unavailable") >= 1
 
 
 def test_max_cost_stops_calling_the_model(tmp_path: Path) -> None:
@@ -229,7 +229,7 @@ def test_max_cost_stops_calling_the_model(tmp_path: Path) -> None:
     assert llm is not None and llm.switched_to_template and llm.estimated_cost
     drafted = [x.drafted_by for x in letters(manifest).values()]
     assert drafted.count("llm") == 1 and drafted.count("template") >= 2
-    assert any((x.llm_fallback or "").startswith("max_cost")
+    assert any(x.llm_fallback == "stopped: max_cost"
                for x in letters(manifest).values())
 
 
@@ -391,7 +391,7 @@ def test_a_content_filter_stop_is_a_failure_like_the_others(tmp_path: Path) -> N
     manifest, server, _ = run(tmp_path, in_order(
         FakeReply(content="{}", finish_reason="content_filter")), [one_claim(tmp_path)])
     assert len(server.requests) == 1
-    assert letters(manifest)["LOM26-11020"].llm_fallback == "content_filter"
+    assert letters(manifest)["LOM26-11020"].llm_fallback == "error: content_filter"
     llm = manifest.summary.llm
     assert llm is not None and llm.failed_requests == 1
 
@@ -461,14 +461,14 @@ def test_a_refused_connection_falls_back(tmp_path: Path) -> None:
                        AppConfig(), today=TODAY, llm=settings) as workflow:
         manifest = run_batch(workflow, [str(one_claim(tmp_path))])
     letter = letters(manifest)["LOM26-11020"]
-    assert (letter.drafted_by, letter.llm_fallback) == ("template", "connection")
+    assert (letter.drafted_by, letter.llm_fallback) == ("template", "error: connection")
 
 
 def test_the_run_retry_budget_caps_retries(tmp_path: Path) -> None:
     manifest, server, _ = run(tmp_path, in_order(then=FakeReply(status=503)),
                               [one_claim(tmp_path)], max_attempts=4, retry_budget=1)
     assert len(server.requests) == 2  # one try and the budget's single retry
-    assert letters(manifest)["LOM26-11020"].llm_fallback == "server_error"
+    assert letters(manifest)["LOM26-11020"].llm_fallback == "error: server_error"
 
 
 def test_a_failed_repair_request_ends_in_the_template(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 The directory (and its subfolders) may hold Bundles of any type (``entry[].resource`` is
 read), single-resource ``.json`` files and ``.ndjson`` files with one resource per line,
-in any mix. It is indexed once, on construction; only Patient, Encounter,
+in any mix. It is indexed once, on construction; only Patient, RelatedPerson, Encounter,
 DocumentReference, Observation, Condition and Procedure are kept.
 
 Linking rules for one :class:`~agent.ehr.model.ChartRequest`:
@@ -21,6 +21,10 @@ Linking rules for one :class:`~agent.ehr.model.ChartRequest`:
   characters. Several text attachments in one DocumentReference are joined with a blank
   line (``"\\n\\n"``) in their order: that joined string is the note's ``text`` and what
   evidence offsets index. Other types and ``url``-only attachments are not fetched.
+* **Identifiers** (kept only to hide them from a model): the Patient's names, birth date,
+  identifier values, address lines, cities and postal codes, telecom values, and the
+  names and telecom of its ``contact`` entries and of every RelatedPerson whose
+  ``patient`` is the patient.
 * **Facts**: every Observation, Condition and Procedure of the patient, whatever its date
   (chronic conditions matter), newest first (undated last); entered-in-error ones are left
   out. The quote is built from the resource's fields only.
@@ -37,7 +41,7 @@ import logging
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -58,8 +62,8 @@ FactType = Literal["Observation", "Condition", "Procedure"]
 LinkedBy = Literal["encounter", "date_window"]
 _Link = tuple[LinkedBy, str | None]  # why a note was chosen, and the encounter it names
 
-KEPT_TYPES = frozenset({"Patient", "Encounter", "DocumentReference", "Observation",
-                        "Condition", "Procedure"})
+KEPT_TYPES = frozenset({"Patient", "RelatedPerson", "Encounter", "DocumentReference",
+                        "Observation", "Condition", "Procedure"})
 FACT_TYPES: tuple[FactType, ...] = ("Observation", "Condition", "Procedure")
 TEXT_MEDIA_TYPES = frozenset({"text/plain", "text/markdown"})
 NOTE_SEPARATOR = "\n\n"
@@ -243,6 +247,8 @@ class _Index:
     notes_by_subject: dict[str, list[_Note]] = field(default_factory=lambda: defaultdict(list))
     facts_by_subject: dict[str, list[StructuredFact]] = field(
         default_factory=lambda: defaultdict(list))
+    related_by_patient: dict[str, list[Resource]] = field(
+        default_factory=lambda: defaultdict(list))
 
 
 def _resolve(reference: Any, aliases: dict[str, str]) -> str | None:
@@ -272,6 +278,9 @@ def _build_index(loaded: _Loaded) -> _Index:
                 index.encounters_by_claim[value].add(ref)
         elif kind == "DocumentReference":
             _index_note(index, ref, resource, subject, aliases)
+        elif kind == "RelatedPerson":
+            if patient := _resolve(resource.get("patient"), aliases):
+                index.related_by_patient[patient].append(resource)
         elif subject and (fact := _fact(ref, kind, resource)):
             index.facts_by_subject[subject].append(fact)
     return index
@@ -478,7 +487,9 @@ class FhirDirAdapter:
         if not documents:
             problems.append(_no_notes_problem(request))
         facts = sorted(self._index.facts_by_subject.get(patient_ref, ()), key=_newest_first)
-        return ChartBundle(patient=_patient_record(self._index.patients[patient_ref]),
+        related = self._index.related_by_patient.get(patient_ref, ())
+        return ChartBundle(patient=_patient_record(self._index.patients[patient_ref],
+                                                   related),
                            documents=documents, facts=tuple(facts), problems=tuple(problems))
 
     def _match_patient(self, member_ids: tuple[str, ...]) -> tuple[str | None, str]:
@@ -524,13 +535,49 @@ class FhirDirAdapter:
                 yield note
 
 
-def _patient_record(resource: Resource) -> PatientRecord:
-    """Name (the official one, else the first) and birth date for the letter's header."""
+def _full_name(name: Resource) -> str | None:
+    """A HumanName written out: its text, else prefix-less given names and family."""
+    given = [g for g in name.get("given") or () if _str(g)] \
+        if isinstance(name.get("given"), list) else []
+    parts = [*given, *([family] if (family := _str(name.get("family"))) else [])]
+    return _str(name.get("text")) or (" ".join(parts) if parts else None)
+
+
+def _names(resource: Resource) -> list[str]:
+    return [n for name in _objs(resource.get("name")) if (n := _full_name(name))]
+
+
+def _telecom(resource: Resource) -> list[str]:
+    return [v for t in _objs(resource.get("telecom")) if (v := _str(t.get("value")))]
+
+
+def _patient_record(resource: Resource, related: Iterable[Resource] = ()) -> PatientRecord:
+    """Name (the official one, else the first) and birth date for the letter's header;
+    every other identifying field, kept only so the drafting step can hide it."""
     names = _objs(resource.get("name"))
     name = next((n for n in names if n.get("use") == "official"), names[0] if names else {})
     given = name.get("given")
+    addresses = _objs(resource.get("address"))
+    contacts = [_obj(c.get("name")) for c in _objs(resource.get("contact"))]
+    people = list(related)
     return PatientRecord(patient_id=f"Patient/{resource['id']}",
                          family_name=_str(name.get("family")),
                          given_names=tuple(g for g in given if _str(g))
                          if isinstance(given, list) else (),
-                         birth_date=_date(resource.get("birthDate")))
+                         birth_date=_date(resource.get("birthDate")),
+                         other_names=tuple(dict.fromkeys(_names(resource))),
+                         identifiers=tuple(dict.fromkeys(_identifier_values(resource))),
+                         address_lines=tuple(dict.fromkeys(
+                             line for a in addresses for line in a.get("line") or ()
+                             if _str(line))),
+                         cities=tuple(dict.fromkeys(
+                             c for a in addresses if (c := _str(a.get("city"))))),
+                         postal_codes=tuple(dict.fromkeys(
+                             c for a in addresses if (c := _str(a.get("postalCode"))))),
+                         telecom=tuple(dict.fromkeys(_telecom(resource))),
+                         contact_names=tuple(dict.fromkeys(
+                             [n for c in contacts if (n := _full_name(c))] +
+                             [n for p in people for n in _names(p)])),
+                         contact_telecom=tuple(dict.fromkeys(
+                             [t for c in _objs(resource.get("contact")) for t in _telecom(c)] +
+                             [t for p in people for t in _telecom(p)])))

@@ -24,12 +24,27 @@ class ChartRequest(_Frozen):
 
 
 class PatientRecord(_Frozen):
-    """The patient as the chart knows them (for the letter's header)."""
+    """The patient as the chart knows them: the name and birth date for the letter's
+    header, and what else identifies them, kept only so that it can be hidden from a
+    model (agent/llm/phi.py). Never sent, printed or stored."""
 
     patient_id: str = Field(description="FHIR reference, e.g. 'Patient/123'.")
     family_name: str | None = None
     given_names: tuple[str, ...] = ()
     birth_date: dt.date | None = None
+    other_names: tuple[str, ...] = Field((), description="Every other name the chart gives "
+                                         "(maiden, nickname), each written in full.")
+    identifiers: tuple[str, ...] = Field((), description="Patient.identifier values (MRN, "
+                                         "member ids).")
+    address_lines: tuple[str, ...] = Field((), description="Street lines of every address.")
+    cities: tuple[str, ...] = ()
+    postal_codes: tuple[str, ...] = ()
+    telecom: tuple[str, ...] = Field((), description="Phone numbers and e-mail addresses, "
+                                     "as written.")
+    contact_names: tuple[str, ...] = Field((), description="Names of Patient.contact and "
+                                           "of RelatedPersons of the patient, in full.")
+    contact_telecom: tuple[str, ...] = Field((), description="Their phones and e-mail "
+                                             "addresses.")
 
 
 class SourceDocument(_Frozen):

@@ -27,6 +27,7 @@ from agent.evidence.model import Evidence
 from agent.letters.render import NarrativeParagraph
 from agent.llm.client import ChatClient, ChatReply, LLMError
 from agent.llm.guardrails import CheckedDraft, check_reply
+from agent.llm.phi import error_code, problem_code
 from agent.llm.prompt import (
     MAX_LETTERS_IN_PROMPT,
     LetterMaterial,
@@ -50,7 +51,9 @@ class DraftOutcome:
     tokens_in: int = 0
     tokens_out: int = 0
     fallback: str | None = None
-    """Why the template argument was used: 'rejected: ...', 'timeout', 'max_cost'..."""
+    """Why the template argument was used, as a fixed code (agent.llm.phi.FALLBACK_CODES:
+    'rejected: values', 'error: timeout', 'stopped: max_cost'...), never the reply's
+    text."""
 
 
 class LLMRunStatus(BaseModel):
@@ -76,6 +79,7 @@ class _Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock)
     consecutive_failures: int = 0
     stopped: str | None = None
+    """The fallback code once the run stopped calling the model."""
 
 
 class ArgumentDrafter:
@@ -104,7 +108,9 @@ class ArgumentDrafter:
             try:
                 outcomes += self._draft(chunk)
             except Exception as exc:  # a bug or an SDK surprise must not cost a letter
-                outcomes += self._failed(chunk, LLMError("error", type(exc).__name__))
+                logger.warning("LLM drafting failed (%s); template argument used",
+                               type(exc).__name__)
+                outcomes += self._failed(chunk, LLMError("internal", type(exc).__name__))
         return outcomes
 
     def seed(self, tokens_in: int, tokens_out: int) -> None:
@@ -127,8 +133,12 @@ class ArgumentDrafter:
         replies = [first]
         if not all(c.ok for c in checked) and not self._stopped():
             problems = list(dict.fromkeys(p for c in checked for p in c.problems))[:12]
+            # The reply and the problems quoting it go back with identifiers hidden, as
+            # the prompt was: a model that wrote one gets a placeholder back.
+            raw = _hidden(first.raw, materials)
+            problems = [_hidden(p, materials) for p in problems]
             try:
-                second = self._request(repair_messages(prompt, first.raw, problems),
+                second = self._request(repair_messages(prompt, raw, problems),
                                        repair=True)
             except LLMError as exc:
                 second = None
@@ -155,11 +165,11 @@ class ArgumentDrafter:
             with self._ledger.lock:
                 self.status.rejected_letters += 1
                 self.status.proposals_rejected += checked.rejected_proposals
-            first = checked.problems[0] if checked.problems else "no paragraph"
-            # The problem names a rule, never the chart (its quotes are cut to 60 chars and
-            # come from the model's reply, which holds placeholders, not identifiers).
+            # Only the problem's fixed code is kept: its text may quote the reply.
+            code = problem_code(checked.problems[0]) if checked.problems else \
+                "rejected: shape"
             return DraftOutcome("template", tokens_in=share_in, tokens_out=share_out,
-                                fallback=f"rejected: {first}")
+                                fallback=code)
         with self._ledger.lock:
             self.status.proposals_accepted += len(checked.evidence)
             self.status.proposals_rejected += checked.rejected_proposals
@@ -181,7 +191,7 @@ class ArgumentDrafter:
         self._settle(False, exc.kind)
         return [DraftOutcome("template", tokens_in=_share(exc.tokens_in, i, len(materials)),
                              tokens_out=_share(exc.tokens_out, i, len(materials)),
-                             fallback=exc.kind) for i in range(len(materials))]
+                             fallback=error_code(exc.kind)) for i in range(len(materials))]
 
     def _spend_on_failure(self, exc: LLMError) -> None:
         with self._ledger.lock:
@@ -198,7 +208,8 @@ class ArgumentDrafter:
         limit = self.settings.max_cost
         if limit is not None and status.estimated_cost is not None and \
                 status.estimated_cost >= limit and not self._ledger.stopped:
-            self._stop(f"max_cost: the run's estimated spend reached ${limit}")
+            self._stop(f"max_cost: the run's estimated spend reached ${limit}",
+                       "stopped: max_cost")
 
     def _settle(self, success: bool, kind: str) -> None:
         """Count a request that failed (after its retries), or reset on one answered; a
@@ -211,11 +222,13 @@ class ArgumentDrafter:
             limit = self.settings.max_consecutive_failures
             if self._ledger.consecutive_failures >= limit and not self._ledger.stopped:
                 self._stop(f"llm_unavailable: {limit} requests in a row failed (last: "
-                           f"{kind}); the rest of the run is template-only")
+                           f"{kind}); the rest of the run is template-only",
+                           "stopped: llm_unavailable")
 
-    def _stop(self, reason: str) -> None:
-        """Called with the ledger lock held."""
-        self._ledger.stopped = reason
+    def _stop(self, reason: str, code: str) -> None:
+        """Called with the ledger lock held. ``reason`` (the run's note) names settings
+        and counts only; ``code`` is what each letter records."""
+        self._ledger.stopped = code
         self.status.switched_to_template = True
         self.status.note = reason
         logger.warning("LLM drafting stopped: %s", reason)
@@ -223,6 +236,13 @@ class ArgumentDrafter:
     def _stopped(self) -> str | None:
         with self._ledger.lock:
             return self._ledger.stopped
+
+
+def _hidden(text: str, materials: Sequence[LetterMaterial]) -> str:
+    """``text`` with the identifiers of every letter of the request hidden."""
+    for material in materials:
+        text = material.pseudonyms.hide(text)
+    return text
 
 
 def _share(tokens: int, index: int, letters: int) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.codes import CodeTable
@@ -24,7 +24,9 @@ from agent.evidence.model import Evidence
 from agent.evidence.text import sentences
 from agent.letters.render import LetterInput
 from agent.llm.client import Message
-from agent.llm.vocabulary import is_ordinary
+from agent.llm.phi import Pseudonyms
+from agent.notes.directives import addresses_reader
+from agent.notes.normalize import fold
 
 EXCERPT_CHARS = 360
 """Text kept on each side of a quote in the excerpts offered for proposals."""
@@ -69,85 +71,10 @@ IDENTIFIERS_REMOVED = "[line with identifiers removed]"
 
 
 def instruction_spans(text: str) -> list[tuple[int, int]]:
-    """Offsets of the sentences of ``text`` that read like instructions to a model."""
-    return [(s.start, s.end) for s in sentences(text) if INSTRUCTION_LIKE.search(s.text)]
-
-
-_GENERIC_IDENTIFIERS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("PHONE", re.compile(r"(?<!\w)(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}(?!\w)")),
-    ("SSN", re.compile(r"(?<!\w)\d{3}-\d{2}-\d{4}(?!\w)")),
-    ("EMAIL", re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")),
-)
-"""Identifiers of anyone, hidden wherever they appear."""
-
-
-class Pseudonyms:
-    """The patient's name parts, member id, birth date and claim numbers (and any phone,
-    SSN or e-mail address), hidden behind numbered placeholders; each placeholder stands
-    for one exact surface form and is restored as written."""
-
-    def __init__(self, values: dict[str, Sequence[str]],
-                 names: Sequence[str] = ()) -> None:
-        patterns: list[tuple[str, re.Pattern[str]]] = list(_GENERIC_IDENTIFIERS)
-        for kind, items in values.items():
-            for item in sorted({v for v in items if v and len(v) >= 2}, key=len,
-                               reverse=True):
-                patterns.append((kind, re.compile(r"(?<!\w)" + re.escape(item) + r"(?!\w)",
-                                                  re.IGNORECASE)))
-        for name in sorted({n for n in names if len(n) >= 3}, key=len, reverse=True):
-            # As written and capitalised, never lower case; a name that is also an ordinary
-            # word ("Will", "May") only in capitals, as claims and chart headers write it.
-            forms = {name.upper()} if is_ordinary(name) else \
-                {name.upper(), name.capitalize(), name}
-            for form in sorted(forms):
-                patterns.append(("NAME", re.compile(r"(?<![\w-])" + re.escape(form) +
-                                                    r"(?![\w])")))
-        self._patterns = patterns
-        self._by_surface: dict[str, str] = {}
-        self._by_placeholder: dict[str, str] = {}
-
-    @classmethod
-    def for_letter(cls, letter: LetterInput) -> Pseudonyms:
-        """The identifiers of this letter's patient and claim."""
-        first = letter.denials[0]
-        names: list[str] = []
-        if first.patient.name:
-            names += re.split(r"[,\s]+", first.patient.name)
-        if letter.patient:
-            names += [letter.patient.family_name or "", *letter.patient.given_names]
-        birth = first.patient.date_of_birth or (letter.patient.birth_date if letter.patient
-                                                else None)
-        dobs = [birth.isoformat(), birth.strftime("%m/%d/%Y"), birth.strftime("%m/%d/%y"),
-                birth.strftime("%m-%d-%Y"), f"{birth.month}/{birth.day}/{birth.year}",
-                f"{birth.month}/{birth.day}/{birth.year % 100:02d}",
-                birth.strftime("%b %d, %Y"), birth.strftime("%B %d, %Y"),
-                f"{birth.strftime('%b')} {birth.day}, {birth.year}",
-                f"{birth.strftime('%B')} {birth.day}, {birth.year}"] if birth else []
-        ids = [first.patient.member_id or "", first.claim_id, first.payer_claim_number or ""]
-        return cls({"ID": ids, "DOB": dobs}, [n for n in names if n])
-
-    def hide(self, text: str) -> str:
-        """``text`` with every identifier replaced by its placeholder."""
-        for kind, pattern in self._patterns:
-            text = pattern.sub(self._replacer(kind), text)
-        return text
-
-    def _replacer(self, kind: str) -> Callable[[re.Match[str]], str]:
-        return lambda match: self._placeholder(kind, match.group())
-
-    def restore(self, text: str) -> str:
-        """Placeholders back to the exact text they hid."""
-        for placeholder, surface in self._by_placeholder.items():
-            text = text.replace(placeholder, surface)
-        return text
-
-    def _placeholder(self, kind: str, surface: str) -> str:
-        if surface not in self._by_surface:
-            number = sum(1 for p in self._by_placeholder if p.startswith(f"[{kind}_")) + 1
-            placeholder = f"[{kind}_{number}]"
-            self._by_surface[surface] = placeholder
-            self._by_placeholder[placeholder] = surface
-        return self._by_surface[surface]
+    """Offsets of the sentences of ``text`` that address a reader, a model or a system
+    (agent/notes/directives.py, on the folded text) or read like instructions to one."""
+    return [(s.start, s.end) for s in sentences(text)
+            if addresses_reader(s.text) or INSTRUCTION_LIKE.search(fold(s.text))]
 
 
 @dataclass(slots=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.denials.model import Denial
 from agent.evidence.model import Evidence
+from agent.llm.phi import safe_fallback
 from agent.triage.model import Triage
 
 LetterStatus = Literal["pending_review", "approved", "rejected"]
@@ -59,10 +60,20 @@ class LetterRecord(_Record):
                            "argument (its share of its work queue's requests).")
     tokens_out: int = Field(0, ge=0)
     llm_fallback: str | None = Field(None, description="Why the template argument was used "
-                                     "when the model was on (rejected, timeout, max_cost).")
+                                     "when the model was on: a fixed code such as 'rejected: "
+                                     "values', 'error: timeout' or 'stopped: max_cost' "
+                                     "(agent.llm.phi.FALLBACK_CODES), never the model's "
+                                     "text.")
     content_hash: str
     reviewer: str | None = None
     note: str | None = None
+
+    @field_validator("llm_fallback")
+    @classmethod
+    def _only_a_code(cls, value: str | None) -> str | None:
+        """Anything but a known code is cut to its category (also when an older run
+        stored free text): what the model wrote is never kept here."""
+        return safe_fallback(value)
 
 
 class AuditEntry(_Record):

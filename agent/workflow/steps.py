@@ -237,8 +237,7 @@ def _arguments(ctx: WorkflowContext,
     except Exception as exc:  # a bug on the model path never costs a letter
         logger.warning("LLM drafting failed (%s); template argument used",
                        type(exc).__name__)
-        return [DraftOutcome("template", fallback=f"error: {type(exc).__name__}")
-                for _ in pending]
+        return [DraftOutcome("template", fallback="error: internal") for _ in pending]
 
 
 def _failed(record: DenialRecord, reason: str, error: str) -> DenialRecord:
