@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/workflow_e2e.py
 	$(PY) benchmarks/llm_drafting.py
 	$(PY) benchmarks/note_reader.py
+	$(PY) benchmarks/trust_probes.py
 
 eval: $(VENV)/.installed-dev
 	$(APPEALS) eval --report docs/evals.md
