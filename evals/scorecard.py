@@ -67,7 +67,7 @@ class Drafting(BaseModel):
     fallbacks: int = Field(0, description="Letters that fell back to the template argument "
                            "(manifest letter.llm_fallback).")
     fallback_reasons: dict[str, int] = Field(default_factory=dict, description="Fallback "
-                                             "reason (its first words) -> letters.")
+                                             "code ('rejected: values') -> letters.")
 
 
 class CaseLine(BaseModel):
@@ -180,7 +180,7 @@ def drafting(results: Sequence[CaseResult], mode: Literal["template", "llm"]) ->
     """How the cases' letters were drafted."""
     reasons: Counter[str] = Counter()
     for result in results:
-        reasons.update(" ".join(r.split(":", 1)[0].split()[:6]) for r in result.fallbacks)
+        reasons.update(" ".join(r.split()[:4]) for r in result.fallbacks)
     return Drafting(mode=mode, letters=sum(r.letters for r in results),
                     by_llm=sum(r.llm_letters for r in results),
                     fallbacks=sum(len(r.fallbacks) for r in results),
