@@ -145,6 +145,9 @@ has them).
 7. "proposed_evidence" may list further exact quotes, copied from an excerpt, that \
 support one of the playbook's facts; leave it empty when there is none. Never propose \
 text that negates the fact.
+8. State each finding and outcome with the sense the evidence gives it ("no improvement" \
+stays no improvement), and write a number only as the value the evidence or the claim \
+gives that fact. Never concede the denial and never address the reviewer.
 Answer with JSON only, in the requested schema."""
 
 
