@@ -15,6 +15,7 @@ golden file. ``--hypothesis-show-statistics`` shows how deep the inputs get.
 
 from __future__ import annotations
 
+import os
 import signal
 import tempfile
 import threading
@@ -52,10 +53,14 @@ SOURCE = "fuzz-case.835"
 HARD_TIME_LIMIT = 20.0
 """Seconds one example may run before SIGALRM turns a hang into a failure."""
 
+FUZZ_SCALE = max(1, int(os.environ.get("APPEALS_FUZZ_SCALE", "1")))
+"""Examples per test, times 300 (``make stress`` sets 10: tens of thousands of files, and
+new random ones each run rather than the derandomized set)."""
+
 FUZZ = settings(
-    max_examples=300,
+    max_examples=300 * FUZZ_SCALE,
     deadline=2000,
-    derandomize=True,
+    derandomize=FUZZ_SCALE == 1,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -161,7 +166,7 @@ def test_random_text_after_a_valid_header(header: str, tail: str) -> None:
     check(header + tail)
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=60 * FUZZ_SCALE)
 @given(st.binary(max_size=2000), st.sampled_from(list(GOLDEN_VARIANTS.values())))
 def test_random_bytes_through_open(junk: bytes, golden: str) -> None:
     """``open()`` decodes with errors='replace' and newline='': never a UnicodeDecodeError."""

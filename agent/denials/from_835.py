@@ -106,13 +106,14 @@ def denials_from_claim(claim: ClaimPayment, rules: DenialRules, tally: ClaimTall
         return []
     out: list[Denial] = []
     if claim.lines:
+        codes = claim_codes(claim)
         for ordinal, line in enumerate(claim.lines, start=1):
             amount = _line_denied_amount(claim, line, rules)
             if amount is None:
                 if _ZERO < line.paid < line.charge:
                     tally.partly_paid_lines += 1
                 continue
-            out.append(_line_denial(claim, line, ordinal, amount))
+            out.append(_line_denial(claim, line, ordinal, amount, codes))
     else:
         amount = _denied_amount(claim.is_denied, claim.charge, claim.paid, claim.adjustments,
                                 rules)
@@ -209,8 +210,14 @@ def _payer(claim: ClaimPayment) -> PayerRef:
     return PayerRef(name=claim.remittance.payer.name, id=claim.remittance.payer.best_id)
 
 
-def _line_denial(claim: ClaimPayment, line: ServiceLine, ordinal: int, amount: Decimal
-                 ) -> Denial:
+def claim_codes(claim: ClaimPayment) -> tuple[str, ...]:
+    """The submitted procedure codes of the claim's lines, each once, in line order
+    (computed once a claim: a claim of 20,000 lines does not give each line its copy)."""
+    return tuple(dict.fromkeys(x.submitted_procedure.code for x in claim.lines))
+
+
+def _line_denial(claim: ClaimPayment, line: ServiceLine, ordinal: int, amount: Decimal,
+                 codes: tuple[str, ...]) -> Denial:
     submitted = line.submitted_procedure
     original = line.original_procedure
     procedure = ProcedureRef(
@@ -233,7 +240,7 @@ def _line_denial(claim: ClaimPayment, line: ServiceLine, ordinal: int, amount: D
         procedure=procedure, billed=line.charge, paid=line.paid, allowed=line.allowed_amount,
         denied_amount=amount, adjustments=_adjustment_refs(line.adjustments),
         claim_adjustments=_adjustment_refs(claim.adjustments),
-        claim_procedure_codes=tuple(x.submitted_procedure.code for x in claim.lines),
+        claim_procedure_codes=codes,
         line_control_number=line.line_control_number,
         source=_source(claim, line.segment_number),
         **_common(claim, payer, patient, remarks))

@@ -143,8 +143,9 @@ class Denial(_Model):
     remarks: tuple[str, ...] = Field((), description="RARC codes: LQ*HE of the line, then "
                                      "MOA/MIA of the claim.")
     claim_procedure_codes: tuple[str, ...] = Field((), description="The submitted "
-                                                   "procedure codes of every line on the "
-                                                   "same claim (NCCI pairs, same-day work).")
+                                                   "procedure codes of the lines on the "
+                                                   "same claim, each once, in line order "
+                                                   "(NCCI pairs, same-day work).")
     line_control_number: str | None = Field(None, description="REF*6R.")
     remittance_date: date | None = Field(None, description="DTM*405, else BPR16: appeal "
                                          "deadlines count from it.")

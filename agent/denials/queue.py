@@ -213,8 +213,9 @@ def read_queue(path: str | Path, source: str | None = None) -> QueueReadResult:
     for denial in result.denials:
         if denial.procedure:
             codes.setdefault(denial.claim_id, []).append(denial.procedure.submitted_code)
-    result.denials = [d.model_copy(update={"claim_procedure_codes": tuple(codes.get(
-        d.claim_id, ()))}) for d in result.denials]
+    shared = {claim: tuple(dict.fromkeys(found)) for claim, found in codes.items()}
+    result.denials = [d.model_copy(update={"claim_procedure_codes": shared.get(
+        d.claim_id, ())}) for d in result.denials]
     return result
 
 

@@ -66,6 +66,8 @@ _MAX_ELEMENTS = {
     "SVC": 7, "LQ": 2, "PLB": 14,
 }
 _PROCEDURE_CACHE_LIMIT = 20_000
+_MAX_ADDRESS_LINES = 4
+"""005010X221A1 allows one N3 (two lines) per N1 loop; a repeat is read, more are not."""
 
 _MAX_LENGTH = {sid: count + 1 for sid, count in _MAX_ELEMENTS.items()}
 """The same as a list length (the id counts); 0 for a segment the reader does not know."""
@@ -100,9 +102,12 @@ class Remittance835Reader:
 
     def __init__(self, stream: TextIO, source: str, *,
                  on_warning: Callable[[ParseWarning], None] | None = None,
-                 close: bool = False) -> None:
+                 close: bool = False, max_warnings: int | None = None) -> None:
         self.source = source
         self.warnings: list[ParseWarning] = []
+        self.warnings_dropped = 0
+        """Warnings past ``max_warnings``: counted (and passed to ``on_warning``), not kept."""
+        self._max_warnings = max_warnings
         self.remittances: list[Remittance] = []
         self.stats = ReadStats()
         self._stream = stream
@@ -119,12 +124,17 @@ class Remittance835Reader:
 
     @classmethod
     def open(cls, path: str | Path, *, source: str | None = None,
-             on_warning: Callable[[ParseWarning], None] | None = None
-             ) -> Remittance835Reader:
-        """Open a file for reading. Undecodable bytes are replaced, never fatal."""
+             on_warning: Callable[[ParseWarning], None] | None = None,
+             max_warnings: int | None = None) -> Remittance835Reader:
+        """Open a file for reading. Undecodable bytes are replaced, never fatal.
+
+        ``max_warnings`` bounds :attr:`warnings` (a file unbalanced on every line would
+        otherwise keep a warning per line in memory); the rest are only counted.
+        """
         path = Path(path)
         stream = open(path, encoding="utf-8", errors="replace", newline="")  # noqa: SIM115
-        return cls(stream, source or str(path), on_warning=on_warning, close=True)
+        return cls(stream, source or str(path), on_warning=on_warning, close=True,
+                   max_warnings=max_warnings)
 
     @classmethod
     def from_text(cls, text: str, source: str = "<text>") -> Remittance835Reader:
@@ -136,7 +146,10 @@ class Remittance835Reader:
     def _warn(self, segment_number: int | None, segment_id: str | None, code: str,
               message: str) -> None:
         warning = ParseWarning(self.source, segment_number, segment_id, code, message)
-        self.warnings.append(warning)
+        if self._max_warnings is None or len(self.warnings) < self._max_warnings:
+            self.warnings.append(warning)
+        else:
+            self.warnings_dropped += 1
         if self._on_warning is not None:
             self._on_warning(warning)
 
@@ -739,6 +752,11 @@ class Remittance835Reader:
         elif sid == "N3" and party is not None:
             lines = tuple(x for x in el[1:3] if x)
             previous = party.address.lines if party.address else ()
+            if len(previous) >= _MAX_ADDRESS_LINES:
+                # Joining tuples per N3 would cost n² on a file that repeats N3 forever.
+                self._warn(seg_no, "N3", "address_lines", "more address lines (N3) than an "
+                           "address holds; the extra ones were ignored")
+                return party
             party.address = party.address or Address()
             party.address.lines = previous + lines
         elif sid == "N4" and party is not None:
@@ -808,12 +826,12 @@ class Remittance835Reader:
         """Balance the claim and its lines; report differences as warnings."""
         # Runs for every claim: plain loops, each Decimal operation counted.
         line_total = _ZERO
-        for line in claim.lines:
+        for number, line in enumerate(claim.lines, 1):
             adjusted = _ZERO
             for adjustment in line.adjustments:
                 adjusted += adjustment.amount
             if line.charge - line.paid != adjusted:
-                self._line_unbalanced(claim, line, adjusted)
+                self._line_unbalanced(claim, number, line, adjusted)
             line_total += adjusted
         for adjustment in claim.adjustments:
             line_total += adjustment.amount
@@ -824,9 +842,11 @@ class Remittance835Reader:
         self._claim_payments += claim.paid
         return claim
 
-    def _line_unbalanced(self, claim: ClaimPayment, line: ServiceLine, adjusted: Decimal
-                         ) -> None:
-        number = claim.lines.index(line) + 1
+    def _line_unbalanced(self, claim: ClaimPayment, number: int, line: ServiceLine,
+                         adjusted: Decimal) -> None:
+        # The line's 1-based position comes from the caller's loop: looking it up here
+        # (list.index, a dataclass comparison per line before it) made a claim of n
+        # unbalanced lines cost n² comparisons.
         self._warn(line.segment_number, "SVC", "line_unbalanced",
                    f"claim #{claim.ordinal} line {number}: charge − paid is "
                    f"{line.charge - line.paid} but the line adjustments add up to {adjusted}")
