@@ -6,18 +6,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from agent.store.audit_chain import ChainReport
 from agent.store.records import (
+    SYSTEM_USER,
     AuditEntry,
     DenialRecord,
     GroupRecord,
+    LeaseRecord,
     LetterRecord,
     LetterStatus,
+    Role,
     RunRecord,
+    UserRecord,
 )
 
 
 class Store(Protocol):
-    """Where runs, denial results, groups, letters and the audit trail live."""
+    """Where runs, denial results, groups, letters, users, leases and the audit trail live."""
 
     def save_run(self, run: RunRecord) -> None: ...
     def get_run(self, run_id: str) -> RunRecord | None: ...
@@ -25,8 +30,76 @@ class Store(Protocol):
     def get_denials(self, denial_ids: Sequence[str]) -> list[DenialRecord]: ...
     def save_groups(self, groups: Iterable[GroupRecord]) -> None: ...
     def get_group(self, group_id: str) -> GroupRecord | None: ...
-    def save_letter(self, letter: LetterRecord) -> None: ...
+
+    def save_letter(self, letter: LetterRecord) -> None:
+        """Insert or replace unconditionally: for a new draft. Review actions use the
+        compare-and-set methods below."""
+
+    def update_letter_if(self, letter: LetterRecord, expected_status: LetterStatus,
+                         expected_hash: str) -> bool:
+        """Compare-and-set: write ``letter`` only if the stored letter of that id still has
+        ``expected_status`` and ``expected_hash`` (its ``content_hash``), in one atomic
+        statement. False (nothing written) when someone else changed it first, or when
+        there is no such letter."""
+        ...
+
+    def save_letter_and_audit(self, letter: LetterRecord, entry: AuditEntry,
+                              expected_status: LetterStatus | None = None,
+                              expected_hash: str | None = None) -> bool:
+        """The letter and its audit row in one transaction: both are written or neither
+        (a crash cannot leave one without the other). With ``expected_status`` and
+        ``expected_hash`` it is :meth:`update_letter_if` plus the row, and returns False
+        without writing either when the letter changed; without them (a new draft) the
+        letter is saved unconditionally and it returns True."""
+        ...
+
     def get_letter(self, letter_id: str) -> LetterRecord | None: ...
     def list_letters(self, status: LetterStatus | None = None) -> list[LetterRecord]: ...
-    def append_audit(self, entry: AuditEntry) -> None: ...
-    def audit_trail(self, letter_id: str) -> list[AuditEntry]: ...
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        """Append one row to the hash-chained, append-only audit trail."""
+
+    def audit_trail(self, letter_id: str) -> list[AuditEntry]:
+        """A letter's rows, oldest first."""
+        ...
+
+    def audit_about(self, subject: str) -> list[AuditEntry]:
+        """Rows about a store subject ('user:NAME', 'lease:writer'), oldest first."""
+        ...
+
+    def verify_audit(self) -> ChainReport:
+        """Walk the whole chain; the report names the first broken or missing row."""
+        ...
+
+    def add_user(self, name: str, role: Role, password: str,
+                 actor: str = SYSTEM_USER) -> UserRecord:
+        """Add a user with an argon2id hash of ``password`` (audited as 'user_added');
+        :class:`~agent.store.sqlite.UserExistsError` when the name is taken, ValueError
+        for an invalid name or an empty password."""
+        ...
+
+    def get_user(self, name: str) -> UserRecord | None:
+        """The user, or None. The built-in ``system`` user always exists."""
+        ...
+
+    def verify_password(self, name: str, password: str) -> bool:
+        """Whether ``name`` may log in with ``password`` (never the system user)."""
+        ...
+
+    def get_lease(self, name: str) -> LeaseRecord | None:
+        """Who holds the lease ``name``, if anyone (agent/store/lease.py is the policy)."""
+        ...
+
+    def take_lease(self, lease: LeaseRecord, replacing: LeaseRecord | None,
+                   entry: AuditEntry | None = None) -> bool:
+        """Compare-and-set: take a free lease (``replacing`` None), or replace exactly the
+        holder read before (same token and heartbeat), appending ``entry`` in the same
+        transaction. False when someone else moved first."""
+        ...
+
+    def renew_lease(self, lease: LeaseRecord) -> bool:
+        """Store the new heartbeat if the lease is still ours (same token)."""
+        ...
+
+    def release_lease(self, lease: LeaseRecord) -> None:
+        """Give the lease back if it is still ours."""

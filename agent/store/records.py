@@ -13,6 +13,12 @@ from agent.llm.phi import safe_fallback
 from agent.triage.model import Triage
 
 LetterStatus = Literal["pending_review", "approved", "rejected"]
+Role = Literal["auditor", "lead", "admin"]
+AuditAction = Literal["drafted", "approved", "edited", "rejected", "user_added",
+                      "lease_taken_over"]
+
+SYSTEM_USER = "system"
+"""The built-in user that ``--auto-approve`` acts as; it has no password and cannot log in."""
 
 
 class _Record(BaseModel):
@@ -77,12 +83,15 @@ class LetterRecord(_Record):
 
 
 class AuditEntry(_Record):
-    """One review action, append-only."""
+    """One action on a letter (or on the store itself), append-only and hash-chained."""
 
-    letter_id: str
+    letter_id: str | None = Field(None, description="The letter acted on; None for actions "
+                                  "on the store (a user added, a lease taken over).")
+    subject: str | None = Field(None, description="What a store action was about, e.g. "
+                                "'user:alice' or 'lease:writer'; None for letter actions.")
     actor: str
     at: datetime
-    action: Literal["drafted", "approved", "edited", "rejected"]
+    action: AuditAction
     hash_before: str | None
     hash_after: str | None
     note: str | None = None
@@ -96,3 +105,26 @@ class RunRecord(_Record):
     inputs: list[str]
     denial_ids: list[str] = Field(default_factory=list)
     finished: bool = False
+
+
+class UserRecord(_Record):
+    """Someone who may act on letters: a CLI user or, later, a web login."""
+
+    name: str
+    role: Role | Literal["system"]
+    password_hash: str | None = Field(description="argon2id hash; None for the built-in "
+                                      "system user, who cannot log in.")
+    created_at: datetime
+
+
+class LeaseRecord(_Record):
+    """Who holds a store's writer lease: one ``appeals run`` (or ingest) at a time."""
+
+    name: str = Field(description="Which lease; 'writer' for the one-writer rule.")
+    token: str = Field(description="Random per holder: renewals and release check it.")
+    pid: int
+    host: str
+    command: str = Field(description="What holds it, e.g. 'run'.")
+    since: datetime
+    heartbeat_at: datetime = Field(description="Renewed while the holder runs; a lease not "
+                                   "renewed for the stale interval is taken over.")

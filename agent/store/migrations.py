@@ -1,0 +1,118 @@
+"""The store's schema and its upgrades, numbered by ``PRAGMA user_version``.
+
+Version 0 is the schema of the first release (no version set). Every database, new or
+old, is brought to :data:`CURRENT_VERSION` by the same steps, in one transaction each, so
+the upgrade path is exercised on every new store. A database from a newer release is
+refused rather than written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from agent.store.audit_chain import GENESIS, chain_hash
+from agent.store.records import SYSTEM_USER, AuditEntry, UserRecord
+
+
+class StoreVersionError(Exception):
+    """The database was made by a newer release of the tool."""
+
+
+_V0 = [
+    "CREATE TABLE IF NOT EXISTS appeal_runs (id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS appeal_denials (id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS appeal_groups (id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS appeal_letters (
+        id TEXT PRIMARY KEY, status TEXT NOT NULL, doc TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS appeal_audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, letter_id TEXT NOT NULL, doc TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS appeal_audit_letter ON appeal_audit (letter_id)",
+    """CREATE TRIGGER IF NOT EXISTS appeal_audit_no_update BEFORE UPDATE ON appeal_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS appeal_audit_no_delete BEFORE DELETE ON appeal_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+]
+
+_APPEND_ONLY = [
+    """CREATE TRIGGER appeal_audit_no_update BEFORE UPDATE ON appeal_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+    """CREATE TRIGGER appeal_audit_no_delete BEFORE DELETE ON appeal_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+]
+
+
+def _v1(connection: sqlite3.Connection) -> None:
+    """Hash-chained audit (letter optional, a subject for store actions), letters' content
+    hash as a column (compare-and-set), users with the built-in system user, leases."""
+    connection.execute("""CREATE TABLE appeal_audit_v1 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, letter_id TEXT, subject TEXT,
+        doc TEXT NOT NULL, hash TEXT NOT NULL)""")
+    previous, seq = GENESIS, 0
+    for (doc,) in connection.execute("SELECT doc FROM appeal_audit ORDER BY seq").fetchall():
+        entry = AuditEntry.model_validate_json(doc)
+        seq += 1  # renumbered 1..n in their order: the chain has no gaps to explain
+        previous = chain_hash(previous, seq, entry)
+        connection.execute("INSERT INTO appeal_audit_v1 (seq, letter_id, subject, doc, hash) "
+                           "VALUES (?, ?, ?, ?, ?)",
+                           (seq, entry.letter_id, entry.subject, doc, previous))
+    connection.execute("DROP TABLE appeal_audit")  # and its triggers and index
+    connection.execute("ALTER TABLE appeal_audit_v1 RENAME TO appeal_audit")
+    connection.execute("CREATE INDEX appeal_audit_letter ON appeal_audit (letter_id)")
+    connection.execute("CREATE INDEX appeal_audit_subject ON appeal_audit (subject)")
+    for statement in _APPEND_ONLY:
+        connection.execute(statement)
+    connection.execute("""CREATE TABLE appeal_audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)""")
+    if seq:
+        connection.execute("INSERT INTO appeal_audit_head (id, seq, hash) VALUES (1, ?, ?)",
+                           (seq, previous))
+    connection.execute("ALTER TABLE appeal_letters ADD COLUMN content_hash TEXT")
+    connection.execute("UPDATE appeal_letters SET content_hash = "
+                       "json_extract(doc, '$.content_hash')")
+    connection.execute("CREATE TABLE appeal_users (name TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+    system = UserRecord(name=SYSTEM_USER, role="system", password_hash=None,
+                        created_at=datetime.now(UTC))
+    connection.execute("INSERT INTO appeal_users (name, doc) VALUES (?, ?)",
+                       (system.name, system.model_dump_json()))
+    connection.execute("""CREATE TABLE appeal_leases (
+        name TEXT PRIMARY KEY, token TEXT NOT NULL, heartbeat TEXT NOT NULL,
+        doc TEXT NOT NULL)""")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+CURRENT_VERSION = len(MIGRATIONS)
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    """The database's ``PRAGMA user_version``."""
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Create or upgrade the schema in place; return the version it had before.
+
+    ``connection`` is in autocommit mode (``isolation_level=None``). The write lock is
+    taken before the version is read, so two processes opening an old file upgrade it once.
+    """
+    if schema_version(connection) == CURRENT_VERSION:
+        return CURRENT_VERSION
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        found = schema_version(connection)
+        if found > CURRENT_VERSION:
+            raise StoreVersionError(
+                f"the database has schema version {found}; this release knows up to "
+                f"{CURRENT_VERSION}: upgrade the tool")
+        if found == 0:
+            for statement in _V0:
+                connection.execute(statement)
+        for version in range(found, CURRENT_VERSION):
+            MIGRATIONS[version](connection)
+        connection.execute(f"PRAGMA user_version = {CURRENT_VERSION}")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return found
