@@ -8,7 +8,7 @@ APPEALS := $(VENV)/bin/appeals
 FIXTURES_835 := $(wildcard fixtures/835/*.835)
 FIXTURES_QUEUE := $(wildcard fixtures/queue/*.csv fixtures/queue/*.json)
 
-.PHONY: demo test bench lint clean eval
+.PHONY: demo test bench stress lint clean eval
 
 $(VENV)/.created:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -33,10 +33,20 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/ingest_835.py
+	$(PY) benchmarks/ingest_scale.py
 	$(PY) benchmarks/workflow_e2e.py
 	$(PY) benchmarks/llm_drafting.py
 	$(PY) benchmarks/note_reader.py
 	$(PY) benchmarks/trust_probes.py
+
+# Heavy runs, not part of `make test`: the 835 fuzz tests with 10x their examples (about
+# 40,000 generated files, new ones each run) and 20 kill -9s of `make demo`'s run.
+STRESS_FUZZ_SCALE ?= 10
+STRESS_KILLS ?= 20
+
+stress: $(VENV)/.installed-dev
+	APPEALS_FUZZ_SCALE=$(STRESS_FUZZ_SCALE) $(PY) -m pytest -q -p no:cacheprovider tests/test_x12_fuzz.py
+	$(PY) stress/kill_run.py --kills $(STRESS_KILLS)
 
 eval: $(VENV)/.installed-dev
 	$(APPEALS) eval --report docs/evals.md

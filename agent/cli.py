@@ -7,6 +7,8 @@ Commands print results on stdout and problems on stderr, one line each in the fo
 from __future__ import annotations
 
 import sys
+import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +20,10 @@ from rich.text import Text
 
 from agent.codes import CodeTable
 from agent.console import console
-from agent.ingest import IngestReport, ingest
+from agent.denials.model import Denial
+from agent.ingest import FileResult, IngestReport, IngestStream
 from agent.review import cli as review_cli
+from agent.store import cli as store_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Denial appeal agent: read payer denials and draft appeal letters.")
@@ -49,19 +53,21 @@ def ingest_command(
     Exit status: 0 when every file was read, 1 when some failed and the rest were read,
     2 when nothing could be read (or, with --strict, when anything failed).
     """
-    report = ingest(files)
-    for line in report.errors:
-        typer.echo(line, err=True)  # one line each, never wrapped: tools grep these
+    def report_errors(result: FileResult) -> None:
+        for line in result.errors:
+            typer.echo(line, err=True)  # one line each, never wrapped: tools grep these
+
+    stream = IngestStream(files, on_file=report_errors)
     if as_json:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        _write_json(stream)
     else:
         out = _console()
-        _print_denials(out, report, limit)
-        _print_summary(out, report)
-        for line in report.warnings:
+        _print_denials(out, stream, limit)
+        _print_summary(out, stream.report([]))
+        for line in stream.warnings:
             typer.secho(f"warning: {line}", err=True, fg="yellow")
-    status = report.exit_status
-    if strict and report.errors:
+    status = stream.exit_status
+    if strict and stream.errors:
         status = 2
     raise typer.Exit(status)
 
@@ -70,15 +76,55 @@ def _money(value: object) -> str:
     return f"{value:,.2f}"
 
 
-def _print_denials(out: Console, report: IngestReport, limit: int) -> None:
-    table = Table(title=f"Denials ({len(report.denials)})", title_justify="left")
+_JSON_HEAD = '{\n  "denials": ['
+
+
+def _write_json(stream: IngestStream) -> None:
+    """Write the report as it streams: the same text ``IngestReport.model_dump_json(indent=2)``
+    gives for the whole report, one denial at a time."""
+    write = sys.stdout.write
+    write(_JSON_HEAD)
+    separator = "\n"
+    for denial in stream:
+        write(separator + textwrap.indent(denial.model_dump_json(indent=2), "    "))
+        separator = ",\n"
+    if separator != "\n":
+        write("\n  ")
+    rest = stream.report([]).model_dump_json(indent=2)
+    write(rest[len(_JSON_HEAD):] + "\n")  # "]," then files, summary, errors, warnings
+
+
+_PAGE = 1_000
+"""With --limit 0, rows are printed a table of this many at a time as they are read."""
+
+
+def _print_denials(out: Console, denials: Iterable[Denial], limit: int) -> None:
+    shown: list[Denial] = []
+    total = printed = 0
+    for denial in denials:
+        total += 1
+        if limit <= 0 and len(shown) == _PAGE:
+            out.print(_denials_table(f"Denials {printed + 1:,}-{printed + _PAGE:,}", shown))
+            printed += _PAGE
+            shown = []
+        if limit <= 0 or len(shown) < limit:
+            shown.append(denial)
+    title = f"Denials ({total})" if not printed else \
+        f"Denials {printed + 1:,}-{printed + len(shown):,} of {total:,}"
+    out.print(_denials_table(title, shown))
+    if limit > 0 and len(shown) < total:
+        out.print(f"... {total - len(shown)} more denials not shown "
+                  "(use --limit 0 or --json)")
+
+
+def _denials_table(title: str, denials: list[Denial]) -> Table:
+    table = Table(title=title, title_justify="left")
     for name, justify in (("Payer claim #", "left"), ("Patient ctrl #", "left"),
                           ("Payer", "left"), ("DOS", "left"), ("Procedure", "left"),
                           ("Billed", "right"), ("Paid", "right"), ("Reasons", "left"),
                           ("RARC", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    shown = report.denials if limit <= 0 else report.denials[:limit]
-    for d in shown:
+    for d in denials:
         # Text(), not str: payer data is never read as console markup.
         table.add_row(*(Text(cell) for cell in (
             d.payer_claim_number or "", d.claim_id, d.payer.name or d.payer.id or "",
@@ -86,10 +132,7 @@ def _print_denials(out: Console, report: IngestReport, limit: int) -> None:
             d.procedure.display if d.procedure else "(claim)",
             _money(d.billed), _money(d.paid), " ".join(d.reason_labels),
             " ".join(d.remarks))))
-    out.print(table)
-    if len(shown) < len(report.denials):
-        out.print(f"... {len(report.denials) - len(shown)} more denials not shown "
-                  "(use --limit 0 or --json)")
+    return table
 
 
 def _print_summary(out: Console, report: IngestReport) -> None:
@@ -163,6 +206,9 @@ def run_command(
     auto_approve: Annotated[bool, typer.Option(help="Approve every draft as it is made. "
                                                "For tests and benchmarks only.")] = False,
     config: Annotated[Path | None, typer.Option(help="TOML configuration file.")] = None,
+    wait: Annotated[float, typer.Option(help="When another run holds the database, wait up "
+                                        "to this many seconds for it (default: exit 1).")
+                    ] = 0.0,
 ) -> None:
     """Triage every denial, gather the chart, and draft the letters an auditor reviews.
 
@@ -173,7 +219,7 @@ def run_command(
 
     settings = llm_settings(llm, max_cost, config)
     raise typer.Exit(run_and_report([str(p) for p in inputs], ehr, out, db, auto_approve,
-                                    config, _console(), settings))
+                                    config, _console(), settings, wait))
 
 
 @app.command("eval")
@@ -221,6 +267,7 @@ def eval_command(
 
 
 app.add_typer(review_cli.app, name="review")
+store_cli.register(app)  # appeals users, appeals audit
 
 
 config_app = typer.Typer(no_args_is_help=True, help="The run configuration.")

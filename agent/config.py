@@ -76,6 +76,16 @@ class LetterSettings(BaseModel):
     signature_title: str = "Revenue Cycle Appeals"
 
 
+class ReviewSettings(BaseModel):
+    """The ``[review]`` table: who the review commands act as."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user: str | None = Field(None, min_length=1, description="The user (added with "
+                             "`appeals users add`) that `appeals review` acts as; the "
+                             "APPEALS_USER environment variable overrides it.")
+
+
 class AppConfig(BaseModel):
     """Everything a run can be configured with."""
 
@@ -90,6 +100,7 @@ class AppConfig(BaseModel):
     ncci_ptp_files: tuple[Path, ...] = Field((), description="CMS NCCI procedure-to-"
                                              "procedure tables (CSV) to load; empty = the "
                                              "subset shipped with the package.")
+    review: ReviewSettings = ReviewSettings()
 
     @classmethod
     def load(cls, path: str | Path | None) -> AppConfig:

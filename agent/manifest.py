@@ -6,7 +6,10 @@ these models (tools/generate_schemas.py) and a test checks both.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,9 +17,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.letters.files import write_text_atomic
 from agent.llm.drafter import LLMRunStatus
 from agent.store.records import DenialRecord, GroupRecord, LetterRecord
 from agent.triage.model import Action, Category, DollarBucket, RootCause
+
+try:
+    import fcntl
+except ImportError:  # Windows: one reviewer at a time there
+    fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION: Literal["1.0"] = "1.0"
 
@@ -257,19 +266,49 @@ def manifest_json_schema() -> dict[str, object]:
     return schema
 
 
-def refresh_letter(path: Path, letter: LetterRecord) -> None:
+def write_manifest_file(path: Path, manifest: Manifest) -> None:
+    """Write manifest.json atomically (temp file, fsync, rename): a crash leaves the old
+    manifest or the new one, never half of it."""
+    write_text_atomic(path, manifest.model_dump_json(indent=2) + "\n")
+
+
+@contextmanager
+def manifest_lock(path: Path) -> Iterator[None]:
+    """Held while manifest.json is read, changed and written, so two reviewers deciding
+    at once do not lose each other's update (an advisory lock on a file beside it)."""
+    lock = path.with_name(f".{path.name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def refresh_letter(path: Path, letter: LetterRecord,
+                   rebuild: Callable[[], Manifest | None] | None = None) -> None:
     """Update a written manifest after a review decision (status, DOCX path), so the
-    output contract stays true between runs. No manifest (yet): nothing to do."""
+    output contract stays true between runs. No manifest (yet): nothing to do. A manifest
+    that cannot be read (left half-written by an older release, or damaged) is written
+    again by ``rebuild`` (from the store), or left alone without one."""
     if not path.is_file():
         return
-    manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
-    touched = False
-    for denial in manifest.denials:
-        if denial.letter.id == letter.letter_id:
-            denial.letter = _mletter(letter)
-            touched = True
-    if not touched:
-        return
-    by_letter = {d.letter.id: d.letter.status for d in manifest.denials if d.letter.id}
-    manifest.summary.letters_by_status = dict(sorted(Counter(by_letter.values()).items()))
-    path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    with manifest_lock(path):
+        try:
+            manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):  # pydantic's ValidationError is a ValueError
+            if rebuild is not None:
+                rebuild()
+            return
+        touched = False
+        for denial in manifest.denials:
+            if denial.letter.id == letter.letter_id:
+                denial.letter = _mletter(letter)
+                touched = True
+        if not touched:
+            return
+        by_letter = {d.letter.id: d.letter.status for d in manifest.denials if d.letter.id}
+        manifest.summary.letters_by_status = dict(sorted(Counter(by_letter.values()).items()))
+        write_manifest_file(path, manifest)

@@ -4,6 +4,7 @@ review from another process, and the audit trail."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from agent.config import AppConfig
 from agent.review.actions import ReviewError
 from agent.review.service import ReviewService
+from agent.store.sqlite import SqliteStore
 from agent.workflow import steps
 from agent.workflow.run import Workflow, open_workflow, run_batch
 from tests.charts import encounter, note, patient, write_chart
@@ -42,7 +44,12 @@ A/P: inject today.
 
 @pytest.fixture
 def ehr_dir(tmp_path: Path) -> Path:
-    return write_chart(tmp_path / "fhir", [
+    return knee_chart(tmp_path / "fhir")
+
+
+def knee_chart(folder: Path) -> Path:
+    """The FHIR folder of the runs here: one appealable knee claim and one thin one."""
+    return write_chart(folder, [
         patient("p1", "1EG4TE5MK73", name=[{"family": "SORENSEN", "given": ["HAROLD"]}],
                 birthDate="1950-03-02"),
         encounter("e1", "LOM26-10601", "p1"),
@@ -155,6 +162,9 @@ def test_a_chart_that_cannot_be_read_fails_that_denial_only(
 
 
 def _service(workflow: Workflow) -> ReviewService:
+    for name in ("auditor1", "auditor2"):
+        if workflow.ctx.store.get_user(name) is None:
+            workflow.ctx.store.add_user(name, "auditor", "secret")
     return ReviewService(workflow.ctx.review, workflow.review)
 
 
@@ -167,9 +177,9 @@ def test_review_edit_then_approve_writes_docx_and_audits_hashes(tmp_path: Path,
         original = service.show(pending.letter_id).markdown
         edited = original.replace("Sincerely,", "Respectfully,")
         service.edit(pending.letter_id, "auditor1", edited)
-        approved = service.approve(pending.letter_id, "auditor1")
+        approved = service.approve(pending.letter_id, "auditor1").letter
         trail = service.show(pending.letter_id).audit
-        with pytest.raises(ReviewError, match="already approved"):
+        with pytest.raises(ReviewError, match=r"changed by someone else.*approved"):
             service.reject(pending.letter_id, "auditor2", "too late")
     assert approved.status == "approved"
     docx = tmp_path / "out" / (approved.docx or "")
@@ -189,7 +199,7 @@ def test_reject_writes_no_docx(tmp_path: Path, ehr_dir: Path) -> None:
         run_batch(workflow, INPUTS)
         service = _service(workflow)
         (pending,) = service.list()
-        rejected = service.reject(pending.letter_id, "auditor1", "payer policy differs")
+        rejected = service.reject(pending.letter_id, "auditor1", "payer policy differs").letter
     assert rejected.status == "rejected" and rejected.docx is None
     assert not list((tmp_path / "out").rglob("*.docx"))
 
@@ -221,12 +231,15 @@ def test_cli_run_then_review_from_another_process(tmp_path: Path, ehr_dir: Path)
     assert "Denials by action" in run.stdout
     letter_id = next(d["letter"]["id"] for d in _manifest(tmp_path)["denials"]
                      if d["letter"]["id"])
+    store = SqliteStore(db)
+    store.add_user("auditor1", "auditor", "secret")
+    store.close()
     listed = subprocess.run([sys.executable, "-m", "agent", "review", "list", *common],
                             capture_output=True, text=True, check=True)
     assert letter_id in listed.stdout
     approve = subprocess.run([sys.executable, "-m", "agent", "review", "approve", letter_id,
-                              "--reviewer", "auditor1", *common], capture_output=True,
-                             text=True, check=False)
+                              *common], capture_output=True, text=True, check=False,
+                             env={**os.environ, "APPEALS_USER": "auditor1"})
     assert approve.returncode == 0, approve.stderr
     assert (out / _by_claim(_manifest(tmp_path))["LOM26-10601"]["letter"]["docx"]).is_file()
 
@@ -269,3 +282,35 @@ def test_a_letter_that_cannot_be_drafted_fails_only_its_denials(
     assert by_claim["LOM26-10601"].error == "RuntimeError"
     assert by_claim["LOM26-10601"].letter.status == "not_drafted"
     assert by_claim["LOM26-10502"].triage.action == "patient_responsibility"
+
+
+def test_a_second_run_on_the_same_database_exits_1_and_writes_nothing(
+        tmp_path: Path, ehr_dir: Path) -> None:
+    from agent.store.lease import WriterLease
+
+    out, db = tmp_path / "out", tmp_path / "appeals.db"
+    args = [sys.executable, "-m", "agent", "run", *INPUTS, "--ehr", f"fhir-dir:{ehr_dir}",
+            "--db", str(db), "--out", str(out)]
+    store = SqliteStore(db)
+    try:
+        holder = WriterLease(store, "appeals run")  # a live run in this process
+        holder.acquire()
+        second = subprocess.run(args, capture_output=True, text=True, check=False)
+        assert second.returncode == 1
+        said = second.stdout + second.stderr
+        assert "in use by another writer" in said and f"pid {os.getpid()}" in said
+        assert store.list_letters() == [] and not (out / "manifest.json").exists()
+        holder.release()
+        # A holder killed -9 (its process gone) does not block the next run.
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        WriterLease(store, "appeals run", pid=dead.pid).acquire()
+        third = subprocess.run(args, capture_output=True, text=True, check=False)
+        assert third.returncode == 0, third.stdout + third.stderr
+        [takeover] = store.audit_about("lease:writer")
+        assert takeover.action == "lease_taken_over" and f"pid {dead.pid}" in \
+            (takeover.note or "")
+        assert store.get_lease("writer") is None  # released at the end of the run
+        assert store.verify_audit().holds
+    finally:
+        store.close()

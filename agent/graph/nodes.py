@@ -85,7 +85,10 @@ def review_node(ctx: WorkflowContext) -> Node:
         decision = ReviewDecision.model_validate(payload)
         if decision.letter_id != letter.letter_id:
             raise ReviewError("the decision is for another letter")
-        return {"status": ctx.review.apply(decision).status}
+        # The review service applied the decision, compare-and-set, before resuming: a
+        # node that raised here would leave its resume value stuck in the thread. Route on
+        # what the store holds now (approved: export; edited: wait again; rejected: end).
+        return {"status": ctx.review.letter(letter.letter_id).status}
     return review
 
 

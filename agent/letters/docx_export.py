@@ -13,9 +13,7 @@ python-docx).
 from __future__ import annotations
 
 import functools
-import os
 import re
-import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,8 @@ from typing import ClassVar
 from xml.sax.saxutils import escape
 
 import docx
+
+from agent.letters.files import atomic_file
 
 _NUMBERED = re.compile(r"^(\d+)\.\s+(.*)$")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -47,23 +47,16 @@ def markdown_to_docx(markdown: str, path: Path, title: str) -> None:
     body = _body(markdown.splitlines(), template.block_width_emu)
     document = template.document_head + body + template.document_tail
     core = template.core.replace("<dc:title/>", f"<dc:title>{escape(title)}</dc:title>", 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "xb") as handle, \
-                zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED,
-                                compresslevel=_COMPRESS_LEVEL) as archive:
-            for name, data in template.parts:
-                if name == _DOCUMENT:
-                    archive.writestr(name, document.encode("utf-8"))
-                elif name == _CORE:
-                    archive.writestr(name, core.encode("utf-8"))
-                else:
-                    archive.writestr(name, data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as handle, \
+            zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED,
+                            compresslevel=_COMPRESS_LEVEL) as archive:
+        for name, data in template.parts:
+            if name == _DOCUMENT:
+                archive.writestr(name, document.encode("utf-8"))
+            elif name == _CORE:
+                archive.writestr(name, core.encode("utf-8"))
+            else:
+                archive.writestr(name, data)
 
 
 class _Styles:

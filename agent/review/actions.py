@@ -1,25 +1,52 @@
-"""What a review decision does to a letter: files, status and the append-only audit trail."""
+"""What a review decision does to a letter: files, status and the append-only audit trail.
+
+Every decision is compare-and-set: it is written only while the letter still has the
+status and the text hash the reviewer saw, in one transaction with its audit row, so of two
+reviewers deciding at once exactly one wins and the other is told the letter changed.
+
+An edit's new text is first written beside the letter (``.NAME.md.<hash>.<random>.edit``)
+and moved over it once the edit is stored: a crash between the two leaves the text
+findable, and :meth:`ReviewActions.settle` puts it in place on the next read.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.letters.docx_export import markdown_to_docx
+from agent.letters.files import write_text_atomic
 from agent.review.model import ReviewDecision
 from agent.store.protocols import Store
-from agent.store.records import AuditEntry, LetterRecord
+from agent.store.records import SYSTEM_USER, AuditEntry, LetterRecord, LetterStatus
 
 
 class ReviewError(Exception):
-    """The action cannot be applied (unknown letter, already decided); no PHI."""
+    """The action cannot be applied (unknown letter or user, already decided); no PHI."""
+
+
+class ReviewConflict(ReviewError):
+    """Someone else changed the letter (status or text) since the reviewer saw it."""
+
+
+class FileChangedOutside(ReviewError):
+    """The letter's file on disk is not the text the store holds."""
 
 
 def content_hash(text: str) -> str:
     """The hash recorded in the audit trail before and after each action."""
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def changed_by_someone_else(letter_id: str, now: str) -> ReviewConflict:
+    """The error the loser of a race gets."""
+    return ReviewConflict(f"letter {letter_id} was changed by someone else (it is now {now}); "
+                          "show it again and decide on what it says now")
 
 
 class ReviewActions:
@@ -39,55 +66,157 @@ class ReviewActions:
         return letter
 
     def markdown(self, letter: LetterRecord) -> str:
-        """The letter's current text."""
+        """The letter's text on disk (an edit a crash left staged is put in place first)."""
+        self.settle(letter)
         return (self.out_dir / letter.markdown).read_text(encoding="utf-8")
 
+    def disk_hash(self, letter: LetterRecord) -> str | None:
+        """The hash of the letter's file as it is on disk (None when it is missing)."""
+        try:
+            return content_hash(self.markdown(letter))
+        except FileNotFoundError:
+            return None
+
+    def check_file(self, letter: LetterRecord) -> None:
+        """:class:`FileChangedOutside` unless the file on disk is the stored text."""
+        if self.disk_hash(letter) != letter.content_hash:
+            raise FileChangedOutside(
+                f"letter {letter.letter_id}: the file changed outside the tool; take it in "
+                f"with `appeals review edit {letter.letter_id} --file "
+                f"{self.out_dir / letter.markdown}` "
+                "(the audit trail records the edit), then approve")
+
+    def settle(self, letter: LetterRecord) -> bool:
+        """Put a stored edit's staged text in place when a crash (or a reviewer still
+        finishing) left it beside the letter; True when it did."""
+        path = self.out_dir / letter.markdown
+        staged = sorted(path.parent.glob(_staged_glob(path, letter.content_hash)))
+        if not staged:
+            return False
+        try:
+            current = content_hash(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            current = None
+        if current == letter.content_hash:
+            for leftover in staged:
+                leftover.unlink(missing_ok=True)
+            return False
+        for candidate in staged:
+            if content_hash(candidate.read_text(encoding="utf-8")) == letter.content_hash:
+                try:
+                    os.replace(candidate, path)
+                except FileNotFoundError:
+                    continue  # another process put it in place first
+                return True
+        return False
+
+    def save_draft(self, letter: LetterRecord) -> None:
+        """Store a new draft with its "drafted" audit row (who drafted it, and its hash),
+        in one transaction."""
+        self.store.save_letter_and_audit(letter, self._draft_entry(letter))
+
     def record_draft(self, letter: LetterRecord) -> None:
-        """Audit the draft itself (who drafted it, and its hash)."""
-        self._audit(letter.letter_id, "drafted", letter.drafted_by, None, letter.content_hash)
+        """Audit a stored draft that has no "drafted" row (a crash of an older release
+        between the two writes)."""
+        self.store.append_audit(self._draft_entry(letter))
+
+    def _draft_entry(self, letter: LetterRecord) -> AuditEntry:
+        return self._entry(letter.letter_id, "drafted", letter.drafted_by, None,
+                           letter.content_hash)
+
+    def auto_approve(self, letter_id: str) -> LetterRecord:
+        """``--auto-approve``: approve the draft as the built-in system user and export it.
+        The only path that acts as that user (the review service refuses it)."""
+        self.apply(ReviewDecision(letter_id=letter_id, action="approve", actor=SYSTEM_USER))
+        return self.export(letter_id)
 
     def apply(self, decision: ReviewDecision) -> LetterRecord:
-        """Approve, edit or reject a pending letter. Approval does not write the DOCX:
-        :meth:`export` does (the graph's export step)."""
+        """Approve, edit or reject a pending letter, compare-and-set on its status and on
+        the hash the reviewer saw. Approval does not write the DOCX: :meth:`export` does
+        (the graph's export step)."""
         letter = self.letter(decision.letter_id)
-        if letter.status != "pending_review":
-            raise ReviewError(f"letter {letter.letter_id} is already {letter.status}")
-        before = letter.content_hash
+        if self.store.get_user(decision.actor) is None:
+            raise ReviewError(f"no user {decision.actor!r} in the store")
+        expected = decision.seen_hash or letter.content_hash
+        if letter.status != "pending_review" or letter.content_hash != expected:
+            raise changed_by_someone_else(letter.letter_id, status_word(letter))
         if decision.action == "edit":
-            assert decision.markdown is not None
-            text = decision.markdown if decision.markdown.endswith("\n") else \
-                decision.markdown + "\n"
-            (self.out_dir / letter.markdown).write_text(text, encoding="utf-8")
-            letter = letter.model_copy(update={"content_hash": content_hash(text),
-                                               "reviewer": decision.actor})
-            self._audit(letter.letter_id, "edited", decision.actor, before, letter.content_hash)
-        elif decision.action == "approve":
-            current = content_hash(self.markdown(letter))
-            letter = letter.model_copy(update={"status": "approved", "reviewer": decision.actor,
-                                               "content_hash": current})
-            self._audit(letter.letter_id, "approved", decision.actor, before, current)
+            return self._edit(letter, decision, expected)
+        if decision.action == "approve":
+            self.check_file(letter)
+            decided = letter.model_copy(update={"status": "approved",
+                                                "reviewer": decision.actor})
+            entry = self._entry(letter.letter_id, "approved", decision.actor, expected,
+                                expected, decision.note)
         else:
-            letter = letter.model_copy(update={"status": "rejected", "reviewer": decision.actor,
-                                               "note": decision.reason})
-            self._audit(letter.letter_id, "rejected", decision.actor, before, before,
-                        decision.reason)
-        self.store.save_letter(letter)
-        return letter
+            decided = letter.model_copy(update={"status": "rejected", "reviewer": decision.actor,
+                                                "note": decision.reason})
+            entry = self._entry(letter.letter_id, "rejected", decision.actor, expected,
+                                expected, decision.reason)
+        self._save(decided, entry, expected)
+        return decided
+
+    def _edit(self, letter: LetterRecord, decision: ReviewDecision,
+              expected: str) -> LetterRecord:
+        assert decision.markdown is not None
+        text = decision.markdown if decision.markdown.endswith("\n") else \
+            decision.markdown + "\n"
+        after = content_hash(text)
+        path = self.out_dir / letter.markdown
+        staged = path.with_name(f".{path.name}.{_short(after)}.{secrets.token_hex(4)}.edit")
+        write_text_atomic(staged, text)
+        edited = letter.model_copy(update={"content_hash": after, "reviewer": decision.actor})
+        try:
+            self._save(edited, self._entry(letter.letter_id, "edited", decision.actor,
+                                           expected, after, decision.note), expected)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        with contextlib.suppress(FileNotFoundError):  # a reader's settle() moved it already
+            os.replace(staged, path)
+        return edited
+
+    def _save(self, letter: LetterRecord, entry: AuditEntry, expected: str) -> None:
+        if not self.store.save_letter_and_audit(letter, entry, "pending_review", expected):
+            now = self.store.get_letter(letter.letter_id)
+            raise changed_by_someone_else(letter.letter_id, status_word(now) if now else "gone")
 
     def export(self, letter_id: str) -> LetterRecord:
-        """Write the DOCX of an approved letter beside its Markdown."""
+        """Write the DOCX of an approved letter beside its Markdown (again, when it is
+        missing: safe to repeat)."""
         letter = self.letter(letter_id)
         if letter.status != "approved":
             raise ReviewError(f"letter {letter_id} is not approved")
+        self.check_file(letter)
         docx = Path(letter.markdown).with_suffix(".docx")
         markdown_to_docx(self.markdown(letter), self.out_dir / docx,
                          title=f"Appeal {letter.claim_id}")
-        letter = letter.model_copy(update={"docx": docx.as_posix()})
-        self.store.save_letter(letter)
-        return letter
+        exported = letter.model_copy(update={"docx": docx.as_posix()})
+        if letter.docx != exported.docx:
+            self.store.update_letter_if(exported, "approved", letter.content_hash)
+        return exported
 
-    def _audit(self, letter_id: str, action: str, actor: str, before: str | None,
-               after: str | None, note: str | None = None) -> None:
-        self.store.append_audit(AuditEntry.model_validate({
+    def docx_missing(self, letter: LetterRecord) -> bool:
+        """An approved letter whose DOCX was never written, or is gone."""
+        return letter.status == "approved" and (
+            letter.docx is None or not (self.out_dir / letter.docx).is_file())
+
+    def _entry(self, letter_id: str, action: str, actor: str, before: str | None,
+               after: str | None, note: str | None = None) -> AuditEntry:
+        return AuditEntry.model_validate({
             "letter_id": letter_id, "actor": actor, "at": self.clock(), "action": action,
-            "hash_before": before, "hash_after": after, "note": note}))
+            "hash_before": before, "hash_after": after, "note": note})
+
+
+def status_word(letter: LetterRecord) -> str:
+    """How a letter stands, in the words of a conflict message."""
+    status: LetterStatus = letter.status
+    return "edited" if status == "pending_review" else status
+
+
+def _short(digest: str) -> str:
+    return digest.removeprefix("sha256:")[:16]
+
+
+def _staged_glob(path: Path, digest: str) -> str:
+    return f".{path.name}.{_short(digest)}.*.edit"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -17,36 +17,58 @@ from rich.text import Text
 
 from agent.config import AppConfig
 from agent.console import console
+from agent.manifest import refresh_letter
 from agent.playbooks.registry import PlaybookError
-from agent.review.actions import ReviewError
+from agent.review.actions import ReviewError, content_hash
+from agent.review.identity import IdentityError, configured_user, reviewer
 from agent.review.service import ReviewService
-from agent.workflow.run import open_workflow
+from agent.workflow.run import open_workflow, rebuild_manifest
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Review drafted letters: list, show, approve, edit, reject.")
 
 DbOption = Annotated[Path, typer.Option(help="The run's SQLite file.")]
 OutOption = Annotated[Path, typer.Option(help="The run's output directory.")]
-ReviewerOption = Annotated[str | None, typer.Option(help="Who is reviewing (default: the "
-                                                    "login name).")]
+ConfigOption = Annotated[Path | None, typer.Option(help="TOML configuration file ([review] "
+                                                   "user = NAME).")]
+IfHashOption = Annotated[str | None, typer.Option(
+    "--if-hash", help="Act only if the letter's text still has this hash (as `review show` "
+    "prints it); default: the file on disk, checked against the stored hash.")]
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    service: ReviewService
+    user: str
 
 
 @contextmanager
-def _service(db: Path, out: Path) -> Iterator[ReviewService]:
+def _service(db: Path, out: Path, config_path: Path | None = None,
+             acting: bool = False) -> Iterator[_Session]:
+    """The review service on ``db``; with ``acting``, also the configured user, checked
+    against the store (exit 2 when there is none)."""
     if not db.is_file():
         typer.echo(f"appeals review: no database at {db} (run `appeals run` first)", err=True)
         raise typer.Exit(2)
     with ExitStack() as stack:
         try:
-            workflow = stack.enter_context(open_workflow(db, out, None, AppConfig()))
-        except PlaybookError as exc:  # a playbook the run refuses: one line, not a trace
+            config = AppConfig.load(config_path)
+            workflow = stack.enter_context(open_workflow(db, out, None, config))
+        except (PlaybookError, OSError, ValueError) as exc:  # one line, not a trace
             typer.echo(f"appeals review: {exc}", err=True)
             raise typer.Exit(2) from None
-        yield ReviewService(workflow.ctx.review, workflow.review)
-
-
-def _reviewer(name: str | None) -> str:
-    return name or os.environ.get("APPEALS_REVIEWER") or getpass.getuser()
+        user = ""
+        if acting:
+            try:
+                user = reviewer(workflow.ctx.store, configured_user(config)).name
+            except IdentityError as exc:
+                typer.echo(f"appeals review: {exc}", err=True)
+                raise typer.Exit(2) from None
+        manifest = out / "manifest.json"
+        service = ReviewService(workflow.ctx.review, workflow.review,
+                                lambda letter: refresh_letter(
+                                    manifest, letter, lambda: rebuild_manifest(workflow)))
+        yield _Session(service, user)
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -59,8 +81,8 @@ def list_command(db: DbOption = Path("appeals.db"), out: OutOption = Path("appea
                  all_letters: Annotated[bool, typer.Option("--all", help="Include approved "
                                                            "and rejected.")] = False) -> None:
     """Letters waiting for review (or all of them)."""
-    with _service(db, out) as service:
-        letters = service.list(None if all_letters else "pending_review")
+    with _service(db, out) as session:
+        letters = session.service.list(None if all_letters else "pending_review")
     table = Table(title=f"Letters ({len(letters)})", title_justify="left")
     for column in ("Letter", "Status", "Claim", "Work queue", "Markdown"):
         table.add_column(column, no_wrap=True)
@@ -74,13 +96,17 @@ def list_command(db: DbOption = Path("appeals.db"), out: OutOption = Path("appea
 def show_command(letter_id: str, db: DbOption = Path("appeals.db"),
                  out: OutOption = Path("appeals-out")) -> None:
     """Print a letter and its audit trail."""
-    with _service(db, out) as service:
+    with _service(db, out) as session:
         try:
-            view = service.show(letter_id)
+            view = session.service.show(letter_id)
         except ReviewError as exc:
             raise _fail(exc) from None
     typer.echo(view.markdown)
-    typer.echo(f"--- {view.letter.letter_id}: {view.letter.status}")
+    typer.echo(f"--- {view.letter.letter_id}: {view.letter.status}; text {view.seen_hash}")
+    if view.seen_hash != view.letter.content_hash:
+        typer.echo(f"--- the file changed outside the tool (stored "
+                   f"{view.letter.content_hash}); take it in with `appeals review edit "
+                   f"{letter_id} --file {out / view.letter.markdown}`")
     for entry in view.audit:
         typer.echo(f"{entry.at.isoformat()} {entry.action} by {entry.actor} "
                    f"({entry.hash_before} -> {entry.hash_after})")
@@ -88,15 +114,18 @@ def show_command(letter_id: str, db: DbOption = Path("appeals.db"),
 
 @app.command("approve")
 def approve_command(letter_id: str, db: DbOption = Path("appeals.db"),
-                    out: OutOption = Path("appeals-out"),
-                    reviewer: ReviewerOption = None) -> None:
-    """Approve a letter as it stands and write its DOCX."""
-    with _service(db, out) as service:
+                    out: OutOption = Path("appeals-out"), if_hash: IfHashOption = None,
+                    config: ConfigOption = None) -> None:
+    """Approve a letter as it stands and write its DOCX (as the configured user)."""
+    with _service(db, out, config, acting=True) as session:
         try:
-            letter = service.approve(letter_id, _reviewer(reviewer))
+            decided = session.service.approve(letter_id, session.user, if_hash)
         except ReviewError as exc:
             raise _fail(exc) from None
-    typer.echo(f"{letter.letter_id}: approved; {out / (letter.docx or '')}")
+    for line in decided.repaired:
+        typer.echo(f"{letter_id}: already approved; {line}")
+    if not decided.repaired:
+        typer.echo(f"{letter_id}: approved by {session.user}; {out / (decided.letter.docx or '')}")
 
 
 @app.command("reject")
@@ -104,35 +133,41 @@ def reject_command(letter_id: str,
                    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).",
                                                        show_default=False)],
                    db: DbOption = Path("appeals.db"), out: OutOption = Path("appeals-out"),
-                   reviewer: ReviewerOption = None) -> None:
+                   if_hash: IfHashOption = None, config: ConfigOption = None) -> None:
     """Reject a letter; no DOCX is written."""
-    with _service(db, out) as service:
+    with _service(db, out, config, acting=True) as session:
         try:
-            letter = service.reject(letter_id, _reviewer(reviewer), reason)
+            decided = session.service.reject(letter_id, session.user, reason, if_hash)
         except ReviewError as exc:
             raise _fail(exc) from None
-    typer.echo(f"{letter.letter_id}: rejected")
+    typer.echo(f"{decided.letter.letter_id}: rejected by {session.user}")
 
 
 @app.command("edit")
 def edit_command(letter_id: str,
-                 file: Annotated[Path | None, typer.Option(help="The edited Markdown; "
-                                                           "without it, $EDITOR opens the "
-                                                           "letter.")] = None,
+                 file: Annotated[Path | None, typer.Option(help="The edited Markdown (may be "
+                                                           "the letter's own file, changed "
+                                                           "outside the tool); without it, "
+                                                           "$EDITOR opens the letter.")] = None,
                  db: DbOption = Path("appeals.db"), out: OutOption = Path("appeals-out"),
-                 reviewer: ReviewerOption = None) -> None:
+                 if_hash: IfHashOption = None, config: ConfigOption = None) -> None:
     """Replace a letter's text (from --file or $EDITOR); it stays pending until approved."""
-    with _service(db, out) as service:
+    with _service(db, out, config, acting=True) as session:
         try:
-            current = service.show(letter_id).markdown
-            text = file.read_text(encoding="utf-8") if file else _edit_in_editor(current)
-            if text == current:
+            view = session.service.show(letter_id)
+            started = if_hash or view.letter.content_hash  # what the reviewer started from
+            text = file.read_text(encoding="utf-8") if file else _edit_in_editor(view.markdown)
+            if content_hash(_with_newline(text)) == view.letter.content_hash:
                 typer.echo(f"{letter_id}: no change")
                 return
-            letter = service.edit(letter_id, _reviewer(reviewer), text)
+            decided = session.service.edit(letter_id, session.user, text, started)
         except ReviewError as exc:
             raise _fail(exc) from None
-    typer.echo(f"{letter.letter_id}: edited; still pending review")
+    typer.echo(f"{decided.letter.letter_id}: edited by {session.user}; still pending review")
+
+
+def _with_newline(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
 
 
 def _edit_in_editor(text: str) -> str:

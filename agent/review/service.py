@@ -1,12 +1,17 @@
 """The review service: what a CLI or a web UI calls to review letters.
 
-Every decision resumes the letter's review thread (its LangGraph interrupt), so the same
-checkpointed graph decides and exports whichever process the auditor uses.
+Each decision is applied first, compare-and-set in the store (the loser of a race gets
+:class:`~agent.review.actions.ReviewConflict` and nothing changes), then resumes the
+letter's review thread (its LangGraph interrupt), which exports an approved letter's DOCX
+or waits again after an edit, whichever process the auditor uses. Decisions are made as a
+user the store knows (:func:`agent.review.identity.reviewer`); the built-in ``system`` user
+is refused here: only ``--auto-approve`` acts as it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
@@ -14,9 +19,18 @@ from langgraph.types import Command
 
 from agent.graph.nodes import review_config
 from agent.manifest import refresh_letter
-from agent.review.actions import ReviewActions, ReviewError
+from agent.review.actions import (
+    ReviewActions,
+    changed_by_someone_else,
+    content_hash,
+    status_word,
+)
+from agent.review.identity import reviewer
 from agent.review.model import ReviewDecision
 from agent.store.records import AuditEntry, LetterRecord, LetterStatus
+
+ManifestHook = Callable[[LetterRecord], None]
+_Lines = list[str]  # (the class below has a method named list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,49 +41,106 @@ class LetterView:
     markdown: str
     audit: list[AuditEntry]
 
+    @property
+    def seen_hash(self) -> str:
+        """The hash of the text shown (pass it back as ``if_hash``)."""
+        return content_hash(self.markdown)
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A letter after a review action, and what a crash had left undone that this call
+    finished (e.g. "wrote the missing DOCX")."""
+
+    letter: LetterRecord
+    repaired: list[str] = field(default_factory=list)
+
 
 class ReviewService:
     """List, show, approve, edit and reject letters."""
 
     def __init__(self, actions: ReviewActions,
-                 graph: CompiledStateGraph[Any, Any, Any, Any]) -> None:
+                 graph: CompiledStateGraph[Any, Any, Any, Any],
+                 refresh_manifest: ManifestHook | None = None) -> None:
         self.actions = actions
         self.graph = graph
+        self.refresh_manifest = refresh_manifest or self._refresh_written_manifest
 
     def list(self, status: LetterStatus | None = "pending_review") -> list[LetterRecord]:
         """Letters, pending ones by default."""
         return self.actions.store.list_letters(status)
 
     def show(self, letter_id: str) -> LetterView:
-        """One letter with its text and audit trail."""
+        """One letter with its text (as on disk) and audit trail."""
         letter = self.actions.letter(letter_id)
         return LetterView(letter, self.actions.markdown(letter),
                           self.actions.store.audit_trail(letter_id))
 
-    def approve(self, letter_id: str, actor: str) -> LetterRecord:
-        """Approve as it stands; the DOCX is written."""
-        return self.decide(ReviewDecision(letter_id=letter_id, action="approve", actor=actor))
+    def approve(self, letter_id: str, actor: str, if_hash: str | None = None) -> Decided:
+        """Approve the text the reviewer saw (``if_hash``; by default the file on disk,
+        which must be the stored text); the DOCX is written. An approved letter whose DOCX
+        a crash left unwritten gets it now."""
+        user = reviewer(self.actions.store, actor).name
+        letter = self.actions.letter(letter_id)
+        if letter.status == "approved" and self.actions.docx_missing(letter) and \
+                if_hash in (None, letter.content_hash):
+            return Decided(*self._finish_approval(letter))
+        return self._decide(ReviewDecision(letter_id=letter_id, action="approve", actor=user,
+                                           seen_hash=self._seen(letter, if_hash)))
 
-    def edit(self, letter_id: str, actor: str, markdown: str) -> LetterRecord:
-        """Replace the letter's text; it stays pending until approved."""
-        return self.decide(ReviewDecision(letter_id=letter_id, action="edit", actor=actor,
-                                          markdown=markdown))
+    def edit(self, letter_id: str, actor: str, markdown: str,
+             if_hash: str | None = None) -> Decided:
+        """Replace the letter's text; it stays pending until approved. ``if_hash`` is the
+        stored hash the reviewer started from (default: the stored one now). A file changed
+        outside the tool is taken in this way, and the audit row says so."""
+        user = reviewer(self.actions.store, actor).name
+        letter = self.actions.letter(letter_id)
+        outside = self.actions.disk_hash(letter) != letter.content_hash
+        return self._decide(ReviewDecision(
+            letter_id=letter_id, action="edit", actor=user, markdown=markdown,
+            seen_hash=if_hash or letter.content_hash,
+            note="took in the file as changed outside the tool" if outside else None))
 
-    def reject(self, letter_id: str, actor: str, reason: str) -> LetterRecord:
+    def reject(self, letter_id: str, actor: str, reason: str,
+               if_hash: str | None = None) -> Decided:
         """Reject with a reason; no DOCX."""
-        return self.decide(ReviewDecision(letter_id=letter_id, action="reject", actor=actor,
-                                          reason=reason))
+        user = reviewer(self.actions.store, actor).name
+        letter = self.actions.letter(letter_id)
+        return self._decide(ReviewDecision(letter_id=letter_id, action="reject", actor=user,
+                                           reason=reason,
+                                           seen_hash=if_hash or letter.content_hash))
 
-    def decide(self, decision: ReviewDecision) -> LetterRecord:
-        """Resume the letter's review thread with the decision."""
-        letter = self.actions.letter(decision.letter_id)
-        if letter.status != "pending_review":
-            raise ReviewError(f"letter {letter.letter_id} is already {letter.status}")
-        config = review_config(letter.letter_id)
-        if not self.graph.get_state(config).next:
-            # No thread waiting (the run stopped before opening reviews): open it now.
-            self.graph.invoke({"letter_id": letter.letter_id}, config)
-        self.graph.invoke(Command(resume=decision.model_dump(mode="json")), config)
-        decided = self.actions.letter(letter.letter_id)
-        refresh_letter(self.actions.out_dir / "manifest.json", decided)
-        return decided
+    def _seen(self, letter: LetterRecord, if_hash: str | None) -> str:
+        if if_hash is not None and if_hash != letter.content_hash:
+            raise changed_by_someone_else(letter.letter_id, status_word(letter))
+        if letter.status == "pending_review":
+            self.actions.check_file(letter)
+        return letter.content_hash
+
+    def _decide(self, decision: ReviewDecision) -> Decided:
+        """Apply the decision (compare-and-set), then resume the letter's review thread."""
+        decided = self.actions.apply(decision)
+        if self.graph.checkpointer is not None:
+            config = review_config(decided.letter_id)
+            if not self.graph.get_state(config).next:
+                # No thread waiting (the run stopped before opening reviews): open it now.
+                self.graph.invoke({"letter_id": decided.letter_id}, config)
+            else:
+                self.graph.invoke(Command(resume=decision.model_dump(mode="json")), config)
+        decided = self.actions.letter(decided.letter_id)
+        if self.actions.docx_missing(decided):  # no checkpointer: the export is ours
+            decided = self.actions.export(decided.letter_id)
+        self._refresh(decided)
+        return Decided(decided)
+
+    def _finish_approval(self, letter: LetterRecord) -> tuple[LetterRecord, _Lines]:
+        exported = self.actions.export(letter.letter_id)
+        self._refresh(exported)
+        return exported, [f"wrote the missing DOCX {exported.docx}"]
+
+    def _refresh(self, letter: LetterRecord) -> None:
+        self.refresh_manifest(letter)
+
+    def _refresh_written_manifest(self, letter: LetterRecord) -> None:
+        refresh_letter(self.actions.out_dir / "manifest.json", letter)
+

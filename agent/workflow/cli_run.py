@@ -17,6 +17,7 @@ from agent.ehr.protocols import EHRSourceError
 from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest
 from agent.playbooks.registry import PlaybookError
+from agent.store.lease import LeaseHeldError, LeaseLostError, LeasePolicy, writer_lease
 from agent.workflow.run import open_workflow, run_batch
 
 
@@ -41,11 +42,15 @@ def llm_settings(enabled: bool, max_cost: float | None, config_path: Path | None
 
 def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approve: bool,
                    config_path: Path | None, console: Console,
-                   llm: LLMSettings | None = None) -> int:
-    """Run the batch with a progress bar; print the summary; return the exit status."""
+                   llm: LLMSettings | None = None, wait: float = 0.0) -> int:
+    """Run the batch with a progress bar; print the summary; return the exit status.
+
+    The run holds the store's writer lease throughout (waiting up to ``wait`` seconds for
+    it): another writer on the same database makes it exit 1, naming that writer."""
     try:
         config = AppConfig.load(config_path)
         with open_workflow(db, out, ehr, config, llm=llm) as workflow, \
+                writer_lease(workflow.ctx.store, "appeals run", LeasePolicy(wait=wait)), \
                 _progress(console) as progress:
             task = progress.add_task("Work queues", total=None)
 
@@ -56,6 +61,9 @@ def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approv
                     progress.advance(task)
 
             manifest = run_batch(workflow, inputs, auto_approve, on_progress)
+    except (LeaseHeldError, LeaseLostError) as exc:
+        console.print(Text(f"appeals run: {db}: {exc}"), style="red", soft_wrap=True)
+        return 1
     except (EHRSourceError, PlaybookError, OSError, ValueError) as exc:
         # soft_wrap: one line whatever its length (a playbook error lists the known names).
         console.print(Text(f"appeals run: {exc}"), style="red", soft_wrap=True)

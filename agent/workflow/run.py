@@ -4,6 +4,7 @@ the manifest. ``appeals run`` and the benchmarks call :func:`run_batch`."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,18 +23,22 @@ from agent.ehr.model import ChartBundle, ChartRequest
 from agent.ehr.protocols import EHRSourceError
 from agent.ehr.registry import open_adapter
 from agent.graph.build import build_batch_graph, build_review_graph
+from agent.graph.nodes import review_config
 from agent.letters.render import LetterRenderer
 from agent.llm.client import ChatClient, OpenAIChatClient
 from agent.llm.drafter import ArgumentDrafter
 from agent.llm.settings import LLMSettings
-from agent.manifest import Manifest, build_manifest
+from agent.manifest import Manifest, build_manifest, write_manifest_file
 from agent.ncci import PtpTable
 from agent.playbooks.builtin import builtin_registries
 from agent.playbooks.registry import PlaybookSet, validate_references
 from agent.resources import resource_dir
 from agent.review.actions import ReviewActions
+from agent.store.files import private_dirs
 from agent.store.sqlite import SqliteStore
 from agent.workflow.steps import WorkflowContext
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -71,7 +76,7 @@ def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppCo
     templates = resource_dir("templates")
     playbooks = PlaybookSet.load()
     validate_references(playbooks.playbooks, extractors, checks, templates)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dirs(out_dir)  # letters and the manifest hold PHI: 0700
     store = SqliteStore(db)
     connection = sqlite3.connect(str(db), check_same_thread=False)
     # WAL + NORMAL: durable across a process crash, without an fsync per checkpoint.
@@ -111,8 +116,12 @@ def run_id_for(inputs: Sequence[str]) -> str:
 
 
 def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = False,
-              on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> Manifest:
-    """Run (or resume, after a crash) the batch over ``inputs``; write manifest.json."""
+              on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+              on_repair: Callable[[str], None] | None = None) -> Manifest:
+    """Run (or resume, after a crash) the batch over ``inputs``; write manifest.json.
+
+    What a crash left half-done is finished and reported, one line each, to ``on_repair``
+    (default: a warning in the log, which reaches stderr)."""
     run_id = run_id_for(inputs)
     # Template-only, one work queue at a time: the steps are pure Python (threads only wait
     # on the GIL) and concurrent DOCX exports held several documents' memory at once. With
@@ -136,6 +145,8 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
         elif on_progress is not None:
             for node, value in chunk.items():
                 on_progress(node, value or {})
+    for line in repair_run(workflow, state.get("denial_ids") or [], auto_approve):
+        (on_repair or logger.warning)(line)
     return write_manifest(workflow.ctx, run_id, list(inputs), state)
 
 
@@ -164,6 +175,57 @@ def write_manifest(ctx: WorkflowContext, run_id: str, inputs: list[str],
     llm = ctx.drafter.status if ctx.drafter is not None else None
     manifest = build_manifest(run_id, inputs, records, groups, letters,
                               state.get("errors") or [], llm)
-    (ctx.out_dir / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n",
-                                              encoding="utf-8")
+    write_manifest_file(ctx.out_dir / "manifest.json", manifest)
     return manifest
+
+
+def repair_run(workflow: Workflow, denial_ids: Sequence[str], auto_approve: bool
+               ) -> list[str]:
+    """Finish what a crash left half-done for the run's letters: a missing "drafted" audit
+    row, an auto-approval or DOCX not written, a review thread never opened. Returns one
+    line per kind of repair (empty when there was nothing to do)."""
+    ctx = workflow.ctx
+    letter_ids = sorted({r.letter_id for r in ctx.records(denial_ids) if r.letter_id})
+    done: dict[str, int] = {}
+    review = workflow.review
+    for letter_id in letter_ids:
+        letter = ctx.store.get_letter(letter_id)
+        if letter is None:
+            continue
+        if not any(e.action == "drafted" for e in ctx.store.audit_trail(letter_id)):
+            ctx.review.record_draft(letter)
+            done["added the missing 'drafted' audit row of"] = \
+                done.get("added the missing 'drafted' audit row of", 0) + 1
+        if auto_approve and letter.status == "pending_review":
+            letter = ctx.review.auto_approve(letter_id)
+            done["auto-approved"] = done.get("auto-approved", 0) + 1
+        elif ctx.review.docx_missing(letter):
+            letter = ctx.review.export(letter_id)
+            done["wrote the missing DOCX of"] = done.get("wrote the missing DOCX of", 0) + 1
+        if letter.status == "pending_review" and review.checkpointer is not None:
+            config = review_config(letter_id)
+            if not review.get_state(config).next:
+                review.invoke({"letter_id": letter_id}, config)
+                done["opened the missing review thread of"] = \
+                    done.get("opened the missing review thread of", 0) + 1
+    return [f"repaired: {what} {n} letter{'s' if n != 1 else ''} (left half-done by an "
+            "earlier run that stopped)" for what, n in done.items()]
+
+
+def rebuild_manifest(workflow: Workflow) -> Manifest | None:
+    """Write manifest.json again from the store, for the run that last finished on this
+    database (its batch thread); None when there is none to rebuild from."""
+    saver = workflow.batch.checkpointer
+    if not isinstance(saver, SqliteSaver):
+        return None
+    with saver.lock:
+        row = saver.conn.execute(
+            "SELECT thread_id FROM checkpoints WHERE thread_id LIKE 'batch:%' "
+            "ORDER BY checkpoint_id DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    state = workflow.batch.get_state({"configurable": {"thread_id": row[0]}}).values
+    if not state.get("run_id"):
+        return None
+    return write_manifest(workflow.ctx, state["run_id"], list(state.get("inputs") or []),
+                          state)

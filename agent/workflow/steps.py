@@ -23,6 +23,7 @@ from agent.ehr.protocols import EHRAdapter
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.verify import EvidenceError, verify_evidence
 from agent.ingest import ingest
+from agent.letters.files import write_text_atomic
 from agent.letters.render import LetterInput, LetterRenderer, letter_id_for
 from agent.llm.drafter import ArgumentDrafter, DraftOutcome
 from agent.llm.prompt import LetterMaterial
@@ -30,7 +31,6 @@ from agent.ncci import PtpTable
 from agent.playbooks.checks import CheckRegistry, default_checks
 from agent.playbooks.registry import PlaybookSet
 from agent.review.actions import ReviewActions, content_hash
-from agent.review.model import ReviewDecision
 from agent.store.protocols import Store
 from agent.store.records import DenialRecord, GroupRecord, LetterRecord
 from agent.triage.rules import triage
@@ -200,7 +200,8 @@ def _draft_letters(ctx: WorkflowContext, group: GroupRecord, records: list[Denia
     pending: list[tuple[LetterInput, list[DenialRecord], ChartBundle]] = []
     for letter_id, members in sorted(by_letter.items()):
         if ctx.store.get_letter(letter_id) is not None:
-            continue  # drafted by an earlier run: never twice
+            _relink(ctx, letter_id, members)  # drafted by an earlier run: never twice
+            continue
         try:
             first = members[0].denial
             chart = charts.get(first.denial_id) or _chart(ctx, first)
@@ -270,19 +271,24 @@ def _draft_one(ctx: WorkflowContext, letter: LetterInput, members: list[DenialRe
     text = ctx.renderer.render(letter, ctx.today, outcome.paragraphs or None)
     relative = Path("letters") / letter.group_id / f"{letter_id}.md"
     path = ctx.out_dir / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_text_atomic(path, text)
     record = LetterRecord(letter_id=letter_id, group_id=letter.group_id,
                           claim_id=members[0].denial.claim_id,
                           denial_ids=[r.denial.denial_id for r in members],
                           markdown=relative.as_posix(), content_hash=content_hash(text),
                           drafted_by=outcome.drafted_by, tokens_in=outcome.tokens_in,
                           tokens_out=outcome.tokens_out, llm_fallback=outcome.fallback)
-    ctx.store.save_letter(record)
-    ctx.review.record_draft(record)
+    ctx.review.save_draft(record)  # the letter and its "drafted" row, in one transaction
     ctx.save([r.model_copy(update={"letter_id": letter_id}) for r in members])
     if auto_approve:
-        ctx.review.apply(ReviewDecision(letter_id=letter_id, action="approve",
-                                        actor="auto-approve"))
-        ctx.review.export(letter_id)
+        ctx.review.auto_approve(letter_id)
     return letter_id
+
+
+def _relink(ctx: WorkflowContext, letter_id: str, members: list[DenialRecord]) -> None:
+    """A crash between a letter's save and its denials' may have left them without it."""
+    unlinked = [r for r in members if r.letter_id != letter_id]
+    if unlinked:
+        logger.warning("re-linked %d denials to their letter (a crash had left them "
+                       "unlinked)", len(unlinked))
+        ctx.save([r.model_copy(update={"letter_id": letter_id}) for r in unlinked])
