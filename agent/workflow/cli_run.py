@@ -60,7 +60,10 @@ def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approv
                 elif node == "work_group":
                     progress.advance(task)
 
-            manifest = run_batch(workflow, inputs, auto_approve, on_progress)
+            def on_repair(line: str) -> None:
+                console.print(Text(f"repaired: {line}"), style="yellow", soft_wrap=True)
+
+            manifest = run_batch(workflow, inputs, auto_approve, on_progress, on_repair)
     except (LeaseHeldError, LeaseLostError) as exc:
         console.print(Text(f"appeals run: {db}: {exc}"), style="red", soft_wrap=True)
         return 1
