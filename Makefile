@@ -53,7 +53,7 @@ eval: $(VENV)/.installed-dev
 	$(APPEALS) eval --suite real-notes --split dev --report docs/evals-real-notes-dev.md
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check agent tests benchmarks evals tools
+	$(VENV)/bin/ruff check agent tests benchmarks evals tools stress
 	$(VENV)/bin/mypy
 
 clean:
