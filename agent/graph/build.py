@@ -18,7 +18,7 @@ Review (one thread per letter, ``review:<letter_id>``)::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -51,7 +51,8 @@ def build_batch_graph(ctx: WorkflowContext, checkpointer: BaseCheckpointSaver[An
     return graph.compile(checkpointer=checkpointer)
 
 
-def _fan_out(state: BatchState) -> list[Send] | str:
+def _fan_out(state: BatchState) -> list[Send] | Literal["open_reviews"]:
+    """One ``work_group`` branch per work queue, or straight on when there is none."""
     tasks = [Send("work_group", GroupTask(group_id=g, auto_approve=state.get("auto_approve",
                                                                             False)))
              for g in state.get("group_ids", [])]
@@ -70,10 +71,12 @@ def build_review_graph(ctx: WorkflowContext, checkpointer: BaseCheckpointSaver[A
     return graph.compile(checkpointer=checkpointer)
 
 
-def _after_review(state: ReviewState) -> str:
+def _after_review(state: ReviewState) -> Literal["export", "review", "__end__"]:
+    """Where a review thread goes after a decision: export an approval, end on a
+    rejection, wait again otherwise."""
     status = state.get("status")
     if status == "approved":
         return "export"
     if status == "rejected":
-        return END
+        return "__end__"  # END
     return "review"

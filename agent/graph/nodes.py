@@ -53,7 +53,7 @@ def group_node(ctx: WorkflowContext) -> Node:
 def work_group_node(ctx: WorkflowContext) -> Node:
     def work_group(task: GroupTask) -> dict[str, Any]:
         letters = steps.work_group_step(ctx, task["group_id"], task["auto_approve"])
-        return {"done_groups": [task["group_id"]], "letter_ids": letters}
+        return {"letter_ids": letters}
     return work_group
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import operator
 from typing import Annotated, TypedDict
 
+from agent.store.records import LetterStatus
+
 
 class BatchState(TypedDict, total=False):
     """The batch thread: one ``appeals run`` over some inputs."""
@@ -21,12 +23,11 @@ class BatchState(TypedDict, total=False):
     errors: list[str]
     """Files or rows that could not be read (one line each, no PHI)."""
     warnings: list[str]
+    """What was read with a warning (a file's oddities, one line each, no PHI)."""
     group_ids: list[str]
     """Work queues (set by group)."""
-    done_groups: Annotated[list[str], operator.add]
-    """Groups whose work finished (one entry per group branch; fan-in by concatenation)."""
     letter_ids: Annotated[list[str], operator.add]
-    """Letters drafted by this run."""
+    """Letters drafted by this run (one list per group branch, joined at fan-in)."""
 
 
 class GroupTask(TypedDict):
@@ -40,5 +41,6 @@ class ReviewState(TypedDict, total=False):
     """A letter's review thread (thread id ``review:<letter_id>``)."""
 
     letter_id: str
-    status: str
+    """The letter under review."""
+    status: LetterStatus
     """pending_review, approved or rejected, after the last decision."""
