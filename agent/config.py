@@ -1,7 +1,8 @@
 """Run configuration: thresholds, appeal deadlines, letter signature. Optional TOML file.
 
-Defaults are documented facts from ../shared/domain/REFERENCE.md; facts marked unconfirmed
-there are configuration here, flagged ``confirmed = false``.
+Defaults are the documented facts of docs/domain.md#appeal-deadlines; facts marked
+unconfirmed there are configuration here, flagged ``confirmed = false``
+(docs/domain.md#configurable-facts).
 """
 
 from __future__ import annotations
@@ -49,16 +50,18 @@ class DeadlineRule(BaseModel):
 DEFAULT_DEADLINES: tuple[DeadlineRule, ...] = (
     DeadlineRule(name="Medicare Part A/B redetermination", filing_indicators=("MA", "MB"),
                  days=120, counted_from="presumed_receipt",
-                 source="42 CFR 405.942; NGS/Noridian appeal tables (REFERENCE.md §3)"),
+                 source="42 CFR 405.942; NGS/Noridian appeal tables "
+                 "(docs/domain.md#appeal-deadlines)"),
     DeadlineRule(name="Medicare Advantage plan reconsideration", filing_indicators=("16",),
-                 days=65, source="42 CFR 422.582 per muni.health (REFERENCE.md §3)",
+                 days=65, source="42 CFR 422.582 per muni.health "
+                 "(docs/domain.md#appeal-deadlines)",
                  confirmed=False),
     DeadlineRule(name="UnitedHealthcare commercial", payer_name_contains=("UNITEDHEALTHCARE",
-                 "UNITED HEALTHCARE"), days=65, source="prospyrmed.com (REFERENCE.md §3); "
-                 "the contract governs", confirmed=False),
+                 "UNITED HEALTHCARE"), days=65, source="prospyrmed.com "
+                 "(docs/domain.md#appeal-deadlines); the contract governs", confirmed=False),
     DeadlineRule(name="Commercial / ERISA group health (default)", days=180,
                  source="29 CFR 2560.503-1 (at least 180 days); Aetna, Cigna, many BCBS "
-                 "plans (REFERENCE.md §3); the contract governs"),
+                 "plans (docs/domain.md#appeal-deadlines); the contract governs"),
 )
 """First match wins; the last rule is the default for any payer."""
 

@@ -4,7 +4,7 @@ A PTP edit pairs a column 1 code with a column 2 code: when both are billed for 
 patient on one date by one provider, the column 2 code is denied. The edit's modifier
 indicator says whether an NCCI-associated modifier (59, XE/XP/XS/XU, anatomic modifiers)
 can bypass it: ``0`` never, ``1`` when the record documents a distinct service, ``9``
-not applicable (the edit was deleted). See ../shared/domain/REFERENCE.md §2b.
+not applicable (the edit was deleted). See docs/domain.md#ncci-ptp-edits.
 
 Files read (:func:`read_ptp_edits`, used by :meth:`PtpTable.load` and
 :func:`import_ptp_table`):

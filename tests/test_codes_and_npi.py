@@ -31,7 +31,7 @@ def test_code_activity_window() -> None:
 
 
 def test_npi_check_digit_reference_vector() -> None:
-    # ../shared/domain/REFERENCE.md section 4: 123456789 -> check digit 3.
+    # docs/domain.md#npi-check-digit: 123456789 -> check digit 3.
     assert npi_check_digit("123456789") == 3
 
 

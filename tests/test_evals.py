@@ -383,7 +383,7 @@ def test_no_fabrication_catches_a_class_the_chart_does_not_state(anesthesia_run:
 def test_template_text_is_static_text_without_comments() -> None:
     em = template_text("arguments/em_modifier_25.md.j2")
     assert "2024-07-01 contains no edit" in em.replace("\n", " ")
-    assert "REFERENCE.md" not in em  # the comment
+    assert "docs/domain.md" not in em  # the comment
     timely = template_text("arguments/timely_filing.md.j2")
     assert "2026-03-07" not in timely and "filed after" in timely
     assert "53 minutes or more" in template_text("arguments/psychotherapy_time.md.j2")

@@ -335,7 +335,8 @@ def test_no_separate_service_is_silent_with_work_or_without_procedure_text() -> 
 
 
 def test_time_below_level_needs_a_stated_mdm_level_below_the_level_billed() -> None:
-    # the level is MDM or time (REFERENCE 2d): time below with no MDM stated is no downcode
+    # the level is MDM or time (docs/domain.md#em-levels): time below with no MDM stated is
+    # no downcode
     assert em25.time_below_level(_context(WORK + "Total time 25 min.\n")) is None
     detail = em25.time_below_level(_context(WORK + "Total time 25 min.\nMDM: low.\n"))
     assert detail == ("the note states MDM low, which supports 99213, and total time 25 "
@@ -347,7 +348,8 @@ def test_time_below_level_needs_a_stated_mdm_level_below_the_level_billed() -> N
         is None
     assert em25.time_below_level(_context("A/P: TTE today.\nTotal time 25 min.\nMDM: low.\n")) \
         is None
-    # REFERENCE pairs MDM levels with 99212-99215 only: a new-patient code goes to review
+    # docs/domain.md#em-levels pairs MDM levels with 99212-99215 only: a new-patient code
+    # goes to review
     new = _context(WORK + "Total time 38 min.\nMDM: low.\n", _denial("99204", ("20610", "99204")))
     assert em25.time_below_level(new) is None
     assert em25.level_unclear(new) == ("the note states MDM low, which supports 99203, below "
@@ -383,7 +385,8 @@ def test_time_below_without_a_stated_mdm_level_goes_to_an_auditor() -> None:
 
 
 def test_a_work_status_decision_alone_shows_no_level_without_time_or_mdm() -> None:
-    # MDM is problems, data and risk (REFERENCE 2d): a work status decision is none of them
+    # MDM is problems, data and risk (docs/domain.md#em-levels): a work status decision is
+    # none of them
     text = ("Impression: Right shoulder strain.\nPlan: The patient is cleared for work.\n"
             "Two views of the shoulder show no fracture.\n")
     detail = em25.level_unclear(_context(text, _denial("99204", ("73030", "99204"))))

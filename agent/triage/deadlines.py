@@ -26,8 +26,8 @@ def deadline_start(remittance_date: date, rule: DeadlineRule) -> date:
     """The day the appeal window starts counting.
 
     The remittance (ERA) date itself, or for ``presumed_receipt`` (Medicare: notices are
-    presumed received 5 days after their date, REFERENCE.md §3) that date plus
-    ``presumed_receipt_days``.
+    presumed received 5 days after their date, docs/domain.md#appeal-deadlines) that date
+    plus ``presumed_receipt_days``.
     """
     if rule.counted_from == "presumed_receipt":
         return remittance_date + timedelta(days=rule.presumed_receipt_days)

@@ -4,7 +4,7 @@ The rules run in :data:`RULES` order; the first that decides wins. A denial no r
 decides gets a *provisional* triage (``needs_review``, ``final=False``) whose category,
 root cause and preventability come from :data:`CARC_TABLE`; the playbook and the chart
 evidence then decide its action. docs/triage.md explains each rule and the table; the
-billing facts come from ../shared/domain/REFERENCE.md.
+billing facts come from docs/domain.md (#denial-codes and the sections it links).
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ from agent.triage.deadlines import appeal_deadline
 from agent.triage.model import Action, Category, DollarBucket, RootCause, Triage
 
 RESUBMIT_RARCS = frozenset({"MA130", "N704"})
-""""Resubmit, don't appeal" (REFERENCE.md §1, agent rule)."""
+""""Resubmit, don't appeal" (docs/domain.md#resubmit-not-appeal)."""
 
 REGISTRATION_RARCS = frozenset({"N30", "N479", "N382", "MA27", "MA61", "MA04"})
 """RARCs naming patient eligibility, identity or other coverage: N30 and N479 from
-REFERENCE.md §1; N382, MA27, MA61, MA04 by their X12 text (agent/data/carc_rarc.csv)."""
+docs/domain.md#rarc; N382, MA27, MA61, MA04 by their X12 text (agent/data/carc_rarc.csv)."""
 
 MEDICAL_NECESSITY_RARCS = frozenset({"N661", "N115", "N386"})
-"""Documentation does not support necessity; decision based on an LCD / NCD (REFERENCE.md)."""
+"""Documentation does not support necessity; decision based on an LCD / NCD
+(docs/domain.md#medical-necessity-coverage)."""
 
 BUNDLING_CARCS = frozenset({"97", "231", "234", "236"})
 BUNDLING_RARCS = frozenset({"M15", "M80", "N20"})
@@ -51,7 +52,7 @@ _ADMIN: Category = "administrative"
 _CLIN: Category = "clinical"
 
 CARC_TABLE: Mapping[str, CarcTriage] = {
-    # Coding and clinical content of the claim (REFERENCE.md §1 "Appeal angle").
+    # Coding and clinical content of the claim (docs/domain.md#carc, "Usual response").
     "4": CarcTriage(_CLIN, "coding", True),        # modifier inconsistent / missing
     "11": CarcTriage(_CLIN, "coding", True),       # diagnosis inconsistent with procedure
     "97": CarcTriage(_CLIN, "coding", True),       # included in another service (bundling)
@@ -239,8 +240,8 @@ def other_payer_liable(denial: Denial, ctx: TriageContext) -> Triage | None:
 def ncci_ptp_no_modifier(denial: Denial, ctx: TriageContext) -> Triage | None:
     """The denied code is column 2 of an active NCCI PTP edit with modifier indicator 0.
 
-    Indicator 0 means no modifier bypasses the edit (REFERENCE.md §2b), so an appeal
-    arguing 59/XS cannot win: write the line off.
+    Indicator 0 means no modifier bypasses the edit (docs/domain.md#ncci-ptp-edits), so an
+    appeal arguing 59/XS cannot win: write the line off.
     """
     found = _ncci_edit(denial, ctx)
     if found is None or found.modifier_indicator != "0":

@@ -33,7 +33,8 @@ ASA_CLASS_FACT = "asa_class"
 SYSTEMIC_DISEASE_FACT = "systemic_disease"
 VOCABULARY = "anesthesia_physical_status"
 PHYSICAL_STATUS_MODIFIERS = {f"P{n}": n for n in range(1, 7)}
-"""P1-P6 (REFERENCE.md §2a); P6 is a brain-dead organ donor, not a severity above P5."""
+"""P1-P6 (docs/domain.md#asa-physical-status); P6 is a brain-dead organ donor, not a
+severity above P5."""
 _LISTS = ("poor_control", "remote", "recent", "this_admission", "esrd", "dialysis",
           "on_dialysis", "not_dialyzed", "risk_discussion", "past_state")
 """The lists the code names; the disease lists are found by their ``values``."""
@@ -41,13 +42,15 @@ _LISTS = ("poor_control", "remote", "recent", "this_admission", "esrd", "dialysi
 
 @dataclass(frozen=True, slots=True)
 class AsaCriteria:
-    """Thresholds REFERENCE.md does not fix ("poorly controlled", "severely reduced"): a
-    value past them is cited as a marker of the disease, never as an ASA example."""
+    """Thresholds the ASA examples do not fix ("poorly controlled", "severely reduced";
+    docs/domain.md#asa-physical-status): a value past them is cited as a marker of the
+    disease, never as an ASA example."""
 
     hba1c_percent_min: Decimal = Decimal("8.0")
     ejection_fraction_max: int = 40
     recent_months: int = 3
-    """MI/CVA/TIA/stent within this many months is a P4 example (REFERENCE.md §2a)."""
+    """MI/CVA/TIA/stent within this many months is a P4 example
+    (docs/domain.md#asa-physical-status)."""
 
 
 # --------------------------------------------------------------------------- notes

@@ -1,5 +1,6 @@
 """Distinct procedural service: modifier 59 / XE XS XP XU against NCCI PTP edits
-(``specialty_playbooks/distinct_procedure.yaml``, REFERENCE.md §2b).
+(``specialty_playbooks/distinct_procedure.yaml``; docs/domain.md#ncci-ptp-edits,
+docs/domain.md#modifier-59-x).
 
 Partners of the denied code are the other codes on its claim, plus codes the notes of the
 day document that an NCCI PTP edit pairs with it. The words are data
@@ -39,7 +40,8 @@ VOCABULARY = "distinct_procedure"
 
 DISTINCT_MODIFIERS = frozenset({"59", "XE", "XS", "XP", "XU"})
 NCCI_ASSOCIATED_MODIFIERS = DISTINCT_MODIFIERS | {"LT", "RT"}
-"""REFERENCE.md §2b's indicator-1 bypass modifiers (NCCI lists more: E1-E4, F/T digits...)."""
+"""The indicator-1 bypass modifiers of docs/domain.md#ncci-ptp-edits (NCCI lists more:
+E1-E4, F/T digits...)."""
 
 _LATERALITY_MODIFIERS = {"LT": "left", "RT": "right"}
 _HISTORY_SECTIONS = frozenset({"hpi", "ros", "history", "family"})
@@ -726,7 +728,7 @@ _MENISCECTOMY = frozenset({"29880", "29881"})
 
 
 def _descriptor_note(edit: PtpEdit) -> str:
-    """The CPT 2012 reason behind 29877 with 29880/29881 (REFERENCE.md §2b)."""
+    """The CPT 2012 reason behind 29877 with 29880/29881 (docs/domain.md#knee-arthroscopy)."""
     if edit.column_2 == "29877" and edit.column_1 in _MENISCECTOMY:
         return ("; since 2012 the 29880/29881 descriptors include chondroplasty in the same "
                 "or a separate compartment, so 29877 is not reported with them on the same "

@@ -1,9 +1,9 @@
 """Modifier 25: an office E/M (99202-99215) billed the same day as a procedure or a test.
 
-REFERENCE.md §2d: the E/M of a minor procedure's day, the decision to perform it
+docs/domain.md#em-modifier-25: the E/M of a minor procedure's day, the decision to perform it
 included, is paid with the procedure, and a test's own work with the test; modifier 25
 claims other, separately identifiable work. The level billed must be supported by MDM or
-by total time on the date of service (CPT 2024 minimums).
+by total time on the date of service (CPT 2024 minimums, docs/domain.md#em-levels).
 
 The words of separate work and of the procedure are data
 (``specialty_playbooks/vocabularies/em_modifier_25.yaml``); Python reads values (doses,
@@ -28,7 +28,7 @@ from agent.notes.reader import assertion
 from agent.notes.visit import visit_documents
 from agent.playbooks.checks import CheckContext, CheckRegistry
 
-# --- the billing facts (REFERENCE.md §2d) ----------------------------------------------
+# --- the billing facts (docs/domain.md#em-levels) --------------------------------------
 
 TIME_MINIMUMS: Mapping[str, int] = {
     "99202": 15, "99203": 30, "99204": 45, "99205": 60,
@@ -43,8 +43,8 @@ TIME_RULES_FROM = date(2021, 1, 1)
 NEW_PATIENT_CODES = ("99202", "99203", "99204", "99205")
 ESTABLISHED_CODES = ("99212", "99213", "99214", "99215")
 MDM_LEVELS = ("straightforward", "low", "moderate", "high")
-"""In order; REFERENCE.md pairs them with 99212-99215. The new-patient pairing is CPT's:
-it only sends a denial to review, never corrects a claim."""
+"""In order; docs/domain.md#em-levels pairs them with 99212-99215. The new-patient pairing
+is CPT's: it only sends a denial to review, never corrects a claim."""
 
 
 def family(code: str) -> tuple[str, ...]:
@@ -517,8 +517,8 @@ def level_unclear(ctx: CheckContext) -> str | None:
 
 def _outside_mdm(work: list[SeparateWork], billed: str, vocabulary: Vocabulary) -> str | None:
     """When neither time nor MDM is stated, the level rests on MDM's elements (problems,
-    data, risk: REFERENCE.md §2d); separate work that is none of them (a list's value
-    ``mdm: none``) is no support the agent can show for any level."""
+    data, risk: docs/domain.md#em-levels); separate work that is none of them (a list's
+    value ``mdm: none``) is no support the agent can show for any level."""
     kinds = {kind for item in work for kind in item.kinds}
     outside = {vocabulary.values(name)["separate_work"]
                for name in vocabulary.lists_with("separate_work")

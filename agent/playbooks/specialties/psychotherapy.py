@@ -1,8 +1,8 @@
 """Psychotherapy time: CPT 90832/90834/90837 and the add-ons +90833/+90836/+90838.
 
-The code is chosen by the minutes of psychotherapy (REFERENCE.md §2c): 90832 16-37,
-90834 38-52, 90837 53+, the add-ons with a same-day E/M on the same ranges, under 16 not
-reportable. Two extractors read the notes:
+The code is chosen by the minutes of psychotherapy (docs/domain.md#psychotherapy-time):
+90832 16-37, 90834 38-52, 90837 53+, the add-ons with a same-day E/M on the same ranges,
+under 16 not reportable. Two extractors read the notes:
 
 - ``psychotherapy_session_time``: the session's minutes, from an explicit total ("58 min
   face-to-face", "55 minutes of psychotherapy") or from start and stop times ("2:05-3:02 PM",
@@ -65,7 +65,8 @@ BANDS: tuple[TimeBand, ...] = (
     TimeBand("90834", "90836", 38, 52),
     TimeBand("90837", "90838", 53, None),
 )
-"""REFERENCE.md §2c (empr.com 2013 CPT changes; med.uth.edu "Calculating Time")."""
+"""docs/domain.md#psychotherapy-time (empr.com 2013 CPT changes; med.uth.edu
+"Calculating Time")."""
 
 MIN_REPORTABLE = BANDS[0].low
 """Under 16 minutes no psychotherapy code is reportable."""
