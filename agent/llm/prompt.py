@@ -8,7 +8,8 @@ back, exactly as written, after the reply has been checked.
 
 Clinical text is untrusted. It sits between tags carrying a random nonce the text cannot
 guess, so a note cannot close the data block and speak as the instructions; sentences
-that read like instructions to a model are removed from what is sent.
+that address a reader, a model or a system (agent/notes/directives.py) are removed from
+what is sent.
 """
 
 from __future__ import annotations
@@ -26,30 +27,12 @@ from agent.letters.render import LetterInput
 from agent.llm.client import Message
 from agent.llm.phi import Pseudonyms
 from agent.notes.directives import addresses_reader
-from agent.notes.normalize import fold
 
 EXCERPT_CHARS = 360
 """Text kept on each side of a quote in the excerpts offered for proposals."""
 
 MAX_LETTERS_IN_PROMPT = 3
 """Letters (claims) sharing one request; a larger work queue is drafted in chunks."""
-
-INSTRUCTION_LIKE = re.compile(
-    r"\b(?:ignore|disregard|forget|override|pay no attention to)\b[^.\n]{0,40}\b(?:"
-    r"instructions?|prompts?|rules|above|previous|prior|earlier|system|guidance)\b"
-    r"|\bsystem prompt\b|\bnew instructions?\b|\bjailbreak\b|\bas an ai\b"
-    r"|\byou are (?:now )?(?:an? |the )?(?:ai|assistant|language model|model|chatgpt|llm)\b"
-    r"|\b(?:to|for|attention) (?:the |any |an )?(?:ai|assistant|language model|llm|bot|"
-    r"chatbot|model|gpt)\b"
-    r"|\b(?:appeal|letter) (?:writer|generator|bot|drafter|drafting)s?\b"
-    r"|\b(?:state|say|write|claim|add|insert|mention|include) (?:in the (?:letter|appeal) )?"
-    r"(?:that )?(?:the )?(?:patient|pt) (?:had|has|is|was|underwent)\b"
-    r"|\b(?:include|mention|add|insert|put|write) (?:it|this|that) (?:in|into) (?:the |your )?"
-    r"(?:letter|appeal|response|answer|reply)\b"
-    r"|\btell the (?:payer|insurer|reviewer|insurance)\b",
-    re.IGNORECASE)
-"""Text in a note that speaks to a model or a letter writer. Such sentences never reach
-the model; a narrative that uses words only they brought is rejected (guardrails)."""
 
 MODEL_DIRECTED = re.compile(
     r"\b(?:ignore|disregard|forget)\b[^.\n]{0,30}\b(?:instructions?|prompts?|system "
@@ -72,9 +55,8 @@ IDENTIFIERS_REMOVED = "[line with identifiers removed]"
 
 def instruction_spans(text: str) -> list[tuple[int, int]]:
     """Offsets of the sentences of ``text`` that address a reader, a model or a system
-    (agent/notes/directives.py, on the folded text) or read like instructions to one."""
-    return [(s.start, s.end) for s in sentences(text)
-            if addresses_reader(s.text) or INSTRUCTION_LIKE.search(fold(s.text))]
+    (agent/notes/directives.py, on the folded text)."""
+    return [(s.start, s.end) for s in sentences(text) if addresses_reader(s.text)]
 
 
 @dataclass(slots=True)

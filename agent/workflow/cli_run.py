@@ -61,7 +61,7 @@ def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approv
                     progress.advance(task)
 
             def on_repair(line: str) -> None:
-                console.print(Text(f"repaired: {line}"), style="yellow", soft_wrap=True)
+                console.print(Text(line), style="yellow", soft_wrap=True)  # "repaired: ..."
 
             manifest = run_batch(workflow, inputs, auto_approve, on_progress, on_repair)
     except (LeaseHeldError, LeaseLostError) as exc:
