@@ -32,10 +32,10 @@ from typing import Any
 import synth_workflow
 from report import replace_section
 
+from agent.application.workflow import open_workflow, run_batch
 from agent.config import AppConfig
 from agent.llm.fake_server import FakeOpenAIServer, FakeReply, grounded_reply
 from agent.llm.settings import LLMSettings
-from agent.workflow.run import open_workflow, run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = synth_workflow.DATA_DIR

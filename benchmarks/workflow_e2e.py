@@ -112,8 +112,8 @@ class Marks:
 def run_direct(workflow: Any, inputs: Sequence[str], auto_approve: bool,
                mark: Callable[[str], None]) -> Any:
     """(d): the batch graph's steps in order, without LangGraph; writes the manifest."""
+    from agent.application.workflow import run_id_for, write_manifest
     from agent.workflow import steps
-    from agent.workflow.run import run_id_for, write_manifest
 
     ctx = workflow.ctx
     result = steps.ingest_step(ctx, inputs)
@@ -171,8 +171,8 @@ class ThreadProfiles:
 def measure(mode: Mode, batch_root: Path, work: Path, profile_out: Path | None
             ) -> dict[str, Any]:
     """One run of ``mode`` over the batch in a fresh ``work`` directory."""
+    from agent.application.workflow import open_workflow, run_batch
     from agent.config import AppConfig
-    from agent.workflow.run import open_workflow, run_batch
 
     batch = synth_workflow.load_batch(batch_root)
     shutil.rmtree(work, ignore_errors=True)

@@ -17,8 +17,8 @@ from typing import Literal
 from rich.console import Console
 from rich.text import Text
 
+from agent.cli.common import console
 from agent.config import AppConfig
-from agent.console import console
 from agent.llm.settings import LLMSettings
 from evals.evaluators import evaluate
 from evals.loader import CaseFileError, load_selection

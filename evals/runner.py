@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.application.workflow import open_workflow, run_batch
 from agent.codes import CodeTable
 from agent.config import AppConfig
 from agent.denials.model import Denial
@@ -23,7 +24,6 @@ from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest, MDenial
 from agent.ncci import PtpTable
 from agent.playbooks.registry import PlaybookSet
-from agent.workflow.run import open_workflow, run_batch
 from evals.chart import CaseChart
 from evals.checks import Check
 from evals.loader import LoadedCase

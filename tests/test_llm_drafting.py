@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
+from agent.application.workflow import open_workflow, run_batch
 from agent.config import AppConfig
 from agent.ehr.model import ChartRequest
 from agent.ehr.registry import open_adapter
 from agent.llm.fake_server import FakeOpenAIServer, FakeReply, evidence_in, grounded_reply
 from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest
-from agent.workflow.run import open_workflow, run_batch
 from tests.conftest import FIXTURES
 from tests.llm_replies import excerpts_in, good, prompt_text
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from agent.application.workflow import open_workflow, run_batch
 from agent.config import AppConfig
 from agent.ehr.fhir_dir import FhirDirAdapter
 from agent.ehr.model import ChartRequest
@@ -31,7 +32,6 @@ from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest
 from agent.playbooks.registry import load_playbook
 from agent.store.records import LetterRecord
-from agent.workflow.run import open_workflow, run_batch
 from tests.conftest import ROOT
 from tests.llm_replies import good
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from agent.application.workflow import open_workflow, run_batch
 from agent.codes import CodeTable
 from agent.config import AppConfig, LetterSettings
 from agent.denials.model import (
@@ -43,7 +44,6 @@ from agent.playbooks.specialties.administrative import (
     timely_filing_rejected,
     timely_filing_undated,
 )
-from agent.workflow.run import open_workflow, run_batch
 from tests import charts
 from tests.conftest import FIXTURES, ROOT
 from tests.denials import line_denial

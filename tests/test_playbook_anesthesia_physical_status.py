@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from agent.application.workflow import Workflow, open_workflow, run_batch
 from agent.codes import CodeTable
 from agent.config import AppConfig, LetterSettings
 from agent.denials.model import (
@@ -44,7 +45,6 @@ from agent.playbooks.specialties.anesthesia import (
     read_findings,
     systemic_disease,
 )
-from agent.workflow.run import Workflow, open_workflow, run_batch
 from tests.conftest import FIXTURES, ROOT
 from tests.denials import line_denial
 

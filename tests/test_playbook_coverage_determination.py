@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from agent.application.workflow import open_workflow, run_batch
 from agent.config import AppConfig
 from agent.denials.model import (
     Denial,
@@ -19,7 +20,6 @@ from agent.denials.model import (
 from agent.evidence.extractors import default_extractors
 from agent.playbooks.checks import default_checks
 from agent.playbooks.registry import PlaybookSet
-from agent.workflow.run import open_workflow, run_batch
 from tests import charts
 from tests.conftest import ROOT
 from tests.denials import line_denial

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from agent.application.workflow import Workflow, open_workflow, run_batch
 from agent.codes import CodeTable
 from agent.config import AppConfig, LetterSettings
 from agent.denials.model import (
@@ -49,7 +50,6 @@ from agent.playbooks.specialties.distinct_procedure import (
     sites_at,
 )
 from agent.store.records import DenialRecord
-from agent.workflow.run import Workflow, open_workflow, run_batch
 from tests.conftest import FIXTURES, ROOT
 from tests.denials import line_denial
 

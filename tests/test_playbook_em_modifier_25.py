@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import pytest
 
+from agent.application.workflow import Workflow, open_workflow, run_batch
 from agent.codes import CodeTable
 from agent.config import AppConfig, LetterSettings
 from agent.denials.model import (
@@ -36,7 +37,6 @@ from agent.manifest import Manifest, MDenial
 from agent.playbooks.checks import CheckContext
 from agent.playbooks.registry import PlaybookSet
 from agent.playbooks.specialties import em_modifier_25 as em25
-from agent.workflow.run import Workflow, open_workflow, run_batch
 from tests.conftest import FIXTURES, ROOT
 from tests.denials import line_denial
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import pytest
 
+from agent.application.workflow import Workflow, open_workflow, run_batch
 from agent.codes import CodeTable
 from agent.config import AppConfig, LetterSettings
 from agent.denials.model import (
@@ -40,7 +41,6 @@ from agent.playbooks.specialties.psychotherapy import (
     span_minutes,
     under_reportable_minutes,
 )
-from agent.workflow.run import Workflow, open_workflow, run_batch
 from tests.conftest import FIXTURES, ROOT
 from tests.denials import line_denial
 

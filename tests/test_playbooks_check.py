@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from agent.application.workflow import open_workflow
 from agent.cli import app
 from agent.config import AppConfig
 from agent.playbooks import registry
@@ -25,7 +26,6 @@ from agent.playbooks.registry import (
     validate_references,
 )
 from agent.resources import resource_dir
-from agent.workflow.run import open_workflow
 from tests.conftest import FIXTURES, ROOT
 
 SHIPPED = ROOT / "specialty_playbooks"
@@ -199,7 +199,7 @@ def test_appeals_run_exits_2_with_one_line_instead_of_needs_review(
     # Without the start-up check (the issue): the typo sends the denials the playbook
     # takes to needs_review, one by one, and the run "succeeds".
     with monkeypatch.context() as unchecked:
-        unchecked.setattr("agent.workflow.run.validate_references", lambda *args: None)
+        unchecked.setattr("agent.application.workflow.validate_references", lambda *args: None)
         status, _, out = run("unchecked")
     denials = json.loads((out / "manifest.json").read_text())["denials"]
     taken = [d for d in denials if d["playbook"] == "medical_necessity"]

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from agent.application.reviews import ReviewService
+from agent.application.workflow import Workflow, rebuild_manifest, run_batch
 from agent.manifest import Manifest
 from agent.review.actions import (
     FileChangedOutside,
@@ -21,9 +23,7 @@ from agent.review.actions import (
     content_hash,
 )
 from agent.review.identity import IdentityError, configured_user
-from agent.review.service import ReviewService
 from agent.store.sqlite import SqliteStore
-from agent.workflow.run import Workflow, rebuild_manifest, run_batch
 from tests.test_workflow import INPUTS, _open, knee_chart
 
 

@@ -15,12 +15,12 @@ from typing import Any
 import jsonschema
 import pytest
 
+from agent.application.reviews import ReviewService
+from agent.application.workflow import Workflow, open_workflow, run_batch
 from agent.config import AppConfig
 from agent.review.actions import ReviewError
-from agent.review.service import ReviewService
 from agent.store.sqlite import SqliteStore
 from agent.workflow import steps
-from agent.workflow.run import Workflow, open_workflow, run_batch
 from tests.charts import encounter, note, patient, write_chart
 from tests.conftest import FIXTURES, ROOT
 

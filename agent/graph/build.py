@@ -72,8 +72,10 @@ def build_review_graph(ctx: WorkflowContext, checkpointer: BaseCheckpointSaver[A
 
 
 def _after_review(state: ReviewState) -> Literal["export", "review", "__end__"]:
-    """Where a review thread goes after a decision: export an approval, end on a
-    rejection, wait again otherwise."""
+    """Where a review thread goes after a decision.
+
+    Export an approval, end on a rejection, wait again otherwise.
+    """
     status = state.get("status")
     if status == "approved":
         return "export"

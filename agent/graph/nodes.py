@@ -23,6 +23,7 @@ Node = Callable[..., dict[str, Any]]
 
 
 def ingest_node(ctx: WorkflowContext) -> Node:
+    """Read the inputs into stored denials; the node returns their ids, errors, warnings."""
     def ingest(state: BatchState) -> dict[str, Any]:
         result = steps.ingest_step(ctx, state["inputs"])
         return {"denial_ids": result.denial_ids, "errors": result.errors,
@@ -31,6 +32,7 @@ def ingest_node(ctx: WorkflowContext) -> Node:
 
 
 def triage_node(ctx: WorkflowContext) -> Node:
+    """Triage each denial by the rules that come before any model."""
     def triage(state: BatchState) -> dict[str, Any]:
         steps.triage_step(ctx, state["denial_ids"])
         return {}
@@ -38,6 +40,7 @@ def triage_node(ctx: WorkflowContext) -> Node:
 
 
 def playbook_node(ctx: WorkflowContext) -> Node:
+    """Pick each denial's playbook from its claim data."""
     def pick_playbook(state: BatchState) -> dict[str, Any]:
         steps.playbook_step(ctx, state["denial_ids"])
         return {}
@@ -45,12 +48,14 @@ def playbook_node(ctx: WorkflowContext) -> Node:
 
 
 def group_node(ctx: WorkflowContext) -> Node:
+    """Put the denials into work queues (payer, reason, procedure, playbook)."""
     def group(state: BatchState) -> dict[str, Any]:
         return {"group_ids": steps.group_step(ctx, state["denial_ids"])}
     return group
 
 
 def work_group_node(ctx: WorkflowContext) -> Node:
+    """Work one queue: gather charts, decide, draft its letters (one branch per queue)."""
     def work_group(task: GroupTask) -> dict[str, Any]:
         letters = steps.work_group_step(ctx, task["group_id"], task["auto_approve"])
         return {"letter_ids": letters}
@@ -59,6 +64,7 @@ def work_group_node(ctx: WorkflowContext) -> Node:
 
 def open_reviews_node(ctx: WorkflowContext,
                       review_graph: CompiledStateGraph[Any, Any, Any, Any]) -> Node:
+    """Open a review thread, stopped at its interrupt, for each pending letter."""
     def open_reviews(state: BatchState) -> dict[str, Any]:
         # Each pending letter gets its review thread, which stops at its interrupt.
         if review_graph.checkpointer is None:
@@ -75,6 +81,7 @@ def open_reviews_node(ctx: WorkflowContext,
 
 
 def review_node(ctx: WorkflowContext) -> Node:
+    """Stop at the review interrupt until an auditor decides; route on the stored status."""
     def review(state: ReviewState) -> dict[str, Any]:
         letter = ctx.review.letter(state["letter_id"])
         if letter.status != "pending_review":
@@ -93,6 +100,7 @@ def review_node(ctx: WorkflowContext) -> Node:
 
 
 def export_node(ctx: WorkflowContext) -> Node:
+    """Write an approved letter's DOCX."""
     def export(state: ReviewState) -> dict[str, Any]:
         ctx.review.export(state["letter_id"])
         return {}

@@ -1,5 +1,8 @@
-"""Graph state. Kept JSON-shaped (ids and strings): the records themselves live in the
-store, so a checkpoint stays small whatever the batch size."""
+"""Graph state, kept JSON-shaped (ids and strings).
+
+The records themselves live in the store, so a checkpoint stays small whatever the batch
+size.
+"""
 
 from __future__ import annotations
 

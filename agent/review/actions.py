@@ -87,8 +87,10 @@ class ReviewActions:
                 "(the audit trail records the edit), then approve")
 
     def settle(self, letter: LetterRecord) -> bool:
-        """Put a stored edit's staged text in place when a crash (or a reviewer still
-        finishing) left it beside the letter; True when it did."""
+        """Put a stored edit's staged text in place; True when it did.
+
+        A crash (or a reviewer still finishing) can leave the staged text beside the letter.
+        """
         path = self.out_dir / letter.markdown
         staged = sorted(path.parent.glob(_staged_glob(path, letter.content_hash)))
         if not staged:
@@ -111,13 +113,17 @@ class ReviewActions:
         return False
 
     def save_draft(self, letter: LetterRecord) -> None:
-        """Store a new draft with its "drafted" audit row (who drafted it, and its hash),
-        in one transaction."""
+        """Store a new draft with its "drafted" audit row, in one transaction.
+
+        The row says who drafted it, and its hash.
+        """
         self.store.save_letter_and_audit(letter, self._draft_entry(letter))
 
     def record_draft(self, letter: LetterRecord) -> None:
-        """Audit a stored draft that has no "drafted" row (a crash of an older release
-        between the two writes)."""
+        """Audit a stored draft that has no "drafted" row.
+
+        That happened when an older release crashed between the two writes.
+        """
         self.store.append_audit(self._draft_entry(letter))
 
     def _draft_entry(self, letter: LetterRecord) -> AuditEntry:
@@ -126,14 +132,18 @@ class ReviewActions:
 
     def auto_approve(self, letter_id: str) -> LetterRecord:
         """``--auto-approve``: approve the draft as the built-in system user and export it.
-        The only path that acts as that user (the review service refuses it)."""
+
+        The only path that acts as that user (the review service refuses it).
+        """
         self.apply(ReviewDecision(letter_id=letter_id, action="approve", actor=SYSTEM_USER))
         return self.export(letter_id)
 
     def apply(self, decision: ReviewDecision) -> LetterRecord:
-        """Approve, edit or reject a pending letter, compare-and-set on its status and on
-        the hash the reviewer saw. Approval does not write the DOCX: :meth:`export` does
-        (the graph's export step)."""
+        """Approve, edit or reject a pending letter.
+
+        Compare-and-set on its status and on the hash the reviewer saw. Approval does not
+        write the DOCX: :meth:`export` does (the graph's export step).
+        """
         letter = self.letter(decision.letter_id)
         if self.store.get_user(decision.actor) is None:
             raise ReviewError(f"no user {decision.actor!r} in the store")
@@ -182,8 +192,10 @@ class ReviewActions:
             raise changed_by_someone_else(letter.letter_id, status_word(now) if now else "gone")
 
     def export(self, letter_id: str) -> LetterRecord:
-        """Write the DOCX of an approved letter beside its Markdown (again, when it is
-        missing: safe to repeat)."""
+        """Write the DOCX of an approved letter beside its Markdown.
+
+        Safe to repeat: it is written again when it is missing.
+        """
         letter = self.letter(letter_id)
         if letter.status != "approved":
             raise ReviewError(f"letter {letter_id} is not approved")

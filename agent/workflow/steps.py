@@ -228,8 +228,10 @@ def _letter_failed(ctx: WorkflowContext, members: list[DenialRecord], exc: Excep
 def _arguments(ctx: WorkflowContext,
                pending: list[tuple[LetterInput, list[DenialRecord], ChartBundle]]
                ) -> list[DraftOutcome]:
-    """The model's argument for the queue's letters (one request shared by all), or the
-    template's when no model is configured or it fails."""
+    """The model's argument for the queue's letters (one request shared by all).
+
+    The template's argument when no model is configured or it fails.
+    """
     if ctx.drafter is None or not pending:
         return [DraftOutcome("template") for _ in pending]
     try:

@@ -17,6 +17,7 @@ from typing import Any
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from agent.application.workflow import Workflow, rebuild_manifest
 from agent.graph.nodes import review_config
 from agent.manifest import refresh_letter
 from agent.review.actions import (
@@ -49,8 +50,11 @@ class LetterView:
 
 @dataclass(frozen=True, slots=True)
 class Decided:
-    """A letter after a review action, and what a crash had left undone that this call
-    finished (e.g. "wrote the missing DOCX")."""
+    """A letter after a review action, with what this call finished for a crash.
+
+    ``repaired`` lists what a crash had left undone that this call did (e.g. "wrote the
+    missing DOCX").
+    """
 
     letter: LetterRecord
     repaired: list[str] = field(default_factory=list)
@@ -66,6 +70,19 @@ class ReviewService:
         self.graph = graph
         self.refresh_manifest = refresh_manifest or self._refresh_written_manifest
 
+    @classmethod
+    def over(cls, workflow: Workflow) -> ReviewService:
+        """The service over an open workflow, keeping its manifest.json in step.
+
+        Each decision updates the letter's entry in the output folder's manifest.json; a
+        manifest that is missing is first rebuilt from the store (the last run's batch
+        thread).
+        """
+        manifest = workflow.ctx.review.out_dir / "manifest.json"
+        return cls(workflow.ctx.review, workflow.review,
+                   lambda letter: refresh_letter(manifest, letter,
+                                                 lambda: rebuild_manifest(workflow)))
+
     def list(self, status: LetterStatus | None = "pending_review") -> list[LetterRecord]:
         """Letters, pending ones by default."""
         return self.actions.store.list_letters(status)
@@ -77,9 +94,11 @@ class ReviewService:
                           self.actions.store.audit_trail(letter_id))
 
     def approve(self, letter_id: str, actor: str, if_hash: str | None = None) -> Decided:
-        """Approve the text the reviewer saw (``if_hash``; by default the file on disk,
-        which must be the stored text); the DOCX is written. An approved letter whose DOCX
-        a crash left unwritten gets it now."""
+        """Approve the text the reviewer saw; the DOCX is written.
+
+        ``if_hash`` is the hash of the text seen; by default the file on disk, which must be
+        the stored text. An approved letter whose DOCX a crash left unwritten gets it now.
+        """
         user = reviewer(self.actions.store, actor).name
         letter = self.actions.letter(letter_id)
         if letter.status == "approved" and self.actions.docx_missing(letter) and \
@@ -90,9 +109,12 @@ class ReviewService:
 
     def edit(self, letter_id: str, actor: str, markdown: str,
              if_hash: str | None = None) -> Decided:
-        """Replace the letter's text; it stays pending until approved. ``if_hash`` is the
-        stored hash the reviewer started from (default: the stored one now). A file changed
-        outside the tool is taken in this way, and the audit row says so."""
+        """Replace the letter's text; it stays pending until approved.
+
+        ``if_hash`` is the stored hash the reviewer started from (default: the stored one
+        now). A file changed outside the tool is taken in this way, and the audit row says
+        so.
+        """
         user = reviewer(self.actions.store, actor).name
         letter = self.actions.letter(letter_id)
         outside = self.actions.disk_hash(letter) != letter.content_hash

@@ -15,14 +15,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from agent.application.reviews import ReviewService
+from agent.application.workflow import open_workflow
+from agent.cli.common import console
 from agent.config import AppConfig
-from agent.console import console
-from agent.manifest import refresh_letter
 from agent.playbooks.registry import PlaybookError
 from agent.review.actions import ReviewError, content_hash
 from agent.review.identity import IdentityError, configured_user, reviewer
-from agent.review.service import ReviewService
-from agent.workflow.run import open_workflow, rebuild_manifest
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Review drafted letters: list, show, approve, edit, reject.")
@@ -45,8 +44,11 @@ class _Session:
 @contextmanager
 def _service(db: Path, out: Path, config_path: Path | None = None,
              acting: bool = False) -> Iterator[_Session]:
-    """The review service on ``db``; with ``acting``, also the configured user, checked
-    against the store (exit 2 when there is none)."""
+    """The review service on ``db``.
+
+    With ``acting``, also the configured user, checked against the store (exit 2 when
+    there is none).
+    """
     if not db.is_file():
         typer.echo(f"appeals review: no database at {db} (run `appeals run` first)", err=True)
         raise typer.Exit(2)
@@ -64,11 +66,7 @@ def _service(db: Path, out: Path, config_path: Path | None = None,
             except IdentityError as exc:
                 typer.echo(f"appeals review: {exc}", err=True)
                 raise typer.Exit(2) from None
-        manifest = out / "manifest.json"
-        service = ReviewService(workflow.ctx.review, workflow.review,
-                                lambda letter: refresh_letter(
-                                    manifest, letter, lambda: rebuild_manifest(workflow)))
-        yield _Session(service, user)
+        yield _Session(ReviewService.over(workflow), user)
 
 
 def _fail(exc: Exception) -> typer.Exit:

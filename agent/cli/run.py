@@ -1,9 +1,9 @@
-"""``appeals run``: progress while the batch runs, and the summary an auditor reads."""
+"""``appeals run``: run the batch, with progress while it runs and the summary an auditor reads."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -12,19 +12,58 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from agent.application.workflow import open_workflow, run_batch
+from agent.cli.common import console
 from agent.config import AppConfig
 from agent.ehr.protocols import EHRSourceError
 from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest
 from agent.playbooks.registry import PlaybookError
 from agent.store.lease import LeaseHeldError, LeaseLostError, LeasePolicy, writer_lease
-from agent.workflow.run import open_workflow, run_batch
+
+
+def run_command(
+    inputs: Annotated[list[Path], typer.Argument(help="835 files and/or CSV/JSON denial "
+                                                 "queues.", show_default=False)],
+    ehr: Annotated[str, typer.Option("--ehr", help="EHR source, e.g. fhir-dir:PATH.",
+                                     show_default=False)],
+    out: Annotated[Path, typer.Option(help="Letters and manifest.json go here.")] =
+    Path("appeals-out"),
+    db: Annotated[Path, typer.Option(help="SQLite file for checkpoints and the audit "
+                                     "trail.")] = Path("appeals.db"),
+    llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Draft each argument with a "
+                                      "model (OPENAI_API_KEY / OPENAI_BASE_URL or [llm] in "
+                                      "--config); checked, with the template as fallback.")
+                   ] = False,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="With --llm: stop "
+                                                   "calling the model once the run's "
+                                                   "estimated spend reaches this many USD "
+                                                   "(needs the model's prices in the "
+                                                   "configuration).", show_default=False)
+                        ] = None,
+    auto_approve: Annotated[bool, typer.Option(help="Approve every draft as it is made. "
+                                               "For tests and benchmarks only.")] = False,
+    config: Annotated[Path | None, typer.Option(help="TOML configuration file.")] = None,
+    wait: Annotated[float, typer.Option(help="When another run holds the database, wait up "
+                                        "to this many seconds for it (default: exit 1).")
+                    ] = 0.0,
+) -> None:
+    """Triage every denial, gather the chart, and draft the letters an auditor reviews.
+
+    Exits 0 when the batch completes, whatever was decided; non-zero on a usage error or
+    when no input could be read.
+    """
+    settings = llm_settings(llm, max_cost, config)
+    raise typer.Exit(run_and_report([str(p) for p in inputs], ehr, out, db, auto_approve,
+                                    config, console(), settings, wait))
 
 
 def llm_settings(enabled: bool, max_cost: float | None, config_path: Path | None
                  ) -> LLMSettings | None:
-    """The model settings for ``appeals run``: None unless ``--llm``. Without a key or a
-    base URL the run is template-only, and says so on stderr."""
+    """The model settings for ``appeals run``: None unless ``--llm``.
+
+    Without a key or a base URL the run is template-only, and says so on stderr.
+    """
     if not enabled:
         return None
     try:
@@ -46,7 +85,8 @@ def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approv
     """Run the batch with a progress bar; print the summary; return the exit status.
 
     The run holds the store's writer lease throughout (waiting up to ``wait`` seconds for
-    it): another writer on the same database makes it exit 1, naming that writer."""
+    it): another writer on the same database makes it exit 1, naming that writer.
+    """
     try:
         config = AppConfig.load(config_path)
         with open_workflow(db, out, ehr, config, llm=llm) as workflow, \

@@ -1,5 +1,9 @@
-"""Running a batch: build the context and graphs, run or resume the batch thread, write
-the manifest. ``appeals run`` and the benchmarks call :func:`run_batch`."""
+"""The composition root: build the context and graphs, run or resume a batch.
+
+:func:`open_workflow` builds everything a run or a review needs; :func:`run_batch` runs or
+resumes the batch thread and writes the manifest. ``appeals run``, the evals and the
+benchmarks call them.
+"""
 
 from __future__ import annotations
 
@@ -121,7 +125,8 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
     """Run (or resume, after a crash) the batch over ``inputs``; write manifest.json.
 
     What a crash left half-done is finished and reported, one line each, to ``on_repair``
-    (default: a warning in the log, which reaches stderr)."""
+    (default: a warning in the log, which reaches stderr).
+    """
     run_id = run_id_for(inputs)
     # Template-only, one work queue at a time: the steps are pure Python (threads only wait
     # on the GIL) and concurrent DOCX exports held several documents' memory at once. With
@@ -181,9 +186,12 @@ def write_manifest(ctx: WorkflowContext, run_id: str, inputs: list[str],
 
 def repair_run(workflow: Workflow, denial_ids: Sequence[str], auto_approve: bool
                ) -> list[str]:
-    """Finish what a crash left half-done for the run's letters: a missing "drafted" audit
-    row, an auto-approval or DOCX not written, a review thread never opened. Returns one
-    line per kind of repair (empty when there was nothing to do)."""
+    """Finish what a crash left half-done for the run's letters.
+
+    That is a missing "drafted" audit row, an auto-approval or DOCX not written, a review
+    thread never opened. Returns one line per kind of repair (empty when there was nothing
+    to do).
+    """
     ctx = workflow.ctx
     letter_ids = sorted({r.letter_id for r in ctx.records(denial_ids) if r.letter_id})
     done: dict[str, int] = {}
@@ -213,8 +221,11 @@ def repair_run(workflow: Workflow, denial_ids: Sequence[str], auto_approve: bool
 
 
 def rebuild_manifest(workflow: Workflow) -> Manifest | None:
-    """Write manifest.json again from the store, for the run that last finished on this
-    database (its batch thread); None when there is none to rebuild from."""
+    """Write manifest.json again from the store, for the run that last finished here.
+
+    The run is found by its batch thread on this database; None when there is none to
+    rebuild from.
+    """
     saver = workflow.batch.checkpointer
     if not isinstance(saver, SqliteSaver):
         return None
