@@ -37,7 +37,9 @@ class GroupTask(TypedDict):
     """The payload of one group branch (LangGraph ``Send``)."""
 
     group_id: str
+    """The work queue this branch works (a ``GroupRecord`` in the store)."""
     auto_approve: bool
+    """As in :class:`BatchState`: approve each draft as it is made."""
 
 
 class ReviewState(TypedDict, total=False):
