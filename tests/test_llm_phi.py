@@ -27,10 +27,11 @@ from agent.ehr.model import ChartRequest
 from agent.ingest import ingest
 from agent.letters.render import LetterInput
 from agent.llm.fake_server import FakeOpenAIServer, FakeReply, evidence_in
-from agent.llm.phi import FALLBACK_CODES, Pseudonyms, problem_code, safe_fallback
+from agent.llm.phi import Pseudonyms, problem_code
 from agent.llm.settings import LLMSettings
 from agent.manifest import Manifest
 from agent.playbooks.registry import load_playbook
+from agent.store.fallback import FALLBACK_CODES, safe_fallback
 from agent.store.records import LetterRecord
 from tests.conftest import ROOT
 from tests.llm_replies import good

@@ -1,11 +1,13 @@
-"""Files a later step depends on are written whole or not at all: a temporary file in the
-same folder, flushed to disk (fsync), then renamed over the target (``os.replace`` is
-atomic on POSIX and Windows). A crash leaves the old file or the new one, never half of
-either.
+"""Write files a later step depends on whole or not at all.
+
+Each file goes to a temporary file in the same folder, is flushed to disk (fsync), then
+renamed over the target (``os.replace`` is atomic on POSIX and Windows). A crash leaves the
+old file or the new one, never half of either.
 
 The folder is not fsynced after the rename (about 0.15 ms a file, 1 s a 10,000-denial
 run): like the store (SQLite WAL, ``synchronous=NORMAL``), this survives a killed process
-whole, and a power loss may roll back the latest writes, never leave half of one."""
+whole, and a power loss may roll back the latest writes, never leave half of one.
+"""
 
 from __future__ import annotations
 

@@ -267,8 +267,10 @@ def _outcomes(sentence: str) -> list[Outcome]:
 
 
 def _values(sentence: str) -> list[Value]:
-    """Numbers with their kind: ASA classes, minutes, and every other number, date or
-    code (reason codes as ``code:CARCn``, never as the bare number)."""
+    """Numbers with their kind: ASA classes, minutes, and every other number, date or code.
+
+    Reason codes come out as ``code:CARCn``, never as the bare number.
+    """
     text = _reason_codes(numerals(sentence))
     attributed = vocabulary().attribution
     out: list[Value] = []
@@ -414,9 +416,12 @@ def claim_problems(where: str, text: str, facts: list[str], sources: ClaimSource
 
 
 def _disguised(text: str) -> str | None:
-    """Characters a careful writer never types: invisible ones, full-width or
-    mathematical letters and digits, Cyrillic letters, a Greek letter inside a Latin word,
-    a superscript digit that is not an exponent ("m²")."""
+    """Name the first character a careful writer never types, or None when there is none.
+
+    Such characters are invisible ones, full-width or mathematical letters and digits,
+    Cyrillic letters, a Greek letter inside a Latin word, and a superscript digit that is not
+    an exponent ("m²").
+    """
     for index, char in enumerate(text):
         if char.isascii():
             continue

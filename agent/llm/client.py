@@ -1,5 +1,6 @@
-"""The chat client: the ``openai`` SDK against any OpenAI-compatible endpoint, with retries
-owned by tenacity (the SDK's own set to 0).
+"""The chat client: the ``openai`` SDK against any OpenAI-compatible endpoint.
+
+Retries are owned by tenacity (the SDK's own set to 0).
 
 Retried: 429 (honouring ``retry-after-ms`` / ``retry-after``), 5xx, timeouts and connection
 errors, with exponential backoff and jitter, within a per-request attempt limit and a
@@ -85,8 +86,10 @@ class RetryBudget:
 
 
 class OpenAIChatClient:
-    """:class:`ChatClient` on the ``openai`` SDK (OpenAI, Azure's v1 endpoint, vLLM,
-    Ollama, llama.cpp...)."""
+    """:class:`ChatClient` on the ``openai`` SDK.
+
+    Works with OpenAI, Azure's v1 endpoint, vLLM, Ollama, llama.cpp...
+    """
 
     def __init__(self, settings: LLMSettings, budget: RetryBudget | None = None) -> None:
         if not settings.configured:
@@ -103,6 +106,13 @@ class OpenAIChatClient:
                                              jitter=settings.backoff_seconds)
 
     def draft(self, messages: Sequence[Message]) -> ChatReply:
+        """Send the messages and return the schema-checked draft reply, retrying as allowed.
+
+        Raises:
+            LLMError: when the request still fails after the retries the attempt limit and
+                the run's retry budget allow, or fails in a way that is not retried (other
+                4xx, a truncated, filtered or off-schema reply).
+        """
         retrying = Retrying(
             retry=retry_if_exception_type(RETRYABLE), wait=self._wait_for,
             # Evaluated only when a retry is due; the budget is spent only when the attempt

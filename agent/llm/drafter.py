@@ -27,7 +27,7 @@ from agent.evidence.model import Evidence
 from agent.letters.render import NarrativeParagraph
 from agent.llm.client import ChatClient, ChatReply, LLMError
 from agent.llm.guardrails import CheckedDraft, check_reply
-from agent.llm.phi import error_code, problem_code
+from agent.llm.phi import problem_code
 from agent.llm.prompt import (
     MAX_LETTERS_IN_PROMPT,
     LetterMaterial,
@@ -36,6 +36,7 @@ from agent.llm.prompt import (
     repair_messages,
 )
 from agent.llm.settings import LLMSettings
+from agent.store.fallback import error_code
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class DraftOutcome:
     tokens_in: int = 0
     tokens_out: int = 0
     fallback: str | None = None
-    """Why the template argument was used, as a fixed code (agent.llm.phi.FALLBACK_CODES:
+    """Why the template argument was used, as a fixed code (agent.store.fallback.FALLBACK_CODES:
     'rejected: values', 'error: timeout', 'stopped: max_cost'...), never the reply's
     text."""
 
@@ -83,8 +84,10 @@ class _Ledger:
 
 
 class ArgumentDrafter:
-    """Drafts arguments through a :class:`~agent.llm.client.ChatClient`; thread-safe
-    (work queues are drafted concurrently)."""
+    """Drafts arguments through a :class:`~agent.llm.client.ChatClient`.
+
+    Thread-safe: work queues are drafted concurrently.
+    """
 
     def __init__(self, settings: LLMSettings, client: ChatClient, codes: CodeTable) -> None:
         if settings.max_cost is not None and settings.estimated_cost(0, 0) is None:
@@ -98,8 +101,11 @@ class ArgumentDrafter:
         self._ledger = _Ledger()
 
     def draft(self, materials: Sequence[LetterMaterial]) -> list[DraftOutcome]:
-        """One outcome per material, in order. Never raises for the model's sake: an
-        unexpected error counts as a failed request and the template argument is used."""
+        """Return one outcome per material, in order.
+
+        Never raises for the model's sake: an unexpected error counts as a failed request and
+        the template argument is used.
+        """
         outcomes: list[DraftOutcome] = []
         # A request shows the model every letter it drafts for: a large work queue is
         # drafted in chunks, each chunk sharing one argument checked against each letter.
@@ -114,8 +120,10 @@ class ArgumentDrafter:
         return outcomes
 
     def seed(self, tokens_in: int, tokens_out: int) -> None:
-        """Count tokens an earlier process spent on this run (a resumed run), so
-        ``max_cost`` holds for the run, not for each process."""
+        """Count tokens an earlier process spent on this run (a resumed run).
+
+        This way ``max_cost`` holds for the run, not for each process.
+        """
         with self._ledger.lock:
             self._add_tokens(tokens_in, tokens_out)
 
@@ -212,8 +220,10 @@ class ArgumentDrafter:
                        "stopped: max_cost")
 
     def _settle(self, success: bool, kind: str) -> None:
-        """Count a request that failed (after its retries), or reset on one answered; a
-        reply the checks reject is not the endpoint's failure and does not count."""
+        """Count a request that failed (after its retries), or reset on one answered.
+
+        A reply the checks reject is not the endpoint's failure and does not count.
+        """
         with self._ledger.lock:
             if success:
                 self._ledger.consecutive_failures = 0
@@ -226,8 +236,11 @@ class ArgumentDrafter:
                            "stopped: llm_unavailable")
 
     def _stop(self, reason: str, code: str) -> None:
-        """Called with the ledger lock held. ``reason`` (the run's note) names settings
-        and counts only; ``code`` is what each letter records."""
+        """Stop LLM drafting for the rest of the run; called with the ledger lock held.
+
+        ``reason`` (the run's note) names settings and counts only; ``code`` is what each
+        letter records.
+        """
         self._ledger.stopped = code
         self.status.switched_to_template = True
         self.status.note = reason
@@ -246,6 +259,8 @@ def _hidden(text: str, materials: Sequence[LetterMaterial]) -> str:
 
 
 def _share(tokens: int, index: int, letters: int) -> int:
-    """Letter ``index``'s share of a request's tokens; the first takes the remainder, so
-    the shares add up to the request."""
+    """Letter ``index``'s share of a request's tokens.
+
+    The first letter takes the remainder, so the shares add up to the request.
+    """
     return tokens // letters + (tokens % letters if index == 0 else 0)

@@ -45,9 +45,11 @@ def _spelled(match: re.Match[str]) -> str:
 
 
 def numerals(text: str) -> str:
-    """``text`` with numbers spelled out ("fifty-eight") and classes in Roman numerals
-    ("ASA IV") written in digits, and names that hold digits but state no value ("HbA1c",
-    "ICD-10") blanked: what a value check reads."""
+    """Normalise ``text`` into what a value check reads.
+
+    Numbers spelled out ("fifty-eight") and classes in Roman numerals ("ASA IV") are written
+    in digits, and names that hold digits but state no value ("HbA1c", "ICD-10") are blanked.
+    """
     rest = _NAMES_NOT_VALUES.sub(" ", text)
     rest = _ROMAN_CLASS.sub(lambda m: f"{m.group(1)}{m.group(2)}{_ROMAN[m.group(3).lower()]}",
                             rest)
@@ -55,8 +57,11 @@ def numerals(text: str) -> str:
 
 
 def fact_tokens(text: str) -> set[str]:
-    """Every date (``date:YYYY-MM-DD``, and ``md:MM-DD`` for each), number (``num:58``,
-    ``num:1200``) and code (``code:G0283``, ``code:E11.9``) in ``text``."""
+    """Every date, number and code in ``text``, as tokens.
+
+    Dates come out as ``date:YYYY-MM-DD`` (and ``md:MM-DD`` for each), numbers as
+    ``num:58`` or ``num:1200``, and codes as ``code:G0283`` or ``code:E11.9``.
+    """
     found: set[str] = set()
     rest = numerals(text)
     for match in DATE_RE.finditer(rest):

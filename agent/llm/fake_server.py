@@ -156,8 +156,11 @@ def evidence_in(request: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def grounded_reply(request: dict[str, Any]) -> dict[str, Any]:
-    """A reply that passes the guardrails: one paragraph per fact of the prompt, quoting
-    the first words of one of its evidence items verbatim (for tests and benchmarks)."""
+    """A reply that passes the guardrails (for tests and benchmarks).
+
+    It has one paragraph per fact of the prompt, quoting the first words of one of its
+    evidence items verbatim.
+    """
     items = evidence_in(request)
     paragraphs = []
     for fact in dict.fromkeys(f for _, f, _ in items):

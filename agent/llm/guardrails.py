@@ -123,8 +123,10 @@ def trusted_texts(material: LetterMaterial, codes: CodeTable,
 
 @cache
 def _template_text(name: str) -> str:
-    """The playbook's argument template without its Jinja tags: its words are the
-    canonical argument's own."""
+    """The playbook's argument template without its Jinja tags.
+
+    Its words are the canonical argument's own.
+    """
     raw = (resource_dir("templates") / name).read_text(encoding="utf-8")
     return re.sub(r"\{[{%#].*?[}%#]\}", " ", raw, flags=re.DOTALL)
 
@@ -181,8 +183,11 @@ def check_reply(reply: DraftReply, material: LetterMaterial, prompt: Prompt,
 
 def _paragraph_problems(where: str, text: str, facts: list[str], with_evidence: set[str],
                         sources: _Sources) -> list[str]:
-    """Quotes are checked as written (verbatim); every other check reads the folded
-    text, so no spelling (full-width digits, look-alike letters) slips past it."""
+    """List the problems of one drafted paragraph.
+
+    Quotes are checked as written (verbatim); every other check reads the folded text, so no
+    spelling (full-width digits, look-alike letters) slips past it.
+    """
     problems = []
     verbatim, text = text, fold(text)
     if _PLACEHOLDER.search(text):

@@ -136,8 +136,10 @@ def _name_parts(names: Iterable[str]) -> tuple[list[list[str]], set[str]]:
 
 
 def _spaced(word: str) -> str:
-    """A word's letters; from four letters on, one separator between letters is allowed
-    ("O t t o l i n e")."""
+    """A pattern for a word's letters.
+
+    From four letters on, one separator between letters is allowed ("O t t o l i n e").
+    """
     if len(word) < 4:
         return re.escape(word)
     return r"[\s.\-_*·]?".join(re.escape(c) for c in word)
@@ -284,8 +286,10 @@ def _literal_rules(kind: str, values: Iterable[str]) -> list[_Rule]:
 # --------------------------------------------------------------------------- hiding
 
 def _folded_view(text: str) -> tuple[str, list[int] | None]:
-    """``text`` folded character by character, and where each folded character came
-    from (None: the same offsets)."""
+    """``text`` folded character by character, and where each folded character came from.
+
+    The offsets are None when they are the same as the original's.
+    """
     if text.isascii():
         return text, None
     pieces: list[str] = []
@@ -298,9 +302,10 @@ def _folded_view(text: str) -> tuple[str, list[int] | None]:
 
 
 class Pseudonyms:
-    """A letter's identifiers (and anyone's SSN, phone, e-mail, birth date after a birth
-    word), hidden behind numbered placeholders; each placeholder stands for one exact
-    surface form and is restored as written.
+    """A letter's identifiers, hidden behind numbered placeholders.
+
+    Anyone's SSN, phone, e-mail and birth date after a birth word are hidden too. Each
+    placeholder stands for one exact surface form and is restored as written.
 
     ``values`` maps a kind to the values of that kind: ``NAME`` (names or name parts),
     ``ID`` (member ids, MRNs, claim numbers), ``DOB`` (birth dates, ISO or m/d/Y),
@@ -331,8 +336,10 @@ class Pseudonyms:
 
     @classmethod
     def for_letter(cls, letter: LetterInput) -> Pseudonyms:
-        """The identifiers of this letter's patient and claim (the claim's and the
-        chart's)."""
+        """The identifiers of this letter's patient and claim.
+
+        They are taken from both the claim and the chart.
+        """
         names: list[str] = []
         ids: list[str] = []
         births: list[dt.date] = []
@@ -414,17 +421,6 @@ class Pseudonyms:
 
 # --------------------------------------------------------------------------- stored text
 
-FALLBACK_CODES = frozenset({
-    "rejected: grounding", "rejected: values", "rejected: quotes", "rejected: negation",
-    "rejected: polarity", "rejected: facts", "rejected: injection", "rejected: stance",
-    "rejected: identifier", "rejected: shape", "rejected: checks",
-    "error: timeout", "error: connection", "error: rate_limited", "error: server_error",
-    "error: http_error", "error: client_error", "error: truncated", "error: content_filter",
-    "error: invalid_reply", "error: not_configured", "error: internal",
-    "stopped: max_cost", "stopped: llm_unavailable",
-})
-"""Everything ``llm_fallback`` may hold: a category and a code, never the model's text."""
-
 _PROBLEM_CODES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("identifier", re.compile(r"placeholder|identifier")),
     ("injection", re.compile(r"instruction")),
@@ -441,32 +437,13 @@ _QUOTED_PARTS = re.compile(r'"[^"]*"|“[^”]*”|\([^)]*\)|:[^;]*(?:;|$)')
 
 
 def problem_code(problem: str) -> str:
-    """The fixed code of a check's problem (``rejected: values``). Only what the check
-    says is read, not what it quotes or lists from the reply; the problem's text is never
-    kept."""
+    """The fixed code of a check's problem (``rejected: values``).
+
+    Only what the check says is read, not what it quotes or lists from the reply; the
+    problem's text is never kept.
+    """
     said = _QUOTED_PARTS.sub(" ", problem).lower()
     for code, pattern in _PROBLEM_CODES:
         if pattern.search(said):
             return f"rejected: {code}"
     return "rejected: checks"
-
-
-def error_code(kind: str) -> str:
-    """``error: <kind>`` for a failed request's kind, ``error: internal`` for anything
-    not in the list."""
-    code = f"error: {kind}"
-    return code if code in FALLBACK_CODES else "error: internal"
-
-
-def safe_fallback(value: str | None) -> str | None:
-    """``value`` if it is one of :data:`FALLBACK_CODES`, else only its category (or
-    ``error: internal``): a stored fallback never carries free text."""
-    if value is None or value in FALLBACK_CODES:
-        return value
-    category = value.split(":", 1)[0].strip().lower()
-    for code in sorted(FALLBACK_CODES):
-        if code.split(":", 1)[0] == category and code.endswith(("checks", "internal")):
-            return code
-    if category in ("max_cost", "llm_unavailable"):
-        return f"stopped: {category}"
-    return error_code(category)

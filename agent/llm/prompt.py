@@ -54,8 +54,10 @@ IDENTIFIERS_REMOVED = "[line with identifiers removed]"
 
 
 def instruction_spans(text: str) -> list[tuple[int, int]]:
-    """Offsets of the sentences of ``text`` that address a reader, a model or a system
-    (agent/notes/directives.py, on the folded text)."""
+    """Offsets of the sentences of ``text`` that address a reader, a model or a system.
+
+    Uses agent/notes/directives.py, on the folded text.
+    """
     return [(s.start, s.end) for s in sentences(text) if addresses_reader(s.text)]
 
 
@@ -135,8 +137,10 @@ Answer with JSON only, in the requested schema."""
 
 def build_prompt(materials: Sequence[LetterMaterial], codes: CodeTable,
                  propose_evidence: bool) -> Prompt:
-    """The messages for one argument, shared by ``materials`` (letters of one work queue
-    that use the same playbook)."""
+    """The messages for one argument, shared by ``materials``.
+
+    ``materials`` are letters of one work queue that use the same playbook.
+    """
     tag = "record-" + secrets.token_hex(6)
     if len(materials) > MAX_LETTERS_IN_PROMPT:
         raise ValueError(f"at most {MAX_LETTERS_IN_PROMPT} letters share a request")
@@ -223,8 +227,10 @@ def _safe(material: LetterMaterial, document_id: str, start: int | None, end: in
 
 def _excerpts(material: LetterMaterial, index: int, offset: int
               ) -> list[tuple[Excerpt, str]]:
-    """Whole lines around each quote of a fact that takes proposals (overlapping windows
-    merged), identifier lines out."""
+    """Whole lines around each quote of a fact that takes proposals.
+
+    Overlapping windows are merged and identifier lines are left out.
+    """
     documents = {d.document_id: d for d in material.chart.documents}
     # Only around quotes of facts that take proposals: a filing report or an auth log,
     # with other claims' rows, is never excerpted.

@@ -77,8 +77,12 @@ class LLMSettings(BaseSettings):
 
     @classmethod
     def load(cls, config_path: str | Path | None = None, **overrides: Any) -> LLMSettings:
-        """Environment, then the ``[llm]`` table of the TOML file, then ``overrides``
-        (command-line options). The file wins over the environment for what it sets."""
+        """Load the settings from the environment, the TOML file and ``overrides``.
+
+        Sources are read in order: the environment, then the ``[llm]`` table of the TOML
+        file, then ``overrides`` (command-line options). The file wins over the environment
+        for what it sets.
+        """
         values: dict[str, Any] = {}
         if config_path is not None:
             with open(config_path, "rb") as f:

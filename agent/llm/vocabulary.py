@@ -13,8 +13,11 @@ _SUFFIXES = ("ically", "ations", "ation", "ities", "ity", "ments", "ment", "ness
 
 
 def stem(word: str) -> str:
-    """A crude stem, enough to match 'documented' with 'documents' and 'injections' with
-    'injection' (never used to say what a word means)."""
+    """A crude stem, enough to match 'documented' with 'documents'.
+
+    It also matches 'injections' with 'injection'; it is never used to say what a word
+    means.
+    """
     word = word.lower().removesuffix("'s").strip("'")
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -39,8 +42,10 @@ def stems_of(texts: Iterable[str | None]) -> set[str]:
 
 @cache
 def ordinary_stems() -> frozenset[str]:
-    """Stems of agent/llm/data/ordinary_words.txt: function words and the ordinary language
-    of an appeal, which need no source."""
+    """Stems of agent/llm/data/ordinary_words.txt.
+
+    These are function words and the ordinary language of an appeal, which need no source.
+    """
     text = resources.files("agent").joinpath("llm", "data", "ordinary_words.txt").read_text(
         encoding="utf-8")
     lines = [line for line in text.splitlines() if not line.startswith("#")]

@@ -23,8 +23,10 @@ class _Strict(BaseModel):
 
 
 class Match(_Strict):
-    """Which denials the playbook takes. Fields are ANDed; values within a field ORed;
-    an empty field matches anything."""
+    """Which denials the playbook takes.
+
+    Fields are ANDed; values within a field ORed; an empty field matches anything.
+    """
 
     procedure_codes: tuple[str, ...] = Field((), description="Submitted codes or ranges "
                                              "such as '00100-01999'.")

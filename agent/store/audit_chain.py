@@ -1,7 +1,8 @@
-"""The audit trail's hash chain: each row's hash covers its content and the previous
-row's hash, so a row deleted, edited or inserted behind the tool shows.
+r"""The audit trail's hash chain: each row's hash covers its content and the previous row's.
 
-``hash(row n) = sha256(hash(row n-1) + "\\n" + canonical(n, entry))``, the first row
+A row deleted, edited or inserted behind the tool therefore shows.
+
+``hash(row n) = sha256(hash(row n-1) + "\n" + canonical(n, entry))``, the first row
 chaining from the empty string. The canonical content is the entry's JSON with sorted
 keys, so the same entry hashes the same in any store (SQLite text, PostgreSQL JSONB). The
 head (last sequence number and hash) is kept apart from the rows, so a deleted last row
@@ -56,6 +57,7 @@ class ChainReport:
 
     @property
     def holds(self) -> bool:
+        """Whether the chain holds: no row and no head broke it."""
         return self.problem is None
 
 

@@ -1,5 +1,7 @@
-"""One writer per store: ``appeals run`` (and ingest into a store) holds the writer lease
-for its whole run; a second writer fails at once, or waits with ``--wait``.
+"""One writer per store: a run holds the store's writer lease; a second writer fails or waits.
+
+``appeals run`` (and ingest into a store) holds the writer lease for its whole run; a second
+writer fails at once, or waits with ``--wait``.
 
 The lease is a row in the store, taken and renewed by compare-and-set, so it works the
 same for every process that opens the file (and for PostgreSQL later). A heartbeat thread
@@ -29,11 +31,22 @@ WRITER = "writer"
 class LeaseStore(Protocol):
     """The store methods a lease needs (part of :class:`~agent.store.protocols.Store`)."""
 
-    def get_lease(self, name: str) -> LeaseRecord | None: ...
+    def get_lease(self, name: str) -> LeaseRecord | None:
+        """Who holds the lease ``name``, if anyone."""
+        ...
+
     def take_lease(self, lease: LeaseRecord, replacing: LeaseRecord | None,
-                   entry: AuditEntry | None = None) -> bool: ...
-    def renew_lease(self, lease: LeaseRecord) -> bool: ...
-    def release_lease(self, lease: LeaseRecord) -> None: ...
+                   entry: AuditEntry | None = None) -> bool:
+        """Compare-and-set: take a free lease or replace exactly ``replacing``; False if beaten."""
+        ...
+
+    def renew_lease(self, lease: LeaseRecord) -> bool:
+        """Store the new heartbeat if the lease is still ours (same token)."""
+        ...
+
+    def release_lease(self, lease: LeaseRecord) -> None:
+        """Give the lease back if it is still ours."""
+        ...
 
 
 class LeaseHeldError(Exception):
@@ -90,8 +103,11 @@ class WriterLease:
     lost: bool = False
 
     def acquire(self) -> LeaseRecord:
-        """Take the lease, waiting up to ``policy.wait`` seconds; :class:`LeaseHeldError`
-        when a live holder keeps it."""
+        """Take the lease, waiting up to ``policy.wait`` seconds.
+
+        Raises:
+            LeaseHeldError: when a live holder keeps it.
+        """
         waited = 0.0
         while True:
             now = self.clock()

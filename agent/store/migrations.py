@@ -44,8 +44,11 @@ _APPEND_ONLY = [
 
 
 def _v1(connection: sqlite3.Connection) -> None:
-    """Hash-chained audit (letter optional, a subject for store actions), letters' content
-    hash as a column (compare-and-set), users with the built-in system user, leases."""
+    """Upgrade to schema version 1: hash-chained audit, letters' content hash, users, leases.
+
+    The audit rows have an optional letter and a subject for store actions; the letters'
+    content hash is a column (for compare-and-set); users come with the built-in system user.
+    """
     connection.execute("""CREATE TABLE appeal_audit_v1 (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, letter_id TEXT, subject TEXT,
         doc TEXT NOT NULL, hash TEXT NOT NULL)""")

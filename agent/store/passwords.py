@@ -19,8 +19,11 @@ def hash_password(password: str) -> str:
 
 
 def check_password(stored_hash: str | None, password: str) -> bool:
-    """Whether ``password`` matches; a missing hash (the system user) never matches, and
-    still costs one hash so the answer's timing does not tell which names exist."""
+    """Whether ``password`` matches the stored hash.
+
+    A missing hash (the system user) never matches, and still costs one hash so the answer's
+    timing does not tell which names exist.
+    """
     if stored_hash is None:
         _hasher().hash(password)
         return False

@@ -1,5 +1,8 @@
-"""The storage interface. SQLite is the embedded default; a Postgres store for a worker
-pool implements the same methods."""
+"""The storage interface.
+
+SQLite is the embedded default; a Postgres store for a worker pool implements the same
+methods.
+"""
 
 from __future__ import annotations
 
@@ -24,37 +27,66 @@ from agent.store.records import (
 class Store(Protocol):
     """Where runs, denial results, groups, letters, users, leases and the audit trail live."""
 
-    def save_run(self, run: RunRecord) -> None: ...
-    def get_run(self, run_id: str) -> RunRecord | None: ...
-    def save_denials(self, records: Iterable[DenialRecord]) -> None: ...
-    def get_denials(self, denial_ids: Sequence[str]) -> list[DenialRecord]: ...
-    def save_groups(self, groups: Iterable[GroupRecord]) -> None: ...
-    def get_group(self, group_id: str) -> GroupRecord | None: ...
+    def save_run(self, run: RunRecord) -> None:
+        """Insert or replace a run's record: its inputs and the denials it covered."""
+        ...
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run of that id, or None."""
+        ...
+
+    def save_denials(self, records: Iterable[DenialRecord]) -> None:
+        """Insert or replace each denial's record, in one transaction."""
+        ...
+
+    def get_denials(self, denial_ids: Sequence[str]) -> list[DenialRecord]:
+        """The records of those denials, in the order asked; ids not stored are left out."""
+        ...
+
+    def save_groups(self, groups: Iterable[GroupRecord]) -> None:
+        """Insert or replace each work queue (group of denials), in one transaction."""
+        ...
+
+    def get_group(self, group_id: str) -> GroupRecord | None:
+        """The work queue of that id, or None."""
+        ...
 
     def save_letter(self, letter: LetterRecord) -> None:
-        """Insert or replace unconditionally: for a new draft. Review actions use the
-        compare-and-set methods below."""
+        """Insert or replace unconditionally: for a new draft.
+
+        Review actions use the compare-and-set methods below.
+        """
 
     def update_letter_if(self, letter: LetterRecord, expected_status: LetterStatus,
                          expected_hash: str) -> bool:
-        """Compare-and-set: write ``letter`` only if the stored letter of that id still has
-        ``expected_status`` and ``expected_hash`` (its ``content_hash``), in one atomic
-        statement. False (nothing written) when someone else changed it first, or when
-        there is no such letter."""
+        """Compare-and-set: write ``letter`` only if the stored one is still as expected.
+
+        The stored letter of that id must still have ``expected_status`` and
+        ``expected_hash`` (its ``content_hash``); the check and write are one atomic
+        statement. False (nothing written) when someone else changed it first, or when there
+        is no such letter.
+        """
         ...
 
     def save_letter_and_audit(self, letter: LetterRecord, entry: AuditEntry,
                               expected_status: LetterStatus | None = None,
                               expected_hash: str | None = None) -> bool:
-        """The letter and its audit row in one transaction: both are written or neither
-        (a crash cannot leave one without the other). With ``expected_status`` and
+        """Save the letter and its audit row in one transaction: both are written or neither.
+
+        A crash cannot leave one without the other. With ``expected_status`` and
         ``expected_hash`` it is :meth:`update_letter_if` plus the row, and returns False
         without writing either when the letter changed; without them (a new draft) the
-        letter is saved unconditionally and it returns True."""
+        letter is saved unconditionally and it returns True.
+        """
         ...
 
-    def get_letter(self, letter_id: str) -> LetterRecord | None: ...
-    def list_letters(self, status: LetterStatus | None = None) -> list[LetterRecord]: ...
+    def get_letter(self, letter_id: str) -> LetterRecord | None:
+        """The letter of that id, or None."""
+        ...
+
+    def list_letters(self, status: LetterStatus | None = None) -> list[LetterRecord]:
+        """Every letter, or only those with ``status``."""
+        ...
 
     def append_audit(self, entry: AuditEntry) -> None:
         """Append one row to the hash-chained, append-only audit trail."""
@@ -73,9 +105,12 @@ class Store(Protocol):
 
     def add_user(self, name: str, role: Role, password: str,
                  actor: str = SYSTEM_USER) -> UserRecord:
-        """Add a user with an argon2id hash of ``password`` (audited as 'user_added');
-        :class:`~agent.store.sqlite.UserExistsError` when the name is taken, ValueError
-        for an invalid name or an empty password."""
+        """Add a user with an argon2id hash of ``password`` (audited as 'user_added').
+
+        Raises:
+            agent.store.sqlite.UserExistsError: when the name is taken.
+            ValueError: for an invalid name or an empty password.
+        """
         ...
 
     def get_user(self, name: str) -> UserRecord | None:
@@ -92,9 +127,12 @@ class Store(Protocol):
 
     def take_lease(self, lease: LeaseRecord, replacing: LeaseRecord | None,
                    entry: AuditEntry | None = None) -> bool:
-        """Compare-and-set: take a free lease (``replacing`` None), or replace exactly the
-        holder read before (same token and heartbeat), appending ``entry`` in the same
-        transaction. False when someone else moved first."""
+        """Compare-and-set: take a free lease, or replace exactly the holder read before.
+
+        A free lease is taken with ``replacing`` None; otherwise ``replacing`` must still be
+        the holder (same token and heartbeat). ``entry`` is appended in the same transaction.
+        False when someone else moved first.
+        """
         ...
 
     def renew_lease(self, lease: LeaseRecord) -> bool:

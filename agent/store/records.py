@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.denials.model import Denial
 from agent.evidence.model import Evidence
-from agent.llm.phi import safe_fallback
+from agent.store.fallback import safe_fallback
 from agent.triage.model import Triage
 
 LetterStatus = Literal["pending_review", "approved", "rejected"]
@@ -68,7 +68,7 @@ class LetterRecord(_Record):
     llm_fallback: str | None = Field(None, description="Why the template argument was used "
                                      "when the model was on: a fixed code such as 'rejected: "
                                      "values', 'error: timeout' or 'stopped: max_cost' "
-                                     "(agent.llm.phi.FALLBACK_CODES), never the model's "
+                                     "(agent.store.fallback.FALLBACK_CODES), never the model's "
                                      "text.")
     content_hash: str
     reviewer: str | None = None
@@ -77,8 +77,10 @@ class LetterRecord(_Record):
     @field_validator("llm_fallback")
     @classmethod
     def _only_a_code(cls, value: str | None) -> str | None:
-        """Anything but a known code is cut to its category (also when an older run
-        stored free text): what the model wrote is never kept here."""
+        """Cut anything but a known code to its category: the model's text is never kept here.
+
+        This also applies when an older run stored free text.
+        """
         return safe_fallback(value)
 
 

@@ -98,30 +98,37 @@ class SqliteStore:
     # Runs, denials, work queues
 
     def save_run(self, run: RunRecord) -> None:
+        """Insert or replace the run's record."""
         self._put("appeal_runs", [(run.run_id, run.model_dump_json())])
 
     def get_run(self, run_id: str) -> RunRecord | None:
+        """The run of that id, or None."""
         doc = self._get("appeal_runs", [run_id]).get(run_id)
         return RunRecord.model_validate_json(doc) if doc else None
 
     def save_denials(self, records: Iterable[DenialRecord]) -> None:
+        """Insert or replace each denial's record, in one transaction."""
         self._put("appeal_denials", ((r.denial.denial_id, r.model_dump_json())
                                      for r in records))
 
     def get_denials(self, denial_ids: Sequence[str]) -> list[DenialRecord]:
+        """The records of those denials, in the order asked; ids not stored are left out."""
         docs = self._get("appeal_denials", denial_ids)
         return [DenialRecord.model_validate_json(docs[i]) for i in denial_ids if i in docs]
 
     def save_groups(self, groups: Iterable[GroupRecord]) -> None:
+        """Insert or replace each work queue, in one transaction."""
         self._put("appeal_groups", ((g.group_id, g.model_dump_json()) for g in groups))
 
     def get_group(self, group_id: str) -> GroupRecord | None:
+        """The work queue of that id, or None."""
         doc = self._get("appeal_groups", [group_id]).get(group_id)
         return GroupRecord.model_validate_json(doc) if doc else None
 
     # Letters
 
     def save_letter(self, letter: LetterRecord) -> None:
+        """Insert or replace the letter unconditionally (a new draft)."""
         with self._write() as connection:
             connection.execute(
                 "INSERT OR REPLACE INTO appeal_letters (id, status, content_hash, doc) "
@@ -131,6 +138,7 @@ class SqliteStore:
 
     def update_letter_if(self, letter: LetterRecord, expected_status: LetterStatus,
                          expected_hash: str) -> bool:
+        """Write ``letter`` only if the stored one still has that status and content hash."""
         with self._write() as connection:
             return self._update_letter_if(connection, letter, expected_status, expected_hash)
 
@@ -147,6 +155,7 @@ class SqliteStore:
     def save_letter_and_audit(self, letter: LetterRecord, entry: AuditEntry,
                               expected_status: LetterStatus | None = None,
                               expected_hash: str | None = None) -> bool:
+        """Save the letter and its audit row in one transaction: both are written or neither."""
         with self._write() as connection:
             if expected_status is None and expected_hash is None:
                 self.save_letter(letter)
@@ -159,12 +168,14 @@ class SqliteStore:
         return True
 
     def get_letter(self, letter_id: str) -> LetterRecord | None:
+        """The letter of that id, or None."""
         with self._lock:
             row = self.connection.execute("SELECT doc FROM appeal_letters WHERE id = ?",
                                           (letter_id,)).fetchone()
         return LetterRecord.model_validate_json(row[0]) if row else None
 
     def list_letters(self, status: LetterStatus | None = None) -> list[LetterRecord]:
+        """Every letter, or only those with ``status``, ordered by letter id."""
         query = "SELECT doc FROM appeal_letters"
         params: tuple[str, ...] = ()
         if status is not None:
@@ -177,6 +188,7 @@ class SqliteStore:
     # The audit trail
 
     def append_audit(self, entry: AuditEntry) -> None:
+        """Append one row to the audit trail, chained to the current head."""
         with self._write() as connection:
             self._append_audit(connection, entry)
 
@@ -193,9 +205,11 @@ class SqliteStore:
                            "VALUES (1, ?, ?)", (seq, digest))
 
     def audit_trail(self, letter_id: str) -> list[AuditEntry]:
+        """A letter's audit rows, oldest first."""
         return self._audit_where("letter_id", letter_id)
 
     def audit_about(self, subject: str) -> list[AuditEntry]:
+        """Audit rows about a store subject ('user:NAME', 'lease:writer'), oldest first."""
         return self._audit_where("subject", subject)
 
     def _audit_where(self, column: str, value: str) -> list[AuditEntry]:
@@ -206,6 +220,7 @@ class SqliteStore:
         return [AuditEntry.model_validate_json(r[0]) for r in rows]
 
     def verify_audit(self) -> ChainReport:
+        """Walk the whole chain in one snapshot; the report names the first broken row."""
         with self._lock:
             self.connection.execute("BEGIN")  # one snapshot for the rows and the head
             try:
@@ -221,6 +236,7 @@ class SqliteStore:
 
     def add_user(self, name: str, role: Role, password: str,
                  actor: str = SYSTEM_USER) -> UserRecord:
+        """Add a user with an argon2id password hash, audited as 'user_added'."""
         if not _USER_NAME.fullmatch(name):
             raise ValueError("a user name is 1-64 letters, digits, '.', '_', '@' or '-', "
                              "starting with a letter or digit")
@@ -241,18 +257,21 @@ class SqliteStore:
         return user
 
     def get_user(self, name: str) -> UserRecord | None:
+        """The user of that name, or None."""
         with self._lock:
             row = self.connection.execute("SELECT doc FROM appeal_users WHERE name = ?",
                                           (name,)).fetchone()
         return UserRecord.model_validate_json(row[0]) if row else None
 
     def verify_password(self, name: str, password: str) -> bool:
+        """Whether ``name`` may log in with ``password`` (never the system user)."""
         user = self.get_user(name)
         return check_password(user.password_hash if user else None, password)
 
     # Leases
 
     def get_lease(self, name: str) -> LeaseRecord | None:
+        """Who holds the lease ``name``, if anyone."""
         with self._lock:
             row = self.connection.execute("SELECT doc FROM appeal_leases WHERE name = ?",
                                           (name,)).fetchone()
@@ -260,6 +279,7 @@ class SqliteStore:
 
     def take_lease(self, lease: LeaseRecord, replacing: LeaseRecord | None,
                    entry: AuditEntry | None = None) -> bool:
+        """Take a free lease or replace exactly ``replacing``; False when someone moved first."""
         with self._write() as connection:
             if replacing is None:
                 cursor = connection.execute(
@@ -280,6 +300,7 @@ class SqliteStore:
         return True
 
     def renew_lease(self, lease: LeaseRecord) -> bool:
+        """Store the new heartbeat if the lease is still ours (same token)."""
         with self._write() as connection:
             cursor = connection.execute(
                 "UPDATE appeal_leases SET heartbeat = ?, doc = ? WHERE name = ? AND token = ?",
@@ -288,6 +309,7 @@ class SqliteStore:
             return cursor.rowcount == 1
 
     def release_lease(self, lease: LeaseRecord) -> None:
+        """Give the lease back if it is still ours (same token)."""
         with self._write() as connection:
             connection.execute("DELETE FROM appeal_leases WHERE name = ? AND token = ?",
                                (lease.name, lease.token))

@@ -91,6 +91,7 @@ class Period:
     end: date
 
     def covers(self, day: date) -> bool:
+        """Whether the date of service ``day`` falls within the approved dates."""
         return (self.start is None or self.start <= day) and day <= self.end
 
     def describe(self) -> str:
@@ -145,8 +146,10 @@ class _AuthWords:
                    re.compile(f"{auth}|{requests}", re.IGNORECASE), words)
 
     def number(self, text: str) -> re.Match[str] | None:
-        """The first labelled authorization number in ``text`` that is not negated (a
-        date or a number of fewer than 3 digits is none)."""
+        """The first labelled authorization number in ``text`` that is not negated.
+
+        A date or a number of fewer than 3 digits is no authorization number.
+        """
         for pattern in self.numbers:
             for found in pattern.finditer(text):
                 number = found.group("number")
@@ -167,8 +170,11 @@ class _AuthWords:
 
 def _auth_in_document(document: SourceDocument, words: _AuthWords, year: int | None
                       ) -> Iterator[tuple[Evidence, str | None, Period | None]]:
-    """(evidence, number, period) for each approval statement in one note, and for the
-    line right after it when that line gives the approved dates ("Valid: 8/20-9/19/26")."""
+    """(evidence, number, period) for each approval statement in one note.
+
+    The line right after a statement is quoted too when it gives the approved dates
+    ("Valid: 8/20-9/19/26").
+    """
     found = sentences(document.text)
     for index, sentence in enumerate(found):
         match = words.number(sentence.text) or words.approval_only.search(sentence.text)
@@ -199,8 +205,11 @@ def _gives_dates(sentence: Sentence, following: Sentence, text: str, words: _Aut
 
 def prior_auth_approval(chart: ChartBundle, denial: Denial,
                         vocabulary: Vocabulary | None = None) -> list[Evidence]:
-    """An approved authorization on file: its number and approved dates, quoted (the same
-    number gets the same value everywhere). A pending or denied request is none."""
+    """An approved authorization on file: its number and approved dates, quoted.
+
+    The same number gets the same value everywhere. A pending or denied request is no
+    approval.
+    """
     words = _AuthWords.of(vocabulary)
     found = [item for document in chart.documents
              for item in _auth_in_document(document, words, _year(denial))]
@@ -290,8 +299,10 @@ _ROW_START = re.compile(r"^\S*\d{4,}\S*(?:\s{2,}|\t)")
 
 
 def _id_shape(claim_id: str) -> re.Pattern[str] | None:
-    """Ids shaped like this claim's ("LOM26-09811" → letters kept, digits any), used to
-    tell a report listing several claims from one about this claim only."""
+    """A pattern for ids shaped like this claim's ("LOM26-09811" → letters kept, digits any).
+
+    It tells a report listing several claims from one about this claim only.
+    """
     if len(claim_id) < 6 or not re.search(r"[A-Za-z]", claim_id) \
             or not re.search(r"\d", claim_id):
         return None
@@ -337,8 +348,11 @@ class _Record:
                    for m in self.words.pattern("rejected").finditer(text))
 
     def on_claim(self, text: str) -> bool:
-        """The line is about this claim: it names it, or (in a record about this claim
-        only) it names a claim, a payer or a report and no other claim's row."""
+        """The line is about this claim.
+
+        It names this claim, or (in a record about this claim only) it names a claim, a
+        payer or a report and no other claim's row.
+        """
         if self.own_lines_only or self.names_claim(text):
             return self.names_claim(text)
         return not self.mentions_other_claim(text) and not _ROW_START.match(text) \
@@ -410,8 +424,11 @@ def _dated_line(record: _Record, text: str, denial: Denial) -> str | None:
 
 def timely_filing_proof(chart: ChartBundle, denial: Denial,
                         vocabulary: Vocabulary | None = None) -> list[Evidence]:
-    """Proof the claim was submitted and accepted: a submission record's line showing this
-    claim accepted, and the record's dated lines (only from records that show acceptance)."""
+    """Proof the claim was submitted and accepted.
+
+    The proof is a submission record's line showing this claim accepted, and the record's
+    dated lines (only from records that show acceptance).
+    """
     accepted: list[Evidence] = []
     dated: list[Evidence] = []
     for record in _records(chart, denial, vocabulary):
@@ -466,8 +483,11 @@ def timely_filing_rejected(ctx: CheckContext) -> str | None:
 
 
 def timely_filing_first_sent_late(ctx: CheckContext) -> str | None:
-    """No acceptance found, and a note says the claim did not go out until a date on or
-    after the payer's received date: the chart shows no earlier submission to prove."""
+    """No acceptance found, and a note says the claim went out on or after the received date.
+
+    The note says the claim did not go out until a date on or after the payer's received
+    date: the chart shows no earlier submission to prove.
+    """
     received = ctx.denial.received_date
     if ctx.found(TIMELY_FACT) or received is None:
         return None

@@ -42,9 +42,11 @@ _LISTS = ("poor_control", "remote", "recent", "this_admission", "esrd", "dialysi
 
 @dataclass(frozen=True, slots=True)
 class AsaCriteria:
-    """Thresholds the ASA examples do not fix ("poorly controlled", "severely reduced";
-    docs/domain.md#asa-physical-status): a value past them is cited as a marker of the
-    disease, never as an ASA example."""
+    """Thresholds the ASA examples do not fix ("poorly controlled", "severely reduced").
+
+    See docs/domain.md#asa-physical-status. A value past them is cited as a marker of the
+    disease, never as an ASA example.
+    """
 
     hba1c_percent_min: Decimal = Decimal("8.0")
     ejection_fraction_max: int = 40
@@ -56,8 +58,10 @@ class AsaCriteria:
 # --------------------------------------------------------------------------- notes
 
 def _ranked_notes(chart: ChartBundle, denial: Denial) -> list[SourceDocument]:
-    """The visit's notes, then the others nearest the date of service: the pre-anesthesia
-    evaluation is often written days before the anesthetic it classes."""
+    """The visit's notes, then the others nearest the date of service.
+
+    The pre-anesthesia evaluation is often written days before the anesthetic it classes.
+    """
     visit = visit_documents(chart, denial)
     chosen = {document.document_id for document in visit}
 
@@ -111,8 +115,11 @@ class AsaStatement:
 
 
 def read_asa_class(text: str) -> tuple[AsaStatement, int, int] | None:
-    """The first ASA class stated in a sentence, with its span. Aspirin ("ASA 81 mg"),
-    ranges ("ASA 2-3"), negations and an earlier anesthetic's class are not statements."""
+    """The first ASA class stated in a sentence, with its span.
+
+    Aspirin ("ASA 81 mg"), ranges ("ASA 2-3"), negations and an earlier anesthetic's class
+    are not statements.
+    """
     for pattern in (_ASA, _PHYSICAL_STATUS):
         for match in pattern.finditer(text):
             after = text[match.end():]
@@ -139,8 +146,10 @@ def _asa_in_notes(notes: list[SourceDocument]) -> Iterator[Evidence]:
 
 def _line_span(text: str, read: list[Sentence], index: int, lo: int, hi: int
                ) -> tuple[int, int]:
-    """The sentences on the class's line ("ASA 3. Plan spinal"), or the clause around the
-    class when they are too long to quote."""
+    """The span of the sentences on the class's line ("ASA 3. Plan spinal").
+
+    When they are too long to quote, the clause around the class instead.
+    """
     first = last = index
     while first and "\n" not in text[read[first - 1].end:read[first].start]:
         first -= 1
@@ -204,8 +213,11 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """What the disease readers need besides the text: the thresholds, the date of
-    service, the note's own date (for "3 wks ago", "acute MI"), and the vocabulary."""
+    """What the disease readers need besides the text.
+
+    That is the thresholds, the date of service, the note's own date (for "3 wks ago",
+    "acute MI"), and the vocabulary.
+    """
 
     criteria: AsaCriteria
     service_date: date | None
@@ -299,8 +311,10 @@ _CLAUSE_BREAK = re.compile(r"[,;.]\s|\band\b|\bon\s+(?:TTE|TEE|echo|ECG|EKG|CT|M
 
 
 def _event_date(text: str, start: int, end: int, around: date | None) -> WrittenDate | None:
-    """The date nearest after the event (else just before it), in its clause; a month/day
-    without a year does not date an event."""
+    """The date nearest after the event (else just before it), in its clause.
+
+    A month/day without a year does not date an event.
+    """
     after = [d for d in dates(text, around, end, min(len(text), end + 40))
              if d.kind != "month_day"]
     if after and not _CLAUSE_BREAK.search(text, end, after[0].start):
@@ -325,8 +339,11 @@ def _event_findings(text: str, reading: Reading) -> Iterator[Finding]:
 
 def _event_class(values: dict[str, str], text: str, event: re.Match[str],
                  reading: Reading) -> tuple[int, str]:
-    """The date written with the event decides; else "remote MI" is older, "acute MI" or
-    "admitted with an MI" is of the note's own time; undated, the older class."""
+    """The ASA class and label of an event: recent or older.
+
+    The date written with the event decides; else "remote MI" is older, "acute MI" or
+    "admitted with an MI" is of the note's own time; undated, the older class.
+    """
     months, name = reading.criteria.recent_months, values["event"]
     recent, older = _level(values, "recent_asa_class"), _level(values)
     token = _event_date(text, event.start(), event.end(),
@@ -348,8 +365,11 @@ def _event_class(values: dict[str, str], text: str, event: re.Match[str],
 
 
 def _when(span: tuple[date, date] | None, reading: Reading) -> str | None:
-    """"recent" when the whole span is in the window before surgery, "older" when it is
-    all before it, None when it straddles the cutoff or cannot be placed."""
+    """Place a span of days against the recent window before surgery.
+
+    Returns "recent" when the whole span is in the window, "older" when it is all before
+    it, None when it straddles the cutoff or cannot be placed.
+    """
     if not span or not reading.service_date or span[0] > reading.service_date:
         return None
     cutoff = minus_months(reading.service_date, reading.criteria.recent_months)
@@ -366,8 +386,10 @@ def _just_before(pattern: re.Pattern[str], text: str, start: int, words: int) ->
 
 
 def _recent(text: str, event: re.Match[str], reading: Reading) -> bool:
-    """An undated event written as happening now ("acute"/"recent" just before it, or
-    "admitted with" earlier in its clause), not placed in the past."""
+    """Whether an undated event is written as happening now, not placed in the past.
+
+    That is "acute"/"recent" just before it, or "admitted with" earlier in its clause.
+    """
     if not reading.dated_by_note or _in_past(text, event.start(), event.end(), reading):
         return False
     vocabulary = reading.vocabulary
@@ -399,8 +421,10 @@ NOT_PRESENT = frozenset({"NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE", "FAMILY",
 
 
 def read_findings(text: str, reading: Reading, section: str | None = None) -> list[Finding]:
-    """Diseases and values stated in one sentence as the patient's own present ones; the
-    strongest of each kind."""
+    """Diseases and values stated in one sentence as the patient's own present ones.
+
+    Only the strongest of each kind is kept.
+    """
     found: dict[str, Finding] = {}
     for reader in _READERS:
         for finding in reader(text, reading):
@@ -414,8 +438,11 @@ def read_findings(text: str, reading: Reading, section: str | None = None) -> li
 
 
 def _asserted(text: str, finding: Finding, section: str | None, reading: Reading) -> bool:
-    """Not negated, possible, a relative's, conditional, planned or a risk discussed; a
-    current state not in the past, an acute one not in the history section either."""
+    """Whether the sentence states the finding as the patient's own, present one.
+
+    It is not negated, possible, a relative's, conditional, planned or a risk discussed; a
+    current state is not in the past, an acute one not in the history section either.
+    """
     if assertion(text, finding.start, finding.end).categories & NOT_PRESENT or \
             reading.vocabulary.pattern("risk_discussion").search(
                 text, _clause_start(text, finding.start), finding.start):
@@ -432,8 +459,10 @@ _Candidate = tuple[Evidence, list[Finding], tuple[int, int]]
 
 def _note_candidates(notes: list[SourceDocument], readings: list[Reading],
                      skip_asa: bool) -> Iterator[_Candidate]:
-    """Sentences that document a disease (not the plan, not the family history), and
-    unless ``skip_asa``, the ASA statements' sentences."""
+    """Sentences that document a disease (not the plan, not the family history).
+
+    Unless ``skip_asa``, the ASA statements' sentences are candidates too.
+    """
     for rank, (document, reading) in enumerate(zip(notes, readings, strict=True)):
         for sentence in sentences(document.text):
             if sentence.section in ("plan", "family") or \
@@ -451,8 +480,10 @@ _INACTIVE = frozenset({"resolved", "inactive", "remission", "refuted"})
 
 
 def _fact_findings(fact: StructuredFact, reading: Reading) -> list[Finding]:
-    """Findings of an Observation (HbA1c, BMI, EF values) or a Condition/Procedure; an
-    inactive Condition or a Procedure shows only a dated event."""
+    """Findings of an Observation (HbA1c, BMI, EF values) or a Condition/Procedure.
+
+    An inactive Condition or a Procedure shows only a dated event.
+    """
     if fact.resource_type == "Observation":
         return _observation_findings(fact, reading.criteria)
     text = f"{fact.display} {fact.value}" if fact.value else (fact.display or "")
@@ -496,8 +527,10 @@ def _observation_findings(fact: StructuredFact, criteria: AsaCriteria) -> list[F
 
 def systemic_disease(chart: ChartBundle, denial: Denial, criteria: AsaCriteria | None = None,
                      limit: int = 6, vocabulary: Vocabulary | None = None) -> list[Evidence]:
-    """Documented disease behind the class, strongest ASA example first, one quote per
-    kind; the ASA statements' sentences only when nothing else documents the disease."""
+    """Documented disease behind the class, strongest ASA example first, one quote per kind.
+
+    The ASA statements' sentences are quoted only when nothing else documents the disease.
+    """
     criteria = criteria or AsaCriteria()
     vocabulary = vocabulary or default_vocabulary()
     notes = _ranked_notes(chart, denial)

@@ -112,16 +112,20 @@ _LIST_MARK = re.compile(r"[ \t]*(?:[-*•#]|\(?\d{1,2}[.)]|\(?[a-z][.)])[ \t]+")
 
 
 def vocabulary_of(vocabulary: Vocabulary | None = None) -> Vocabulary:
+    """``vocabulary`` if given, else this playbook's own E/M modifier 25 vocabulary."""
     return vocabulary or load_vocabulary(VOCABULARY)
 
 
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """A sentence of the note reader, with the first sentence of its item when that is
-    another one (its problem, in a problem-oriented A/P: 'R shoulder impingement, new.
-    Start naproxen.'). An item starts at a line's start or a list mark, in its section;
-    a line indented under it continues it. (A blank-line paragraph is no item: A/Ps
-    written a problem a line would tie each problem to the first.)"""
+    """A sentence of the note reader, with the first sentence of its item.
+
+    The item's first sentence (``opening``) is kept when it is another sentence: its problem,
+    in a problem-oriented A/P ('R shoulder impingement, new. Start naproxen.'). An item
+    starts at a line's start or a list mark, in its section; a line indented under it
+    continues it. (A blank-line paragraph is no item: A/Ps written a problem a line would tie
+    each problem to the first.)
+    """
 
     start: int
     end: int
@@ -131,8 +135,10 @@ class Passage:
 
 
 def passages(text: str, vocabulary: Vocabulary | None = None) -> list[Passage]:
-    """The note's sentences; a prescription label ending its line ('Rx:') goes on the
-    sentence it labels."""
+    """The note's sentences, as passages.
+
+    A prescription label ending its line ('Rx:') goes on the sentence it labels.
+    """
     labels = vocabulary_of(vocabulary).pattern("prescription_labels")
     out: list[Passage] = []
     first: Passage | None = None
@@ -154,10 +160,12 @@ def passages(text: str, vocabulary: Vocabulary | None = None) -> list[Passage]:
 
 def _asserted(vocabulary: Vocabulary, text: str, start: int, end: int,
               possible: bool = False) -> bool:
-    """Whether ``text[start:end]`` is stated as done: not negated, not only possible
-    (unless ``possible``: an uncertain cause is what an undiagnosed problem is), not
-    conditional ('call if fever'), as-needed dosing being no condition. A planned order
-    or prescription is work of this visit."""
+    """Whether ``text[start:end]`` is stated as done.
+
+    Stated as done means not negated, not only possible (unless ``possible``: an uncertain
+    cause is what an undiagnosed problem is), not conditional ('call if fever'), as-needed
+    dosing being no condition. A planned order or prescription is work of this visit.
+    """
     found = assertion(text, start, end)
     if found.negated or (not possible and "POSSIBLE_EXISTENCE" in found):
         return False
@@ -187,6 +195,7 @@ def documents_procedure(passage: Passage, vocabulary: Vocabulary) -> bool:
 
 def procedure_passages(chart: ChartBundle, denial: Denial, vocabulary: Vocabulary
                        ) -> list[tuple[SourceDocument, Passage]]:
+    """The passages of the visit's notes that document the procedure or test, with their note."""
     return [(d, p) for d in visit_documents(chart, denial) for p in passages(d.text, vocabulary)
             if documents_procedure(p, vocabulary)]
 
@@ -197,12 +206,15 @@ def _site_names(vocabulary: Vocabulary, text: str) -> set[str]:
 
 def procedure_sites(found: Iterable[tuple[SourceDocument, Passage]],
                     vocabulary: Vocabulary) -> frozenset[str]:
+    """The body sites named in the procedure's passages (lower case, trailing "s" stripped)."""
     return frozenset(name for _, p in found for name in _site_names(vocabulary, p.text))
 
 
 def on_procedure_site(passage: Passage, sites: frozenset[str], vocabulary: Vocabulary) -> bool:
-    """Whether an item names the procedure's site, itself or in its item's opening problem
-    (unless that opening is the procedure's own documentation)."""
+    """Whether an item names the procedure's site, itself or in its item's opening problem.
+
+    The opening problem does not count when it is the procedure's own documentation.
+    """
     problem = "" if _has(vocabulary, "procedure", passage.opening) else passage.opening
     return bool(_site_names(vocabulary, passage.text + "\n" + problem) & sites)
 
@@ -231,8 +243,10 @@ def separate_work(chart: ChartBundle, denial: Denial,
 
 def work_kinds(passage: Passage, vocabulary: Vocabulary,
                sites: frozenset[str] = frozenset()) -> tuple[str, ...]:
-    """The kinds of separate work an item documents: none when it names the procedure or
-    its site, or states the MDM."""
+    """The kinds of separate work an item documents.
+
+    There are none when it names the procedure or its site, or states the MDM.
+    """
     if passage.section not in ACTION_SECTIONS or _states_mdm(passage.text, vocabulary) \
             or _has(vocabulary, "procedure", passage.text) \
             or on_procedure_site(passage, sites, vocabulary):
@@ -247,8 +261,10 @@ def work_kinds(passage: Passage, vocabulary: Vocabulary,
 
 
 def _listed_kinds(vocabulary: Vocabulary, text: str, problems: bool) -> list[str]:
-    """The kinds whose list alone documents them (its value ``separate_work``): problems
-    (``read_in`` the A/P) or actions."""
+    """The kinds whose list alone documents them (its value ``separate_work``).
+
+    With ``problems``, the problem lists (``read_in`` the A/P); otherwise the action lists.
+    """
     return [values["separate_work"] for name in vocabulary.lists_with("separate_work")
             if ("read_in" in (values := vocabulary.values(name))) == problems
             and _has(vocabulary, name, text, possible="uncertain" in values)]
@@ -259,9 +275,12 @@ def _names_drug(text: str, vocabulary: Vocabulary) -> bool:
 
 
 def _changes_medication(text: str, vocabulary: Vocabulary, in_plan: bool) -> bool:
-    """A medication verb, or in the A/P a prescription label, with a drug or a dose, not
+    """Whether ``text`` documents a medication change.
+
+    That is a medication verb, or in the A/P a prescription label, with a drug or a dose, not
     continued; or a drug, a dose and a course, neither continued nor past. (A dispense
-    quantity alone, 'Rx Keflex 500 mg #30', does not say what the drug treats.)"""
+    quantity alone, 'Rx Keflex 500 mg #30', does not say what the drug treats.)
+    """
     drug_or_dose = bool(DOSE.search(text)) or _names_drug(text, vocabulary)
     if in_plan and _names(vocabulary, "prescription_labels", text) and drug_or_dose \
             and not _names(vocabulary, "not_new_rx", text):
@@ -273,9 +292,12 @@ def _changes_medication(text: str, vocabulary: Vocabulary, in_plan: bool) -> boo
 
 
 def _is_order(text: str, vocabulary: Vocabulary, in_plan: bool) -> bool:
-    """A monitor or referral; or a test with an order verb or a time ('TSH today'); or, in
-    the plan, a bare list of tests that holds no results. A test stated as done is the
-    same-day service."""
+    """Whether ``text`` documents a new order.
+
+    That is a monitor or referral; or a test with an order verb or a time ('TSH today'); or,
+    in the plan, a bare list of tests that holds no results. A test stated as done is the
+    same-day service.
+    """
     if _has(vocabulary, "order_alone", text):
         return True
     if not (_has(vocabulary, "order_objects", text)
@@ -325,6 +347,7 @@ class LevelFinding:
 
     @property
     def value(self) -> str:
+        """The finding as the evidence value: 'MDM moderate', 'total time 30 minutes', ..."""
         if self.mdm is not None:
             return f"MDM {self.mdm}"
         if self.minutes is not None:
@@ -334,8 +357,10 @@ class LevelFinding:
 
 def level_findings(chart: ChartBundle, denial: Denial,
                    vocabulary: Vocabulary | None = None) -> list[LevelFinding]:
-    """Every sentence of the visit's notes (its ';' clauses on one line together) that
-    states an MDM level, a total time or MDM elements."""
+    """Every sentence of the visit's notes that states an MDM level, a total time or elements.
+
+    A sentence's ';' clauses on one line are read together.
+    """
     vocabulary = vocabulary_of(vocabulary)
     found = []
     for document in visit_documents(chart, denial):
@@ -390,10 +415,12 @@ class LevelSummary:
 
     @property
     def time_code(self) -> str | None:
+        """The highest code of the billed code's family the total time supports, or None."""
         return None if self.minutes is None else code_for_minutes(self.billed, self.minutes)
 
     @property
     def mdm_code(self) -> str | None:
+        """The code of the billed code's family the stated MDM level supports, or None."""
         return None if self.mdm is None else family(self.billed)[MDM_LEVELS.index(self.mdm)]
 
 
@@ -417,8 +444,10 @@ _CONTENT_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]{3,}")
 
 
 def _content_words(text: str, vocabulary: Vocabulary) -> set[str]:
-    """The words of ``text`` that can tie an A/P item to the procedure's documentation
-    (not the vocabulary's ``common_words``), without their plural."""
+    """The words of ``text`` that can tie an A/P item to the procedure's documentation.
+
+    The vocabulary's ``common_words`` are left out, and plurals dropped.
+    """
     common = vocabulary.pattern("common_words")
     return {w.lower()[:-1] if w.lower().endswith("s") and not w.lower().endswith("ss")
             else w.lower() for w in _CONTENT_WORD.findall(text) if not common.fullmatch(w)}
@@ -426,10 +455,13 @@ def _content_words(text: str, vocabulary: Vocabulary) -> set[str]:
 
 def _the_procedures(passage: Passage, vocabulary: Vocabulary, sites: frozenset[str],
                     words: set[str]) -> bool:
-    """Whether an A/P item is the procedure's own work: it documents the procedure, names
-    its site (itself or its opening problem), shares a content word with the procedure's
-    documentation (its indication), or does what is not separate work (``item_actions``).
-    A bare problem of its own ('Tinea pedis.') is none of these."""
+    """Whether an A/P item is the procedure's own work.
+
+    It is when it documents the procedure, names its site (itself or its opening problem),
+    shares a content word with the procedure's documentation (its indication), or does what
+    is not separate work (``item_actions``). A bare problem of its own ('Tinea pedis.') is
+    none of these.
+    """
     return documents_procedure(passage, vocabulary) \
         or on_procedure_site(passage, sites, vocabulary) \
         or bool(_content_words(passage.text, vocabulary) & words) \
@@ -437,9 +469,12 @@ def _the_procedures(passage: Passage, vocabulary: Vocabulary, sites: frozenset[s
 
 
 def no_separate_service(ctx: CheckContext) -> str | None:
-    """Check ``em25_no_separate_service``: the notes document the procedure or test and a
-    readable A/P every item of which is its own work (a write-off loses the line: an item
-    the agent cannot tie to the procedure, or no A/P, leaves it to an auditor)."""
+    """Check ``em25_no_separate_service``: every A/P item is the procedure's own work.
+
+    The notes document the procedure or test and a readable A/P every item of which is its
+    own work (a write-off loses the line: an item the agent cannot tie to the procedure, or
+    no A/P, leaves it to an auditor).
+    """
     procedure, vocabulary = ctx.denial.procedure, vocabulary_of()
     if procedure is None or separate_work(ctx.chart, ctx.denial, vocabulary):
         return None
@@ -463,9 +498,12 @@ def no_separate_service(ctx: CheckContext) -> str | None:
 
 
 def time_below_level(ctx: CheckContext) -> str | None:
-    """Check ``em25_time_below_level``: with separate work, total time below the billed
-    level's minimum and a stated MDM level below it (an established-patient code), neither
-    route supports the code: correct it to the higher of the codes they support."""
+    """Check ``em25_time_below_level``: neither total time nor stated MDM supports the code.
+
+    With separate work, total time below the billed level's minimum and a stated MDM level
+    below it (an established-patient code), neither route supports the code: correct it to
+    the higher of the codes they support.
+    """
     summary = level_summary(ctx)
     if summary is None or summary.minutes is None or summary.billed in NEW_PATIENT_CODES \
             or not separate_work(ctx.chart, ctx.denial):
@@ -484,10 +522,12 @@ def time_below_level(ctx: CheckContext) -> str | None:
 
 
 def level_unclear(ctx: CheckContext) -> str | None:
-    """Check ``em25_level_unclear``: separate work, but the level is not settled by a
-    simple correction: MDM stated below the level billed without time that settles it,
-    time below the level with no stated MDM level (an auditor grades MDM), or neither
-    stated and nothing read that MDM is made of (:func:`_outside_mdm`)."""
+    """Check ``em25_level_unclear``: separate work, but no simple correction settles the level.
+
+    That is MDM stated below the level billed without time that settles it, time below the
+    level with no stated MDM level (an auditor grades MDM), or neither stated and nothing
+    read that MDM is made of (:func:`_outside_mdm`).
+    """
     summary = level_summary(ctx)
     work = separate_work(ctx.chart, ctx.denial) if summary is not None else []
     if summary is None or not work:
@@ -516,9 +556,12 @@ def level_unclear(ctx: CheckContext) -> str | None:
 
 
 def _outside_mdm(work: list[SeparateWork], billed: str, vocabulary: Vocabulary) -> str | None:
-    """When neither time nor MDM is stated, the level rests on MDM's elements (problems,
-    data, risk: docs/domain.md#em-levels); separate work that is none of them (a list's
-    value ``mdm: none``) is no support the agent can show for any level."""
+    """The problem when the only separate work is none of MDM's elements, else None.
+
+    When neither time nor MDM is stated, the level rests on MDM's elements (problems, data,
+    risk: docs/domain.md#em-levels); separate work that is none of them (a list's value
+    ``mdm: none``) is no support the agent can show for any level.
+    """
     kinds = {kind for item in work for kind in item.kinds}
     outside = {vocabulary.values(name)["separate_work"]
                for name in vocabulary.lists_with("separate_work")

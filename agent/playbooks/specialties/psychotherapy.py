@@ -147,9 +147,11 @@ def _field_label(line: str) -> str | None:
 
 
 def note_sentences(text: str) -> list[NoteSentence]:
-    """The note's sentences (agent/notes/reader.py), each with the Markdown heading over it
-    and the field label in force in its paragraph (the reader's header, or a label that
-    opens a sentence)."""
+    """The note's sentences (agent/notes/reader.py), each with its heading and label.
+
+    Each sentence carries the Markdown heading over it and the field label in force in its
+    paragraph (the reader's header, or a label that opens a sentence).
+    """
     out: list[NoteSentence] = []
     heading = label = None
     header: tuple[str | None, str | None, int] = (None, None, 0)
@@ -187,17 +189,22 @@ def _excluded_section(item: NoteSentence) -> bool:
 
 
 def _is_rationale(item: NoteSentence, words: Vocabulary) -> bool:
-    """Under a heading or label that justifies the session's length ("Rationale for 60-min
-    session", "Why 60 min"): its times are arguments, its sentences stated reasons."""
+    """Whether the sentence is under a heading or label that justifies the session's length.
+
+    Such headings are "Rationale for 60-min session" or "Why 60 min": the times under them are
+    arguments, their sentences stated reasons.
+    """
     labels = words.pattern("rationale_labels")
     return any(x is not None and labels.search(x) for x in (item.heading, item.label))
 
 
 def session_documents(chart: ChartBundle, denial: Denial) -> list[SourceDocument]:
-    """Notes that can describe the billed session: the visit's (agent/notes/visit.py: the
-    claim's encounter first, then notes dated on the service date), then undated notes (a
-    therapist's progress note often carries no date of its own; a note dated days away
-    describes another session)."""
+    """Notes that can describe the billed session: the visit's, then undated notes.
+
+    The visit's notes come from agent/notes/visit.py: the claim's encounter first, then notes
+    dated on the service date. Undated notes follow (a therapist's progress note often carries
+    no date of its own; a note dated days away describes another session).
+    """
     visit = visit_documents(chart, denial)
     return visit + [d for d in chart.documents if d.date is None and d not in visit]
 
@@ -234,8 +241,10 @@ _BARE_RANGE_LABEL = re.compile(r"time|session|start|from|appt|visit|seen|therap|
 
 
 def span_minutes(start: ClockTime, end: ClockTime) -> int | None:
-    """Minutes from ``start`` to ``end`` (agent/notes/values.py), or None when that is
-    longer than a session."""
+    """Minutes from ``start`` to ``end`` (agent/notes/values.py).
+
+    None when that is longer than a session.
+    """
     minutes = minutes_between(start, end)
     return minutes if minutes <= MAX_SESSION_MINUTES else None
 
@@ -256,9 +265,11 @@ class TimeReading:
 
 
 def _window(item: NoteSentence, start: int, end: int) -> tuple[str, int, int]:
-    """The clause of the sentence around a match (cut at , ; ( ) | tabs and wide gaps):
-    the text that labels it ("Face-to-face:", "(56 min face-to-face)"). Returns the text
-    and the match's offsets in it."""
+    """The clause of the sentence around a match: the text that labels it.
+
+    The clause is cut at , ; ( ) | tabs and wide gaps; it holds the label ("Face-to-face:",
+    "(56 min face-to-face)"). Returns the text and the match's offsets in it.
+    """
     text, base = item.sentence.text, item.sentence.start
     rel_start, rel_end = start - base, end - base
     lefts = list(_SEPARATORS.finditer(text, 0, rel_start))
@@ -276,8 +287,11 @@ def _window(item: NoteSentence, start: int, end: int) -> tuple[str, int, int]:
 
 
 def _not_the_session(words: Vocabulary, window: str, start: int, end: int) -> bool:
-    """Negated, hypothetical, or another event (a call, the next visit, the signature).
-    Time stated apart from the E/M ("separate from E/M") is not the E/M's."""
+    """Whether the time is negated, hypothetical, or another event's.
+
+    Another event is a call, the next visit, the signature. Time stated apart from the E/M
+    ("separate from E/M") is not the E/M's.
+    """
     window = _APART_FROM_EM.sub(lambda m: " " * len(m.group()), window)
     return (is_negated(window, start, end)
             or bool(words.pattern("not_the_session").search(window))
@@ -317,8 +331,11 @@ def _totals(document: SourceDocument, items: list[NoteSentence], words: Vocabula
 
 
 def _total_rank(window: str, words: Vocabulary) -> int | None:
-    """How surely a total is the session's: None when nothing labels it ("exposure x 40
-    min" is part of a session; "40 min" alone could be anything)."""
+    """How surely a total is the session's (0 is surest).
+
+    None when nothing labels it ("exposure x 40 min" is part of a session; "40 min" alone
+    could be anything).
+    """
     if words.pattern("psychotherapy_labels").search(window):
         return 0
     if words.pattern("face_to_face").search(window) or \
@@ -350,9 +367,11 @@ _YEAR_LIKE_LABEL = re.compile(r"\btime\b|session|appt", re.IGNORECASE)
 
 
 def _bare_range_labelled(before: str, first: ClockTime, last: ClockTime) -> bool:
-    """Four-digit ranges ("1400-1456") need a time label before them: "2019-2021" is years.
-    Two year-like numbers need "time", "session" or "appt" itself ("Therapy 2019-2021" is
-    a treatment history)."""
+    """Whether a bare four-digit range ("1400-1456") has the time label it needs before it.
+
+    Without one, "2019-2021" is years. Two year-like numbers need "time", "session" or "appt"
+    itself ("Therapy 2019-2021" is a treatment history).
+    """
     if not _BARE_RANGE_LABEL.search(before):
         return False
     years = all(1900 <= c.hour * 100 + c.minute <= 2099 for c in (first, last))
@@ -375,8 +394,11 @@ def _ranges(document: SourceDocument, items: list[NoteSentence], words: Vocabula
 
 def _pairs(document: SourceDocument, items: list[NoteSentence], text: str,
            words: Vocabulary) -> Iterator[TimeReading]:
-    """Labelled start and stop times ("Session start: 2:02 PM  Session end: 3:01 PM",
-    "start 1405 stop 1502", "Time in: 10:02 / Time out: 10:59"), on one line or two."""
+    """Labelled start and stop times, on one line or two.
+
+    For example "Session start: 2:02 PM  Session end: 3:01 PM", "start 1405 stop 1502",
+    "Time in: 10:02 / Time out: 10:59".
+    """
     starts = [i.sentence.start for i in items]
     ends = list(_END.finditer(text))
     for begin in _START.finditer(text):
@@ -406,8 +428,11 @@ _PLAIN_LABELS = frozenset({"start", "time in", "stop", "end", "time out"})
 
 def _clock_labels(begin: re.Match[str], stop: re.Match[str], first: ClockTime,
                   last: ClockTime) -> bool:
-    """Four-digit times need plain labels: "start 1405 stop 1502" is a session, "started
-    2019, stopped 2021" is a medication history."""
+    """Whether the start and stop labels fit the times; four-digit times need plain labels.
+
+    "start 1405 stop 1502" is a session, "started 2019, stopped 2021" is a medication
+    history.
+    """
     if not (first.four_digits or last.four_digits):
         return True
     return all(" ".join(m.group("label").lower().split()) in _PLAIN_LABELS
@@ -436,10 +461,13 @@ def time_readings(document: SourceDocument, vocabulary: Vocabulary | None = None
 
 def _best_readings(documents: Iterable[SourceDocument], add_on: bool, words: Vocabulary
                    ) -> list[TimeReading]:
-    """The preferred reading (by rank, then note order, then position), and after it
-    every other reading of the same rank that gives other minutes: two statements of the
-    session's time that disagree are both quoted, for an auditor to decide. For an add-on
-    code only time labelled as psychotherapy counts (the E/M's time must not be counted)."""
+    """The preferred reading, then every other reading of the same rank with other minutes.
+
+    The preferred reading is chosen by rank, then note order, then position. Two statements
+    of the session's time that disagree are both quoted, for an auditor to decide. For an
+    add-on code only time labelled as psychotherapy counts (the E/M's time must not be
+    counted).
+    """
     ranked: list[tuple[tuple[int, int, int], TimeReading]] = []
     for order, document in enumerate(documents):
         for reading in time_readings(document, words):
@@ -531,8 +559,10 @@ _QUOTED_SPEECH_END = re.compile(r"[.!?][\"”'][ \t\r\n]+")
 
 
 def _after_quoted_speech(text: str, lo: int, term_start: int) -> int:
-    """Start the quote after the patient's own words when the sentence splitter kept them
-    ('"I'm failing everyone." Endorses passive SI' -> 'Endorses passive SI')."""
+    """Start the quote after the patient's own words when the sentence splitter kept them.
+
+    For example '"I'm failing everyone." Endorses passive SI' -> 'Endorses passive SI'.
+    """
     ends = list(_QUOTED_SPEECH_END.finditer(text, lo, term_start))
     return ends[-1].end() if ends else lo
 
@@ -577,9 +607,11 @@ def _positive_screens(facts: Iterable[StructuredFact], words: Vocabulary
 
 def psychotherapy_session_work(chart: ChartBundle, denial: Denial,
                                vocabulary: Vocabulary | None = None) -> list[Evidence]:
-    """What the session did; for 90837/90838 only what needed the longer session. Stated
-    reasons for the extended time come first, then risk and trauma work, then a positive
-    C-SSRS on file, then (shorter codes) the interventions."""
+    """What the session did; for 90837/90838 only what needed the longer session.
+
+    Stated reasons for the extended time come first, then risk and trauma work, then a
+    positive C-SSRS on file, then (shorter codes) the interventions.
+    """
     long_session = billed_code(denial) in LONG_SESSION_CODES
     words = _vocabulary(vocabulary)
     need = _terms(words, "need")
@@ -594,8 +626,11 @@ def psychotherapy_session_work(chart: ChartBundle, denial: Denial,
 
 
 def _varied(ranked: list[Evidence], limit: int) -> list[Evidence]:
-    """Up to ``limit`` distinct quotes, one per kind of work first (a safety plan and
-    suicidal ideation rather than three mentions of ideation), then the rest in order."""
+    """Up to ``limit`` distinct quotes, one per kind of work first, then the rest in order.
+
+    One per kind means a safety plan and suicidal ideation rather than three mentions of
+    ideation.
+    """
     chosen: list[Evidence] = []
     for first_pass in (True, False):
         for evidence in ranked:
