@@ -9,6 +9,9 @@ the application layer (:mod:`agent.application`) or a domain package, and prints
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
 import typer
 
 from agent.cli import audit, codes, config, ingest, ncci, playbooks, review, run, users
@@ -18,8 +21,22 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Denial appeal agent: read payer denials and draft appeal letters.")
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        try:
+            installed = version("denial-appeal-agent")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            installed = "unknown (not installed)"
+        typer.echo(f"appeals {installed}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
     """Denial appeal agent: read payer denials and draft appeal letters."""
 
 

@@ -9,19 +9,17 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from agent.application.reviews import ReviewService
-from agent.application.workflow import open_workflow
 from agent.cli.common import console
-from agent.config import AppConfig
-from agent.playbooks.registry import PlaybookError
 from agent.review.actions import ReviewError, content_hash
-from agent.review.identity import IdentityError, configured_user, reviewer
+
+if TYPE_CHECKING:  # imported where used: `appeals --help` does not load the graphs
+    from agent.application.reviews import ReviewService
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Review drafted letters: list, show, approve, edit, reject.")
@@ -52,6 +50,12 @@ def _service(db: Path, out: Path, config_path: Path | None = None,
     if not db.is_file():
         typer.echo(f"appeals review: no database at {db} (run `appeals run` first)", err=True)
         raise typer.Exit(2)
+    from agent.application.reviews import ReviewService
+    from agent.application.workflow import open_workflow
+    from agent.config import AppConfig
+    from agent.playbooks.registry import PlaybookError
+    from agent.review.identity import IdentityError, configured_user, reviewer
+
     with ExitStack() as stack:
         try:
             config = AppConfig.load(config_path)

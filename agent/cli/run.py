@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from agent.application.workflow import open_workflow, run_batch
 from agent.cli.common import console
-from agent.config import AppConfig
-from agent.ehr.protocols import EHRSourceError
-from agent.llm.settings import LLMSettings
-from agent.manifest import Manifest
-from agent.playbooks.registry import PlaybookError
-from agent.store.lease import LeaseHeldError, LeaseLostError, LeasePolicy, writer_lease
+
+if TYPE_CHECKING:  # imported where used: `appeals --help` does not load the graphs
+    from agent.llm.settings import LLMSettings
+    from agent.manifest import Manifest
 
 
 def run_command(
@@ -66,6 +62,10 @@ def llm_settings(enabled: bool, max_cost: float | None, config_path: Path | None
     """
     if not enabled:
         return None
+    from pydantic import ValidationError
+
+    from agent.llm.settings import LLMSettings
+
     try:
         settings = LLMSettings.load(config_path, max_cost=max_cost)
     except (OSError, ValueError, ValidationError) as exc:
@@ -87,6 +87,12 @@ def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approv
     The run holds the store's writer lease throughout (waiting up to ``wait`` seconds for
     it): another writer on the same database makes it exit 1, naming that writer.
     """
+    from agent.application.workflow import open_workflow, run_batch
+    from agent.config import AppConfig
+    from agent.ehr.protocols import EHRSourceError
+    from agent.playbooks.registry import PlaybookError
+    from agent.store.lease import LeaseHeldError, LeaseLostError, LeasePolicy, writer_lease
+
     try:
         config = AppConfig.load(config_path)
         with open_workflow(db, out, ehr, config, llm=llm) as workflow, \
