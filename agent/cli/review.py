@@ -153,12 +153,19 @@ def edit_command(letter_id: str,
                                                            "$EDITOR opens the letter.")] = None,
                  db: DbOption = Path("appeals.db"), out: OutOption = Path("appeals-out"),
                  if_hash: IfHashOption = None, config: ConfigOption = None) -> None:
-    """Replace a letter's text (from --file or $EDITOR); it stays pending until approved."""
+    """Replace a letter's text (from --file or $EDITOR); it stays pending until approved.
+
+    Exits 2 when the file cannot be read as UTF-8 text or is empty, 1 when the editor fails
+    or the letter changed since it was shown; the letter is unchanged then.
+    """
+    if file is not None:
+        text = _read_edit(file)  # before opening the store: a bad path is a usage error
     with _service(db, out, config, acting=True) as session:
         try:
             view = session.service.show(letter_id)
             started = if_hash or view.letter.content_hash  # what the reviewer started from
-            text = file.read_text(encoding="utf-8") if file else _edit_in_editor(view.markdown)
+            if file is None:
+                text = _edit_in_editor(view.markdown)
             if content_hash(_with_newline(text)) == view.letter.content_hash:
                 typer.echo(f"{letter_id}: no change")
                 return
@@ -166,6 +173,26 @@ def edit_command(letter_id: str,
         except ReviewError as exc:
             raise _fail(exc) from None
     typer.echo(f"{decided.letter.letter_id}: edited by {session.user}; still pending review")
+
+
+def _read_edit(file: Path) -> str:
+    """The edited Markdown in ``file``; exit 2 with one line when it cannot be used."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        problem = "no such file"
+    except IsADirectoryError:
+        problem = "is a folder, not a file"
+    except UnicodeDecodeError:
+        problem = "is not UTF-8 text"
+    except OSError as exc:
+        problem = f"cannot be read ({exc.strerror or type(exc).__name__})"
+    else:
+        if text.strip():
+            return text
+        problem = "is empty (to drop a letter, reject it with a reason)"
+    typer.echo(f"appeals review edit: {file}: {problem}; the letter is unchanged", err=True)
+    raise typer.Exit(2)
 
 
 def _with_newline(text: str) -> str:
@@ -181,7 +208,23 @@ def _edit_in_editor(text: str) -> str:
         f.write(text)
         name = f.name
     try:
-        subprocess.run([*editor.split(), name], check=True)
-        return Path(name).read_text(encoding="utf-8")
+        try:
+            subprocess.run([*editor.split(), name], check=True)
+        except OSError as exc:
+            raise ReviewError(f"$EDITOR ({editor}) could not be started: "
+                              f"{exc.strerror or type(exc).__name__}; the letter is "
+                              "unchanged") from None
+        except subprocess.CalledProcessError as exc:
+            raise ReviewError(f"$EDITOR ({editor}) exited with status {exc.returncode}; "
+                              "the letter is unchanged") from None
+        try:
+            edited = Path(name).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ReviewError("the editor saved text that is not UTF-8; the letter is "
+                              "unchanged") from None
+        if not edited.strip():
+            raise ReviewError("the editor saved an empty letter; the letter is unchanged "
+                              "(to drop a letter, reject it with a reason)")
+        return edited
     finally:
         os.unlink(name)

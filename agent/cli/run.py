@@ -107,18 +107,18 @@ def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approv
                     progress.advance(task)
 
             def on_repair(line: str) -> None:
-                console.print(Text(line), style="yellow", soft_wrap=True)  # "repaired: ..."
+                typer.secho(line, err=True, fg="yellow")  # "repaired: ..."
 
             manifest = run_batch(workflow, inputs, auto_approve, on_progress, on_repair)
     except (LeaseHeldError, LeaseLostError) as exc:
-        console.print(Text(f"appeals run: {db}: {exc}"), style="red", soft_wrap=True)
+        typer.secho(f"appeals run: {db}: {exc}", err=True, fg="red")
         return 1
     except (EHRSourceError, PlaybookError, OSError, ValueError) as exc:
-        # soft_wrap: one line whatever its length (a playbook error lists the known names).
-        console.print(Text(f"appeals run: {exc}"), style="red", soft_wrap=True)
+        # One line whatever its length (a playbook error lists the known names).
+        typer.secho(f"appeals run: {exc}", err=True, fg="red")
         return 2
     for error in manifest.summary.input_errors:
-        console.print(Text(error), style="red", soft_wrap=True)
+        typer.secho(error, err=True, fg="red")  # one line per file, as `ingest` prints them
     print_summary(console, manifest, out)
     nothing_read = manifest.summary.denials == 0 and manifest.summary.input_errors
     return 2 if nothing_read else 0

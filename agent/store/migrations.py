@@ -16,7 +16,14 @@ from agent.store.audit_chain import GENESIS, chain_hash
 from agent.store.records import SYSTEM_USER, AuditEntry, UserRecord
 
 
-class StoreVersionError(Exception):
+class StoreOpenError(OSError):
+    """The store's file cannot be used: a folder, not a SQLite file, or unreadable.
+
+    An ``OSError``, so every command that reports a bad path in one line reports this too.
+    """
+
+
+class StoreVersionError(StoreOpenError):
     """The database was made by a newer release of the tool."""
 
 

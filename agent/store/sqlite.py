@@ -19,7 +19,7 @@ from pathlib import Path
 
 from agent.store.audit_chain import GENESIS, ChainReport, StoredRow, chain_hash, verify_chain
 from agent.store.files import private_file, sqlite_companions, tighten
-from agent.store.migrations import migrate
+from agent.store.migrations import StoreOpenError, migrate
 from agent.store.passwords import check_password, hash_password
 from agent.store.records import (
     SYSTEM_USER,
@@ -46,16 +46,25 @@ class SqliteStore:
 
     def __init__(self, path: str | Path, timeout: float = 30.0) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreOpenError(f"{self.path} is a folder, not a database file")
         private_file(self.path)  # 0600 before SQLite opens it: its WAL and SHM follow
         for companion in sqlite_companions(self.path):
             tighten(companion)
-        self.connection = sqlite3.connect(str(self.path), check_same_thread=False,
-                                          isolation_level=None, timeout=timeout)
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
         try:
+            self.connection = sqlite3.connect(str(self.path), check_same_thread=False,
+                                              isolation_level=None, timeout=timeout)
+        except sqlite3.Error as exc:
+            raise StoreOpenError(f"{self.path}: cannot open the database ({exc})") from None
+        try:
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=NORMAL")
             self.upgraded_from = migrate(self.connection)
+        except sqlite3.DatabaseError as exc:
+            self.connection.close()
+            raise StoreOpenError(f"{self.path} is not a database of this tool ({exc})") \
+                from None
         except BaseException:
             self.connection.close()
             raise
