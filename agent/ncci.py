@@ -6,6 +6,10 @@ indicator says whether an NCCI-associated modifier (59, XE/XP/XS/XU, anatomic mo
 can bypass it: ``0`` never, ``1`` when the record documents a distinct service, ``9``
 not applicable (the edit was deleted). See docs/domain.md#ncci-ptp-edits.
 
+Which edits pair a denied code with the other codes of its claim is answered in one place,
+:meth:`PtpTable.pairing` (a :class:`PtpPairing`); triage, playbook selection and checks,
+and the letters all read that answer.
+
 Files read (:func:`read_ptp_edits`, used by :meth:`PtpTable.load` and
 :func:`import_ptp_table`):
 
@@ -95,6 +99,82 @@ class PtpEdit:
         return self.modifier_indicator == "1"
 
 
+@dataclass(frozen=True, slots=True)
+class PairedEdit:
+    """An active PTP edit between the denied code and one other code of its claim.
+
+    ``edit`` says which code is column 1 and which column 2, the modifier indicator and
+    the effective and deletion dates. Only the column 2 code is denied by an edit; one
+    with the denied code in column 1 does not explain the denial
+    (docs/domain.md#ncci-ptp-edits).
+    """
+
+    denied_code: str
+    partner: str
+    """The claim's other code the edit pairs with the denied code."""
+    edit: PtpEdit
+
+    @property
+    def denied_is_column_2(self) -> bool:
+        """Whether the edit denies the denied code (it is the edit's column 2 code)."""
+        return self.edit.column_2 == self.denied_code
+
+
+@dataclass(frozen=True, slots=True)
+class PtpPairing:
+    """What a PTP table says about a denied code and its claim's other codes on one date.
+
+    Built by :meth:`PtpTable.pairing`, the one place that pairs a claim's codes with the
+    edits.
+    """
+
+    denied_code: str
+    date_of_service: date | None
+    partners: tuple[str, ...]
+    """The claim's other codes, in claim order, each once (the denied code left out)."""
+    edits: tuple[PairedEdit, ...]
+    """Every edit in force on the date of service, partner by partner in claim order; for
+    a partner paired both ways, the edit with the denied code in column 1 comes first.
+    Empty when the date of service is not known."""
+    unvouched: tuple[str, ...]
+    """Partners for which "no edit" is not a fact of the table (:meth:`PtpTable.covers`)."""
+
+    @property
+    def denying(self) -> tuple[PairedEdit, ...]:
+        """The edits that deny the denied code (it is their column 2 code)."""
+        return tuple(p for p in self.edits if p.denied_is_column_2)
+
+    @property
+    def reverse(self) -> tuple[PairedEdit, ...]:
+        """The edits with the denied code in column 1: they deny the partner instead."""
+        return tuple(p for p in self.edits if not p.denied_is_column_2)
+
+    @property
+    def deciding(self) -> PairedEdit | None:
+        """The denying edit that decides the line: indicator 0 before 1, then claim order."""
+        denying = self.denying
+        return min(denying, key=lambda p: p.edit.modifier_indicator) if denying else None
+
+    @property
+    def known(self) -> bool:
+        """Whether the table can vouch for every partner (so "no edit" would be a fact)."""
+        return not self.unvouched
+
+    @property
+    def unknown_partners(self) -> tuple[str, ...]:
+        """Partners with no edit in force for which the table cannot say there is none."""
+        return tuple(p for p in self.unvouched if not self.with_partner(p))
+
+    def with_partner(self, partner: str) -> tuple[PairedEdit, ...]:
+        """The edits in force between the denied code and ``partner``."""
+        return tuple(p for p in self.edits if p.partner == partner)
+
+
+def partner_codes(denied_code: str, claim_codes: Iterable[str]) -> tuple[str, ...]:
+    """The codes a PTP edit may pair with the denied code: the claim's others, each once."""
+    return tuple(dict.fromkeys(c for c in claim_codes if c != denied_code))
+
+
 class PtpFormatError(ValueError):
     """A PTP file that cannot be read; the message names the file and line, never data."""
 
@@ -104,8 +184,13 @@ class PtpTable:
 
     def __init__(self, edits: Iterable[PtpEdit],
                  covered_codes: frozenset[str] | None = None) -> None:
-        """``covered_codes``: for a subset, the codes whose every edit it holds (None: a
-        full table, which covers every code)."""
+        """Index the edits by (column 1, column 2).
+
+        Args:
+            edits: The rows of the table.
+            covered_codes: For a subset, the codes whose every edit it holds (None: a
+                full table, which covers every code).
+        """
         self.covered_codes = covered_codes
         pairs: dict[tuple[str, str], list[PtpEdit]] = {}
         count = 0
@@ -145,17 +230,55 @@ class PtpTable:
         ``on``), edits not yet effective and indicator-9 rows do not apply. Should two
         rows of one pair both apply, indicator 0 (the stricter) wins.
         """
-        for pair in ((code_a, code_b), (code_b, code_a)):
-            active = [e for e in self._pairs.get(pair, ()) if e.active_on(on)]
-            if active:
-                return min(active, key=lambda e: e.modifier_indicator)
-        return None
+        found = self._in_force(code_a, code_b, on)
+        return found if found is not None else self._in_force(code_b, code_a, on)
+
+    def pairing(self, denied_code: str, other_codes: Iterable[str],
+                date_of_service: date | None) -> PtpPairing:
+        """The edits in force between a denied code and the other codes of its claim.
+
+        Each partner is looked up in both column orders; an edit applies as in
+        :meth:`edit_for`.
+
+        Args:
+            denied_code: The submitted code of the denied line.
+            other_codes: The claim's codes; the denied code and repeats are dropped, so
+                the claim's whole code list may be passed.
+            date_of_service: The line's date; None when not known, in which case no edit
+                can be said to apply (``edits`` is empty; ``unvouched`` is still set).
+
+        Returns:
+            The partners, the edits in force with each, and the partners the table cannot
+            vouch for.
+        """
+        partners = partner_codes(denied_code, other_codes)
+        edits: tuple[PairedEdit, ...] = ()
+        if date_of_service is not None:
+            edits = tuple(PairedEdit(denied_code, partner, edit) for partner in partners
+                          for edit in self._both_ways(denied_code, partner, date_of_service))
+        unvouched = tuple(p for p in partners if not self.covers(denied_code, p))
+        return PtpPairing(denied_code, date_of_service, partners, edits, unvouched)
 
     def covers(self, code_a: str, code_b: str) -> bool:
-        """Whether "no edit for this pair" is a fact of this table: true for a full table,
-        and for a subset only when one of the codes is among those it was cut for."""
+        """Whether "no edit for this pair" is a fact of this table.
+
+        True for a full table; for a subset, only when one of the codes is among those it
+        was cut for.
+        """
         covered = self.covered_codes
         return covered is None or code_a in covered or code_b in covered
+
+    def _both_ways(self, denied_code: str, partner: str, on: date) -> Iterator[PtpEdit]:
+        """The edit with the denied code in column 1, then the one with it in column 2."""
+        for column_1, column_2 in ((denied_code, partner), (partner, denied_code)):
+            edit = self._in_force(column_1, column_2, on)
+            if edit is not None:
+                yield edit
+
+    def _in_force(self, column_1: str, column_2: str, on: date) -> PtpEdit | None:
+        """The row of one column order that applies on ``on``; indicator 0 wins a tie."""
+        active = [e for e in self._pairs.get((column_1, column_2), ()) if e.active_on(on)]
+        return min(active, key=lambda e: e.modifier_indicator) if active else None
 
     def __len__(self) -> int:
         return self._count

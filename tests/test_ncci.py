@@ -11,6 +11,8 @@ import pytest
 
 from agent.ncci import (
     PROJECT_COLUMNS,
+    ModifierIndicator,
+    PairedEdit,
     PtpEdit,
     PtpFormatError,
     PtpTable,
@@ -99,6 +101,113 @@ def test_the_stricter_of_two_active_rows_wins() -> None:
                       PtpEdit("11111", "22222", None, None, "0", "b")])
     found = table.edit_for("11111", "22222", DOS)
     assert found is not None and found.modifier_indicator == "0"
+
+
+# --- pairing a denied code with the claim's other codes --------------------------------
+
+KNEE = PtpTable([
+    PtpEdit("29881", "29877", None, None, "0", "bundled"),
+    PtpEdit("29881", "20610", None, None, "1", "distinct site"),
+    PtpEdit("29880", "29877", date(2024, 1, 1), date(2025, 1, 1), "1", "dated"),
+    PtpEdit("29870", "29877", None, None, "9", "not applicable"),
+], covered_codes=frozenset({"29877", "29881"}))
+
+
+def test_pairing_with_the_denied_code_in_column_2() -> None:
+    pairing = KNEE.pairing("29877", ("29881", "29877"), DOS)
+    assert pairing.partners == ("29881",)
+    assert pairing.edits == (PairedEdit("29877", "29881", PtpEdit(
+        "29881", "29877", None, None, "0", "bundled")),)
+    assert pairing.edits[0].denied_is_column_2
+    assert pairing.denying == pairing.edits and pairing.reverse == ()
+    assert pairing.deciding is not None and pairing.deciding.edit.modifier_indicator == "0"
+
+
+def test_pairing_with_the_denied_code_in_column_1() -> None:
+    pairing = KNEE.pairing("29881", ("29877", "20610", "29881"), DOS)
+    assert [p.partner for p in pairing.edits] == ["29877", "20610"]
+    assert not any(p.denied_is_column_2 for p in pairing.edits)
+    assert pairing.reverse == pairing.edits and pairing.denying == ()
+    assert pairing.deciding is None
+
+
+def test_pairing_a_partner_paired_both_ways() -> None:
+    table = PtpTable([PtpEdit("11111", "22222", None, None, "1", "a"),
+                      PtpEdit("22222", "11111", None, None, "0", "b")])
+    pairing = table.pairing("11111", ["22222"], DOS)
+    assert [(p.edit.column_1, p.denied_is_column_2) for p in pairing.edits] == [
+        ("11111", False), ("22222", True)]  # the denied code in column 1 first
+    assert pairing.deciding is not None and pairing.deciding.edit.rationale == "b"
+    assert pairing.with_partner("22222") == pairing.edits
+
+
+@pytest.mark.parametrize(("indicator", "applies", "bypassable"), [
+    ("0", True, False), ("1", True, True), ("9", False, False)])
+def test_pairing_by_modifier_indicator(indicator: ModifierIndicator, applies: bool,
+                                       bypassable: bool) -> None:
+    table = PtpTable([PtpEdit("29881", "20610", None, None, indicator, "x")])
+    deciding = table.pairing("20610", ["29881"], DOS).deciding
+    assert (deciding is not None) == applies
+    if deciding is not None:
+        assert deciding.edit.modifier_indicator == indicator
+        assert deciding.edit.bypassable == bypassable
+
+
+def test_the_deciding_edit_is_indicator_0_then_claim_order() -> None:
+    table = PtpTable([PtpEdit("11111", "20610", None, None, "1", "a"),
+                      PtpEdit("22222", "20610", None, None, "0", "b"),
+                      PtpEdit("33333", "20610", None, None, "1", "c")])
+
+    def deciding(*others: str) -> str | None:
+        found = table.pairing("20610", others, DOS).deciding
+        return found.partner if found else None
+
+    assert deciding("11111", "22222", "33333") == "22222"
+    assert deciding("11111", "33333") == "11111"
+    assert deciding("33333", "11111") == "33333"
+    assert deciding("44444") is None
+
+
+@pytest.mark.parametrize(("day", "applies"), [
+    (date(2023, 12, 31), False), (date(2024, 1, 1), True), (date(2024, 12, 31), True),
+    (date(2025, 1, 1), False)])
+def test_pairing_only_within_the_effective_dates(day: date, applies: bool) -> None:
+    pairing = KNEE.pairing("29877", ["29880"], day)
+    assert bool(pairing.edits) == applies
+    assert pairing.partners == ("29880",) and pairing.known
+
+
+def test_pairing_without_a_date_of_service_finds_no_edit() -> None:
+    pairing = KNEE.pairing("29877", ["29881", "99213"], None)
+    assert pairing.edits == () and pairing.deciding is None
+    assert pairing.partners == ("29881", "99213") and pairing.known
+
+
+def test_pairing_codes_not_in_the_table() -> None:
+    unknown = KNEE.pairing("99213", ["93306", "29881"], DOS)
+    assert unknown.edits == ()
+    assert unknown.unvouched == ("93306",) and not unknown.known
+    assert unknown.unknown_partners == ("93306",)
+    vouched = KNEE.pairing("29877", ["99213"], DOS)  # the subset was cut for 29877
+    assert vouched.edits == () and vouched.known and vouched.unknown_partners == ()
+    assert PtpTable([]).pairing("99213", ["93306"], DOS).known  # a full table covers all
+
+
+def test_an_edit_is_a_fact_even_where_the_subset_cannot_vouch() -> None:
+    table = PtpTable([PtpEdit("11111", "22222", None, None, "1", "a")], frozenset())
+    pairing = table.pairing("22222", ["11111", "33333"], DOS)
+    assert pairing.unvouched == ("11111", "33333") and not pairing.known
+    assert pairing.unknown_partners == ("33333",)
+
+
+@pytest.mark.parametrize("table_name", ["shared", "shipped"])
+def test_pairing_the_knee_claim(table_name: str, request: pytest.FixtureRequest) -> None:
+    table: PtpTable = request.getfixturevalue(table_name)
+    chondroplasty = table.pairing("29877", ("29881", "20610", "29877"), DOS).deciding
+    assert chondroplasty is not None and chondroplasty.partner == "29881"
+    assert chondroplasty.edit.modifier_indicator == "0"
+    arthrocentesis = table.pairing("20610", ("29881", "29877", "20610"), DOS).deciding
+    assert arthrocentesis is not None and arthrocentesis.edit.bypassable
 
 
 @pytest.mark.needs_shared

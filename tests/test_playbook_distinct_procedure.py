@@ -42,7 +42,6 @@ from agent.playbooks.specialties.distinct_procedure import (
     em_line,
     modifier_not_billed,
     ncci_finding,
-    ncci_letter_context,
     ncci_no_bypass,
     not_distinct,
     partner_unknown,
@@ -479,13 +478,13 @@ def test_an_em_line_is_not_a_59_question() -> None:
     assert em_line(_context(denial, _chart(OP_BILATERAL))) is not None
 
 
-def test_letter_context_for_the_ncci_result() -> None:
-    denial, chart = _denial(), _chart(OP_BILATERAL)
-    context = ncci_letter_context(denial, chart, PtpTable.default())
-    assert context["partners"] == ["29881"]
-    assert context["edit"] == {"column_1": "29881", "column_2": "20610",
-                               "modifier_indicator": "1",
-                               "rationale": "Misuse of Column Two code with Column One code"}
+def test_ncci_finding_for_the_claim() -> None:
+    finding = ncci_finding(_denial(), _chart(OP_BILATERAL), PtpTable.default())
+    assert finding is not None and finding.partners == ("29881",)
+    assert finding.edit is not None
+    assert (finding.edit.column_1, finding.edit.column_2, finding.edit.modifier_indicator,
+            finding.edit.rationale) == ("29881", "20610", "1",
+                                        "Misuse of Column Two code with Column One code")
     finding = ncci_finding(_denial(claim_codes=("20610", "73562")), _chart(CLINIC_XR_INJECTION),
                            PtpTable.default())
     assert finding is not None and finding.edit is None and not finding.reverse

@@ -22,7 +22,7 @@ from agent.config import LetterSettings
 from agent.denials.model import Denial
 from agent.ehr.model import PatientRecord
 from agent.evidence.model import Evidence
-from agent.ncci import PtpTable
+from agent.ncci import PtpEdit, PtpTable, partner_codes
 from agent.playbooks.model import Playbook
 from agent.resources import resource_dir
 
@@ -42,8 +42,10 @@ class LetterInput:
 
 @dataclass(frozen=True, slots=True)
 class NarrativeParagraph:
-    """A paragraph of a model-written argument that passed the guardrails, and the facts
-    it rests on (the letter numbers their evidence)."""
+    """A paragraph of a model-written argument that passed the guardrails.
+
+    It carries the facts it rests on (the letter numbers their evidence).
+    """
 
     text: str
     facts: tuple[str, ...]
@@ -77,8 +79,11 @@ class LetterRenderer:
 
     def render(self, letter: LetterInput, letter_date: date,
                narrative: Sequence[NarrativeParagraph] | None = None) -> str:
-        """The Markdown letter. The argument is the playbook's template part, or the
-        checked ``narrative`` when the model wrote one."""
+        """The Markdown letter.
+
+        The argument is the playbook's template part, or the checked ``narrative`` when
+        the model wrote one.
+        """
         context = self.context(letter, letter_date)
         if narrative:
             facts = context["facts"]
@@ -161,32 +166,40 @@ class LetterRenderer:
         }
 
     def _ncci(self, denial: Denial) -> dict[str, Any]:
-        """The NCCI procedure-to-procedure facts for the denied code and the claim's other
-        codes: ``{code, partners, edit, known}``. ``edit`` is None when no active edit pairs
-        them; ``known`` says whether the loaded table can vouch for that (a subset cannot
-        for codes it was not cut for), so a letter says "no edit" only when it is true."""
+        """The NCCI procedure-to-procedure facts for the denied code and the claim's codes.
+
+        The value is ``{code, partners, edit, known}``. ``edit`` is the first edit of
+        :attr:`agent.ncci.PtpPairing.edits` (in either column order), None when no active
+        edit pairs them; ``known`` says whether the loaded table can vouch for that (a
+        subset cannot for codes it was not cut for), so a letter says "no edit" only when
+        it is true.
+        """
         code = denial.procedure.submitted_code if denial.procedure else ""
-        partners = list(dict.fromkeys(c for c in denial.claim_procedure_codes if c != code))
-        known = self.ncci is not None and all(self.ncci.covers(code, p) for p in partners)
-        edit = None
-        if self.ncci is not None and denial.service_date is not None:
-            for partner in partners:
-                found = self.ncci.edit_for(code, partner, denial.service_date)
-                if found is not None:
-                    edit = {"column_1": found.column_1, "column_2": found.column_2,
-                            "modifier_indicator": found.modifier_indicator,
-                            "rationale": found.rationale}
-                    break
-        return {"code": code, "partners": partners, "edit": edit, "known": known}
+        if self.ncci is None:
+            partners = partner_codes(code, denial.claim_procedure_codes)
+            return {"code": code, "partners": list(partners), "edit": None, "known": False}
+        pairing = self.ncci.pairing(code, denial.claim_procedure_codes, denial.service_date)
+        edit = _edit_context(pairing.edits[0].edit) if pairing.edits else None
+        return {"code": code, "partners": list(pairing.partners), "edit": edit,
+                "known": pairing.known}
 
     def _remarks(self, denials: Sequence[Denial]) -> list[str]:
         codes = dict.fromkeys(code for d in denials for code in d.remarks)
         return [f"{code}: {self.codes.rarc(code).description}" for code in codes]
 
 
+def _edit_context(edit: PtpEdit) -> dict[str, Any]:
+    """An NCCI PTP edit as the templates read it."""
+    return {"column_1": edit.column_1, "column_2": edit.column_2,
+            "modifier_indicator": edit.modifier_indicator, "rationale": edit.rationale}
+
+
 def continued(text: str, indent: int = 3) -> str:
-    """A multi-line quote kept inside its Markdown list item: each line break is followed
-    by the item's indentation (the DOCX export turns it back into a line break)."""
+    """A multi-line quote kept inside its Markdown list item.
+
+    Each line break is followed by the item's indentation (the DOCX export turns it back
+    into a line break).
+    """
     return text.replace("\n", "\n" + " " * indent)
 
 

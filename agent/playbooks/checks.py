@@ -45,8 +45,17 @@ class CheckRegistry:
         self._claim_only: set[str] = set()
 
     def register(self, name: str, check: Check, claim_only: bool = False) -> None:
-        """Add a check under ``name`` (names are unique). ``claim_only``: it reads only the
-        claim (never the chart or the evidence), so it decides even when no chart is found."""
+        """Add a check under ``name`` (names are unique).
+
+        Args:
+            name: The name playbooks refer to the check by.
+            check: The check.
+            claim_only: It reads only the claim (never the chart or the evidence), so it
+                decides even when no chart is found.
+
+        Raises:
+            ValueError: A check is already registered under ``name``.
+        """
         if name in self._checks:
             raise ValueError(f"check '{name}' is already registered")
         self._checks[name] = check
@@ -83,16 +92,17 @@ def medicare_claim(ctx: CheckContext) -> str | None:
 
 
 def ncci_pair_unknown(ctx: CheckContext) -> str | None:
-    """The loaded NCCI table cannot tell whether an edit pairs the denied code with the
-    claim's other codes (a subset not cut for them): "no edit" would not be a fact."""
+    """The loaded NCCI table cannot tell whether an edit pairs the claim's codes.
+
+    Applies when a partner of the denied code has no edit in force and the table (a
+    subset not cut for either code) cannot vouch for that: "no edit" would not be a fact.
+    """
     procedure, table = ctx.denial.procedure, ctx.ncci
     day = ctx.denial.service_date
     if procedure is None or table is None or day is None:
         return None
     code = procedure.submitted_code
-    unknown = [other for other in dict.fromkeys(ctx.denial.claim_procedure_codes)
-               if other != code and table.edit_for(code, other, day) is None
-               and not table.covers(code, other)]
+    unknown = table.pairing(code, ctx.denial.claim_procedure_codes, day).unknown_partners
     if not unknown:
         return None
     return (f"the loaded NCCI table does not cover {code} with {', '.join(unknown)}; import "

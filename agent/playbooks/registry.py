@@ -1,5 +1,7 @@
-"""Loading the playbooks, checking what they name, and picking one for a denial (from
-claim data only)."""
+"""Loading the playbooks, checking what they name, and picking one for a denial.
+
+A playbook is picked from claim data only.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pydantic import ValidationError
 
 from agent.denials.model import Denial
 from agent.evidence.vocabulary import VocabularyError, load_vocabulary
-from agent.ncci import PtpEdit, PtpTable
+from agent.ncci import PairedEdit, PtpTable
 from agent.playbooks.model import Match, Playbook
 from agent.resources import resource_dir
 from agent.triage.model import Category
@@ -83,8 +85,10 @@ class Names(Protocol):
 
 
 def _references(playbook: Playbook) -> Iterator[tuple[str, str, str]]:
-    """Every registry name the playbook refers to, as (field, kind, name); vocabularies
-    are checked by ``_vocabulary_problems``."""
+    """Every registry name the playbook refers to, as (field, kind, name).
+
+    Vocabularies are checked by ``_vocabulary_problems``.
+    """
     for index, fact in enumerate(playbook.facts):
         yield f"facts[{index}].extractor", "extractor", fact.extractor
     for index, rule in enumerate(playbook.not_appeal):
@@ -93,11 +97,13 @@ def _references(playbook: Playbook) -> Iterator[tuple[str, str, str]]:
 
 def reference_problems(playbook: Playbook, extractors: Names, checks: Names,
                        templates: Path) -> list[str]:
-    """What the playbook names that a run would not find, each as ``field: what is wrong``:
-    an extractor or a check that is not registered, an argument template that is not in
-    ``templates`` (the folder the letters are rendered from), a vocabulary that is missing,
-    invalid or lacks a list its extractor reads. Empty when all are found. Indexes count
-    from 0, as in the schema errors."""
+    """What the playbook names that a run would not find, each as ``field: what is wrong``.
+
+    That is an extractor or a check that is not registered, an argument template that is
+    not in ``templates`` (the folder the letters are rendered from), a vocabulary that is
+    missing, invalid or lacks a list its extractor reads. Empty when all are found.
+    Indexes count from 0, as in the schema errors.
+    """
     known = {"extractor": extractors.names(), "check": checks.names()}
     problems = [f"{field}: no {kind} '{name}' (known: {', '.join(known[kind])})"
                 for field, kind, name in _references(playbook) if name not in known[kind]]
@@ -139,10 +145,15 @@ def describe_problems(file_name: str, problems: list[str]) -> str:
 
 def validate_references(playbooks: Iterable[Playbook], extractors: Names, checks: Names,
                         templates: Path) -> None:
-    """Raise PlaybookError, naming the file and the field, for the first playbook that
-    names an extractor, check or argument template the run does not have. A run calls
-    this at start-up: an unknown name would otherwise fail every denial the playbook
-    takes, one by one, into needs_review."""
+    """Check that every playbook names only what the run has.
+
+    A run calls this at start-up: an unknown name would otherwise fail every denial the
+    playbook takes, one by one, into needs_review.
+
+    Raises:
+        PlaybookError: Naming the file and the field, for the first playbook that names
+            an extractor, check or argument template the run does not have.
+    """
     for playbook in playbooks:
         problems = reference_problems(playbook, extractors, checks, templates)
         if problems:
@@ -151,8 +162,11 @@ def validate_references(playbooks: Iterable[Playbook], extractors: Names, checks
 
 def check_playbook_file(path: Path, extractors: Names, checks: Names, templates: Path
                         ) -> str | None:
-    """Everything a run checks about one playbook file (YAML, schema, the names it refers
-    to), as the one-line problem, or None when it is valid."""
+    """Everything a run checks about one playbook file, as the one-line problem.
+
+    The checks are the YAML, the schema and the names it refers to; None when the file is
+    valid.
+    """
     try:
         playbook = load_playbook(path)
     except PlaybookError as exc:
@@ -185,14 +199,14 @@ def _covers(match: Match, denial: Denial, category: Category, ncci: PtpTable | N
     return not match.ncci_partner_on_claim or ncci_partner(denial, ncci) is not None
 
 
-def ncci_partner(denial: Denial, ncci: PtpTable | None) -> PtpEdit | None:
-    """An active NCCI PTP edit between the denied code and another code on the claim."""
-    if ncci is None or denial.procedure is None or denial.service_date is None:
+def ncci_partner(denial: Denial, ncci: PtpTable | None) -> PairedEdit | None:
+    """An active NCCI PTP edit between the denied code and another code on the claim.
+
+    Either column order counts; the first edit of :attr:`PtpPairing.edits` is returned
+    (None without a table, a procedure code or a date of service).
+    """
+    if ncci is None or denial.procedure is None:
         return None
-    code = denial.procedure.submitted_code
-    others = [c for c in denial.claim_procedure_codes if c != code]
-    for other in others:
-        edit = ncci.edit_for(code, other, denial.service_date)
-        if edit is not None:
-            return edit
-    return None
+    pairing = ncci.pairing(denial.procedure.submitted_code, denial.claim_procedure_codes,
+                           denial.service_date)
+    return pairing.edits[0] if pairing.edits else None

@@ -18,7 +18,7 @@ from agent.codes import CodeTable
 from agent.config import AppConfig
 from agent.denials.from_835 import DenialRules
 from agent.denials.model import AdjustmentRef, Denial
-from agent.ncci import PtpEdit, PtpTable
+from agent.ncci import PtpPairing, PtpTable
 from agent.triage.deadlines import appeal_deadline
 from agent.triage.model import Action, Category, DollarBucket, RootCause, Triage
 
@@ -243,9 +243,11 @@ def ncci_ptp_no_modifier(denial: Denial, ctx: TriageContext) -> Triage | None:
     Indicator 0 means no modifier bypasses the edit (docs/domain.md#ncci-ptp-edits), so an
     appeal arguing 59/XS cannot win: write the line off.
     """
-    found = _ncci_edit(denial, ctx)
-    if found is None or found.modifier_indicator != "0":
+    pairing = _pairing(denial, ctx)
+    deciding = pairing.deciding if pairing is not None else None
+    if deciding is None or deciding.edit.modifier_indicator != "0":
         return None
+    found = deciding.edit
     modifiers = denial.procedure.submitted_modifiers if denial.procedure else ()
     billed = "-".join((found.column_2, *modifiers))
     reason = (f"{billed} billed with {found.column_1} on {denial.service_date}: NCCI PTP "
@@ -305,25 +307,15 @@ def _all_adjustments(denial: Denial) -> list[AdjustmentRef]:
     return [*denial.adjustments, *denial.claim_adjustments]
 
 
-def _other_codes(denial: Denial) -> list[str]:
-    """The other submitted codes on the claim (the denied code itself excluded)."""
-    if denial.procedure is None:
-        return []
-    own = denial.procedure.submitted_code
-    return list(dict.fromkeys(c for c in denial.claim_procedure_codes if c != own))
+def _pairing(denial: Denial, ctx: TriageContext) -> PtpPairing | None:
+    """The NCCI pairing of the denied code with the claim's other codes.
 
-
-def _ncci_edit(denial: Denial, ctx: TriageContext) -> PtpEdit | None:
-    """The active edit with the denied code in column 2, preferring indicator 0."""
+    None without a procedure code or a date of service.
+    """
     if denial.procedure is None or denial.service_date is None:
         return None
-    own = denial.procedure.submitted_code
-    found: list[PtpEdit] = []
-    for other in _other_codes(denial):
-        edit = ctx.ncci.edit_for(other, own, denial.service_date)
-        if edit is not None and edit.column_2 == own:
-            found.append(edit)
-    return min(found, key=lambda e: e.modifier_indicator) if found else None
+    return ctx.ncci.pairing(denial.procedure.submitted_code, denial.claim_procedure_codes,
+                            denial.service_date)
 
 
 def _ncci_note(denial: Denial, ctx: TriageContext, reason_adj: AdjustmentRef | None
@@ -331,21 +323,29 @@ def _ncci_note(denial: Denial, ctx: TriageContext, reason_adj: AdjustmentRef | N
     """What the NCCI table says about a bundling denial, for the auditor and playbook."""
     bundling = ((reason_adj is not None and reason_adj.reason in BUNDLING_CARCS)
                 or bool(BUNDLING_RARCS.intersection(denial.remarks)))
-    others = _other_codes(denial)
-    if not bundling or not others or denial.procedure is None or denial.service_date is None:
+    pairing = _pairing(denial, ctx)
+    if not bundling or pairing is None or not pairing.partners:
         return None
-    edit = _ncci_edit(denial, ctx)
-    if edit is not None:
+    return _describe_pairing(pairing)
+
+
+def _describe_pairing(pairing: PtpPairing) -> str:
+    """The edit that denies the code, else one that denies its partner, else "no edit".
+
+    Only the column 2 code of an edit is denied (docs/domain.md#ncci-ptp-edits).
+    """
+    deciding = pairing.deciding
+    if deciding is not None:
+        edit = deciding.edit
         return (f"NCCI PTP edit {edit.column_1}/{edit.column_2}, modifier indicator "
                 f"{edit.modifier_indicator}: bypassable only with a documented distinct "
                 "service")
-    own, day = denial.procedure.submitted_code, denial.service_date
-    for other in others:
-        reverse = ctx.ncci.edit_for(own, other, day)
-        if reverse is not None:
-            return (f"NCCI PTP edit {reverse.column_1}/{reverse.column_2} denies "
-                    f"{reverse.column_2}, not {own}")
-    return f"no NCCI PTP edit pairs {own} with {', '.join(others)} on {day}"
+    if pairing.reverse:
+        reverse = pairing.reverse[0].edit
+        return (f"NCCI PTP edit {reverse.column_1}/{reverse.column_2} denies "
+                f"{reverse.column_2}, not {pairing.denied_code}")
+    return (f"no NCCI PTP edit pairs {pairing.denied_code} with "
+            f"{', '.join(pairing.partners)} on {pairing.date_of_service}")
 
 
 def _listing(adjustments: Iterable[AdjustmentRef], ctx: TriageContext) -> str:

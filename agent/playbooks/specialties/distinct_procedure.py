@@ -1,6 +1,7 @@
-"""Distinct procedural service: modifier 59 / XE XS XP XU against NCCI PTP edits
-(``specialty_playbooks/distinct_procedure.yaml``; docs/domain.md#ncci-ptp-edits,
-docs/domain.md#modifier-59-x).
+"""Distinct procedural service: modifier 59 / XE XS XP XU against NCCI PTP edits.
+
+The playbook is ``specialty_playbooks/distinct_procedure.yaml``; the billing facts are in
+docs/domain.md#ncci-ptp-edits and docs/domain.md#modifier-59-x.
 
 Partners of the denied code are the other codes on its claim, plus codes the notes of the
 day document that an NCCI PTP edit pairs with it. The words are data
@@ -24,7 +25,7 @@ from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.text import MAX_QUOTE, Sentence, clause_around, sentences
 from agent.evidence.vocabulary import Vocabulary, load_vocabulary
-from agent.ncci import PtpEdit, PtpTable
+from agent.ncci import PtpEdit, PtpPairing, PtpTable, partner_codes
 from agent.notes.reader import assertion, read_note
 from agent.notes.values import ClockTime, clock_times, dates, header_time
 from agent.notes.visit import visit_documents
@@ -76,8 +77,10 @@ CODE = re.compile(r"(?<![\w./-])(\d{4}[0-9FTU]|[A-V]\d{4})((?:-[0-9A-Z]{2})*)(?!
 
 def service_pattern(code: str, generic: bool = False,
                     vocabulary: Vocabulary | None = None) -> re.Pattern[str]:
-    """The code itself (with any modifiers) or a word that names its service (``generic``
-    adds the words many codes share)."""
+    """The code itself (with any modifiers) or a word that names its service.
+
+    ``generic`` adds the words many codes share.
+    """
     words = _vocabulary(vocabulary)
     parts = [r"(?<![\w./-])" + re.escape(code) + r"(?:-[0-9A-Z]{2})*(?![\w/])"]
     for name in words.lists_with("codes"):
@@ -117,8 +120,12 @@ _SIDE = r"left|right|lt|rt|l|r"
 
 @cache
 def _site_patterns(parts: str, qualifier: str) -> tuple[re.Pattern[str], ...]:
-    """How sites are written: 'R knee', 'Lt. shoulder', 'left-sided hip', 'right open ankle';
-    'knee, left', 'knee (L)'; 'bilateral knees', 'R and L knees'; 'the other knee'."""
+    """How sites are written, as four patterns.
+
+    Side first: 'R knee', 'Lt. shoulder', 'left-sided hip', 'right open ankle'; side
+    after: 'knee, left', 'knee (L)'; both sides: 'bilateral knees', 'R and L knees'; the
+    other side: 'the other knee'.
+    """
     return tuple(re.compile(p, re.IGNORECASE) for p in (
         rf"(?<![A-Za-z])\(?(?P<side>{_SIDE})(?:\.\s*|\)\s*|\s*-\s*sided\s+|[\s-]+)"
         rf"(?:{qualifier}\s+)?(?P<part>{parts})",
@@ -153,8 +160,11 @@ def _part(text: str) -> str:
 
 
 def site_mentions(text: str, vocabulary: Vocabulary | None = None) -> list[_Mention]:
-    """Every anatomic site named in a sentence, in order ("R knee", "knee, left",
-    "bilateral knees", "the other knee", the LT/RT of "29877-59-LT")."""
+    """Every anatomic site named in a sentence, in order.
+
+    For example "R knee", "knee, left", "bilateral knees", "the other knee", the LT/RT of
+    "29877-59-LT".
+    """
     words = _vocabulary(vocabulary)
     prefix, postfix, both, other = _site_patterns(words.pattern("body_parts").pattern,
                                                   words.pattern("site_qualifiers").pattern)
@@ -185,9 +195,12 @@ def _clause_starts(text: str) -> list[int]:
 
 
 def sites_at(text: str, position: int, mentions: list[_Mention]) -> list[_Mention]:
-    """The sites a service named at ``position`` was done at: the nearest named before it
-    in its clause ("R knee scope"), else after it in its clause ("aspiration of the left
-    knee"), else the last named in an earlier clause, else the first named later."""
+    """The sites a service named at ``position`` was done at.
+
+    The nearest named before it in its clause ("R knee scope"), else after it in its
+    clause ("aspiration of the left knee"), else the last named in an earlier clause, else
+    the first named later.
+    """
     starts = _clause_starts(text)
     here = max(i for i, s in enumerate(starts) if s <= position)
     clause_end = starts[here + 1] if here + 1 < len(starts) else len(text)
@@ -238,8 +251,11 @@ class Visit:
     def sentences(self, documents: Iterable[SourceDocument] | None = None,
                   skipped: frozenset[str] = _HISTORY_SECTIONS
                   ) -> Iterator[tuple[SourceDocument, Sentence]]:
-        """Sentences that can document care given that day: not in a ``skipped`` section,
-        not about a service asked for or given earlier, not dated another day."""
+        """Sentences that can document care given that day.
+
+        Those not in a ``skipped`` section, not about a service asked for or given
+        earlier, and not dated another day.
+        """
         for document in self.documents if documents is None else documents:
             for sentence in sentences(document.text):
                 if sentence.section not in skipped and self.of_the_day(sentence):
@@ -253,8 +269,11 @@ class Visit:
 
     @staticmethod
     def done(sentence: Sentence, start: int, end: int) -> bool:
-        """Whether ConText asserts the phrase as done (no assertion category: not negated,
-        possible, conditional, historical, a relative's or planned)."""
+        """Whether ConText asserts the phrase as done.
+
+        Done means no assertion category: not negated, possible, conditional, historical,
+        a relative's or planned.
+        """
         return not assertion(sentence.text, start, end).categories
 
 
@@ -303,8 +322,11 @@ def partner_codes_in_notes(chart: ChartBundle, denial: Denial) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    """A service named in a sentence, at a site (named in the sentence, or the last one
-    its paragraph named before it: "Attention was turned to the L knee. ... aspirated")."""
+    """A service named in a sentence, at a site.
+
+    The site is named in the sentence, or is the last one its paragraph named before it
+    ("Attention was turned to the L knee. ... aspirated").
+    """
 
     document: SourceDocument
     sentence: Sentence
@@ -322,9 +344,11 @@ class _Done:
                 and self.term[0] < other.term[1] and other.term[0] < self.term[1])
 
     def span(self) -> tuple[int, int]:
-        """The quote: the clause around the service and its site, with the sentence
-        before when that one names the site ("the abrasions on the right elbow were
-        irrigated. The necrotic tissue was removed.")."""
+        """The quote: the clause around the service and its site.
+
+        The sentence before is included when that one names the site ("the abrasions on
+        the right elbow were irrigated. The necrotic tissue was removed.").
+        """
         start, end = clause_around(self.sentence, self.start - self.sentence.start,
                                    self.end - self.sentence.start)
         if self.lead is not None and end - self.lead.start <= MAX_QUOTE:
@@ -349,8 +373,11 @@ class _Placed:
 
 
 def placed_sentences(visit: Visit, document: SourceDocument) -> Iterator[_Placed]:
-    """Each sentence of the day with the sites it names, else the last site named earlier
-    in its paragraph (unless it names a body part without a side: "Knee injected")."""
+    """Each sentence of the day with the sites it names.
+
+    A sentence that names none inherits the last site named earlier in its paragraph,
+    unless it names a body part without a side ("Knee injected").
+    """
     last: tuple[Sentence, list[_Mention]] | None = None
     previous: Sentence | None = None
     parts = visit.words.pattern("body_parts")
@@ -381,8 +408,11 @@ def services_at_sites(visit: Visit, codes: Iterable[str], generic: bool = False
 
 def _namings(visit: Visit, document: SourceDocument, placed: _Placed,
              pattern: re.Pattern[str]) -> Iterator[tuple[tuple[int, int], list[_Done]]]:
-    """Each mention of ``pattern`` done that day (its offsets), with the service at each
-    site it may have been done at (named in its clause, else inherited; maybe none)."""
+    """Each mention of ``pattern`` done that day (its offsets), with its services.
+
+    The service is given at each site it may have been done at (named in its clause, else
+    inherited; maybe none).
+    """
     sentence = placed.sentence
     for match in pattern.finditer(sentence.text):
         if not visit.done(sentence, match.start(), match.end()):
@@ -400,8 +430,11 @@ def _namings(visit: Visit, document: SourceDocument, placed: _Placed,
 # --- the denied service's own site -----------------------------------------------------
 
 def own_site(visit: Visit, own: str, side: str | None) -> Site | None:
-    """Where the denied service was done: the side billed, and the one body part the notes
-    name with the service's own words at that side (None when neither is known)."""
+    """Where the denied service was done.
+
+    The side billed, and the one body part the notes name with the service's own words
+    at that side (None when neither is known).
+    """
     done = services_at_sites(visit, [own])
     parts = {d.site.part for d in done if not _other_side(d.site, side)
              and d.site.side != "contralateral"}
@@ -421,8 +454,11 @@ def _elsewhere(site: Site, own: Site | None) -> bool:
 
 def _first_here(visit: Visit, document: SourceDocument, placed: _Placed,
                 pattern: re.Pattern[str], site: Site | None) -> _Done | None:
-    """The first mention of ``pattern`` in the sentence done that day and not at a site
-    other than ``site`` ('R knee: PMM' is not the evidence of a line billed LT)."""
+    """The first mention of ``pattern`` in the sentence done that day, not elsewhere.
+
+    A mention at a site other than ``site`` does not count ('R knee: PMM' is not the
+    evidence of a line billed LT).
+    """
     for term, group in _namings(visit, document, placed, pattern):
         if not group:
             return _Done(document, placed.sentence, *term, Site(None, None), term)
@@ -436,8 +472,10 @@ def _first_here(visit: Visit, document: SourceDocument, placed: _Placed,
 
 def denied_service(chart: ChartBundle, denial: Denial,
                    vocabulary: Vocabulary | None = None) -> list[Evidence]:
-    """Sentences that document the denied service at its own site (value: the code); a
-    line that only lists the code is quoted when no sentence describes the work."""
+    """Sentences that document the denied service at its own site (value: the code).
+
+    A line that only lists the code is quoted when no sentence describes the work.
+    """
     own = _own_code(denial)
     if own is None:
         return []
@@ -461,8 +499,11 @@ def denied_service(chart: ChartBundle, denial: Denial,
 
 def distinct_service(chart: ChartBundle, denial: Denial,
                      vocabulary: Vocabulary | None = None) -> list[Evidence]:
-    """A distinct site ('left knee vs right knee'), separate encounter, incision, portal
-    or injury for the denied service."""
+    """Evidence of a distinct service for the denied line.
+
+    A distinct site ('left knee vs right knee'), separate encounter, incision, portal or
+    injury.
+    """
     own = _own_code(denial)
     if own is None:
         return []
@@ -478,9 +519,12 @@ def distinct_service(chart: ChartBundle, denial: Denial,
 
 def distinct_sites(visit: Visit, own: str, partners: list[str], side: str | None = None
                    ) -> list[Evidence]:
-    """The first site of the denied service that differs from every partner site, quoted
-    with the partner's. Words both services share ('arthroscopy') are the denied service's
-    at the side billed and the partner's at the other; without LT/RT they are both's."""
+    """The first site of the denied service that differs from every partner site.
+
+    It is quoted with the partner's. Words both services share ('arthroscopy') are the
+    denied service's at the side billed and the partner's at the other; without LT/RT
+    they are both's.
+    """
     partner_done = services_at_sites(visit, partners, generic=True)
     own_done = services_at_sites(visit, [own])
     if side is not None:
@@ -528,8 +572,11 @@ def _quote(document: SourceDocument, start: int, end: int, value: str,
 
 def separate_injuries(visit: Visit, own: str, partners: list[str], site: Site | None
                       ) -> list[Evidence]:
-    """A sentence naming injuries at several sites, one the denied service's own ("right
-    ankle fracture ... and right elbow abrasions"), when no partner was done there."""
+    """A sentence naming injuries at several sites, one the denied service's own.
+
+    For example "right ankle fracture ... and right elbow abrasions"; only when no
+    partner was done at the denied service's site.
+    """
     if site is None or site.part is None:
         return []
     if any(not _elsewhere(p.site, site) for p in services_at_sites(visit, partners)):
@@ -558,8 +605,10 @@ _APART = 30
 
 def _first_naming(visit: Visit, document: SourceDocument, patterns: list[re.Pattern[str]],
                   site: Site | None = None) -> _Done | None:
-    """The first mention in ``document`` of one of ``patterns`` done that day and not at
-    a site other than ``site``."""
+    """The first mention in ``document`` of one of ``patterns`` done that day.
+
+    A mention at a site other than ``site`` does not count.
+    """
     for placed in placed_sentences(visit, document):
         for pattern in patterns:
             found = _first_here(visit, document, placed, pattern, site)
@@ -576,8 +625,11 @@ def _line_evidence(document: SourceDocument, clock: ClockTime, value: str) -> li
 
 def separate_encounter_notes(visit: Visit, own: str, partners: list[str],
                              site: Site | None = None) -> list[Evidence]:
-    """Two notes timed ``_APART`` minutes apart, one with the denied service and no partner,
-    the other with a partner: the service's sentence and both time lines quoted."""
+    """Two notes timed ``_APART`` minutes apart, one for the denied service, one a partner.
+
+    One note has the denied service and no partner, the other a partner; the service's
+    sentence and both time lines are quoted.
+    """
     if not partners:
         return []
     timed = [(d, t) for d in visit.documents if (t := header_time(d.text)) is not None]
@@ -601,8 +653,11 @@ def separate_encounter_notes(visit: Visit, own: str, partners: list[str],
 
 def _elsewhere_earlier_or_later(visit: Visit, document: SourceDocument, sentence: Sentence
                                 ) -> ClockTime | None:
-    """A time of day named in the sentence, with a clinic/ED setting, at least ``_APART``
-    minutes from the note's own time ('aspirated in clinic at 0740' in a 14:50 op note)."""
+    """A time of day with a clinic/ED setting, named in the sentence, apart from the note.
+
+    The time is at least ``_APART`` minutes from the note's own time ('aspirated in clinic
+    at 0740' in a 14:50 op note).
+    """
     own_time = header_time(document.text)
     if own_time is None or not visit.words.pattern("settings").search(sentence.text):
         return None
@@ -618,8 +673,11 @@ def _vague(done: _Done) -> bool:
 
 
 def separate_markers(visit: Visit, own: str, site: Site | None = None) -> list[Evidence]:
-    """A separate encounter, incision, portal or injury named in a sentence that documents
-    the denied service at its own site, or right before or after one."""
+    """A separate encounter, incision, portal or injury named next to the denied service.
+
+    The marker is in a sentence that documents the denied service at its own site, or
+    right before or after one.
+    """
     pattern = service_pattern(own, vocabulary=visit.words)
     found: list[Evidence] = []
     for document in visit.documents:
@@ -657,8 +715,11 @@ def _unique(items: list[Evidence]) -> list[Evidence]:
 
 def names_separate_compartment(chart: ChartBundle, denial: Denial,
                                vocabulary: Vocabulary | None = None) -> bool:
-    """Whether the visit's notes call the service a separate compartment (which NCCI does
-    not treat as a separate site)."""
+    """Whether the visit's notes call the service a separate compartment.
+
+    NCCI does not treat a knee compartment as a separate site
+    (docs/domain.md#knee-arthroscopy).
+    """
     pattern = _vocabulary(vocabulary).pattern("separate_compartment")
     return any(pattern.search(d.text) for d in visit_documents(chart, denial))
 
@@ -674,15 +735,19 @@ class NcciFinding:
     claim_partners: tuple[str, ...]
     chart_partners: tuple[str, ...]
     """Only in the same-day notes, paired by an edit."""
-    edits: tuple[PtpEdit, ...]
-    """Active edits with the denied code in column 2."""
-    reverse: tuple[PtpEdit, ...]
-    """Active edits with the denied code in column 1."""
+    pairing: PtpPairing
+    """The table's answer for the claim's codes and the codes the notes document."""
 
     @property
     def edit(self) -> PtpEdit | None:
-        """The edit that decides: indicator 0 before 1."""
-        return min(self.edits, key=lambda e: e.modifier_indicator) if self.edits else None
+        """The edit that decides: the denied code in column 2, indicator 0 before 1."""
+        deciding = self.pairing.deciding
+        return deciding.edit if deciding is not None else None
+
+    @property
+    def reverse(self) -> tuple[PtpEdit, ...]:
+        """Active edits with the denied code in column 1."""
+        return tuple(p.edit for p in self.pairing.reverse)
 
     @property
     def partners(self) -> tuple[str, ...]:
@@ -690,6 +755,7 @@ class NcciFinding:
         return self.claim_partners + self.chart_partners
 
     def where(self, code: str) -> str:
+        """Where a partner code comes from: this claim, or only the notes of the day."""
         if code in self.claim_partners:
             return f"{code} is on this claim"
         return (f"{code} is not on this claim; the notes of {self.service_date} document "
@@ -697,22 +763,19 @@ class NcciFinding:
 
 
 def ncci_finding(denial: Denial, chart: ChartBundle, table: PtpTable) -> NcciFinding | None:
-    """Look the denied code up against each partner (None without a code or a date)."""
+    """Look the denied code up against each partner (None without a code or a date).
+
+    Partners are the claim's other codes, then the codes only the same-day notes document
+    that an edit pairs with the denied code.
+    """
     own = _own_code(denial)
     day = denial.service_date
     if own is None or day is None:
         return None
-    on_claim = tuple(dict.fromkeys(c for c in denial.claim_procedure_codes if c != own))
-    in_notes = tuple(c for c in documented_codes(chart, denial)
-                     if c != own and c not in on_claim
-                     and table.edit_for(c, own, day) is not None)
-    edits: list[PtpEdit] = []
-    reverse: list[PtpEdit] = []
-    for partner in (*on_claim, *in_notes):
-        edit = table.edit_for(partner, own, day)
-        if edit is not None:
-            (edits if edit.column_2 == own else reverse).append(edit)
-    return NcciFinding(own, day, on_claim, in_notes, tuple(edits), tuple(reverse))
+    on_claim = partner_codes(own, denial.claim_procedure_codes)
+    pairing = table.pairing(own, (*on_claim, *documented_codes(chart, denial)), day)
+    in_notes = tuple(c for c in pairing.partners[len(on_claim):] if pairing.with_partner(c))
+    return NcciFinding(own, day, on_claim, in_notes, pairing)
 
 
 def _finding(ctx: CheckContext) -> NcciFinding | None:
@@ -774,7 +837,7 @@ def partner_unknown(ctx: CheckContext) -> str | None:
 def edit_other_way(ctx: CheckContext) -> str | None:
     """The denied code is only ever in column 1."""
     finding = _finding(ctx)
-    if finding is None or finding.edits or not finding.reverse:
+    if finding is None or finding.edit is not None or not finding.reverse:
         return None
     edit = finding.reverse[0]
     return (f"{_edit_label(edit)} denies {edit.column_2}, not {edit.column_1}; "
@@ -813,21 +876,6 @@ def not_distinct(ctx: CheckContext) -> str | None:
         detail += (" (they name a separate compartment of the same joint, which NCCI does "
                    "not treat as a separate site)")
     return detail
-
-
-# --- letters -------------------------------------------------------------------------
-
-def ncci_letter_context(denial: Denial, chart: ChartBundle, table: PtpTable
-                        ) -> dict[str, object]:
-    """The ``ncci`` value for the argument template: the code, its partners, the edit."""
-    finding = ncci_finding(denial, chart, table)
-    if finding is None:
-        return {"code": _own_code(denial) or "", "partners": [], "edit": None}
-    edit = finding.edit
-    return {"code": finding.code, "partners": list(finding.partners),
-            "edit": None if edit is None else {
-                "column_1": edit.column_1, "column_2": edit.column_2,
-                "modifier_indicator": edit.modifier_indicator, "rationale": edit.rationale}}
 
 
 def register(extractors: ExtractorRegistry, checks: CheckRegistry) -> None:
