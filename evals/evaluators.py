@@ -556,13 +556,11 @@ def _ncci_edits(env: Environment, denial: Denial) -> list[object]:
     if denial.procedure is not None:
         codes.append(denial.procedure.submitted_code)
     edits: list[object] = []
-    for first in codes:
-        for second in codes:
-            edit = env.ncci.edit_for(first, second, denial.service_date) \
-                if first != second else None
-            if edit is not None:
-                edits.append([edit.column_1, edit.column_2, edit.modifier_indicator,
-                              edit.rationale])
+    for code in dict.fromkeys(codes):  # every pair of the claim's codes, in either order
+        for paired in env.ncci.pairing(code, codes, denial.service_date).edits:
+            edit = paired.edit
+            edits.append([edit.column_1, edit.column_2, edit.modifier_indicator,
+                          edit.rationale])
     return edits
 
 

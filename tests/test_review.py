@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from agent.application.reviews import ReviewService
-from agent.application.workflow import Workflow, rebuild_manifest, run_batch
+from agent.application.reviews import ReviewService, WorklistFilter
+from agent.application.workflow import Workflow, open_workflow, rebuild_manifest, run_batch
+from agent.config import AppConfig
 from agent.manifest import Manifest
 from agent.review.actions import (
     FileChangedOutside,
@@ -24,7 +26,8 @@ from agent.review.actions import (
 )
 from agent.review.identity import IdentityError, configured_user
 from agent.store.sqlite import SqliteStore
-from tests.test_workflow import INPUTS, _open, knee_chart
+from tests.conftest import FIXTURES
+from tests.test_workflow import INPUTS, TODAY, _open, knee_chart
 
 
 @pytest.fixture
@@ -295,3 +298,43 @@ def test_an_atomic_write_killed_midway_leaves_the_old_file_whole(tmp_path: Path)
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no temp file left
     assert target.stat().st_mode & 0o077 == 0
+
+
+def test_the_worklist_filters_by_status_payer_playbook_and_queue(tmp_path: Path) -> None:
+    out, db = tmp_path / "out", tmp_path / "appeals.db"
+    with open_workflow(db, out, f"fhir-dir:{FIXTURES / 'fhir'}", AppConfig(),
+                       today=TODAY) as workflow:
+        run_batch(workflow, [str(p) for p in sorted((FIXTURES / "835").glob("*.835"))])
+        service = ReviewService.over(workflow)
+        everything = service.worklist(WorklistFilter(status=None))
+        assert len(everything) >= 3
+        first = everything[0]
+        assert first.payer_name and first.playbook_id and first.appeal_deadline
+        by_queue = service.worklist(WorklistFilter(status=None, queue=first.letter.group_id))
+        assert {r.letter.group_id for r in by_queue} == {first.letter.group_id}
+        # A part of the payer's name, in any case, or its id exactly.
+        part = first.payer_name.split()[-1].lower()
+        assert {r.letter.letter_id for r in service.worklist(WorklistFilter(payer=part))} == \
+            {r.letter.letter_id for r in everything if part in (r.payer_name or "").lower()}
+        assert first.payer_id is not None
+        by_id = service.worklist(WorklistFilter(status=None, payer=first.payer_id.lower()))
+        assert by_id and {r.payer_id for r in by_id} == {first.payer_id}
+        playbooks = {r.playbook_id for r in everything}
+        for playbook in playbooks:
+            rows = service.worklist(WorklistFilter(status=None, playbook=playbook))
+            assert rows and {r.playbook_id for r in rows} == {playbook}
+        workflow.ctx.store.add_user("ann", "auditor", "secret")
+        service.reject(first.letter.letter_id, "ann", "not worth it")
+    pending = [r for r in everything if r.letter.letter_id != first.letter.letter_id]
+    listed = subprocess.run([sys.executable, "-m", "agent", "review", "list", "--json",
+                             "--db", str(db), "--out", str(out)],
+                            capture_output=True, text=True, check=True)
+    assert [row["letter_id"] for row in json.loads(listed.stdout)] == \
+        [r.letter.letter_id for r in pending]
+    rejected = subprocess.run([sys.executable, "-m", "agent", "review", "list", "--json",
+                               "--status", "rejected", "--db", str(db), "--out", str(out)],
+                              capture_output=True, text=True, check=True)
+    (row,) = json.loads(rejected.stdout)
+    assert row["letter_id"] == first.letter.letter_id and row["status"] == "rejected"
+    assert row["payer_name"] == first.payer_name and row["queue"] == first.letter.group_id
+

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
@@ -28,10 +29,11 @@ from agent.review.actions import (
 )
 from agent.review.identity import reviewer
 from agent.review.model import ReviewDecision
-from agent.store.records import AuditEntry, LetterRecord, LetterStatus
+from agent.store.records import AuditEntry, DenialRecord, LetterRecord, LetterStatus
 
 ManifestHook = Callable[[LetterRecord], None]
 _Lines = list[str]  # (the class below has a method named list)
+_Rows = list["WorklistRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,44 @@ class LetterView:
     def seen_hash(self) -> str:
         """The hash of the text shown (pass it back as ``if_hash``)."""
         return content_hash(self.markdown)
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistFilter:
+    """Which letters a worklist shows; every field set must match (None: any)."""
+
+    status: LetterStatus | None = "pending_review"
+    payer: str | None = None
+    """Payer id or name, case-insensitive; a part of the name is enough."""
+    playbook: str | None = None
+    """Playbook id, exactly."""
+    queue: str | None = None
+    """Work queue id (``grp_...``), exactly."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistRow:
+    """One letter of a worklist, with what an auditor sorts and filters it by."""
+
+    letter: LetterRecord
+    payer_id: str | None
+    payer_name: str | None
+    playbook_id: str | None
+    procedure: str | None
+    appeal_deadline: date | None
+    """The earliest appeal deadline of the letter's denials."""
+
+    def as_json(self) -> dict[str, object]:
+        """The row as ``review list --json`` prints it."""
+        letter = self.letter
+        return {"letter_id": letter.letter_id, "status": letter.status,
+                "claim_id": letter.claim_id, "queue": letter.group_id,
+                "payer_id": self.payer_id, "payer_name": self.payer_name,
+                "playbook": self.playbook_id, "procedure": self.procedure,
+                "appeal_deadline": self.appeal_deadline.isoformat()
+                if self.appeal_deadline else None,
+                "markdown": letter.markdown, "docx": letter.docx,
+                "content_hash": letter.content_hash}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +126,21 @@ class ReviewService:
     def list(self, status: LetterStatus | None = "pending_review") -> list[LetterRecord]:
         """Letters, pending ones by default."""
         return self.actions.store.list_letters(status)
+
+    def worklist(self, wanted: WorklistFilter | None = None) -> _Rows:
+        """Letters with their payer, playbook, procedure and deadline, filtered."""
+        wanted = wanted or WorklistFilter()
+        store = self.actions.store
+        letters = [x for x in store.list_letters(wanted.status)
+                   if wanted.queue is None or x.group_id == wanted.queue]
+        denials = {r.denial.denial_id: r for r in
+                   store.get_denials(sorted({i for x in letters for i in x.denial_ids}))}
+        rows = [_row(x, [denials[i] for i in x.denial_ids if i in denials]) for x in letters]
+        payer = wanted.payer.casefold() if wanted.payer else None
+        return [row for row in rows
+                if (wanted.playbook is None or row.playbook_id == wanted.playbook)
+                and (payer is None or payer == (row.payer_id or "").casefold()
+                     or payer in (row.payer_name or "").casefold())]
 
     def show(self, letter_id: str) -> LetterView:
         """One letter with its text (as on disk) and audit trail."""
@@ -166,3 +221,16 @@ class ReviewService:
     def _refresh_written_manifest(self, letter: LetterRecord) -> None:
         refresh_letter(self.actions.out_dir / "manifest.json", letter)
 
+
+
+def _row(letter: LetterRecord, records: list[DenialRecord]) -> WorklistRow:
+    first = records[0] if records else None
+    denial = first.denial if first else None
+    deadlines = [r.triage.appeal_deadline for r in records
+                 if r.triage and r.triage.appeal_deadline]
+    return WorklistRow(
+        letter=letter, payer_id=denial.payer.id if denial else None,
+        payer_name=denial.payer.name if denial else None,
+        playbook_id=first.playbook_id if first else None,
+        procedure=denial.procedure.display if denial and denial.procedure else None,
+        appeal_deadline=min(deadlines) if deadlines else None)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import enum
+import json
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -23,6 +26,14 @@ if TYPE_CHECKING:  # imported where used: `appeals --help` does not load the gra
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Review drafted letters: list, show, approve, edit, reject.")
+
+class LetterStatusChoice(enum.StrEnum):
+    """The statuses ``review list --status`` takes (those of the store's letters)."""
+
+    pending_review = "pending_review"
+    approved = "approved"
+    rejected = "rejected"
+
 
 DbOption = Annotated[Path, typer.Option(help="The run's SQLite file.")]
 OutOption = Annotated[Path, typer.Option(help="The run's output directory.")]
@@ -79,18 +90,42 @@ def _fail(exc: Exception) -> typer.Exit:
 
 
 @app.command("list")
-def list_command(db: DbOption = Path("appeals.db"), out: OutOption = Path("appeals-out"),
-                 all_letters: Annotated[bool, typer.Option("--all", help="Include approved "
-                                                           "and rejected.")] = False) -> None:
-    """Letters waiting for review (or all of them)."""
+def list_command(
+    db: DbOption = Path("appeals.db"), out: OutOption = Path("appeals-out"),
+    all_letters: Annotated[bool, typer.Option("--all", help="Every status (default: "
+                                              "pending_review).")] = False,
+    status: Annotated[LetterStatusChoice | None, typer.Option(
+        help="Only letters of this status.", show_default=False)] = None,
+    payer: Annotated[str | None, typer.Option(help="Payer id, or a part of its name "
+                                              "(any case).", show_default=False)] = None,
+    playbook: Annotated[str | None, typer.Option(help="Playbook id.", show_default=False)
+                        ] = None,
+    queue: Annotated[str | None, typer.Option(help="Work queue id (grp_...).",
+                                              show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a "
+                                          "table.")] = False,
+) -> None:
+    """Letters waiting for review (or of --status, or all), filtered by payer, playbook, queue."""
+    from agent.application.reviews import WorklistFilter
+
+    wanted = WorklistFilter(status=status.value if status else None if all_letters
+                            else "pending_review", payer=payer, playbook=playbook, queue=queue)
     with _service(db, out) as session:
-        letters = session.service.list(None if all_letters else "pending_review")
-    table = Table(title=f"Letters ({len(letters)})", title_justify="left")
-    for column in ("Letter", "Status", "Claim", "Work queue", "Markdown"):
+        rows = session.service.worklist(wanted)
+    if as_json:
+        sys.stdout.write(json.dumps([row.as_json() for row in rows], indent=2,
+                                    ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"Letters ({len(rows)})", title_justify="left")
+    for column in ("Letter", "Status", "Claim", "Payer", "Playbook", "Deadline", "Work queue",
+                   "Markdown"):
         table.add_column(column, no_wrap=True)
-    for letter in letters:
-        table.add_row(letter.letter_id, letter.status, Text(letter.claim_id), letter.group_id,
-                      letter.markdown)
+    for row in rows:
+        letter = row.letter
+        table.add_row(letter.letter_id, letter.status, Text(letter.claim_id),
+                      Text(row.payer_name or row.payer_id or ""), row.playbook_id or "",
+                      row.appeal_deadline.isoformat() if row.appeal_deadline else "",
+                      letter.group_id, letter.markdown)
     console().print(table)
 
 
