@@ -164,7 +164,11 @@ def _seed_spend(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
 
 def write_manifest(ctx: WorkflowContext, run_id: str, inputs: list[str],
                    state: dict[str, Any]) -> Manifest:
-    """Build manifest.json from the store for the run's denials."""
+    """Build manifest.json from the store for the run's denials, and write it.
+
+    A run that could read none of its inputs returns its manifest without writing it when
+    an earlier run's manifest.json is there: that one stays in place.
+    """
     denial_ids = state.get("denial_ids") or []
     records = ctx.records(denial_ids)
     group_ids = sorted({r.group_id for r in records if r.group_id})
@@ -180,7 +184,10 @@ def write_manifest(ctx: WorkflowContext, run_id: str, inputs: list[str],
     llm = ctx.drafter.status if ctx.drafter is not None else None
     manifest = build_manifest(run_id, inputs, records, groups, letters,
                               state.get("errors") or [], llm)
-    write_manifest_file(ctx.out_dir / "manifest.json", manifest)
+    path = ctx.out_dir / "manifest.json"
+    if state.get("files_read", 1) == 0 and path.exists():
+        return manifest  # nothing could be read: the last run's manifest stays as it was
+    write_manifest_file(path, manifest)
     return manifest
 
 

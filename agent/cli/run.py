@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -43,15 +45,38 @@ def run_command(
     wait: Annotated[float, typer.Option(help="When another run holds the database, wait up "
                                         "to this many seconds for it (default: exit 1).")
                     ] = 0.0,
+    as_of: Annotated[datetime | None, typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+        help="The day the run counts as today: the letters' date and which appeal "
+        "deadlines have passed (default: today).", show_default=False)] = None,
 ) -> None:
     """Triage every denial, gather the chart, and draft the letters an auditor reviews.
 
-    Exits 0 when the batch completes, whatever was decided; non-zero on a usage error or
-    when no input could be read.
+    Exits 0 when the batch completes, whatever was decided; 2 on a usage error or when no
+    input could be read; 130 when interrupted (run it again to resume).
     """
     settings = llm_settings(llm, max_cost, config)
-    raise typer.Exit(run_and_report([str(p) for p in inputs], ehr, out, db, auto_approve,
-                                    config, console(), settings, wait))
+    request = RunRequest(inputs=[str(p) for p in inputs], ehr=ehr, out=out, db=db,
+                         auto_approve=auto_approve, config_path=config, llm=settings,
+                         wait=wait, today=as_of.date() if as_of else None)
+    raise typer.Exit(run_and_report(request, console()))
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """What ``appeals run`` was asked to do."""
+
+    inputs: list[str]
+    ehr: str
+    out: Path
+    db: Path
+    auto_approve: bool = False
+    config_path: Path | None = None
+    llm: LLMSettings | None = None
+    wait: float = 0.0
+    """Seconds to wait for another run's writer lease (0: exit 1 at once)."""
+    today: date | None = None
+    """``--as-of``; None: the machine's date."""
 
 
 def llm_settings(enabled: bool, max_cost: float | None, config_path: Path | None
@@ -79,13 +104,12 @@ def llm_settings(enabled: bool, max_cost: float | None, config_path: Path | None
     return settings
 
 
-def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approve: bool,
-                   config_path: Path | None, console: Console,
-                   llm: LLMSettings | None = None, wait: float = 0.0) -> int:
+def run_and_report(request: RunRequest, console: Console) -> int:
     """Run the batch with a progress bar; print the summary; return the exit status.
 
-    The run holds the store's writer lease throughout (waiting up to ``wait`` seconds for
-    it): another writer on the same database makes it exit 1, naming that writer.
+    The run holds the store's writer lease throughout (waiting up to ``request.wait``
+    seconds for it): another writer on the same database makes it exit 1, naming that
+    writer. Ctrl-C stops it with exit 130; the same command resumes it.
     """
     from agent.application.workflow import open_workflow, run_batch
     from agent.config import AppConfig
@@ -93,23 +117,27 @@ def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approv
     from agent.playbooks.registry import PlaybookError
     from agent.store.lease import LeaseHeldError, LeaseLostError, LeasePolicy, writer_lease
 
+    db = request.db
+    manifest_path = request.out / "manifest.json"
+    before = _stamp(manifest_path)
     try:
-        config = AppConfig.load(config_path)
-        with open_workflow(db, out, ehr, config, llm=llm) as workflow, \
-                writer_lease(workflow.ctx.store, "appeals run", LeasePolicy(wait=wait)), \
+        config = AppConfig.load(request.config_path)
+        with open_workflow(db, request.out, request.ehr, config, today=request.today,
+                           llm=request.llm) as workflow, \
+                writer_lease(workflow.ctx.store, "appeals run",
+                             LeasePolicy(wait=request.wait)), \
                 _progress(console) as progress:
-            task = progress.add_task("Work queues", total=None)
-
-            def on_progress(node: str, update: dict[str, Any]) -> None:
-                if node == "group":
-                    progress.update(task, total=len(update.get("group_ids", [])))
-                elif node == "work_group":
-                    progress.advance(task)
+            phases = _Phases(progress)
 
             def on_repair(line: str) -> None:
                 typer.secho(line, err=True, fg="yellow")  # "repaired: ..."
 
-            manifest = run_batch(workflow, inputs, auto_approve, on_progress, on_repair)
+            manifest = run_batch(workflow, request.inputs, request.auto_approve,
+                                 phases.on_progress, on_repair)
+    except KeyboardInterrupt:
+        typer.secho("appeals run: interrupted; what was done is kept: run the same command "
+                    "again to resume", err=True, fg="yellow")
+        return 130
     except (LeaseHeldError, LeaseLostError) as exc:
         typer.secho(f"appeals run: {db}: {exc}", err=True, fg="red")
         return 1
@@ -119,9 +147,54 @@ def run_and_report(inputs: list[str], ehr: str, out: Path, db: Path, auto_approv
         return 2
     for error in manifest.summary.input_errors:
         typer.secho(error, err=True, fg="red")  # one line per file, as `ingest` prints them
-    print_summary(console, manifest, out)
+    print_summary(console, manifest, request.out)
+    if before is not None and _stamp(manifest_path) == before:
+        typer.secho(f"appeals run: no input could be read; {manifest_path} is left as the "
+                    "last run wrote it", err=True, fg="yellow")
     nothing_read = manifest.summary.denials == 0 and manifest.summary.input_errors
     return 2 if nothing_read else 0
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_ino
+
+
+_NEXT_PHASE = {"ingest": "Triage", "triage": "Choosing playbooks",
+               "pick_playbook": "Forming work queues"}
+"""The phase that starts when a graph node (the key) finishes."""
+
+
+class _Phases:
+    """The progress bar through every phase of a run, not only the work queues."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("Reading the inputs", total=None)
+        self.queues = 0
+        self.worked = 0
+
+    def on_progress(self, node: str, update: dict[str, Any]) -> None:
+        """Move the bar on when a graph node finishes."""
+        if node in _NEXT_PHASE:
+            self.progress.update(self.task, description=_NEXT_PHASE[node])
+        elif node == "group":
+            self.queues = len(update.get("group_ids", []))
+            self.progress.update(self.task, description="Work queues", total=self.queues,
+                                 completed=0)
+            self._after_queues()
+        elif node == "work_group":
+            self.worked += 1
+            self.progress.advance(self.task)
+            self._after_queues()
+
+    def _after_queues(self) -> None:
+        if self.worked >= self.queues:  # then review threads, repairs and the manifest
+            self.progress.update(self.task, description="Opening reviews, writing the "
+                                 "manifest", total=None)
 
 
 def _progress(console: Console) -> Progress:

@@ -27,7 +27,7 @@ def ingest_node(ctx: WorkflowContext) -> Node:
     def ingest(state: BatchState) -> dict[str, Any]:
         result = steps.ingest_step(ctx, state["inputs"])
         return {"denial_ids": result.denial_ids, "errors": result.errors,
-                "warnings": result.warnings}
+                "warnings": result.warnings, "files_read": result.files_read}
     return ingest
 
 

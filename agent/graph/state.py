@@ -27,6 +27,8 @@ class BatchState(TypedDict, total=False):
     """Files or rows that could not be read (one line each, no PHI)."""
     warnings: list[str]
     """What was read with a warning (a file's oddities, one line each, no PHI)."""
+    files_read: int
+    """Inputs that could be read (set by ingest); 0 leaves the last manifest in place."""
     group_ids: list[str]
     """Work queues (set by group)."""
     letter_ids: Annotated[list[str], operator.add]

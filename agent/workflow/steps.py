@@ -84,6 +84,8 @@ class IngestResult:
     denial_ids: list[str]
     errors: list[str]
     warnings: list[str]
+    files_read: int
+    """Inputs read (with or without denials); 0 when none could be read."""
 
 
 def ingest_step(ctx: WorkflowContext, inputs: Sequence[str]) -> IngestResult:
@@ -92,7 +94,8 @@ def ingest_step(ctx: WorkflowContext, inputs: Sequence[str]) -> IngestResult:
     ids = [d.denial_id for d in report.denials]
     known = {r.denial.denial_id for r in ctx.records(ids)}
     ctx.save([DenialRecord(denial=d) for d in report.denials if d.denial_id not in known])
-    return IngestResult(ids, report.errors, report.warnings)
+    files_read = report.summary.files - report.summary.files_failed
+    return IngestResult(ids, report.errors, report.warnings, files_read)
 
 
 def triage_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
