@@ -107,8 +107,10 @@ class AppConfig(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path | None) -> AppConfig:
-        """Defaults, overridden by a TOML file when one is given. The file's ``[llm]``
-        table belongs to :class:`agent.llm.settings.LLMSettings`."""
+        """Defaults, overridden by a TOML file when one is given.
+
+        The file's ``[llm]`` table belongs to :class:`agent.llm.settings.LLMSettings`.
+        """
         if path is None:
             return cls()
         with open(path, "rb") as f:

@@ -174,8 +174,10 @@ class IngestStream:
                 self.on_file(result)
 
     def _keep(self, denials: Iterator[Denial]) -> Generator[Denial, None, FileResult]:
-        """Pass on the denials not seen before, counting them; return the generator's
-        result (the file's :class:`FileResult`)."""
+        """Pass on the denials not seen before, counting them.
+
+        The generator's result is the file's :class:`FileResult`.
+        """
         seen = self._seen
         while True:
             try:
@@ -257,8 +259,10 @@ class ReasonTally:
 
 def _read_835(path: Path, rules: DenialRules, totals: ClaimTally
               ) -> Generator[Denial, None, FileResult]:
-    """Yield one 835's denials once the file is known to read to its end; return its
-    result. Its counts are added to ``totals`` only when it reads."""
+    """Yield one 835's denials once the file is known to read to its end; return its result.
+
+    Its counts are added to ``totals`` only when it reads.
+    """
     source = str(path)
     try:
         reader = Remittance835Reader.open(path, source=source,

@@ -35,16 +35,22 @@ class _M(BaseModel):
 
 
 class MPayer(_M):
+    """The payer that issued the denial: its name and payer id, when the input gave them."""
+
     name: str | None
     id: str | None
 
 
 class MPatient(_M):
+    """The patient as the payer knows them: member id and name."""
+
     member_id: str | None
     name: str | None
 
 
 class MProcedure(_M):
+    """The procedure of the denied line as the payer adjudicated it (code, modifiers, units)."""
+
     code: str
     modifiers: list[str]
     units: Decimal | None
@@ -53,12 +59,16 @@ class MProcedure(_M):
 
 
 class MAdjustment(_M):
+    """One adjustment of the denial: CAS group code, CARC and amount."""
+
     group: str
     reason: str
     amount: Decimal
 
 
 class MTriage(_M):
+    """The triage of the denial: action, category, prevention, root cause and appeal deadline."""
+
     action: Action
     category: Category
     preventable: bool
@@ -69,6 +79,8 @@ class MTriage(_M):
 
 
 class MEvidence(_M):
+    """A quote from the chart cited for a playbook fact, with its document and offsets."""
+
     quote: str
     document_id: str
     start: int | None
@@ -81,6 +93,8 @@ class MEvidence(_M):
 
 
 class MLetter(_M):
+    """The appeal letter of a denial: review status, files and how it was drafted."""
+
     id: str | None
     status: Literal["pending_review", "approved", "rejected", "not_drafted"]
     markdown: str | None = Field(description="Path relative to the output directory.")
@@ -101,6 +115,8 @@ class MLetter(_M):
 
 
 class MDenial(_M):
+    """One denial of the run: what the payer sent, its triage, evidence and letter."""
+
     denial_id: str
     claim_id: str
     payer_claim_number: str | None
@@ -123,6 +139,8 @@ class MDenial(_M):
 
 
 class MGroup(_M):
+    """A work queue: denials of one payer, reasons, submitted procedure and playbook."""
+
     group_id: str
     payer: str
     reasons: list[str]
@@ -132,6 +150,8 @@ class MGroup(_M):
 
 
 class MDeadline(_M):
+    """A denial to appeal or review and its appeal deadline (the summary lists the nearest ten)."""
+
     denial_id: str
     claim_id: str
     appeal_deadline: date
@@ -160,6 +180,8 @@ class MLLM(_M):
 
 
 class MSummary(_M):
+    """The run at a glance: counts by action and letter status, dollars, deadlines."""
+
     denials: int
     by_action: dict[str, int]
     letters_drafted: int
@@ -172,6 +194,8 @@ class MSummary(_M):
 
 
 class Manifest(_M):
+    """The manifest of one run: its inputs, summary, work queues and denials."""
+
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     run_id: str
     inputs: list[str]
@@ -267,15 +291,20 @@ def manifest_json_schema() -> dict[str, object]:
 
 
 def write_manifest_file(path: Path, manifest: Manifest) -> None:
-    """Write manifest.json atomically (temp file, fsync, rename): a crash leaves the old
-    manifest or the new one, never half of it."""
+    """Write manifest.json atomically (temp file, fsync, rename).
+
+    A crash leaves the old manifest or the new one, never half of it.
+    """
     write_text_atomic(path, manifest.model_dump_json(indent=2) + "\n")
 
 
 @contextmanager
 def manifest_lock(path: Path) -> Iterator[None]:
-    """Held while manifest.json is read, changed and written, so two reviewers deciding
-    at once do not lose each other's update (an advisory lock on a file beside it)."""
+    """Held while manifest.json is read, changed and written.
+
+    Two reviewers deciding at once then do not lose each other's update. The lock is an
+    advisory lock on a file beside manifest.json.
+    """
     lock = path.with_name(f".{path.name}.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o600)
@@ -289,10 +318,12 @@ def manifest_lock(path: Path) -> Iterator[None]:
 
 def refresh_letter(path: Path, letter: LetterRecord,
                    rebuild: Callable[[], Manifest | None] | None = None) -> None:
-    """Update a written manifest after a review decision (status, DOCX path), so the
-    output contract stays true between runs. No manifest (yet): nothing to do. A manifest
-    that cannot be read (left half-written by an older release, or damaged) is written
-    again by ``rebuild`` (from the store), or left alone without one."""
+    """Update a written manifest after a review decision (status, DOCX path).
+
+    This keeps the output contract true between runs. No manifest (yet): nothing to do. A
+    manifest that cannot be read (left half-written by an older release, or damaged) is
+    written again by ``rebuild`` (from the store), or left alone without one.
+    """
     if not path.is_file():
         return
     with manifest_lock(path):

@@ -211,8 +211,10 @@ def _payer(claim: ClaimPayment) -> PayerRef:
 
 
 def claim_codes(claim: ClaimPayment) -> tuple[str, ...]:
-    """The submitted procedure codes of the claim's lines, each once, in line order
-    (computed once a claim: a claim of 20,000 lines does not give each line its copy)."""
+    """The submitted procedure codes of the claim's lines, each once, in line order.
+
+    Computed once a claim: a claim of 20,000 lines does not give each line its copy.
+    """
     return tuple(dict.fromkeys(x.submitted_procedure.code for x in claim.lines))
 
 

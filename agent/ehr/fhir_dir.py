@@ -1,4 +1,4 @@
-"""``fhir-dir:PATH``: the chart from a directory of FHIR R4 JSON.
+r"""``fhir-dir:PATH``: the chart from a directory of FHIR R4 JSON.
 
 The directory (and its subfolders) may hold Bundles of any type (``entry[].resource`` is
 read), single-resource ``.json`` files and ``.ndjson`` files with one resource per line,
@@ -19,7 +19,7 @@ Linking rules for one :class:`~agent.ehr.model.ChartRequest`:
 * **Text**: inline (``data``) attachments of type ``text/plain`` or ``text/markdown``
   (media-type parameters such as ``charset`` ignored), decoded as UTF-8 with replacement
   characters. Several text attachments in one DocumentReference are joined with a blank
-  line (``"\\n\\n"``) in their order: that joined string is the note's ``text`` and what
+  line (``"\n\n"``) in their order: that joined string is the note's ``text`` and what
   evidence offsets index. Other types and ``url``-only attachments are not fetched.
 * **Identifiers** (kept only to hide them from a model): the Patient's names, birth date,
   identifier values, address lines, cities and postal codes, telecom values, and the
@@ -368,7 +368,10 @@ def _concept_code(value: Any) -> str | None:
 
 
 def _observation_value(resource: Resource) -> str | None:
-    """valueQuantity as ``value unit``, valueString, or valueCodeableConcept's text."""
+    """The value of an Observation, as text.
+
+    valueQuantity as ``value unit``, valueString, or valueCodeableConcept's text.
+    """
     quantity = _obj(resource.get("valueQuantity"))
     if "value" in quantity:
         unit = _str(quantity.get("unit")) or _str(quantity.get("code"))
@@ -552,8 +555,11 @@ def _telecom(resource: Resource) -> list[str]:
 
 
 def _patient_record(resource: Resource, related: Iterable[Resource] = ()) -> PatientRecord:
-    """Name (the official one, else the first) and birth date for the letter's header;
-    every other identifying field, kept only so the drafting step can hide it."""
+    """The patient's record from a Patient resource and its RelatedPersons.
+
+    Name (the official one, else the first) and birth date for the letter's header;
+    every other identifying field, kept only so the drafting step can hide it.
+    """
     names = _objs(resource.get("name"))
     name = next((n for n in names if n.get("use") == "official"), names[0] if names else {})
     given = name.get("given")

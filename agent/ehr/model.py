@@ -24,9 +24,12 @@ class ChartRequest(_Frozen):
 
 
 class PatientRecord(_Frozen):
-    """The patient as the chart knows them: the name and birth date for the letter's
-    header, and what else identifies them, kept only so that it can be hidden from a
-    model (agent/llm/phi.py). Never sent, printed or stored."""
+    """The patient as the chart knows them.
+
+    The name and birth date for the letter's header, and what else identifies them, kept
+    only so that it can be hidden from a model (agent/llm/phi.py). Never sent, printed or
+    stored.
+    """
 
     patient_id: str = Field(description="FHIR reference, e.g. 'Patient/123'.")
     family_name: str | None = None

@@ -1,5 +1,6 @@
-"""Dates as clinicians, clearinghouses and letters write them: 08/20/26, 8/20, 2026-08-20,
-08-20-2026, Aug 20, August 20th, 2026.
+"""Dates as clinicians, clearinghouses and letters write them.
+
+Forms read: 08/20/26, 8/20, 2026-08-20, 08-20-2026, Aug 20, August 20th, 2026.
 
 One reader for every part that needs one (the administrative playbooks' auth periods and
 filing logs, the LLM guardrails' date check), so they agree on what a date is.
@@ -23,8 +24,10 @@ DATE_RE = re.compile(DATE, re.IGNORECASE)
 
 
 def parse_date(text: str, default_year: int | None = None) -> date | None:
-    """A date from one :data:`DATE` match; a missing year is ``default_year`` (None when
-    there is no default)."""
+    """A date from one :data:`DATE` match.
+
+    A missing year is ``default_year`` (None when there is no default).
+    """
     text = text.strip().lower()
     named = re.fullmatch(r"([a-z]{3})[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?",
                          text)

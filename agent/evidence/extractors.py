@@ -38,8 +38,11 @@ class ExtractorRegistry:
 
     def register_reading(self, name: str, extractor: VocabularyExtractor,
                          lists: tuple[str, ...]) -> None:
-        """Add an extractor that reads a vocabulary (the playbook fact's ``vocabulary``,
-        else its own default), with the ``lists`` that vocabulary must have."""
+        """Add an extractor that reads a vocabulary, with the ``lists`` it must have.
+
+        The vocabulary is the playbook fact's ``vocabulary``, else the extractor's own
+        default.
+        """
         self.register(name, lambda chart, denial: extractor(chart, denial, None))
         self._reading[name] = (extractor, lists)
 
@@ -125,11 +128,13 @@ def _inside(one: Evidence, other: Evidence) -> bool:
 
 def objective_findings(chart: ChartBundle, vocabulary: Vocabulary,
                        limit: int = 5) -> list[Evidence]:
-    """Sentences stating a finding asserted as present: in an exam, imaging, procedure or
-    assessment section, or anywhere the sentence says it was observed or measured
-    (``observations``, or a study named: ``studies``); or a sentence under a header that
-    names a finding ("ABNORMAL FINDINGS:"). Five at most, the strongest first
-    (:func:`_finding_rank`)."""
+    """Sentences stating a finding asserted as present, the strongest first.
+
+    Such a sentence is in an exam, imaging, procedure or assessment section, or anywhere the
+    sentence says it was observed or measured (``observations``, or a study named:
+    ``studies``); or it is a sentence under a header that names a finding ("ABNORMAL
+    FINDINGS:"). Five at most, the strongest first (:func:`_finding_rank`).
+    """
     findings = vocabulary.pattern("findings")
     minor = vocabulary.pattern("minor_signs")
     measurements = vocabulary.pattern("measurements")
@@ -171,12 +176,14 @@ def objective_findings(chart: ChartBundle, vocabulary: Vocabulary,
 
 
 def _finding_rank(sentence: Sentence, result: bool, witnessed: bool) -> int:
-    """How directly the sentence states a finding: 0 an exam, a study's report, a study
-    result written anywhere ("her MRI reveals ...") or what a procedure found (its
-    findings); 1 observed outside those; 2 a procedure's narrative or an observation in a
-    section that reports (history, assessment); 3 stated with no observation. Within a
-    rank, focal findings before minor signs (``minor_signs``: tenderness, swelling) and
-    general measurements (``measurements``)."""
+    """How directly the sentence states a finding, from 0 (most directly) to 3.
+
+    0 an exam, a study's report, a study result written anywhere ("her MRI reveals ...") or
+    what a procedure found (its findings); 1 observed outside those; 2 a procedure's
+    narrative or an observation in a section that reports (history, assessment); 3 stated
+    with no observation. Within a rank, focal findings before minor signs (``minor_signs``:
+    tenderness, swelling) and general measurements (``measurements``).
+    """
     section = sentence.section
     if section in ("exam", "imaging") or result or (
             section == "procedure" and "finding" in (sentence.label or "").lower()):
@@ -188,8 +195,10 @@ def _finding_rank(sentence: Sentence, result: bool, witnessed: bool) -> int:
 
 def _first_current(sentence: Sentence, pattern: re.Pattern[str],
                    dated: bool) -> re.Match[str] | None:
-    """The first match of ``pattern`` in the sentence asserted as present (and, when
-    ``dated``, not placed in the past)."""
+    """The first match of ``pattern`` in the sentence asserted as present.
+
+    When ``dated``, the match must also not be placed in the past.
+    """
     for match in pattern.finditer(sentence.text):
         if _current(sentence, match.start(), match.end()) and not (
                 dated and _is_history(sentence, match)):
@@ -198,8 +207,10 @@ def _first_current(sentence: Sentence, pattern: re.Pattern[str],
 
 
 def _sentences_with(pattern: re.Pattern[str], text: str, read: list[Sentence]) -> set[int]:
-    """The indexes of the sentences holding a match of ``pattern``: the note is searched
-    once (most sentences hold none), each match placed in its sentence."""
+    """The indexes of the sentences holding a match of ``pattern``.
+
+    The note is searched once (most sentences hold none), each match placed in its sentence.
+    """
     starts = [sentence.start for sentence in read]
     found = set()
     for match in pattern.finditer(text):
@@ -228,15 +239,18 @@ Arthrocentesis today.")."""
 
 def failed_treatments(chart: ChartBundle, vocabulary: Vocabulary,
                       limit: int = 5) -> list[Evidence]:
-    """Treatment (``treatments``: its terms, and the brands, generics and class words of
-    its drug classes) tried, not only planned or negated, with its failure, intolerance
-    or contraindication (``failures``): in the same sentence first; then treatments named
-    in the sentences around a stated failure in the same section of the story
-    (``NEARBY``, ``STORY_SECTIONS``), each quoted
-    with the failure, unless the sentence says the treatment worked (``successes``). A
-    statement that names no treatment ("failed conservative management",
-    ``general_treatments``) counts too. Quoted in that order: a failure stated with its
-    treatment, a failure of conservative care in general, a treatment near a failure."""
+    """Quotes of a treatment tried that failed, was not tolerated or was contraindicated.
+
+    Treatment (``treatments``: its terms, and the brands, generics and class words of its
+    drug classes) tried, not only planned or negated, with its failure, intolerance or
+    contraindication (``failures``): in the same sentence first; then treatments named in
+    the sentences around a stated failure in the same section of the story (``NEARBY``,
+    ``STORY_SECTIONS``), each quoted with the failure, unless the sentence says the
+    treatment worked (``successes``). A statement that names no treatment ("failed
+    conservative management", ``general_treatments``) counts too. Quoted in that order: a
+    failure stated with its treatment, a failure of conservative care in general, a
+    treatment near a failure.
+    """
     general = vocabulary.pattern("general_treatments")
     failures = vocabulary.pattern("failures")
     successes = vocabulary.pattern("successes")

@@ -1,5 +1,7 @@
-"""Sentences, negation and quotes for the extractors, read by the one note reader
-(agent/notes/): sections, wrapped lines joined, sentences with exact offsets, ConText.
+"""Sentences, negation and quotes for the extractors, read by the one note reader.
+
+The note reader (agent/notes/) gives sections, wrapped lines joined, sentences with exact
+offsets, ConText.
 
 Everything here keeps Python string offsets into the original text, so a quote is always
 ``text[start:end]``.
@@ -27,24 +29,30 @@ MAX_QUOTE = 320
 
 
 def sentences(text: str) -> list[Sentence]:
-    """The note's located sentences, each with its section: the note reader's
-    (agent/notes/reader.py), wrapped lines joined."""
+    """The note's located sentences, each with its section.
+
+    They are the note reader's (agent/notes/reader.py), wrapped lines joined.
+    """
     return list(read_note(text).sentences)
 
 
 def is_negated(sentence: str, term_start: int, term_end: int) -> bool:
-    """Whether the term at ``sentence[term_start:term_end]`` is negated or only possible
-    ("denies chest pain", "no h/o DM", "effusion: absent", "r/o septic joint"): a
+    """Whether the term at ``sentence[term_start:term_end]`` is negated or only possible.
+
+    As in "denies chest pain", "no h/o DM", "effusion: absent", "r/o septic joint": a
     NEGATED_EXISTENCE or POSSIBLE_EXISTENCE cue of the ConText rules
-    (agent/notes/context.py) whose scope covers it."""
+    (agent/notes/context.py) whose scope covers it.
+    """
     found = assertion(sentence, term_start, term_end)
     return found.negated or "POSSIBLE_EXISTENCE" in found
 
 
 def clause_around(sentence: Sentence, match_start: int, match_end: int) -> tuple[int, int]:
-    """Offsets (absolute) of a quote for a match inside a long sentence: the sentence when
-    short enough, else the whole clause around the match, cut at separators (the shape
-    agent/evidence/quality.py holds every quote to)."""
+    """Offsets (absolute) of a quote for a match inside a long sentence.
+
+    The sentence when short enough, else the whole clause around the match, cut at
+    separators (the shape agent/evidence/quality.py holds every quote to).
+    """
     if len(sentence.text) <= MAX_QUOTE:
         return sentence.start, sentence.end
     text = sentence.text
@@ -62,8 +70,11 @@ def clause_around(sentence: Sentence, match_start: int, match_end: int) -> tuple
 
 
 def contains_negation(text: str) -> bool:
-    """Whether any negation cue appears in ``text`` (a conservative test for a quote that
-    someone else proposed: a proposal that negates anything is not taken)."""
+    """Whether any negation cue appears in ``text``.
+
+    A conservative test for a quote that someone else proposed: a proposal that negates
+    anything is not taken.
+    """
     return any(cue.rule.category == "NEGATED_EXISTENCE"
                for cue in ContextRules.default().cues(text)) or bool(
         re.search(r"\b(?:absent|not seen|not present|ruled out|negative|none|no|not|"

@@ -1,5 +1,6 @@
-"""A playbook's vocabulary: the words an extractor looks for, kept as data beside the
-playbooks (``specialty_playbooks/vocabularies/<name>.yaml``).
+"""A playbook's vocabulary: the words an extractor looks for, kept as data beside the playbooks.
+
+The files are ``specialty_playbooks/vocabularies/<name>.yaml``.
 
 A vocabulary file has named lists; each list says what its terms stand for and holds the
 terms (regular-expression fragments matched as whole words, case-insensitively: write
@@ -28,8 +29,11 @@ class VocabularyError(ValueError):
 
 
 class TermList(BaseModel):
-    """One list and what it stands for: terms, and/or drug classes of the drug vocabulary
-    (agent/notes/data/drug_classes.yaml: every brand, generic and class word of them)."""
+    """One list and what it stands for: terms, and/or drug classes of the drug vocabulary.
+
+    The drug vocabulary is agent/notes/data/drug_classes.yaml; a drug class stands for every
+    brand, generic and class word of it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -53,8 +57,11 @@ class TermList(BaseModel):
 
 
 class VocabularyFile(BaseModel):
-    """A vocabulary file: specialty_playbooks/vocabularies/<name>.yaml, named by a playbook
-    fact's ``vocabulary`` (docs/adding-a-playbook.md, "Vocabularies")."""
+    """A vocabulary file: specialty_playbooks/vocabularies/<name>.yaml.
+
+    It is named by a playbook fact's ``vocabulary`` (docs/adding-a-playbook.md,
+    "Vocabularies").
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,8 +94,10 @@ class Vocabulary:
     """The lists in the order the file writes them."""
 
     def pattern(self, name: str) -> re.Pattern[str]:
-        """The whole-word pattern of the list ``name`` (matching nothing when the list
-        has drug classes only)."""
+        """The whole-word pattern of the list ``name``.
+
+        It matches nothing when the list has drug classes only.
+        """
         if name not in self.patterns and name not in self.classes:
             raise VocabularyError(f"{self.name}.yaml: no list '{name}' (lists: "
                                   f"{', '.join(sorted({*self.patterns, *self.classes}))})")
@@ -100,8 +109,10 @@ class Vocabulary:
         return self.classes.get(name, frozenset())
 
     def spans(self, name: str, text: str) -> list[tuple[int, int]]:
-        """Where the list ``name`` occurs in ``text``: its terms, and the names and class
-        words of its drug classes (agent/notes/drugs.py), in order."""
+        """Where the list ``name`` occurs in ``text``, in order.
+
+        Its terms, and the names and class words of its drug classes (agent/notes/drugs.py).
+        """
         found = [(m.start(), m.end()) for m in self.pattern(name).finditer(text)]
         wanted = self.classes.get(name)
         if wanted:
@@ -126,16 +137,21 @@ class Vocabulary:
 
 
 def words(terms: tuple[str, ...] | list[str]) -> re.Pattern[str]:
-    """Terms as one case-insensitive whole-word pattern (longest first); a space in a term
-    matches any run of whitespace, so a phrase broken by a line wrap still matches."""
+    """Terms as one case-insensitive whole-word pattern (longest first).
+
+    A space in a term matches any run of whitespace, so a phrase broken by a line wrap
+    still matches.
+    """
     ordered = sorted((_spaces(t) for t in terms), key=len, reverse=True)
     return re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(ordered) + r")(?![A-Za-z0-9])",
                       re.IGNORECASE)
 
 
 def _spaces(term: str) -> str:
-    """``term`` with each space outside a character class written as ``\\s+`` (``\\s*``
-    for an optional space, `` ?``)."""
+    r"""``term`` with each space outside a character class written as ``\s+``.
+
+    An optional space (`` ?``) is written as ``\s*``.
+    """
     out, depth, escaped, skip = [], 0, False, False
     for index, char in enumerate(term):
         if skip:  # the quantifier of a space, already written

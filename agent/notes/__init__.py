@@ -1,2 +1,5 @@
-"""The note reader: one way to read a clinical note for every playbook (sections, wrapped
-lines joined, sentences with exact offsets, assertion context). docs/note-reader.md."""
+"""The note reader: one way to read a clinical note for every playbook.
+
+It gives sections, wrapped lines joined, sentences with exact offsets and assertion
+context. See docs/note-reader.md.
+"""

@@ -72,6 +72,7 @@ class Assertion:
 
     @property
     def negated(self) -> bool:
+        """Whether a NEGATED_EXISTENCE cue covers the phrase ("denies", "no")."""
         return "NEGATED_EXISTENCE" in self.categories
 
     def __contains__(self, category: object) -> bool:
@@ -92,7 +93,7 @@ class ContextRules:
     @classmethod
     @cache
     def default(cls) -> ContextRules:
-        """medspaCy's rules and the project's additions."""
+        """The rules of medspaCy and the project's additions, compiled once."""
         data = resources.files("agent.notes").joinpath("data")
         base = json.loads(data.joinpath("context_rules.json").read_text(encoding="utf-8"))
         extra = yaml.safe_load(data.joinpath("context_rules_extra.yaml")
@@ -116,8 +117,11 @@ class ContextRules:
 
     @staticmethod
     def resolve(found: list[Cue]) -> list[Cue]:
-        """The cues of one sentence's matches: PSEUDO cues cancel those they overlap, and
-        a cue inside a longer one of its category and direction is that one."""
+        """The cues of one sentence's matches.
+
+        PSEUDO cues cancel those they overlap, and a cue inside a longer one of its category
+        and direction is that one.
+        """
         pseudo = [c for c in found if c.rule.direction == "PSEUDO"]
         kept = [c for c in found if c.rule.direction != "PSEUDO"
                 and not any(p.start <= c.start < p.end or c.start <= p.start < c.end
@@ -162,8 +166,11 @@ _ESCAPE = re.compile(r"\\.")
 
 
 def _words_of(regex: str) -> frozenset[str]:
-    """The letter runs written in a pattern: a text none of them appears in cannot match
-    it (every rule matches letters), so its search is skipped."""
+    """The letter runs written in a pattern.
+
+    A text none of them appears in cannot match it (every rule matches letters), so its
+    search is skipped.
+    """
     return frozenset(_LETTER_RUNS.findall(_ESCAPE.sub(" ", regex.lower())))
 
 
@@ -173,8 +180,11 @@ def _joins(a: str, b: str) -> bool:
 
 
 def _whole(sentence: str, start: int, end: int) -> bool:
-    """Whether ``sentence[start:end]`` is whole words (checked here rather than in each
-    pattern, which keeps the patterns' literal prefixes fast to search)."""
+    """Whether ``sentence[start:end]`` is whole words.
+
+    Checked here rather than in each pattern, which keeps the patterns' literal prefixes
+    fast to search.
+    """
     if start == end:
         return False
     if start > 0 and _joins(sentence[start - 1], sentence[start]):

@@ -92,9 +92,12 @@ class DrugVocabulary:
     def __init__(self, names: Mapping[str, str], classes: Mapping[str, DrugClass],
                  sources: Mapping[str, Mapping[str, str]] | None = None,
                  not_drugs: Iterable[str] = ()) -> None:
-        """``names``: name -> generic (lower case); every generic must belong to a class.
+        """Index drug names and class words for lookup in note text.
+
+        ``names``: name -> generic (lower case); every generic must belong to a class.
         ``not_drugs``: phrases that hold a drug name and are not a drug ("progesterone
-        receptor"); the longest match being one of them, nothing is found there."""
+        receptor"); the longest match being one of them, nothing is found there.
+        """
         self.classes: dict[str, DrugClass] = dict(classes)
         self.sources: dict[str, dict[str, str]] = {k: dict(v) for k, v in (sources or {}).items()}
         self._closure = {cid: self._ancestors(cid) for cid in self.classes}

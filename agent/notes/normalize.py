@@ -48,9 +48,11 @@ _SPACED = re.compile(r"(?<![\w])(?:[^\W\d_][ \t.·*_-]){3,}[^\W\d_](?![\w])")
 
 @lru_cache(maxsize=4096)
 def fold(text: str) -> str:
-    """``text`` in the one form checks read: compatibility forms composed (NFKC: "４",
-    "⁴" -> "4"), invisible characters dropped, look-alike letters folded to Latin,
-    letters spaced apart joined. Case is kept."""
+    """``text`` in the one form checks read.
+
+    Compatibility forms composed (NFKC: "４", "⁴" -> "4"), invisible characters dropped,
+    look-alike letters folded to Latin, letters spaced apart joined. Case is kept.
+    """
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
     text = text.translate(_LOOK_ALIKES)
     text = _strip_marks(text)
@@ -58,8 +60,10 @@ def fold(text: str) -> str:
 
 
 def _strip_marks(text: str) -> str:
-    """Combining marks dropped from Latin letters ("ïgnore", "é" -> "e"): a word check
-    reads the letters, not their accents."""
+    """Combining marks dropped from Latin letters ("ïgnore", "é" -> "e").
+
+    A word check reads the letters, not their accents.
+    """
     if text.isascii():
         return text
     decomposed = unicodedata.normalize("NFD", text)

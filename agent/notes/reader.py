@@ -1,5 +1,7 @@
-"""Reading a clinical note: sections and field labels, wrapped lines joined, sentences
-with exact offsets, and the assertion context of any phrase in them.
+"""Reading a clinical note: sections, wrapped lines, sentences and assertion context.
+
+The reader finds sections and field labels, joins wrapped lines, splits sentences with
+exact offsets, and gives the assertion context of any phrase in them.
 
 Real notes come hard-wrapped by dictation systems and PDF exports, with headers in
 capitals ("HISTORY OF PRESENT ILLNESS:"), abbreviations that hold periods ("Dr.",
@@ -54,6 +56,7 @@ class Layout:
     @classmethod
     @cache
     def default(cls) -> Layout:
+        """The layout of agent/notes/data/reading.yaml, read once."""
         raw = yaml.safe_load(resources.files("agent.notes").joinpath("data", "reading.yaml")
                              .read_text(encoding="utf-8"))
         sections = {alias.lower(): name for name, aliases in raw["sections"].items()
@@ -202,10 +205,11 @@ def _lines(text: str) -> list[tuple[int, int]]:
 
 
 def _paragraphs(text: str, layout: Layout) -> list[tuple[int, int, int]]:
-    """Runs of lines joined where a line break is a wrap, as (start, end, paragraph)
-    spans; ``paragraph`` counts the blocks between blank lines. A line indented to the
-    text of the numbered or bulleted item above continues it ("1. ECG patch" /
-    "   ordered.")."""
+    """Runs of lines joined where a line break is a wrap, as (start, end, paragraph) spans.
+
+    ``paragraph`` counts the blocks between blank lines. A line indented to the text of the
+    numbered or bulleted item above continues it ("1. ECG patch" / "   ordered.").
+    """
     out: list[tuple[int, int, int]] = []
     current: tuple[int, int] | None = None
     previous, hang, paragraph = "", 0, 0
@@ -262,10 +266,12 @@ def _is_markdown_heading(line: str, layout: Layout) -> bool:
 
 
 def _header_name(label: str, layout: Layout, any_case: bool = False) -> str | None:
-    """The canonical section of a header label, or None: a label the layout does not
-    know ("LEFT KNEE:", "Valid:") is a field of the section it sits in, unless it is
-    written in capitals and holds a word that names a section ("SUMMARY OF SURGERY IN
-    DETAIL", "NEEDLE EMG")."""
+    """The canonical section of a header label, or None.
+
+    A label the layout does not know ("LEFT KNEE:", "Valid:") is a field of the section it
+    sits in, unless it is written in capitals and holds a word that names a section
+    ("SUMMARY OF SURGERY IN DETAIL", "NEEDLE EMG").
+    """
     bare = " ".join(label.strip("*_ ").split()).rstrip(".")
     key = bare.lower()
     known = layout.sections.get(key)
@@ -336,8 +342,10 @@ def _is_initial(word: str) -> bool:
 
 def _header(text: str, start: int, end: int, layout: Layout
             ) -> tuple[int, int, tuple[str | None, str] | None]:
-    """A header at the sentence's start: the span after it and (section, label); the
-    section is None for a Markdown heading that names none (its label still holds)."""
+    """A header at the sentence's start: the span after it and (section, label).
+
+    The section is None for a Markdown heading that names none (its label still holds).
+    """
     heading = _MARKDOWN.fullmatch(text, start, end)
     if heading is not None:  # "## Plan": a header by its form
         label = " ".join(heading.group("label").split())

@@ -62,8 +62,10 @@ _CLOCK_PARTS = re.compile(r"(?:(?P<h>\d{1,2}):(?P<m>\d{2})|(?P<hh>\d{2})(?P<mm>\
 
 
 def read_clock(written: str, start: int = 0) -> ClockTime | None:
-    """The time a :data:`CLOCK` token gives ('2:05 PM', '14:05', '1405', '2pm'), placed at
-    ``start``; None when it is no time of day ('25:10')."""
+    """The time a :data:`CLOCK` token gives ('2:05 PM', '14:05', '1405', '2pm').
+
+    The time is placed at ``start``; None when it is no time of day ('25:10').
+    """
     found = _CLOCK_PARTS.match(written.strip())
     if found is None:
         return None
@@ -84,9 +86,12 @@ _MILITARY = re.compile(r"(?:(?<![\d/])\d{1,2}/\d{1,2}/\d{2,4}|(?<!\d)\d{4}-\d{2}
 
 
 def clock_times(text: str) -> list[ClockTime]:
-    """Times of day anywhere in ``text``, in order: 'h:mm' with or without AM/PM ('07:40',
-    '2:15 PM'), and four digits only after a date or 'at' ('08/12/2026 0740', 'at 0740'),
-    never a blood pressure, a grade or a record number. Offsets span the digits."""
+    """Times of day anywhere in ``text``, in order.
+
+    'h:mm' with or without AM/PM ('07:40', '2:15 PM'), and four digits only after a date or
+    'at' ('08/12/2026 0740', 'at 0740'), never a blood pressure, a grade or a record
+    number. Offsets span the digits.
+    """
     found = []
     for pattern in (_TIME_OF_DAY, _MILITARY):
         for match in pattern.finditer(text):
@@ -117,10 +122,13 @@ def header_time(text: str, lines: int = 3) -> ClockTime | None:
 
 
 def minutes_between(first: ClockTime, last: ClockTime) -> int:
-    """Minutes from ``first`` to ``last`` (1 to 1440). AM/PM written only on one time carries
-    to the other ('2:05-3:02 PM'), unless that puts the start after the end ('11:30-12:25
-    PM' began before noon); 12 AM is midnight and 12 PM noon; a 12-hour range without AM/PM
-    may cross 12 ('12:30-1:25'); an end before the start crosses midnight."""
+    """Minutes from ``first`` to ``last`` (1 to 1440).
+
+    AM/PM written only on one time carries to the other ('2:05-3:02 PM'), unless that puts
+    the start after the end ('11:30-12:25 PM' began before noon); 12 AM is midnight and 12
+    PM noon; a 12-hour range without AM/PM may cross 12 ('12:30-1:25'); an end before the
+    start crosses midnight.
+    """
     begin = _day_minutes(first, first.meridiem or last.meridiem)
     finish = _day_minutes(last, last.meridiem or first.meridiem)
     if first.meridiem is None and last.meridiem is not None and begin > finish:
@@ -154,8 +162,11 @@ _RANGE = re.compile(r"(?<![\w:/.\-])(?P<a>" + CLOCK + r")[ \t]*(?:-|–|—|to|u
 
 
 def time_ranges(text: str) -> list[TimeRange]:
-    """Time ranges written in ``text``, in order. Four-digit ends ('2019-2021') are read
-    too: :attr:`ClockTime.four_digits` lets the caller ask for a label first."""
+    """Time ranges written in ``text``, in order.
+
+    Four-digit ends ('2019-2021') are read too: :attr:`ClockTime.four_digits` lets the
+    caller ask for a label first.
+    """
     found = []
     for match in _RANGE.finditer(text):
         first = read_clock(match["a"], match.start("a"))
@@ -185,8 +196,11 @@ _DURATION = re.compile(
 
 
 def durations(text: str) -> list[Duration]:
-    """Durations written in ``text``, in order: 'N min(utes)', 'N-min', 'N+ min', '1 hour',
-    '2 hrs and 10 minutes' (1 to 4 hours)."""
+    """Durations written in ``text``, in order.
+
+    Forms read: 'N min(utes)', 'N-min', 'N+ min', '1 hour', '2 hrs and 10 minutes' (1 to 4
+    hours).
+    """
     found = []
     for match in _DURATION.finditer(text):
         minutes = (int(match["hours"]) * 60 + int(match["hm"] or 0) if match["hours"]
@@ -233,9 +247,12 @@ _DATE = re.compile(
 
 def dates(text: str, around: date | None = None, pos: int = 0,
           endpos: int | None = None) -> list[WrittenDate]:
-    """Dates written in ``text[pos:endpos]``, in order: m/d, m/d/yy, m/d/yyyy, yyyy-mm-dd,
-    m/yyyy, 'May 2026', a year, 'N days/weeks/months/years ago'. ``around`` (a note's or the
-    visit's date) gives a month/day its year and an 'ago' its day."""
+    """Dates written in ``text[pos:endpos]``, in order.
+
+    Forms read: m/d, m/d/yy, m/d/yyyy, yyyy-mm-dd, m/yyyy, 'May 2026', a year, 'N
+    days/weeks/months/years ago'. ``around`` (a note's or the visit's date) gives a
+    month/day its year and an 'ago' its day.
+    """
     found = []
     for match in _DATE.finditer(text, pos, len(text) if endpos is None else endpos):
         kind = next(k for k in ("mdy", "iso", "my", "named", "ago", "year") if match[k])
