@@ -10,6 +10,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +28,10 @@ try:
 except ImportError:  # Windows: one reviewer at a time there
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION: Literal["1.0"] = "1.0"
+SCHEMA_VERSION: Literal["1.1"] = "1.1"
+"""1.1 added (only added): letter statuses sent and superseded, triage.past_deadline, the
+summary's as_of, input_warnings, ehr_warnings, past_deadline, late_not_drafted, redecided
+and letters_superseded."""
 
 
 class _M(BaseModel):
@@ -76,6 +80,8 @@ class MTriage(_M):
     root_cause: RootCause
     appeal_deadline: date | None
     reason: str
+    past_deadline: bool = Field(False, description="The appeal deadline had passed on the "
+                                "run's date (summary.as_of).")
 
 
 class MEvidence(_M):
@@ -96,7 +102,11 @@ class MLetter(_M):
     """The appeal letter of a denial: review status, files and how it was drafted."""
 
     id: str | None
-    status: Literal["pending_review", "approved", "rejected", "not_drafted"]
+    status: Literal["pending_review", "approved", "rejected", "sent", "superseded",
+                    "not_drafted"] = Field(description="not_drafted: no letter (not to be "
+                                           "appealed, or past its deadline); superseded: "
+                                           "the chart or playbook changed before approval "
+                                           "and no new draft is due.")
     markdown: str | None = Field(description="Path relative to the output directory.")
     docx: str | None = Field(description="Path relative to the output directory, once "
                              "approved.")
@@ -191,12 +201,26 @@ class MSummary(_M):
     nearest_deadlines: list[MDeadline]
     input_errors: list[str]
     llm: MLLM | None = Field(None, description="Present when the run used a model.")
+    as_of: date | None = Field(None, description="The day the run counted as today "
+                               "(--as-of, else the machine's date).")
+    input_warnings: list[str] = Field(default_factory=list, description="What was read with "
+                                      "a warning (a file's oddities), one line each, no PHI.")
+    ehr_warnings: list[str] = Field(default_factory=list, description="What the EHR source "
+                                    "could not use (files skipped, no resources at all).")
+    past_deadline: int = Field(0, description="Denials to appeal or review whose appeal "
+                               "deadline had passed on as_of.")
+    late_not_drafted: int = Field(0, description="Appeals past their deadline that got no "
+                                  "letter (run with --include-late to draft them).")
+    redecided: dict[str, int] = Field(default_factory=dict, description="Denials an earlier "
+                                      "run decided that this run decided again, by why "
+                                      "(chart changed, playbook changed).")
+    letters_superseded: int = Field(0, description="Pending drafts this run superseded.")
 
 
 class Manifest(_M):
     """The manifest of one run: its inputs, summary, work queues and denials."""
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.1"] = SCHEMA_VERSION
     run_id: str
     inputs: list[str]
     summary: MSummary
@@ -204,11 +228,28 @@ class Manifest(_M):
     denials: list[MDenial]
 
 
+@dataclass(frozen=True, slots=True)
+class RunNotes:
+    """What a run saw besides its records: its date, warnings, re-decisions."""
+
+    as_of: date | None = None
+    input_warnings: tuple[str, ...] = ()
+    ehr_warnings: tuple[str, ...] = ()
+    redecided: tuple[str, ...] = ()
+    """Why each re-decided denial was decided again, one entry per denial."""
+    superseded: tuple[str, ...] = ()
+    """Ids of the drafts the run superseded."""
+
+
 def build_manifest(run_id: str, inputs: list[str], records: list[DenialRecord],
                    groups: list[GroupRecord], letters: dict[str, LetterRecord],
-                   input_errors: list[str], llm: LLMRunStatus | None = None) -> Manifest:
+                   input_errors: list[str], llm: LLMRunStatus | None = None,
+                   notes: RunNotes | None = None) -> Manifest:
     """The manifest of a run from its records."""
+    notes = notes or RunNotes()
     denials = [_denial(r, letters) for r in records]
+    open_actions = ("appeal", "needs_review")
+    late = [d for d in denials if d.triage.past_deadline and d.triage.action in open_actions]
     by_action = Counter(d.triage.action for d in denials)
     # Deadlines matter for what may still be appealed: drafted appeals and open reviews.
     dated = sorted((d for d in denials if d.triage.appeal_deadline and
@@ -224,7 +265,13 @@ def build_manifest(run_id: str, inputs: list[str], records: list[DenialRecord],
                                      appeal_deadline=d.triage.appeal_deadline,
                                      action=d.triage.action)
                            for d in dated[:10] if d.triage.appeal_deadline],
-        input_errors=input_errors, llm=_llm(llm, letters) if llm else None)
+        input_errors=input_errors, llm=_llm(llm, letters) if llm else None,
+        as_of=notes.as_of, input_warnings=list(notes.input_warnings),
+        ehr_warnings=list(notes.ehr_warnings), past_deadline=len(late),
+        late_not_drafted=sum(1 for d in late if d.triage.action == "appeal"
+                             and d.letter.status == "not_drafted"),
+        redecided=dict(sorted(Counter(notes.redecided).items())),
+        letters_superseded=len(set(notes.superseded)))
     return Manifest(run_id=run_id, inputs=inputs, summary=summary, denials=denials,
                     groups=[MGroup(group_id=g.group_id, payer=g.payer, reasons=g.reasons,
                                    procedure=g.procedure, playbook=g.playbook_id,
@@ -272,7 +319,8 @@ def _denial(record: DenialRecord, letters: dict[str, LetterRecord]) -> MDenial:
         remarks=list(d.remarks),
         triage=MTriage(action=t.action, category=t.category, preventable=t.preventable,
                        dollar_bucket=t.dollar_bucket, root_cause=t.root_cause,
-                       appeal_deadline=t.appeal_deadline, reason=t.reason),
+                       appeal_deadline=t.appeal_deadline, reason=t.reason,
+                       past_deadline=t.past_deadline),
         group_id=record.group_id, playbook=record.playbook_id,
         evidence=[MEvidence(quote=e.quote, document_id=e.document_id, start=e.start,
                             end=e.end, fact=e.fact, value=e.value, decides=e.decides)

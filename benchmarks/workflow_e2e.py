@@ -126,7 +126,7 @@ def run_direct(workflow: Any, inputs: Sequence[str], auto_approve: bool,
     mark("group")
     letter_ids: list[str] = []
     for group_id in group_ids:
-        letter_ids += steps.work_group_step(ctx, group_id, auto_approve)
+        letter_ids += steps.work_group_step(ctx, group_id, auto_approve).letter_ids
     mark("work_group")
     state = {"denial_ids": result.denial_ids, "errors": result.errors,
              "warnings": result.warnings, "group_ids": group_ids, "letter_ids": letter_ids}

@@ -141,6 +141,28 @@ def test_five_500s_then_the_template_argument(tmp_path: Path) -> None:
                                                                   "LOM26-11020")
 
 
+def test_redraft_replaces_letters_that_fell_back_during_an_outage(tmp_path: Path) -> None:
+    queue = one_claim(tmp_path)
+    outage, _, _ = run(tmp_path, in_order(then=FakeReply(status=500)), [queue],
+                       max_attempts=1)
+    fallback = letters(outage)["LOM26-11020"]
+    assert fallback.drafted_by == "template" and fallback.llm_fallback == "error: server_error"
+    # The model is back. A plain re-run keeps the draft; --redraft replaces it.
+    again, server, _ = run(tmp_path, in_order(), [queue])
+    assert letters(again)["LOM26-11020"].id == fallback.id and not server.requests
+    with FakeOpenAIServer(in_order()) as server:
+        settings = LLMSettings(base_url=server.base_url, api_key="test-key",
+                               backoff_seconds=0.01, max_concurrency=1)
+        with open_workflow(tmp_path / "db.sqlite", tmp_path / "out", f"fhir-dir:{FHIR}",
+                           AppConfig(), today=TODAY, llm=settings, redraft=True) as workflow:
+            redrafted = run_batch(workflow, [str(queue)])
+            old = workflow.ctx.store.get_letter(fallback.id or "")
+    new = letters(redrafted)["LOM26-11020"]
+    assert new.drafted_by == "llm" and new.id != fallback.id
+    assert old is not None and old.status == "superseded" and old.superseded_by == new.id
+    assert redrafted.summary.letters_superseded == 1
+
+
 def test_a_timeout_falls_back(tmp_path: Path) -> None:
     manifest, server, _ = run(tmp_path, in_order(FakeReply(content="{}", delay=1.0),
                                                  FakeReply(content="{}", delay=1.0)),

@@ -125,7 +125,8 @@ def test_a_crash_mid_batch_resumes_without_loss_or_duplicates(
     real = steps.work_group_step
     calls = {"n": 0}
 
-    def crash_on_third(ctx: steps.WorkflowContext, group_id: str, auto: bool) -> list[str]:
+    def crash_on_third(ctx: steps.WorkflowContext, group_id: str,
+                       auto: bool) -> steps.GroupOutcome:
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # the process is killed mid-batch

@@ -187,6 +187,13 @@ class ReviewService:
                                            reason=reason,
                                            seen_hash=if_hash or letter.content_hash))
 
+    def mark_sent(self, letter_id: str, actor: str, note: str | None = None) -> Decided:
+        """Record that an approved letter went to the payer; it never changes after."""
+        user = reviewer(self.actions.store, actor).name
+        sent = self.actions.mark_sent(letter_id, user, note)
+        self._refresh(sent)
+        return Decided(sent)
+
     def _seen(self, letter: LetterRecord, if_hash: str | None) -> str:
         if if_hash is not None and if_hash != letter.content_hash:
             raise changed_by_someone_else(letter.letter_id, status_word(letter))

@@ -24,7 +24,7 @@ from langgraph.graph.state import CompiledStateGraph
 from agent.codes import CodeTable
 from agent.config import AppConfig
 from agent.ehr.model import ChartBundle, ChartRequest
-from agent.ehr.protocols import EHRSourceError
+from agent.ehr.protocols import EHRSourceError, ReportsSourceWarnings
 from agent.ehr.registry import open_adapter
 from agent.graph.build import build_batch_graph, build_review_graph
 from agent.graph.nodes import review_config
@@ -32,7 +32,7 @@ from agent.letters.render import LetterRenderer
 from agent.llm.client import ChatClient, OpenAIChatClient
 from agent.llm.drafter import ArgumentDrafter
 from agent.llm.settings import LLMSettings
-from agent.manifest import Manifest, build_manifest, write_manifest_file
+from agent.manifest import Manifest, RunNotes, build_manifest, write_manifest_file
 from agent.ncci import PtpTable
 from agent.playbooks.builtin import builtin_registries
 from agent.playbooks.registry import PlaybookSet, validate_references
@@ -64,14 +64,16 @@ class _NoEHR:
 @contextmanager
 def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppConfig,
                   today: date | None = None, checkpoints: bool = True,
-                  llm: LLMSettings | None = None, chat_client: ChatClient | None = None
-                  ) -> Iterator[Workflow]:
+                  llm: LLMSettings | None = None, chat_client: ChatClient | None = None,
+                  include_late: bool = False, redraft: bool = False) -> Iterator[Workflow]:
     """Everything a run or a review needs; closes the database on exit.
 
     ``checkpoints=False`` runs the graphs without a checkpointer (benchmarks measure
     LangGraph's share that way); reviews then cannot be resumed. ``llm`` turns on model
     drafting (``chat_client`` replaces the ``openai`` client, e.g. in tests); without it,
     or when it is not configured, every argument comes from the templates.
+    ``include_late`` drafts appeals whose deadline has passed; ``redraft`` drafts again,
+    with the model, pending letters that fell back to the template.
 
     A playbook that does not validate, or names an extractor, check or argument template
     the run does not have, raises PlaybookError here, before anything is written.
@@ -100,7 +102,7 @@ def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppCo
             extractors=extractors, checks=checks, playbooks=playbooks, ncci=ncci,
             renderer=LetterRenderer(config.letter, codes, templates=templates, ncci=ncci),
             codes=codes, review=ReviewActions(store, out_dir), today=today or date.today(),
-            drafter=drafter)
+            drafter=drafter, include_late=include_late, redraft=redraft)
         review = build_review_graph(ctx, saver)
         yield Workflow(ctx, build_batch_graph(ctx, saver, review), review)
     finally:
@@ -139,8 +141,12 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
     pending = graph.checkpointer is not None and bool(graph.get_state(config).next)
     if pending and drafter is not None:  # a resumed run: its spend so far counts
         _seed_spend(workflow.ctx, graph.get_state(config).values.get("denial_ids") or [])
-    stream_input = None if pending else {"run_id": run_id, "inputs": list(inputs),
-                                         "auto_approve": auto_approve}
+    ehr = workflow.ctx.ehr
+    stream_input = None if pending else {
+        "run_id": run_id, "inputs": list(inputs), "auto_approve": auto_approve,
+        "as_of": workflow.ctx.today.isoformat(),
+        "ehr_warnings": list(ehr.source_warnings())
+        if isinstance(ehr, ReportsSourceWarnings) else []}
     state: dict[str, Any] = {}
     for mode, chunk in graph.stream(stream_input, config, stream_mode=["updates", "values"]):
         if not isinstance(chunk, dict):
@@ -182,8 +188,14 @@ def write_manifest(ctx: WorkflowContext, run_id: str, inputs: list[str],
         if letter is not None:
             letters[letter_id] = letter
     llm = ctx.drafter.status if ctx.drafter is not None else None
+    as_of = state.get("as_of")
+    notes = RunNotes(as_of=date.fromisoformat(as_of) if as_of else ctx.today,
+                     input_warnings=tuple(state.get("warnings") or ()),
+                     ehr_warnings=tuple(state.get("ehr_warnings") or ()),
+                     redecided=tuple(state.get("redecided") or ()),
+                     superseded=tuple(state.get("superseded") or ()))
     manifest = build_manifest(run_id, inputs, records, groups, letters,
-                              state.get("errors") or [], llm)
+                              state.get("errors") or [], llm, notes)
     path = ctx.out_dir / "manifest.json"
     if state.get("files_read", 1) == 0 and path.exists():
         return manifest  # nothing could be read: the last run's manifest stays as it was

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # imported where used: `appeals --help` does not load the gra
     from agent.application.reviews import ReviewService
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Review drafted letters: list, show, approve, edit, reject.")
+                  help="Review drafted letters: list, show, approve, edit, reject, mark sent.")
 
 class LetterStatusChoice(enum.StrEnum):
     """The statuses ``review list --status`` takes (those of the store's letters)."""
@@ -33,6 +33,8 @@ class LetterStatusChoice(enum.StrEnum):
     pending_review = "pending_review"
     approved = "approved"
     rejected = "rejected"
+    sent = "sent"
+    superseded = "superseded"
 
 
 DbOption = Annotated[Path, typer.Option(help="The run's SQLite file.")]
@@ -178,6 +180,23 @@ def reject_command(letter_id: str,
         except ReviewError as exc:
             raise _fail(exc) from None
     typer.echo(f"{decided.letter.letter_id}: rejected by {session.user}")
+
+
+@app.command("sent")
+def sent_command(letter_id: str,
+                 note: Annotated[str | None, typer.Option(help="How or when it was sent, e.g. "
+                                                          "'fax 2026-10-02' (kept in the "
+                                                          "audit trail).", show_default=False)
+                                 ] = None,
+                 db: DbOption = Path("appeals.db"), out: OutOption = Path("appeals-out"),
+                 config: ConfigOption = None) -> None:
+    """Record that an approved letter was sent to the payer; it never changes after that."""
+    with _service(db, out, config, acting=True) as session:
+        try:
+            decided = session.service.mark_sent(letter_id, session.user, note)
+        except ReviewError as exc:
+            raise _fail(exc) from None
+    typer.echo(f"{decided.letter.letter_id}: marked sent by {session.user}")
 
 
 @app.command("edit")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -49,16 +50,31 @@ def run_command(
         "--as-of", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
         help="The day the run counts as today: the letters' date and which appeal "
         "deadlines have passed (default: today).", show_default=False)] = None,
+    include_late: Annotated[bool, typer.Option(
+        "--include-late", help="Also draft appeals whose deadline has passed (default: "
+        "flag them, no draft).")] = False,
+    redraft: Annotated[bool, typer.Option(
+        "--redraft", help="With --llm: draft again the pending letters that fell back to "
+        "the template (the old drafts are kept, superseded).")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the run's summary as JSON (the manifest's summary) instead "
+        "of tables; progress and problems go to stderr.")] = False,
 ) -> None:
     """Triage every denial, gather the chart, and draft the letters an auditor reviews.
 
-    Exits 0 when the batch completes, whatever was decided; 2 on a usage error or when no
-    input could be read; 130 when interrupted (run it again to resume).
+    Exits 0 when the batch completes, whatever was decided; 1 when another run holds the
+    database, or when some inputs could not be read (the rest were worked; the manifest
+    lists them); 2 on a usage error or when no input could be read; 130 when interrupted
+    (run it again to resume).
     """
     settings = llm_settings(llm, max_cost, config)
+    if redraft and settings is None:
+        typer.secho("appeals run --redraft: no model is on (--llm with a key or base URL), "
+                    "so no letter is drafted again.", err=True, fg="yellow")
     request = RunRequest(inputs=[str(p) for p in inputs], ehr=ehr, out=out, db=db,
                          auto_approve=auto_approve, config_path=config, llm=settings,
-                         wait=wait, today=as_of.date() if as_of else None)
+                         wait=wait, today=as_of.date() if as_of else None,
+                         include_late=include_late, redraft=redraft, as_json=as_json)
     raise typer.Exit(run_and_report(request, console()))
 
 
@@ -77,6 +93,10 @@ class RunRequest:
     """Seconds to wait for another run's writer lease (0: exit 1 at once)."""
     today: date | None = None
     """``--as-of``; None: the machine's date."""
+    include_late: bool = False
+    redraft: bool = False
+    as_json: bool = False
+    """Print the summary as JSON on stdout; everything else goes to stderr."""
 
 
 def llm_settings(enabled: bool, max_cost: float | None, config_path: Path | None
@@ -123,10 +143,11 @@ def run_and_report(request: RunRequest, console: Console) -> int:
     try:
         config = AppConfig.load(request.config_path)
         with open_workflow(db, request.out, request.ehr, config, today=request.today,
-                           llm=request.llm) as workflow, \
+                           llm=request.llm, include_late=request.include_late,
+                           redraft=request.redraft) as workflow, \
                 writer_lease(workflow.ctx.store, "appeals run",
                              LeasePolicy(wait=request.wait)), \
-                _progress(console) as progress:
+                _progress(Console(stderr=True) if request.as_json else console) as progress:
             phases = _Phases(progress)
 
             def on_repair(line: str) -> None:
@@ -145,14 +166,21 @@ def run_and_report(request: RunRequest, console: Console) -> int:
         # One line whatever its length (a playbook error lists the known names).
         typer.secho(f"appeals run: {exc}", err=True, fg="red")
         return 2
-    for error in manifest.summary.input_errors:
+    summary = manifest.summary
+    for error in summary.input_errors:
         typer.secho(error, err=True, fg="red")  # one line per file, as `ingest` prints them
-    print_summary(console, manifest, request.out)
+    for warning in (*summary.input_warnings, *summary.ehr_warnings):
+        typer.secho(f"warning: {warning}", err=True, fg="yellow")
+    if request.as_json:
+        sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
+    else:
+        print_summary(console, manifest, request.out)
     if before is not None and _stamp(manifest_path) == before:
         typer.secho(f"appeals run: no input could be read; {manifest_path} is left as the "
                     "last run wrote it", err=True, fg="yellow")
-    nothing_read = manifest.summary.denials == 0 and manifest.summary.input_errors
-    return 2 if nothing_read else 0
+    if summary.denials == 0 and summary.input_errors:
+        return 2  # nothing usable to work on
+    return 1 if summary.input_errors else 0
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -226,6 +254,16 @@ def print_summary(console: Console, manifest: Manifest, out: Path) -> None:
     statuses = ", ".join(f"{n} {status}" for status, n in s.letters_by_status.items())
     console.print(f"Letters: {s.letters_drafted} drafted ({statuses or 'none'}); "
                   f"written under {out / 'letters'}; manifest {out / 'manifest.json'}")
+    if s.redecided or s.letters_superseded:
+        why = ", ".join(f"{n} because the {reason}" for reason, n in s.redecided.items())
+        console.print(f"Decided again: {sum(s.redecided.values())} denials ({why or 'none'}); "
+                      f"{s.letters_superseded} pending drafts superseded (kept, marked "
+                      "superseded); approved and sent letters never change")
+    if s.past_deadline:
+        late = f"; {s.late_not_drafted} appeals not drafted (--include-late drafts them)" \
+            if s.late_not_drafted else ""
+        console.print(Text(f"Past their appeal deadline on {s.as_of}: {s.past_deadline} "
+                           f"denials{late}"), style="yellow")
     if s.nearest_deadlines:
         deadlines = Table(title="Nearest appeal deadlines", title_justify="left")
         for column in ("Deadline", "Claim", "Action", "Denial"):

@@ -480,6 +480,20 @@ class FhirDirAdapter:
     def __repr__(self) -> str:
         return f"FhirDirAdapter({str(self.root)!r})"
 
+    def source_warnings(self) -> tuple[str, ...]:
+        """What the folder held that could not be used: skipped files, or nothing at all."""
+        warnings = []
+        if self.skipped_files:
+            shown = ", ".join(self.skipped_files[:5])
+            more = f" and {len(self.skipped_files) - 5} more" if len(self.skipped_files) > 5 \
+                else ""
+            warnings.append(f"fhir-dir: {len(self.skipped_files)} file(s) skipped (not valid "
+                            f"JSON): {shown}{more}")
+        if self.resource_count == 0:
+            warnings.append(f"fhir-dir: {self.root} holds no FHIR resources: no denial can "
+                            "get its chart")
+        return tuple(warnings)
+
     def chart_for(self, request: ChartRequest) -> ChartBundle:
         """The patient, notes and structured facts for one denial."""
         patient_ref, problem = self._match_patient(request.member_ids)

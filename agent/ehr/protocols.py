@@ -21,5 +21,17 @@ class EHRAdapter(Protocol):
         ...
 
 
+@runtime_checkable
+class ReportsSourceWarnings(Protocol):
+    """An adapter that can say what its source held that it could not use.
+
+    Optional: the run records these lines in the manifest and prints them (no PHI).
+    """
+
+    def source_warnings(self) -> tuple[str, ...]:
+        """One line per problem with the source as a whole (files skipped, nothing found)."""
+        ...
+
+
 class EHRSourceError(Exception):
     """The EHR source cannot be used at all (bad path, unreadable); says why, no PHI."""

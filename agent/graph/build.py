@@ -74,11 +74,12 @@ def build_review_graph(ctx: WorkflowContext, checkpointer: BaseCheckpointSaver[A
 def _after_review(state: ReviewState) -> Literal["export", "review", "__end__"]:
     """Where a review thread goes after a decision.
 
-    Export an approval, end on a rejection, wait again otherwise.
+    Export an approval; end when the letter is rejected, sent or superseded; wait again
+    after an edit.
     """
     status = state.get("status")
     if status == "approved":
         return "export"
-    if status == "rejected":
+    if status in ("rejected", "sent", "superseded"):
         return "__end__"  # END
     return "review"

@@ -57,8 +57,9 @@ def group_node(ctx: WorkflowContext) -> Node:
 def work_group_node(ctx: WorkflowContext) -> Node:
     """Work one queue: gather charts, decide, draft its letters (one branch per queue)."""
     def work_group(task: GroupTask) -> dict[str, Any]:
-        letters = steps.work_group_step(ctx, task["group_id"], task["auto_approve"])
-        return {"letter_ids": letters}
+        outcome = steps.work_group_step(ctx, task["group_id"], task["auto_approve"])
+        return {"letter_ids": outcome.letter_ids, "redecided": outcome.redecided,
+                "superseded": outcome.superseded}
     return work_group
 
 

@@ -21,6 +21,10 @@ class BatchState(TypedDict, total=False):
     """835 files and denial queues, as given."""
     auto_approve: bool
     """Approve each draft as it is made (tests and benchmarks only)."""
+    as_of: str
+    """The day the run counts as today (ISO date): letters' date, deadlines passed."""
+    ehr_warnings: list[str]
+    """What the EHR source held that it could not use, as the run started (no PHI)."""
     denial_ids: list[str]
     """Every denial read from the inputs (set by ingest)."""
     errors: list[str]
@@ -33,6 +37,11 @@ class BatchState(TypedDict, total=False):
     """Work queues (set by group)."""
     letter_ids: Annotated[list[str], operator.add]
     """Letters drafted by this run (one list per group branch, joined at fan-in)."""
+    redecided: Annotated[list[str], operator.add]
+    """Why each denial an earlier run decided was decided again (its chart or playbook
+    changed), one entry per denial."""
+    superseded: Annotated[list[str], operator.add]
+    """Pending drafts this run superseded (a new draft replaced them, or none is due)."""
 
 
 class GroupTask(TypedDict):

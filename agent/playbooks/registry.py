@@ -5,6 +5,7 @@ A playbook is picked from claim data only.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
@@ -14,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from agent.denials.model import Denial
-from agent.evidence.vocabulary import VocabularyError, load_vocabulary
+from agent.evidence.vocabulary import VocabularyError, load_vocabulary, vocabulary_dir
 from agent.ncci import PairedEdit, PtpTable
 from agent.playbooks.model import Match, Playbook
 from agent.resources import resource_dir
@@ -29,23 +30,50 @@ class PlaybookError(Exception):
 class PlaybookSet:
     """The playbooks of a run, in selection order."""
 
-    def __init__(self, playbooks: Iterable[Playbook]) -> None:
+    def __init__(self, playbooks: Iterable[Playbook], sources: dict[str, Path] | None = None,
+                 vocabularies: Path | None = None, templates: Path | None = None) -> None:
+        """Hold ``playbooks``; ``sources`` maps an id to its YAML file, when loaded from one.
+
+        ``vocabularies`` and ``templates`` are the folders the fingerprints read (default:
+        the shipped ones).
+        """
         self.playbooks = tuple(sorted(playbooks, key=lambda p: (p.order, p.id)))
         ids = [p.id for p in self.playbooks]
         duplicates = {i for i in ids if ids.count(i) > 1}
         if duplicates:
             raise PlaybookError(f"duplicate playbook id(s): {', '.join(sorted(duplicates))}")
         self._by_id = {p.id: p for p in self.playbooks}
+        self._sources = dict(sources or {})
+        self._vocabularies = vocabularies
+        self._templates = templates
+        self._fingerprints: dict[str, str] = {}
 
     @classmethod
     def load(cls, directory: Path | None = None) -> PlaybookSet:
         """Every ``*.yaml`` in ``specialty_playbooks/`` (or ``directory``)."""
         directory = directory or resource_dir("specialty_playbooks")
-        return cls(load_playbook(path) for path in playbook_paths(directory))
+        paths = playbook_paths(directory)
+        return cls((load_playbook(path) for path in paths),
+                   sources={path.stem: path for path in paths})
 
     def get(self, playbook_id: str) -> Playbook:
         """The playbook with this id."""
         return self._by_id[playbook_id]
+
+    def fingerprint(self, playbook_id: str) -> str:
+        """A hash of what the playbook decides and writes with.
+
+        That is its YAML (or, for a playbook built in code, its model), the vocabulary
+        files its facts name and the templates its letters are rendered from: the argument
+        template, the shared argument parts (``arguments/_*``) and the letter templates. A
+        denial decided with another fingerprint is decided again on the next run.
+        """
+        if playbook_id not in self._fingerprints:
+            self._fingerprints[playbook_id] = _fingerprint(
+                self.get(playbook_id), self._sources.get(playbook_id),
+                self._vocabularies or vocabulary_dir(),
+                self._templates or resource_dir("templates"))
+        return self._fingerprints[playbook_id]
 
     def select(self, denial: Denial, category: Category, ncci: PtpTable | None = None
                ) -> Playbook | None:
@@ -54,6 +82,26 @@ class PlaybookSet:
             if matches(playbook, denial, category, ncci):
                 return playbook
         return None
+
+
+def _fingerprint(playbook: Playbook, source: Path | None, vocabularies: Path,
+                 templates: Path) -> str:
+    digest = hashlib.sha256()
+
+    def part(name: str, data: bytes) -> None:
+        digest.update(f"{name}\x1f{len(data)}\x1f".encode())
+        digest.update(data)
+
+    part("playbook", source.read_bytes() if source else
+         playbook.model_dump_json().encode("utf-8"))
+    for name in sorted({f.vocabulary for f in playbook.facts if f.vocabulary}):
+        path = vocabularies / f"{name}.yaml"
+        part(f"vocabulary/{name}", path.read_bytes() if path.is_file() else b"")
+    shared = sorted([*templates.glob("letters/*.j2"), *templates.glob("arguments/_*.j2")])
+    for path in [templates / playbook.argument_template, *shared]:
+        part(path.relative_to(templates).as_posix(),
+             path.read_bytes() if path.is_file() else b"")
+    return "sha256:" + digest.hexdigest()
 
 
 def playbook_paths(directory: Path) -> list[Path]:

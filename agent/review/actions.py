@@ -191,6 +191,39 @@ class ReviewActions:
             now = self.store.get_letter(letter.letter_id)
             raise changed_by_someone_else(letter.letter_id, status_word(now) if now else "gone")
 
+    def supersede(self, letter: LetterRecord, by: str | None, why: str) -> LetterRecord:
+        """Mark a pending draft superseded (the chart or playbook changed), audited.
+
+        ``by`` is the new draft's id, or None when no letter is drafted any more. The old
+        draft's file stays where it was. Compare-and-set: a draft an auditor decided on
+        meanwhile is left alone (:class:`ReviewConflict`).
+        """
+        superseded = letter.model_copy(update={"status": "superseded", "superseded_by": by,
+                                               "note": why})
+        entry = self._entry(letter.letter_id, "superseded", SYSTEM_USER, letter.content_hash,
+                            letter.content_hash, f"{why}; replaced by {by}" if by else why)
+        self._save(superseded, entry, letter.content_hash)
+        return superseded
+
+    def mark_sent(self, letter_id: str, actor: str, note: str | None = None) -> LetterRecord:
+        """Record that an approved letter was sent to the payer, audited; it never changes.
+
+        Compare-and-set on the approved status and the approved text.
+        """
+        letter = self.letter(letter_id)
+        if self.store.get_user(actor) is None:
+            raise ReviewError(f"no user {actor!r} in the store")
+        if letter.status != "approved":
+            raise ReviewError(f"letter {letter_id} is {status_word(letter)}: only an approved "
+                              "letter can be marked sent")
+        sent = letter.model_copy(update={"status": "sent"})
+        entry = self._entry(letter_id, "sent", actor, letter.content_hash,
+                            letter.content_hash, note)
+        if not self.store.save_letter_and_audit(sent, entry, "approved", letter.content_hash):
+            now = self.store.get_letter(letter_id)
+            raise changed_by_someone_else(letter_id, status_word(now) if now else "gone")
+        return sent
+
     def export(self, letter_id: str) -> LetterRecord:
         """Write the DOCX of an approved letter beside its Markdown.
 

@@ -91,7 +91,17 @@ def _v1(connection: sqlite3.Connection) -> None:
         doc TEXT NOT NULL)""")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+def _v2(connection: sqlite3.Connection) -> None:
+    """Upgrade to schema version 2: the text of chart documents, content-addressed.
+
+    A decision records which documents it read (id, date, hash); the text is kept once per
+    hash, so a re-run can tell a changed chart and a reviewer can see what was read.
+    """
+    connection.execute("""CREATE TABLE appeal_documents (
+        hash TEXT PRIMARY KEY, text TEXT NOT NULL)""")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -6,7 +6,7 @@ methods.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from agent.store.audit_chain import ChainReport
@@ -41,6 +41,14 @@ class Store(Protocol):
 
     def get_denials(self, denial_ids: Sequence[str]) -> list[DenialRecord]:
         """The records of those denials, in the order asked; ids not stored are left out."""
+        ...
+
+    def save_document_texts(self, texts: Mapping[str, str]) -> None:
+        """Keep chart document texts under their hashes (a text already kept is left as is)."""
+        ...
+
+    def get_document_text(self, text_hash: str) -> str | None:
+        """The kept text of a chart document, by its hash, or None."""
         ...
 
     def save_groups(self, groups: Iterable[GroupRecord]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -12,10 +12,13 @@ from agent.evidence.model import Evidence
 from agent.store.fallback import safe_fallback
 from agent.triage.model import Triage
 
-LetterStatus = Literal["pending_review", "approved", "rejected"]
+LetterStatus = Literal["pending_review", "approved", "rejected", "sent", "superseded"]
+"""Where a letter stands: waiting for an auditor, approved (DOCX written), rejected, sent to
+the payer (after approval), or superseded by a new draft when its chart changed before
+anyone approved it."""
 Role = Literal["auditor", "lead", "admin"]
-AuditAction = Literal["drafted", "approved", "edited", "rejected", "user_added",
-                      "lease_taken_over"]
+AuditAction = Literal["drafted", "approved", "edited", "rejected", "sent", "superseded",
+                      "user_added", "lease_taken_over"]
 
 SYSTEM_USER = "system"
 """The built-in user that ``--auto-approve`` acts as; it has no password and cannot log in."""
@@ -23,6 +26,14 @@ SYSTEM_USER = "system"
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class DocumentRef(_Record):
+    """A chart document a decision read: its id, date and the hash its text is kept under."""
+
+    document_id: str
+    date: date | None
+    text_hash: str = Field(description="'sha256:...' of the text, the key in the store.")
 
 
 class DenialRecord(_Record):
@@ -37,6 +48,13 @@ class DenialRecord(_Record):
     letter_id: str | None = None
     error: str | None = Field(None, description="Why the denial failed (no PHI); it then "
                               "goes to needs_review.")
+    documents: list[DocumentRef] = Field(default_factory=list, description="The chart "
+                                         "documents the decision read; their text is kept "
+                                         "in the store under each hash.")
+    chart_fingerprint: str | None = Field(None, description="Hash of the chart the decision "
+                                          "read (documents, structured facts, patient).")
+    playbook_fingerprint: str | None = Field(None, description="Hash of the playbook that "
+                                             "decided (its YAML, vocabularies, templates).")
 
 
 class GroupRecord(_Record):
@@ -73,6 +91,9 @@ class LetterRecord(_Record):
     content_hash: str
     reviewer: str | None = None
     note: str | None = None
+    supersedes: str | None = Field(None, description="The letter this draft replaces (its "
+                                   "chart or playbook changed before it was approved).")
+    superseded_by: str | None = Field(None, description="The draft that replaced this one.")
 
     @field_validator("llm_fallback")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +124,19 @@ class SqliteStore:
         """The records of those denials, in the order asked; ids not stored are left out."""
         docs = self._get("appeal_denials", denial_ids)
         return [DenialRecord.model_validate_json(docs[i]) for i in denial_ids if i in docs]
+
+    def save_document_texts(self, texts: Mapping[str, str]) -> None:
+        """Keep chart document texts under their hashes (a text already kept is left as is)."""
+        with self._write() as connection:
+            connection.executemany("INSERT OR IGNORE INTO appeal_documents (hash, text) "
+                                   "VALUES (?, ?)", sorted(texts.items()))
+
+    def get_document_text(self, text_hash: str) -> str | None:
+        """The kept text of a chart document, by its hash, or None."""
+        with self._lock:
+            row = self.connection.execute("SELECT text FROM appeal_documents WHERE hash = ?",
+                                          (text_hash,)).fetchone()
+        return str(row[0]) if row else None
 
     def save_groups(self, groups: Iterable[GroupRecord]) -> None:
         """Insert or replace each work queue, in one transaction."""

@@ -36,3 +36,6 @@ class Triage(BaseModel):
     rule: str = Field(description="Id of the rule that decided, e.g. 'patient_cost_share_only'.")
     final: bool = Field(description="True when rules decided before any playbook; False when "
                         "the playbook and the chart evidence decide the action.")
+    past_deadline: bool = Field(False, description="The appeal deadline had passed on the "
+                                "run's date (--as-of): no letter is drafted unless the run "
+                                "asks for late appeals (--include-late).")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from agent.codes import CodeTable
 from agent.config import AppConfig
@@ -30,12 +31,20 @@ from agent.llm.prompt import LetterMaterial
 from agent.ncci import PtpTable
 from agent.playbooks.checks import CheckRegistry, default_checks
 from agent.playbooks.registry import PlaybookSet
-from agent.review.actions import ReviewActions, content_hash
+from agent.review.actions import ReviewActions, ReviewError, content_hash
 from agent.store.protocols import Store
 from agent.store.records import DenialRecord, GroupRecord, LetterRecord
+from agent.triage.model import Triage
 from agent.triage.rules import triage
 from agent.workflow.decide import decide
 from agent.workflow.grouping import group_id_for, group_key
+from agent.workflow.rerun import (
+    Redecided,
+    chart_fingerprint,
+    document_refs,
+    next_letter_id,
+    why_decide_again,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +66,10 @@ class WorkflowContext:
     today: date
     drafter: ArgumentDrafter | None = None
     """The model that writes arguments; None = template-only."""
+    include_late: bool = False
+    """Draft appeals whose deadline has passed (``--include-late``); default: flag only."""
+    redraft: bool = False
+    """Draft again, with the model, pending letters that fell back to the template."""
     checks: CheckRegistry = field(default_factory=default_checks)
     rules: DenialRules = field(default_factory=DenialRules)
     cache: dict[str, DenialRecord] = field(default_factory=dict)
@@ -99,13 +112,22 @@ def ingest_step(ctx: WorkflowContext, inputs: Sequence[str]) -> IngestResult:
 
 
 def triage_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
-    """Triage by rules, before any playbook or model."""
+    """Triage by rules, before any playbook or model; flag deadlines passed on ``today``.
+
+    The flag is set again on every run: a deadline passes between runs.
+    """
     updated = []
     for record in ctx.records(denial_ids):
-        if record.triage is None:
-            decision = triage(record.denial, ctx.config, ctx.ncci)
-            updated.append(record.model_copy(update={"triage": decision}))
+        decided = record.triage or triage(record.denial, ctx.config, ctx.ncci)
+        late = _past_deadline(decided, ctx.today)
+        if record.triage is None or decided.past_deadline != late:
+            decided = decided.model_copy(update={"past_deadline": late})
+            updated.append(record.model_copy(update={"triage": decided}))
     ctx.save(updated)
+
+
+def _past_deadline(decided: Triage, today: date) -> bool:
+    return decided.appeal_deadline is not None and decided.appeal_deadline < today
 
 
 def playbook_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
@@ -147,45 +169,108 @@ def group_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> list[str]:
     return [g.group_id for g in groups]
 
 
-def work_group_step(ctx: WorkflowContext, group_id: str, auto_approve: bool) -> list[str]:
+@dataclass(slots=True)
+class GroupOutcome:
+    """What working one queue did: letters drafted, denials decided again, drafts replaced."""
+
+    letter_ids: list[str] = field(default_factory=list)
+    redecided: list[str] = field(default_factory=list)
+    """Why each denial decided by an earlier run was decided again (one entry each)."""
+    superseded: list[str] = field(default_factory=list)
+    """Pending drafts replaced (or withdrawn) because their denials were decided again."""
+
+
+def work_group_step(ctx: WorkflowContext, group_id: str, auto_approve: bool) -> GroupOutcome:
     """Gather documents, extract evidence, decide and draft, for one work queue.
 
     A bad claim or document fails that denial (needs_review with the error), never the
-    group. Returns the ids of the letters drafted now (none when the group was done).
+    group. A denial an earlier run decided is decided again only when its chart or its
+    playbook changed; then a pending draft whose text would change is superseded, while
+    approved, sent and rejected letters never change. Appeals past their deadline get no
+    draft unless the run includes late appeals.
     """
+    outcome = GroupOutcome()
     group = ctx.store.get_group(group_id)
-    if group is None or group.done:
-        return []
-    records = ctx.records(group.denial_ids)
+    if group is None:
+        return outcome
     charts: dict[str, ChartBundle] = {}  # one EHR look-up per denial, for decide and draft
-    decided = [_decide_one(ctx, record, charts) for record in records]
+    decided: list[DenialRecord] = []
+    changed: dict[str, str] = {}  # denial id -> why it was decided again
+    for record in ctx.records(group.denial_ids):
+        now, why = _decide_one(ctx, record, charts)
+        decided.append(now)
+        if why is not None and why != "first":
+            changed[now.denial.denial_id] = why
     ctx.save(decided)
-    letters = _draft_letters(ctx, group, [r for r in decided if r.triage and
-                                          r.triage.action == "appeal"], auto_approve, charts)
-    ctx.store.save_groups([group.model_copy(update={"done": True})])
-    return letters
+    outcome.redecided = list(changed.values())
+    draftable = [r for r in decided if r.triage and r.triage.action == "appeal"
+                 and (ctx.include_late or not r.triage.past_deadline or r.letter_id)]
+    outcome.superseded = _withdraw(ctx, [r for r in decided if r.denial.denial_id in changed
+                                         and r not in draftable], changed)
+    _draft_letters(ctx, group, draftable, auto_approve, charts, changed, outcome)
+    if not group.done:
+        ctx.store.save_groups([group.model_copy(update={"done": True})])
+    return outcome
 
 
-def _decide_one(ctx: WorkflowContext, record: DenialRecord,
-                charts: dict[str, ChartBundle]) -> DenialRecord:
+def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, ChartBundle]
+                ) -> tuple[DenialRecord, Redecided | Literal["first"] | None]:
+    """The record after this run, and why it was decided (None: kept as it was)."""
     assert record.triage is not None
-    if record.triage.final or record.letter_id is not None:
-        return record
+    if record.triage.final:
+        return record, None
     playbook = ctx.playbooks.get(record.playbook_id) if record.playbook_id else None
     try:
         chart = None
         if playbook is not None:
             chart = charts[record.denial.denial_id] = _chart(ctx, record.denial)
-        decision = decide(record.denial, record.triage, playbook, chart, ctx.extractors,
+        fingerprints = (chart_fingerprint(chart),
+                        ctx.playbooks.fingerprint(playbook.id) if playbook else "no playbook")
+        why = why_decide_again(record, *fingerprints)
+        if why is None:
+            return record, None
+        # From the rules' triage again: an earlier decision's action and root cause do not
+        # carry over into this one.
+        base = triage(record.denial, ctx.config, ctx.ncci).model_copy(
+            update={"past_deadline": record.triage.past_deadline})
+        decision = decide(record.denial, base, playbook, chart, ctx.extractors,
                           ctx.checks, ctx.ncci, ctx.config)
     except (EvidenceError, ValueError, KeyError, OSError) as exc:
         # Frames only in the log: the message may quote the chart.
         logger.warning("denial failed during evidence gathering (%s)", type(exc).__name__)
         return _failed(record, f"Could not read the chart for this denial "
                                f"({type(exc).__name__}); an auditor decides.",
-                       type(exc).__name__)
-    return record.model_copy(update={"triage": decision.triage, "evidence": decision.evidence,
-                                     "missing_evidence": decision.missing})
+                       type(exc).__name__), None
+    refs, texts = document_refs(chart) if chart is not None else ([], {})
+    ctx.store.save_document_texts(texts)
+    return record.model_copy(update={
+        "triage": decision.triage, "evidence": decision.evidence,
+        "missing_evidence": decision.missing, "error": None, "documents": refs,
+        "chart_fingerprint": fingerprints[0], "playbook_fingerprint": fingerprints[1]}), why
+
+
+def _withdraw(ctx: WorkflowContext, records: list[DenialRecord],
+              changed: dict[str, str]) -> list[str]:
+    """Supersede the pending drafts of denials no longer to be appealed; their ids.
+
+    A denial whose draft was superseded with no successor (a crash before it was unlinked)
+    is unlinked now.
+    """
+    withdrawn = []
+    for letter_id in sorted({r.letter_id for r in records if r.letter_id}):
+        letter = ctx.store.get_letter(letter_id)
+        members = [r for r in records if r.letter_id == letter_id]
+        reasons = [changed[r.denial.denial_id] for r in members if r.denial.denial_id in changed]
+        if letter is not None and letter.status == "pending_review" and reasons:
+            try:
+                letter = ctx.review.supersede(letter, None,
+                                              f"{reasons[0]}: no longer to be appealed")
+            except ReviewError:
+                continue  # an auditor decided on it meanwhile: theirs stands
+            withdrawn.append(letter_id)
+        if letter is not None and letter.status == "superseded" and not letter.superseded_by:
+            ctx.save([r.model_copy(update={"letter_id": None}) for r in members])
+    return withdrawn
 
 
 def _chart(ctx: WorkflowContext, denial: Denial) -> ChartBundle:
@@ -195,31 +280,72 @@ def _chart(ctx: WorkflowContext, denial: Denial) -> ChartBundle:
                                           window_days=ctx.config.document_window_days))
 
 
+@dataclass(slots=True)
+class _Draft:
+    """A letter to draft: its input, denials, chart, and the draft it replaces (if any)."""
+
+    letter: LetterInput
+    members: list[DenialRecord]
+    chart: ChartBundle
+    replaces: LetterRecord | None = None
+    why: str | None = None
+    """Why the replaced draft is superseded (None: it already is, after a crash)."""
+
+
 def _draft_letters(ctx: WorkflowContext, group: GroupRecord, records: list[DenialRecord],
-                   auto_approve: bool, charts: dict[str, ChartBundle]) -> list[str]:
+                   auto_approve: bool, charts: dict[str, ChartBundle], changed: dict[str, str],
+                   outcome: GroupOutcome) -> None:
     by_letter: dict[str, list[DenialRecord]] = defaultdict(list)
     for record in records:
         by_letter[letter_id_for(group.group_id, record.denial)].append(record)
-    pending: list[tuple[LetterInput, list[DenialRecord], ChartBundle]] = []
-    for letter_id, members in sorted(by_letter.items()):
-        if ctx.store.get_letter(letter_id) is not None:
-            _relink(ctx, letter_id, members)  # drafted by an earlier run: never twice
+    pending: list[_Draft] = []
+    for base_id, members in sorted(by_letter.items()):
+        try:
+            draft = _plan(ctx, group, base_id, members, charts, changed)
+        except Exception as exc:  # one letter's failure must not sink its work queue
+            _letter_failed(ctx, members, exc)
             continue
+        if draft is not None:
+            pending.append(draft)
+    arguments = _arguments(ctx, [(d.letter, d.members, d.chart) for d in pending])
+    for draft, argument in zip(pending, arguments, strict=True):
         try:
-            first = members[0].denial
-            chart = charts.get(first.denial_id) or _chart(ctx, first)
-            pending.append((_letter_input(group, letter_id, members, chart, ctx.playbooks),
-                            members, chart))
+            drafted = _draft_one(ctx, draft, auto_approve, argument)
         except Exception as exc:  # one letter's failure must not sink its work queue
-            _letter_failed(ctx, members, exc)
-    outcomes = _arguments(ctx, pending)
-    drafted = []
-    for (letter, members, chart), outcome in zip(pending, outcomes, strict=True):
-        try:
-            drafted.append(_draft_one(ctx, letter, members, chart, auto_approve, outcome))
-        except Exception as exc:  # one letter's failure must not sink its work queue
-            _letter_failed(ctx, members, exc)
-    return drafted
+            _letter_failed(ctx, draft.members, exc)
+            continue
+        if drafted is not None:
+            outcome.letter_ids.append(drafted)
+            if draft.replaces is not None:
+                outcome.superseded.append(draft.replaces.letter_id)
+
+
+def _plan(ctx: WorkflowContext, group: GroupRecord, base_id: str,
+          members: list[DenialRecord], charts: dict[str, ChartBundle],
+          changed: dict[str, str]) -> _Draft | None:
+    """What to draft for these denials' letter; None when their letter stands as it is."""
+    letter_id = next((r.letter_id for r in members if r.letter_id), base_id)
+    letter = ctx.store.get_letter(letter_id)
+    replaces = None
+    while letter is not None and letter.status == "superseded" and letter.superseded_by:
+        successor = ctx.store.get_letter(letter.superseded_by)
+        if successor is None:  # a crash after superseding, before drafting its successor
+            replaces, letter_id, letter = letter, letter.superseded_by, None
+            break
+        letter = successor
+    why = None
+    if letter is not None:
+        _relink(ctx, letter.letter_id, members)  # drafted by an earlier run: never twice
+        reasons = [changed[r.denial.denial_id] for r in members if r.denial.denial_id in changed]
+        redraft = ctx.redraft and ctx.drafter is not None and letter.llm_fallback is not None
+        if letter.status != "pending_review" or not (reasons or redraft):
+            return None  # approved, sent and rejected letters never change
+        replaces, letter_id = letter, next_letter_id(letter.letter_id)
+        why = reasons[0] if reasons else "drafted again with the model"
+    first = members[0].denial
+    chart = charts.get(first.denial_id) or _chart(ctx, first)
+    return _Draft(_letter_input(group, letter_id, members, chart, ctx.playbooks), members,
+                  chart, replaces, why)
 
 
 def _letter_failed(ctx: WorkflowContext, members: list[DenialRecord], exc: Exception) -> None:
@@ -265,24 +391,34 @@ def _letter_input(group: GroupRecord, letter_id: str, members: list[DenialRecord
                        patient=chart.patient, diagnoses=diagnoses)
 
 
-def _draft_one(ctx: WorkflowContext, letter: LetterInput, members: list[DenialRecord],
-               chart: ChartBundle, auto_approve: bool, outcome: DraftOutcome) -> str:
-    letter_id = letter.letter_id
+def _draft_one(ctx: WorkflowContext, draft: _Draft, auto_approve: bool,
+               outcome: DraftOutcome) -> str | None:
+    """Render, write and store one draft; the id, or None when the text did not change."""
+    letter, members, chart = draft.letter, draft.members, draft.chart
     if outcome.evidence:  # accepted proposals: checked at their spans, cited like the rest
         verify_evidence(outcome.evidence, chart)
         letter = replace(letter, evidence=(*letter.evidence, *outcome.evidence))
         members = [r.model_copy(update={"evidence": [*r.evidence, *outcome.evidence]})
                    for r in members]
     text = ctx.renderer.render(letter, ctx.today, outcome.paragraphs or None)
+    replaces = draft.replaces
+    if replaces is not None and draft.why is not None:
+        if content_hash(text) == replaces.content_hash:
+            return None  # decided again, same letter: the draft stands
+        # First the old draft is superseded (compare-and-set: an auditor who decided on it
+        # meanwhile wins), then its successor is written; a crash in between is finished
+        # by the next run, which drafts the successor the old draft names.
+        ctx.review.supersede(replaces, letter.letter_id, draft.why)
+    letter_id = letter.letter_id
     relative = Path("letters") / letter.group_id / f"{letter_id}.md"
-    path = ctx.out_dir / relative
-    write_text_atomic(path, text)
+    write_text_atomic(ctx.out_dir / relative, text)
     record = LetterRecord(letter_id=letter_id, group_id=letter.group_id,
                           claim_id=members[0].denial.claim_id,
                           denial_ids=[r.denial.denial_id for r in members],
                           markdown=relative.as_posix(), content_hash=content_hash(text),
                           drafted_by=outcome.drafted_by, tokens_in=outcome.tokens_in,
-                          tokens_out=outcome.tokens_out, llm_fallback=outcome.fallback)
+                          tokens_out=outcome.tokens_out, llm_fallback=outcome.fallback,
+                          supersedes=replaces.letter_id if replaces else None)
     ctx.review.save_draft(record)  # the letter and its "drafted" row, in one transaction
     ctx.save([r.model_copy(update={"letter_id": letter_id}) for r in members])
     if auto_approve:
