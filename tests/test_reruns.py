@@ -6,6 +6,7 @@ audited); deadlines are judged on the run's date.
 
 from __future__ import annotations
 
+import json
 import shutil
 from contextlib import AbstractContextManager
 from datetime import date
@@ -20,7 +21,7 @@ from agent.config import AppConfig
 from agent.manifest import Manifest
 from agent.playbooks.registry import PlaybookSet
 from agent.resources import resource_dir
-from agent.review.actions import ReviewActions
+from agent.review.actions import ReviewActions, ReviewError
 from agent.store.records import LetterRecord
 from agent.workflow.rerun import text_hash
 from tests.charts import encounter, note, patient, write_chart
@@ -245,3 +246,27 @@ def test_a_changed_playbook_decides_its_denials_again(tmp_path: Path,
     assert its_denials >= 2
     assert manifest.summary.redecided == {"playbook changed": its_denials}
     assert manifest.summary.letters_superseded == 0 and len(letters) == 1
+
+
+def test_an_approved_letter_is_marked_sent_once(tmp_path: Path) -> None:
+    chart(tmp_path / "fhir")
+    _, (letter,) = run(tmp_path)
+    with workflow(tmp_path) as flow:
+        flow.ctx.store.add_user("ann", "auditor", "secret")
+        service = ReviewService.over(flow)
+        with pytest.raises(ReviewError, match="only an approved letter"):
+            service.mark_sent(letter.letter_id, "ann")
+        service.approve(letter.letter_id, "ann")
+        sent = service.mark_sent(letter.letter_id, "ann", "fax 2026-09-22").letter
+        assert sent.status == "sent"
+        with pytest.raises(ReviewError):
+            service.mark_sent(letter.letter_id, "ann")
+        trail = flow.ctx.store.audit_trail(letter.letter_id)
+        assert [e.action for e in trail] == ["drafted", "approved", "sent"]
+        assert trail[-1].actor == "ann" and trail[-1].note == "fax 2026-09-22"
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    (entry,) = [d for d in manifest["denials"] if d["letter"]["id"] == letter.letter_id]
+    assert entry["letter"]["status"] == "sent"
+    chart(tmp_path / "fhir", good=GOOD_NOTE + ADDENDUM)
+    _, (kept,) = run(tmp_path)  # a changed chart never touches a sent letter
+    assert kept.status == "sent" and kept.content_hash == letter.content_hash

@@ -87,3 +87,31 @@ def _wait_until_it_opens(process: subprocess.Popen[str], db: Path) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError("the run never opened its database")
+
+
+@pytest.mark.slow
+def test_some_inputs_unreadable_exits_1_and_the_rest_is_worked(tmp_path: Path) -> None:
+    (tmp_path / "garbage.835").write_text("ISA*this is not an 835~", encoding="utf-8")
+    partial = _run(tmp_path, BLUE_RIVER, "garbage.835", "--as-of", "2026-09-21", "--json")
+    assert partial.returncode == 1
+    assert "garbage.835" in partial.stderr
+    summary = json.loads(partial.stdout)  # --json: stdout is the summary alone
+    assert summary["denials"] > 0 and len(summary["input_errors"]) == 1
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["summary"] == summary and manifest["schema_version"] == "1.1"
+
+
+@pytest.mark.slow
+def test_an_ehr_source_with_skipped_files_or_nothing_in_it_is_reported(tmp_path: Path) -> None:
+    empty = tmp_path / "empty-ehr"
+    empty.mkdir()
+    (empty / "broken.json").write_text("{not json", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "agent", "run", BLUE_RIVER, "--ehr",
+                           f"fhir-dir:{empty}", "--db", "appeals.db", "--out", "out",
+                           "--as-of", "2026-09-21", "--json"], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    warnings = json.loads(done.stdout)["ehr_warnings"]
+    assert any("broken.json" in w for w in warnings)
+    assert any("holds no FHIR resources" in w for w in warnings)
+    assert all(f"warning: {w}" in done.stderr for w in warnings)
