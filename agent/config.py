@@ -109,11 +109,13 @@ class AppConfig(BaseModel):
     def load(cls, path: str | Path | None) -> AppConfig:
         """Defaults, overridden by a TOML file when one is given.
 
-        The file's ``[llm]`` table belongs to :class:`agent.llm.settings.LLMSettings`.
+        The file's ``[llm]`` table belongs to :class:`agent.llm.settings.LLMSettings` and
+        its ``[defaults]`` table to the command line's option defaults.
         """
         if path is None:
             return cls()
         with open(path, "rb") as f:
             values = tomllib.load(f)
         values.pop("llm", None)
+        values.pop("defaults", None)
         return cls.model_validate(values)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from datetime import date
 from importlib.metadata import version
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 
 from agent.application.workflow import run_batch
 from agent.cli import app
+from agent.cli.defaults import CommandDefaults
 from tests.conftest import FIXTURES
 from tests.test_workflow import INPUTS, _open, knee_chart
 
@@ -111,3 +114,56 @@ def test_review_edit_with_a_failing_editor_is_one_line_and_changes_nothing(
     line = _one_line_error(result, 1)
     assert said in line and "unchanged" in line
     assert (tmp_path / "out" / letter.markdown).read_bytes() == before
+
+
+# Option defaults: the command line, then APPEALS_*, then [defaults] of the configuration.
+
+def test_defaults_come_from_the_environment_over_the_configuration_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("APPEALS_")]:
+        monkeypatch.delenv(name)
+    assert CommandDefaults.load() == CommandDefaults()  # no ./appeals.toml: no defaults
+    (tmp_path / "appeals.toml").write_text(
+        '[defaults]\ndb = "file.db"\nout = "file-out"\nas_of = "2026-09-20"\n'
+        '[review]\nuser = "ann"\n', encoding="utf-8")
+    monkeypatch.setenv("APPEALS_DB", "env.db")
+    monkeypatch.setenv("APPEALS_INCLUDE_LATE", "true")
+    loaded = CommandDefaults.load()
+    assert loaded.db == Path("env.db") and loaded.out == Path("file-out")
+    assert loaded.as_of == date(2026, 9, 20) and loaded.include_late is True
+    assert loaded.config == Path("appeals.toml")  # the run configuration comes from it too
+    chosen = tmp_path / "other.toml"
+    chosen.write_text('[defaults]\nehr = "fhir-dir:charts"\n', encoding="utf-8")
+    monkeypatch.setenv("APPEALS_CONFIG", str(chosen))
+    monkeypatch.delenv("APPEALS_DB")
+    other = CommandDefaults.load()
+    assert other.ehr == "fhir-dir:charts" and other.db is None and other.config == chosen
+    commands = loaded.default_map()
+    assert commands["run"]["db"] == "env.db" and commands["run"]["include_late"] is True
+    assert commands["review"]["approve"] == {"db": "env.db", "out": "file-out",
+                                             "config": "appeals.toml"}
+
+
+def test_a_default_reaches_the_command_and_the_command_line_wins(tmp_path: Path) -> None:
+    defaults = CommandDefaults(db=tmp_path / "from-defaults.db").default_map()
+    result = CliRunner().invoke(app, ["review", "list"], default_map=defaults)
+    assert result.exit_code == 2 and "from-defaults.db" in result.output
+    given = CliRunner().invoke(app, ["review", "list", "--db", str(tmp_path / "given.db")],
+                               default_map=defaults)
+    assert given.exit_code == 2 and "given.db" in given.output
+
+
+@pytest.mark.slow
+def test_run_with_everything_in_appeals_toml(tmp_path: Path) -> None:
+    (tmp_path / "appeals.toml").write_text(
+        f'[defaults]\ndb = "kept.db"\nout = "kept-out"\nehr = "fhir-dir:{FIXTURES / "fhir"}"\n'
+        'as_of = "2026-09-20"\n', encoding="utf-8")
+    done = _appeals("run", str(FIXTURES / "835" / "blue-river-2026-09-02.835"), "--json",
+                    cwd=tmp_path, env={"APPEALS_AS_OF": "2026-09-22"})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["as_of"] == "2026-09-22"  # the environment beat the file
+    assert (tmp_path / "kept.db").is_file() and (tmp_path / "kept-out" / "manifest.json").exists()
+    bad = _appeals("review", "list", cwd=tmp_path, env={"APPEALS_WAIT": "soon"})
+    line = _one_line_error(bad, 2)
+    assert "wait" in line and "APPEALS_" in line

@@ -9,13 +9,19 @@ the application layer (:mod:`agent.application`) or a domain package, and prints
 
 from __future__ import annotations
 
+import signal
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from agent.cli import audit, codes, config, ingest, ncci, playbooks, review, run, users
 from agent.cli import eval as eval_group
+from agent.cli.common import Interrupted, interrupt
+from agent.cli.defaults import CommandDefaults
+from agent.validation import first_error
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Denial appeal agent: read payer denials and draft appeal letters.")
@@ -53,5 +59,23 @@ app.add_typer(playbooks.app, name="playbooks")
 
 
 def main() -> None:
-    """Entry point of the ``appeals`` console script."""
-    app()
+    """Entry point of the ``appeals`` console script.
+
+    Option defaults come from the environment and the configuration file
+    (:class:`~agent.cli.defaults.CommandDefaults`); Ctrl-C exits 130 from any command.
+    """
+    try:
+        defaults = CommandDefaults.load()
+    except ValidationError as exc:  # one line: which setting, and why
+        typer.echo(f"appeals: an option default (APPEALS_* or [defaults]) is not valid: "
+                   f"{first_error(exc)}", err=True)
+        sys.exit(2)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"appeals: the configuration file cannot be read: {exc}", err=True)
+        sys.exit(2)
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        app(default_map=defaults.default_map())
+    except Interrupted:
+        typer.echo("appeals: interrupted", err=True)
+        sys.exit(130)

@@ -11,6 +11,16 @@ from rich.console import Console
 from agent.store.migrations import StoreVersionError
 from agent.store.sqlite import SqliteStore
 
+
+class Interrupted(BaseException):
+    """Ctrl-C, raised by :func:`interrupt` (Click turns KeyboardInterrupt into exit 1)."""
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """The SIGINT handler ``appeals`` installs: raise :class:`Interrupted`."""
+    raise Interrupted
+
+
 StoreOption = Annotated[Path, typer.Option("--db", help="The store's SQLite file.")]
 
 

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from agent.cli.common import console
+from agent.cli.common import Interrupted, console
 
 if TYPE_CHECKING:  # imported where used: `appeals --help` does not load the graphs
     from agent.llm.settings import LLMSettings
@@ -155,7 +155,7 @@ def run_and_report(request: RunRequest, console: Console) -> int:
 
             manifest = run_batch(workflow, request.inputs, request.auto_approve,
                                  phases.on_progress, on_repair)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         typer.secho("appeals run: interrupted; what was done is kept: run the same command "
                     "again to resume", err=True, fg="yellow")
         return 130
