@@ -127,6 +127,8 @@ class SqliteStore:
 
     def save_document_texts(self, texts: Mapping[str, str]) -> None:
         """Keep chart document texts under their hashes (a text already kept is left as is)."""
+        if not texts:
+            return
         with self._write() as connection:
             connection.executemany("INSERT OR IGNORE INTO appeal_documents (hash, text) "
                                    "VALUES (?, ?)", sorted(texts.items()))

@@ -196,11 +196,13 @@ def work_group_step(ctx: WorkflowContext, group_id: str, auto_approve: bool) -> 
     charts: dict[str, ChartBundle] = {}  # one EHR look-up per denial, for decide and draft
     decided: list[DenialRecord] = []
     changed: dict[str, str] = {}  # denial id -> why it was decided again
+    texts: dict[str, str] = {}  # the documents the decisions read, by hash
     for record in ctx.records(group.denial_ids):
-        now, why = _decide_one(ctx, record, charts)
+        now, why = _decide_one(ctx, record, charts, texts)
         decided.append(now)
         if why is not None and why != "first":
             changed[now.denial.denial_id] = why
+    ctx.store.save_document_texts(texts)  # before the records that name them
     ctx.save(decided)
     outcome.redecided = list(changed.values())
     draftable = [r for r in decided if r.triage and r.triage.action == "appeal"
@@ -213,9 +215,12 @@ def work_group_step(ctx: WorkflowContext, group_id: str, auto_approve: bool) -> 
     return outcome
 
 
-def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, ChartBundle]
-                ) -> tuple[DenialRecord, Redecided | Literal["first"] | None]:
-    """The record after this run, and why it was decided (None: kept as it was)."""
+def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, ChartBundle],
+                texts: dict[str, str]) -> tuple[DenialRecord, Redecided | Literal["first"] | None]:
+    """The record after this run, and why it was decided (None: kept as it was).
+
+    The texts of the documents a decision read are added to ``texts``, by hash.
+    """
     assert record.triage is not None
     if record.triage.final:
         return record, None
@@ -241,8 +246,8 @@ def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, Ch
         return _failed(record, f"Could not read the chart for this denial "
                                f"({type(exc).__name__}); an auditor decides.",
                        type(exc).__name__), None
-    refs, texts = document_refs(chart) if chart is not None else ([], {})
-    ctx.store.save_document_texts(texts)
+    refs, read = document_refs(chart) if chart is not None else ([], {})
+    texts.update(read)
     return record.model_copy(update={
         "triage": decision.triage, "evidence": decision.evidence,
         "missing_evidence": decision.missing, "error": None, "documents": refs,
