@@ -197,18 +197,22 @@ def work_group_step(ctx: WorkflowContext, group_id: str, auto_approve: bool) -> 
     decided: list[DenialRecord] = []
     changed: dict[str, str] = {}  # denial id -> why it was decided again
     texts: dict[str, str] = {}  # the documents the decisions read, by hash
+    updated: list[DenialRecord] = []
     for record in ctx.records(group.denial_ids):
         now, why = _decide_one(ctx, record, charts, texts)
         decided.append(now)
+        if now is not record:
+            updated.append(now)
         if why is not None and why != "first":
             changed[now.denial.denial_id] = why
     ctx.store.save_document_texts(texts)  # before the records that name them
-    ctx.save(decided)
+    ctx.save(updated)
     outcome.redecided = list(changed.values())
     draftable = [r for r in decided if r.triage and r.triage.action == "appeal"
                  and (ctx.include_late or not r.triage.past_deadline or r.letter_id)]
-    outcome.superseded = _withdraw(ctx, [r for r in decided if r.denial.denial_id in changed
-                                         and r not in draftable], changed)
+    drafting = {r.denial.denial_id for r in draftable}
+    outcome.superseded = _withdraw(ctx, [r for r in decided if r.letter_id and
+                                         r.denial.denial_id not in drafting], changed)
     _draft_letters(ctx, group, draftable, auto_approve, charts, changed, outcome)
     if not group.done:
         ctx.store.save_groups([group.model_copy(update={"done": True})])
