@@ -4,14 +4,20 @@ One bad file never stops the batch: it is reported as one line and the others ar
 An 835 with a structural error contributes no denials (its remaining content cannot be
 trusted, and a half-read remittance would be re-read in full once fixed); a queue file
 loses only its bad rows. The same denial read twice (a remittance sent again) is kept once.
+A file's type is told from its first bytes, not its name (:func:`detect_input`); a folder
+stands for the files directly in it (:func:`plan_inputs`). A service line that an 835 and
+a worklist both carry is one denial with both sources (:func:`merge_denials`).
 """
 
 from __future__ import annotations
 
+import codecs
 import logging
+import re
 import traceback
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -20,13 +26,28 @@ from pydantic import BaseModel, Field
 
 from agent.codes import CodeTable
 from agent.denials.from_835 import ClaimTally, DenialRules, denials_from_claims
-from agent.denials.model import Denial
-from agent.denials.queue import QueueFileError, read_queue
+from agent.denials.model import (
+    Denial,
+    disagreements,
+    match_keys,
+    merge_denials,
+    same_service_line,
+)
+from agent.denials.queue import (
+    SNIFF_BYTES,
+    QueueFileError,
+    QueueFormat,
+    read_queue,
+    sniff_queue,
+)
 from agent.denials.reasons import denial_reasons
 from agent.x12.errors import X12ParseError
 from agent.x12.reader import Remittance835Reader
 
-InputKind = Literal["835", "queue"]
+InputKind = Literal["835", "queue", "unknown"]
+"""What an input is: a remittance, a denial queue, or neither (it could not be read)."""
+FileFormat = Literal["x12", "csv", "json", "xlsx"]
+"""How an input file is written, as its content says."""
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +57,8 @@ class FileResult(BaseModel):
 
     source: str
     kind: InputKind
+    format: FileFormat | None = Field(None, description="How the file is written, told "
+                                      "from its content (a CSV named .txt is csv).")
     status: Literal["read", "partial", "failed"] = Field(description="partial: a queue file "
                                                           "with rows that could not be read.")
     claims: int = 0
@@ -70,6 +93,8 @@ class IngestSummary(BaseModel):
     reversals: int
     corrections: int
     duplicates: int = Field(description="Denials read more than once and kept once.")
+    merged: int = Field(description="Denials that an 835 and a worklist both carried, kept "
+                        "once with both sources (Denial.merged_sources).")
     top_reasons: list[ReasonCount]
 
 
@@ -91,16 +116,129 @@ class IngestReport(BaseModel):
         return 1 if self.errors else 0
 
 
+_X12_START = re.compile(rb"ISA|(?:ST|GS|BPR|TRN|CLP|N1|LX)[^A-Za-z0-9\s,]")
+"""An interchange header, or a segment the X12 reader explains as a missing ISA."""
+
+READABLE = "an X12 835, a CSV or JSON denial queue, or an .xlsx workbook"
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedInput:
+    """What a file is, told from its first bytes."""
+
+    kind: InputKind
+    format: FileFormat | None
+    problem: str = ""
+    """For an unknown file: what it looks like instead (never its content)."""
+
+
+def detect_input(path: Path) -> DetectedInput:
+    """Tell an 835 from a queue (and how the queue is written) by content, not by name.
+
+    An X12 835 starts with ISA, after an optional byte-order mark and whitespace; for the
+    rest see :func:`~agent.denials.queue.sniff_queue`. Only the first
+    :data:`~agent.denials.queue.SNIFF_BYTES` are read (and a ZIP archive's directory).
+
+    Raises:
+        OSError: the file cannot be opened.
+    """
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    if _X12_START.match(head.removeprefix(codecs.BOM_UTF8).lstrip()):
+        return DetectedInput("835", "x12")
+    sniffed = sniff_queue(path, head)
+    if sniffed.format is None:
+        return DetectedInput("unknown", None, sniffed.problem)
+    return DetectedInput("queue", sniffed.format)
+
+
 def input_kind(path: Path) -> InputKind:
-    """835 unless the name or the first character says CSV/JSON queue."""
-    if path.suffix.lower() in (".csv", ".json"):
-        return "queue"
+    """835, queue or unknown, by content (see :func:`detect_input`); unknown if unopenable."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            head = f.read(64).lstrip("\ufeff \t\r\n")
+        return detect_input(path).kind
     except OSError:
-        return "835"
-    return "queue" if head[:1] in ("[", "{") else "835"
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedInput:
+    """One file a batch reads, or one input it reports as failed without reading."""
+
+    path: Path
+    detected: DetectedInput
+    failure: FileResult | None = None
+    """Set when the input cannot be read at all (unopenable, unknown type, empty folder)."""
+
+
+@dataclass(slots=True)
+class InputPlan:
+    """The files a batch reads, in order, and what was skipped on the way."""
+
+    inputs: list[PlannedInput]
+    warnings: list[str]
+    """One line per file of a folder that was skipped (not a type appeals reads)."""
+
+    @property
+    def files(self) -> list[Path]:
+        """The files that will be read (folders expanded)."""
+        return [i.path for i in self.inputs if i.failure is None]
+
+
+def plan_inputs(paths: Sequence[str | Path]) -> InputPlan:
+    """The files to read for these inputs: a folder stands for the files directly in it.
+
+    A folder's files are read in name order. Its hidden files (``.name``) and Office lock
+    files (``~$name``) are passed over in silence; its subfolders, and files that are not
+    an 835, a CSV, JSON or xlsx queue, are skipped with a warning line each. Folders are
+    not read recursively: practices keep the files they are done with in subfolders. A
+    named file (or folder) that cannot be read is one failed input.
+    """
+    inputs: list[PlannedInput] = []
+    warnings: list[str] = []
+    for path in (Path(p) for p in paths):
+        if not path.is_dir():
+            inputs.append(_plan_file(path))
+            continue
+        found = 0
+        for entry in sorted(path.iterdir(), key=lambda e: e.name):
+            if entry.name.startswith((".", "~$")):
+                continue
+            if entry.is_dir():
+                warnings.append(f"{entry}: skipped: a folder inside a folder is not read")
+                continue
+            planned = _plan_file(entry)
+            if planned.detected.problem:  # a file of another type, in a folder: passed over
+                warnings.append(f"{entry}: skipped: {_what_is_wrong(planned.detected)}")
+                continue
+            inputs.append(planned)
+            found += 1
+        if not found:
+            inputs.append(PlannedInput(path, DetectedInput("unknown", None), FileResult(
+                source=str(path), kind="unknown", status="failed",
+                errors=[f"{path}: the folder has no X12 835, CSV, JSON or .xlsx file to "
+                        "read"])))
+    return InputPlan(inputs, warnings)
+
+
+def _plan_file(path: Path) -> PlannedInput:
+    source = str(path)
+    try:
+        detected = detect_input(path)
+    except OSError as exc:
+        return PlannedInput(path, DetectedInput("unknown", None), FileResult(
+            source=source, kind="unknown", status="failed",
+            errors=[f"{source}: cannot open the file ({exc.strerror})"]))
+    if detected.kind != "unknown":
+        return PlannedInput(path, detected)
+    return PlannedInput(path, detected, FileResult(
+        source=source, kind="unknown", status="failed",
+        errors=[f"{source}: {_what_is_wrong(detected)}"]))
+
+
+def _what_is_wrong(detected: DetectedInput) -> str:
+    if detected.problem == "empty":
+        return "the file is empty"
+    return f"not {READABLE} ({detected.problem})"
 
 
 def ingest(paths: Sequence[str | Path], rules: DenialRules | None = None,
@@ -130,8 +268,13 @@ class IngestStream:
     and :attr:`exit_status` describe the batch. An 835's denials are yielded only once the
     whole file has been read without a structural error (as :func:`ingest` always did):
     held in memory up to :data:`HELD_DENIALS`, past that by reading the file twice.
-    Memory grows only with the ids of the distinct denials (to drop duplicates) and the
-    per-file results, not with the files' size.
+    Memory grows only with the ids of the distinct denials (to drop duplicates), the
+    queue files' rows and the per-file results, not with the 835 files' size.
+
+    Queue files (worklists: small) are read first, so that each 835 line can take in the
+    worklist row that describes it as it streams by (see :func:`merge_denials`). The 835s
+    are then read in the order given, and the queue files' other rows follow, also in the
+    order given; :attr:`files` lists the results in that order.
     """
 
     def __init__(self, paths: Sequence[str | Path], rules: DenialRules | None = None,
@@ -144,8 +287,11 @@ class IngestStream:
         self.on_file = on_file
         """Called with each file's result as soon as it is known (e.g. to print errors)."""
         self.duplicates = 0
+        self.merged = 0
+        """Denials an 835 and a worklist both carried, kept once."""
         self._started = False
         self._seen: set[str] = set()
+        self._plan_warnings: list[str] = []
         self._totals = ClaimTally()
         self._reasons = ReasonTally(self.rules)
         self._denials = 0
@@ -155,28 +301,61 @@ class IngestStream:
         if self._started:
             raise RuntimeError("an IngestStream can be iterated only once")
         self._started = True
-        for path in self.paths:
+        plan = plan_inputs(self.paths)
+        self._plan_warnings = plan.warnings
+        queues: dict[int, tuple[FileResult, list[Denial]]] = {}
+        for position, planned in enumerate(plan.inputs):
+            if planned.failure is None and planned.detected.kind == "queue":
+                try:
+                    queues[position] = _read_queue_file(planned.path, planned.detected.format)
+                except Exception as exc:  # a bug of ours must not sink the rest of the batch
+                    queues[position] = self._unexpected(planned.path, planned.detected, exc), []
+        worklist = _Worklist(queues) if queues else None
+        for position, planned in enumerate(plan.inputs):
+            if planned.failure is not None:
+                self._done(planned.failure)
+            elif planned.detected.kind == "835":
+                result = yield from self._stream_835(planned, position, worklist)
+                self._done(result)
+        taken = worklist.taken if worklist is not None else set()
+        for position, (result, denials) in queues.items():
             try:
-                if input_kind(path) == "835":
-                    result = yield from self._keep(_read_835(path, self.rules, self._totals))
-                else:
-                    result, denials = _read_queue_file(path)
-                    yield from self._keep(iter(denials))
+                yield from self._keep(iter([d for d in denials if id(d) not in taken]))
             except Exception as exc:  # a bug of ours must not sink the rest of the batch
-                # Frames only: an exception's message may quote patient data.
-                logger.error("unexpected %s reading an input file\n%s", type(exc).__name__,
-                             "".join(traceback.format_tb(exc.__traceback__)))
-                result = FileResult(source=str(path), kind=input_kind(path), status="failed",
-                                    errors=[f"{path}: unexpected error ({type(exc).__name__}); "
-                                            "the file was skipped, please report this"])
-            self.files.append(result)
-            if self.on_file is not None:
-                self.on_file(result)
+                planned = plan.inputs[position]
+                result = self._unexpected(planned.path, planned.detected, exc)
+            self._done(result)
 
-    def _keep(self, denials: Iterator[Denial]) -> Generator[Denial, None, FileResult]:
+    def _stream_835(self, planned: PlannedInput, position: int,
+                    worklist: _Worklist | None) -> Generator[Denial, None, FileResult]:
+        try:
+            denials = _read_835(planned.path, self.rules, self._totals)
+            return (yield from self._keep(denials, position, worklist))
+        except Exception as exc:  # a bug of ours must not sink the rest of the batch
+            return self._unexpected(planned.path, planned.detected, exc)
+
+    @staticmethod
+    def _unexpected(path: Path, detected: DetectedInput, exc: Exception) -> FileResult:
+        # Frames only: an exception's message may quote patient data.
+        logger.error("unexpected %s reading an input file\n%s", type(exc).__name__,
+                     "".join(traceback.format_tb(exc.__traceback__)))
+        return FileResult(source=str(path), kind=detected.kind, format=detected.format,
+                          status="failed",
+                          errors=[f"{path}: unexpected error ({type(exc).__name__}); "
+                                  "the file was skipped, please report this"])
+
+    def _done(self, result: FileResult) -> None:
+        self.files.append(result)
+        if self.on_file is not None:
+            self.on_file(result)
+
+    def _keep(self, denials: Iterator[Denial], position: int = -1,
+              worklist: _Worklist | None = None) -> Generator[Denial, None, FileResult]:
         """Pass on the denials not seen before, counting them.
 
-        The generator's result is the file's :class:`FileResult`.
+        With a ``worklist``, an 835's denial first takes in the worklist row that
+        describes the same line. The generator's result is the underlying one's (an 835's
+        :class:`FileResult`).
         """
         seen = self._seen
         while True:
@@ -188,10 +367,29 @@ class IngestStream:
                 self.duplicates += 1
                 continue
             seen.add(denial.denial_id)
+            if worklist is not None:
+                denial = self._merge(denial, position, worklist)
             self._denials += 1
             self._denied_amount += denial.denied_amount
             self._reasons.add(denial)
             yield denial
+
+    def _merge(self, denial: Denial, position: int, worklist: _Worklist) -> Denial:
+        """The 835's denial with the worklist row of the same line, when there is one."""
+        found = worklist.take(denial)
+        if found is None:
+            return denial
+        row_position, row = found
+        self.merged += 1
+        self._seen.add(row.denial_id)
+        result = worklist.results[row_position]
+        differ = disagreements(denial, row)
+        if differ and len(result.warnings) < MAX_WARNINGS_PER_FILE:
+            segment = f", segment {denial.source.segment}" if denial.source.segment else ""
+            result.warnings.append(
+                f"{row.source.file}: row {row.source.row}: {', '.join(differ)} differ from "
+                f"the 835 ({denial.source.file}{segment}); the 835's are kept")
+        return merge_denials(denial, row, worklist_first=row_position < position)
 
     @property
     def errors(self) -> list[str]:
@@ -200,8 +398,8 @@ class IngestStream:
 
     @property
     def warnings(self) -> list[str]:
-        """What was read but deserves a look (balancing, versions, duplicates)."""
-        warnings = [w for f in self.files for w in f.warnings]
+        """What was read but deserves a look (skipped files, balancing, duplicates)."""
+        warnings = [*self._plan_warnings, *(w for f in self.files for w in f.warnings)]
         if self.duplicates:
             warnings.append(f"{self.duplicates} denial(s) were read more than once and kept "
                             "once")
@@ -216,7 +414,8 @@ class IngestStream:
             claims=totals.claims, service_lines=totals.service_lines, denials=self._denials,
             denied_amount=self._denied_amount, partly_paid_lines=totals.partly_paid_lines,
             reversals=totals.reversals, corrections=totals.corrections,
-            duplicates=self.duplicates, top_reasons=self._reasons.top(codes))
+            duplicates=self.duplicates, merged=self.merged,
+            top_reasons=self._reasons.top(codes))
 
     @property
     def exit_status(self) -> int:
@@ -227,6 +426,50 @@ class IngestStream:
         """The batch's report with these denials (all of them, or none when streamed)."""
         return IngestReport(denials=denials, files=self.files, summary=self.summary(),
                             errors=self.errors, warnings=self.warnings)
+
+
+class _Worklist:
+    """The queue files' rows, waiting for the 835 line each describes.
+
+    Rows are found by :func:`match_keys` and checked with :func:`same_service_line`; a row
+    describes at most one 835 line, and when several rows (or lines) match, they pair in
+    the order read. A row already read identically (same id) waits only once.
+    """
+
+    def __init__(self, queues: dict[int, tuple[FileResult, list[Denial]]]) -> None:
+        self.results = {position: result for position, (result, _) in queues.items()}
+        self.taken: set[int] = set()
+        """``id()`` of the rows merged into an 835 line: not passed on again."""
+        self._rows: dict[tuple[object, ...], list[tuple[int, int, Denial]]] = {}
+        ids: set[str] = set()
+        order = 0
+        for position, (_, denials) in queues.items():
+            for denial in denials:
+                if denial.denial_id in ids:
+                    continue
+                ids.add(denial.denial_id)
+                order += 1
+                for key in match_keys(denial):
+                    self._rows.setdefault(key, []).append((order, position, denial))
+
+    def take(self, denial: Denial) -> tuple[int, Denial] | None:
+        """The first row not yet taken that describes this 835 line, and its input's position.
+
+        The row is then taken: it describes no other line.
+        """
+        best: tuple[int, int, Denial] | None = None
+        for key in match_keys(denial):
+            for candidate in self._rows.get(key, ()):
+                if id(candidate[2]) in self.taken or (best is not None and
+                                                      candidate[0] >= best[0]):
+                    continue
+                if same_service_line(denial, candidate[2]):
+                    best = candidate
+                    break
+        if best is None:
+            return None
+        self.taken.add(id(best[2]))
+        return best[1], best[2]
 
 
 class ReasonTally:
@@ -268,7 +511,7 @@ def _read_835(path: Path, rules: DenialRules, totals: ClaimTally
         reader = Remittance835Reader.open(path, source=source,
                                           max_warnings=MAX_WARNINGS_PER_FILE)
     except OSError as exc:
-        return FileResult(source=source, kind="835", status="failed",
+        return FileResult(source=source, kind="835", format="x12", status="failed",
                           errors=[f"{source}: cannot open the file ({exc.strerror})"])
     tally = ClaimTally()
     held: list[Denial] = []
@@ -286,8 +529,8 @@ def _read_835(path: Path, rules: DenialRules, totals: ClaimTally
                     pass
                 break
     except X12ParseError as exc:
-        return FileResult(source=source, kind="835", status="failed", errors=[str(exc)],
-                          warnings=_warning_lines(reader))
+        return FileResult(source=source, kind="835", format="x12", status="failed",
+                          errors=[str(exc)], warnings=_warning_lines(reader))
     warnings = _warning_lines(reader)
     if too_many:
         tally = ClaimTally()
@@ -299,7 +542,8 @@ def _read_835(path: Path, rules: DenialRules, totals: ClaimTally
                 yield denial
         except X12ParseError:
             # Passed the first read, failed the second: the file changed under us.
-            return FileResult(source=source, kind="835", status="failed", denials=count,
+            return FileResult(source=source, kind="835", format="x12", status="failed",
+                              denials=count,
                               errors=[f"{source}: the file changed while it was read; "
                                       f"{count} of its denials were already passed on"],
                               warnings=warnings)
@@ -307,7 +551,7 @@ def _read_835(path: Path, rules: DenialRules, totals: ClaimTally
         count = len(held)
         yield from held
     _add_tally(totals, tally)
-    return FileResult(source=source, kind="835", status="read", claims=tally.claims,
+    return FileResult(source=source, kind="835", format="x12", status="read", claims=tally.claims,
                       service_lines=tally.service_lines, denials=count, warnings=warnings)
 
 
@@ -323,23 +567,26 @@ def _add_tally(totals: ClaimTally, tally: ClaimTally) -> None:
         setattr(totals, name, getattr(totals, name) + getattr(tally, name))
 
 
-def _read_queue_file(path: Path) -> tuple[FileResult, list[Denial]]:
+def _read_queue_file(path: Path, format: FileFormat | None = None
+                     ) -> tuple[FileResult, list[Denial]]:
     source = str(path)
+    queue_format: QueueFormat | None = format if format != "x12" else None
     try:
-        result = read_queue(path, source)
+        result = read_queue(path, source, queue_format)
     except QueueFileError as exc:
-        return FileResult(source=source, kind="queue", status="failed", errors=[str(exc)]), []
+        return FileResult(source=source, kind="queue", format=format, status="failed",
+                          errors=[str(exc)]), []
     except OSError as exc:
-        return FileResult(source=source, kind="queue", status="failed",
+        return FileResult(source=source, kind="queue", format=format, status="failed",
                           errors=[f"{source}: cannot open the file ({exc.strerror})"]), []
     except UnicodeError:
-        return FileResult(source=source, kind="queue", status="failed",
+        return FileResult(source=source, kind="queue", format=format, status="failed",
                           errors=[f"{source}: the file is not UTF-8 text"]), []
     status: Literal["read", "partial", "failed"] = "read"
     if result.row_errors:
         status = "partial" if result.denials else "failed"
-    return FileResult(source=source, kind="queue", status=status, rows=result.rows,
-                      denials=len(result.denials), errors=result.row_errors,
+    return FileResult(source=source, kind="queue", format=format, status=status,
+                      rows=result.rows, denials=len(result.denials), errors=result.row_errors,
                       warnings=result.warnings), result.denials
 
 

@@ -85,6 +85,16 @@ def test_every_external_835_ingests_through_the_console_script() -> None:
     assert json.loads(proc.stdout)["summary"]["files_failed"] == 0
 
 
+def test_a_file_of_no_known_type_is_one_stderr_line(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.835"
+    notes.write_text("Call the payer about claim 10458 on Monday.\n", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(notes), MEDICARE])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"{notes}: not an X12 835, a CSV or JSON denial queue, "
+                                     "or an .xlsx workbook (text that is not a CSV table)")
+    assert "2 denials" in result.stdout
+
+
 def test_codes_command_describes_known_and_unknown_codes() -> None:
     result = runner.invoke(app, ["codes", "CO-50", "N115", "A2", "ZZ9"])
     assert result.exit_code == 0

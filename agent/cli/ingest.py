@@ -23,8 +23,9 @@ from agent.ingest import FileResult, IngestReport, IngestStream
 
 
 def ingest_command(
-    files: Annotated[list[Path], typer.Argument(help="835 files and/or CSV/JSON denial "
-                                                "queues.", show_default=False)],
+    files: Annotated[list[Path], typer.Argument(help="835 files, denial queues (CSV, JSON "
+                                                "or .xlsx) and/or folders of them.",
+                                                show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON "
                                           "instead of tables.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 2 when any file or row "
@@ -33,6 +34,9 @@ def ingest_command(
                                        "(0 = all); --json always has all.")] = 500,
 ) -> None:
     """Read denials from 835 remittances and denial queues; print them with a summary.
+
+    A file's type is told from its content, not its name; a folder stands for the files
+    directly in it. A line that an 835 and a worklist both carry is one denial.
 
     Exit status: 0 when every file was read, 1 when some failed and the rest were read,
     2 when nothing could be read (or, with --strict, when anything failed).
@@ -137,6 +141,9 @@ def _print_summary(out: Console, report: IngestReport) -> None:
                       "denials)")
     if s.duplicates:
         extras.append(f"{s.duplicates} duplicate denials kept once")
+    if s.merged:
+        extras.append(f"{s.merged} denials found in both an 835 and a worklist, merged "
+                      "(the 835's amounts and codes kept)")
     for extra in extras:
         out.print(f"  {extra}")
     if s.top_reasons:

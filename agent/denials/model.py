@@ -151,12 +151,25 @@ class Denial(_Model):
                                          "deadlines count from it.")
     received_date: date | None = Field(None, description="DTM*050: claim received by payer.")
     check_or_eft_number: str | None = Field(None, description="TRN02.")
-    source: DenialSource
+    source: DenialSource = Field(description="Where the denial was first read (the input "
+                                 "listed first, when several carried it).")
+    merged_sources: tuple[DenialSource, ...] = Field(
+        (), description="The other inputs that carried this same denial, in the order "
+        "read: an 835's line and a worklist's row of it are one denial (see "
+        "docs/queue-format.md). Empty when only `source` did.")
+    merged_ids: tuple[str, ...] = Field(
+        (), description="The ids `merged_sources` give the denial on their own, in the same "
+        "order: a store that knows one of them from an earlier run knows this denial.")
 
     @property
     def reason_labels(self) -> list[str]:
         """``["CO-50", "PR-1"]``: every reason on the denial, line then claim level."""
         return [a.label for a in (*self.adjustments, *self.claim_adjustments)]
+
+    @property
+    def sources(self) -> tuple[DenialSource, ...]:
+        """Every input that carried the denial: :attr:`source`, then the merged ones."""
+        return (self.source, *self.merged_sources)
 
 
 def denial_id(*parts: object) -> str:
@@ -164,3 +177,118 @@ def denial_id(*parts: object) -> str:
     digest = hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts)
                             .encode("utf-8")).hexdigest()
     return f"dn_{digest[:20]}"
+
+
+# One denial, two sources: an 835's line and a worklist's row of it.
+
+MatchKey = tuple[str, date, str, tuple[str, ...]]
+"""Patient control number, date of service, procedure code and its modifiers (sorted)."""
+
+
+def match_keys(denial: Denial) -> tuple[MatchKey, ...]:
+    """The keys under which another source's record of the same service line is found.
+
+    One for the procedure as adjudicated and, when the payer changed the code, one for it
+    as billed (a worklist may list either). A claim-level denial, or one without a date of
+    service, has none: it never merges.
+    """
+    procedure = denial.procedure
+    if procedure is None or denial.service_date is None:
+        return ()
+    claim_id, service_date = denial.claim_id.strip(), denial.service_date
+    adjudicated = (claim_id, service_date, procedure.code.upper(),
+                   tuple(sorted(m.upper() for m in procedure.modifiers)))
+    if not procedure.original_code:
+        return (adjudicated,)
+    billed = (claim_id, service_date, procedure.original_code.upper(),
+              tuple(sorted(m.upper() for m in procedure.original_modifiers)))
+    return (adjudicated,) if billed == adjudicated else (adjudicated, billed)
+
+
+def _same_text(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and " ".join(a.upper().split()) == \
+        " ".join(b.upper().split())
+
+
+def same_service_line(a: Denial, b: Denial) -> bool:
+    """Whether two denials with a :func:`match_keys` key in common are one service line.
+
+    The payer must be the same (by payer id when both have one, else by name, ignoring
+    case and spacing) and so must the line control number when both have one.
+    """
+    if a.payer.id and b.payer.id:
+        if not _same_text(a.payer.id, b.payer.id):
+            return False
+    elif not _same_text(a.payer.name, b.payer.name):
+        return False
+    if a.line_control_number and b.line_control_number:
+        return _same_text(a.line_control_number, b.line_control_number)
+    return True
+
+
+def _filled(base: _Model, extra: _Model | None) -> dict[str, object]:
+    """The fields ``base`` leaves empty that ``extra`` has."""
+    if extra is None:
+        return {}
+    return {name: getattr(extra, name) for name in type(base).model_fields
+            if getattr(base, name) is None and getattr(extra, name) is not None}
+
+
+def merge_denials(remittance: Denial, worklist: Denial, *, worklist_first: bool) -> Denial:
+    """One denial from an 835's record of a service line and a worklist's row of it.
+
+    The 835 is the payer's own record: its amounts, codes, reasons, remarks and procedure
+    (units too) are kept as they are, even when it leaves one out. Everything else it
+    leaves empty is taken from the worklist: the date of birth (never in an 835), names,
+    payer id, the payer's claim number, the line control number, dates, the rendering
+    provider. The id and :attr:`Denial.source` are those of the input listed first; the
+    other goes to :attr:`Denial.merged_sources` and :attr:`Denial.merged_ids`.
+
+    Args:
+        remittance: the denial as the 835 gives it.
+        worklist: the same line as a worklist (queue) row gives it.
+        worklist_first: whether the worklist was listed before the 835.
+    """
+    update: dict[str, object] = {
+        name: getattr(worklist, name)
+        for name in ("payer_claim_number", "claim_filing_indicator", "line_control_number",
+                     "remittance_date", "received_date")
+        if getattr(remittance, name) is None and getattr(worklist, name) is not None}
+    update["payer"] = remittance.payer.model_copy(
+        update=_filled(remittance.payer, worklist.payer))
+    update["patient"] = remittance.patient.model_copy(
+        update=_filled(remittance.patient, worklist.patient))
+    provider = remittance.rendering_provider
+    update["rendering_provider"] = worklist.rendering_provider if provider is None else \
+        provider.model_copy(update=_filled(provider, worklist.rendering_provider))
+    first, second = (worklist, remittance) if worklist_first else (remittance, worklist)
+    update |= {"denial_id": first.denial_id, "source": first.source,
+               "merged_sources": (*first.merged_sources, second.source,
+                                  *second.merged_sources),
+               "merged_ids": (*first.merged_ids, second.denial_id, *second.merged_ids)}
+    return remittance.model_copy(update=update)
+
+
+def disagreements(remittance: Denial, worklist: Denial) -> list[str]:
+    """The fields where a worklist row says otherwise than the 835 (which is kept).
+
+    Names only, never values: the list goes into a warning line.
+    """
+    # The procedure cannot differ: it is what the two were matched on.
+    out = [name for name in ("billed", "paid") if getattr(remittance, name) !=
+           getattr(worklist, name)]
+    if None not in (remittance.allowed, worklist.allowed) and \
+            remittance.allowed != worklist.allowed:
+        out.append("allowed")
+    if {(a.label, a.amount) for a in remittance.adjustments} != \
+            {(a.label, a.amount) for a in worklist.adjustments}:
+        out.append("adjustments")
+    if not set(worklist.remarks) <= set(remittance.remarks):
+        out.append("remarks")
+    if remittance.payer_claim_number and worklist.payer_claim_number and \
+            not _same_text(remittance.payer_claim_number, worklist.payer_claim_number):
+        out.append("payer_claim_number")
+    if remittance.patient.member_id and worklist.patient.member_id and \
+            not _same_text(remittance.patient.member_id, worklist.patient.member_id):
+        out.append("member_id")
+    return out
