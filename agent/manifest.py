@@ -29,9 +29,9 @@ except ImportError:  # Windows: one reviewer at a time there
     fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION: Literal["1.1"] = "1.1"
-"""1.1 added (only added): letter statuses sent and superseded, triage.past_deadline, the
-summary's as_of, input_warnings, ehr_warnings, past_deadline, late_not_drafted, redecided
-and letters_superseded."""
+"""1.1 added (only added): letter statuses sent and superseded, triage.past_deadline, each
+denial's sources, the summary's as_of, input_warnings, ehr_warnings, past_deadline,
+late_not_drafted, redecided and letters_superseded."""
 
 
 class _M(BaseModel):
@@ -124,6 +124,15 @@ class MLetter(_M):
                                      "model's text.")
 
 
+class MSource(_M):
+    """An input that carried the denial: an 835 (segment) or a worklist (row)."""
+
+    kind: Literal["835", "queue"]
+    file: str
+    segment: int | None = None
+    row: int | None = None
+
+
 class MDenial(_M):
     """One denial of the run: what the payer sent, its triage, evidence and letter."""
 
@@ -146,6 +155,9 @@ class MDenial(_M):
     missing_evidence: list[str]
     error: str | None
     letter: MLetter
+    sources: list[MSource] = Field(default_factory=list, description="Every input that "
+                                   "carried this denial, the first read first (an 835 line "
+                                   "and a worklist row of it are one denial).")
 
 
 class MGroup(_M):
@@ -327,7 +339,9 @@ def _denial(record: DenialRecord, letters: dict[str, LetterRecord]) -> MDenial:
                   for e in record.evidence],
         missing_evidence=record.missing_evidence, error=record.error,
         letter=_mletter(letter) if letter else
-        MLetter(id=None, status="not_drafted", markdown=None, docx=None, drafted_by=None))
+        MLetter(id=None, status="not_drafted", markdown=None, docx=None, drafted_by=None),
+        sources=[MSource(kind=x.kind, file=x.file, segment=x.segment, row=x.row)
+                 for x in d.sources])
 
 
 def manifest_json_schema() -> dict[str, object]:

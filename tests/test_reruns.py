@@ -270,3 +270,34 @@ def test_an_approved_letter_is_marked_sent_once(tmp_path: Path) -> None:
     chart(tmp_path / "fhir", good=GOOD_NOTE + ADDENDUM)
     _, (kept,) = run(tmp_path)  # a changed chart never touches a sent letter
     assert kept.status == "sent" and kept.content_hash == letter.content_hash
+
+
+def test_a_worklist_first_then_its_835_is_still_one_denial(tmp_path: Path) -> None:
+    chart(tmp_path / "fhir")
+    worklist = str(Path(__file__).parent / "data" / "blue-river-worklist.txt")
+    remittance = INPUTS[0]  # the 835 the worklist's rows were taken from
+    with workflow(tmp_path) as flow:
+        first = run_batch(flow, [worklist])
+    ids = {d.claim_id: d.denial_id for d in first.denials}
+    with workflow(tmp_path) as flow:  # the 835 listed first: its ids would win in one run
+        both = run_batch(flow, [remittance, worklist])
+        stored = flow.ctx.records([d.denial_id for d in both.denials])
+    again = {d.claim_id: d for d in both.denials if d.claim_id in ids}
+    assert again and all(again[c].denial_id == ids[c] for c in again)
+    assert len({d.denial_id for d in both.denials}) == len(both.denials)
+    merged = next(d for d in again.values() if len(d.sources) == 2)
+    assert {s.kind for s in merged.sources} == {"835", "queue"}
+    record = next(r for r in stored if r.denial.denial_id == merged.denial_id)
+    assert {s.kind for s in record.denial.sources} == {"835", "queue"}
+
+
+def test_a_folder_whose_files_changed_is_another_run(tmp_path: Path) -> None:
+    from agent.application.workflow import run_id_for
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    shutil.copy(INPUTS[0], folder / "a.835")
+    before = run_id_for([str(folder)])
+    assert run_id_for([str(folder)]) == before
+    shutil.copy(INPUTS[1], folder / "b.835")
+    assert run_id_for([str(folder)]) != before

@@ -28,6 +28,7 @@ from agent.ehr.protocols import EHRSourceError, ReportsSourceWarnings
 from agent.ehr.registry import open_adapter
 from agent.graph.build import build_batch_graph, build_review_graph
 from agent.graph.nodes import review_config
+from agent.ingest import plan_inputs
 from agent.letters.render import LetterRenderer
 from agent.llm.client import ChatClient, OpenAIChatClient
 from agent.llm.drafter import ArgumentDrafter
@@ -111,13 +112,21 @@ def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppCo
 
 
 def run_id_for(inputs: Sequence[str]) -> str:
-    """Same inputs (by content), same run: a re-run resumes instead of starting over."""
+    """Same inputs (by content), same run: a re-run resumes instead of starting over.
+
+    A folder stands for the files in it (:func:`agent.ingest.plan_inputs`), so a folder
+    whose files changed is another run.
+    """
     digest = hashlib.sha256()
     for name in sorted(inputs):
         path = Path(name)
         digest.update(name.encode("utf-8"))
         if path.is_file():
             digest.update(hashlib.sha256(path.read_bytes()).digest())
+        elif path.is_dir():
+            for file in plan_inputs([path]).files:
+                digest.update(file.name.encode("utf-8"))
+                digest.update(hashlib.sha256(file.read_bytes()).digest())
     return "run_" + digest.hexdigest()[:16]
 
 

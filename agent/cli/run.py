@@ -22,8 +22,9 @@ if TYPE_CHECKING:  # imported where used: `appeals --help` does not load the gra
 
 
 def run_command(
-    inputs: Annotated[list[Path], typer.Argument(help="835 files and/or CSV/JSON denial "
-                                                 "queues.", show_default=False)],
+    inputs: Annotated[list[Path], typer.Argument(help="835 files, denial worklists (CSV, "
+                                                 "JSON, xlsx) or folders of them.",
+                                                 show_default=False)],
     ehr: Annotated[str, typer.Option("--ehr", help="EHR source, e.g. fhir-dir:PATH.",
                                      show_default=False)],
     out: Annotated[Path, typer.Option(help="Letters and manifest.json go here.")] =

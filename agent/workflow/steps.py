@@ -102,13 +102,45 @@ class IngestResult:
 
 
 def ingest_step(ctx: WorkflowContext, inputs: Sequence[str]) -> IngestResult:
-    """Read the inputs; keep the records already triaged by an earlier run untouched."""
+    """Read the inputs; keep the records already triaged by an earlier run untouched.
+
+    A denial an earlier run stored under the id another of its sources gives (a worklist
+    row, then the 835 line of it listed first) keeps that stored id, and the stored record
+    learns the sources it had not seen.
+    """
     report = ingest(inputs, ctx.rules, ctx.codes)
-    ids = [d.denial_id for d in report.denials]
-    known = {r.denial.denial_id for r in ctx.records(ids)}
-    ctx.save([DenialRecord(denial=d) for d in report.denials if d.denial_id not in known])
+    denials = [_as_stored(ctx, d) for d in report.denials]
+    ids = list(dict.fromkeys(d.denial_id for d in denials))
+    known = {r.denial.denial_id: r for r in ctx.records(ids)}
+    new = [DenialRecord(denial=d) for d in denials if d.denial_id not in known]
+    learned = [_with_sources(known[d.denial_id], d) for d in denials
+               if d.denial_id in known and set(d.sources) - set(known[d.denial_id].denial.sources)]
+    ctx.save([*new, *learned])
     files_read = report.summary.files - report.summary.files_failed
     return IngestResult(ids, report.errors, report.warnings, files_read)
+
+
+def _as_stored(ctx: WorkflowContext, denial: Denial) -> Denial:
+    """The denial under the id the store already knows it by, if any."""
+    if not denial.merged_ids or ctx.records([denial.denial_id]):
+        return denial
+    for other in ctx.records(list(denial.merged_ids)):
+        return denial.model_copy(update={
+            "denial_id": other.denial.denial_id,
+            "merged_ids": tuple(i for i in (denial.denial_id, *denial.merged_ids)
+                                if i != other.denial.denial_id)})
+    return denial
+
+
+def _with_sources(record: DenialRecord, read: Denial) -> DenialRecord:
+    """The stored record, its denial also naming the sources this run read it from."""
+    stored = record.denial
+    extra = tuple(s for s in read.sources if s not in stored.sources)
+    ids = tuple(i for i in read.merged_ids if i not in stored.merged_ids and
+                i != stored.denial_id)
+    return record.model_copy(update={"denial": stored.model_copy(update={
+        "merged_sources": (*stored.merged_sources, *extra),
+        "merged_ids": (*stored.merged_ids, *ids)})})
 
 
 def triage_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
