@@ -145,4 +145,7 @@ def test_ncci_import_command_writes_a_table_the_workflow_can_load(tmp_path: Path
     bad = tmp_path / "bad.csv"
     bad.write_text("not,a,ptp,table\n")
     failed = runner.invoke(app, ["ncci", "import", str(bad), str(tmp_path / "x.csv")])
-    assert failed.exit_code == 1 and "appeals ncci import:" in failed.stderr
+    assert failed.exit_code == 2 and "appeals ncci import:" in failed.stderr
+    missing = runner.invoke(app, ["ncci", "import", str(tmp_path / "none.csv"),
+                                  str(tmp_path / "x.csv")])
+    assert missing.exit_code == 2 and "no such file" in missing.stderr

@@ -22,13 +22,20 @@ def ncci_import_command(
     """Validate and import a full quarterly NCCI PTP table.
 
     List DEST in the configuration's ncci_ptp_files to use it instead of the shipped
-    subset.
+    subset. Exits 2 when SOURCE is missing or not a PTP table (nothing usable), 1 when
+    DEST cannot be written.
     """
     from agent.ncci import PtpFormatError, import_ptp_table
 
+    if not source.is_file():
+        typer.echo(f"appeals ncci import: {source}: no such file", err=True)
+        raise typer.Exit(2)
     try:
         rows = import_ptp_table(source, dest)
-    except (PtpFormatError, OSError) as exc:
+    except PtpFormatError as exc:
+        typer.echo(f"appeals ncci import: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
         typer.echo(f"appeals ncci import: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{dest}: {rows:,} edits; add it to ncci_ptp_files in your configuration")
