@@ -311,3 +311,31 @@ def test_an_unexpected_bug_in_a_worklist_fails_that_file_only(
     assert report.errors == [f"{WORKLIST}: unexpected error (RuntimeError); the file was "
                              "skipped, please report this"]
     assert report.summary.denials == len(ingest([BLUE_RIVER]).denials)
+
+
+def test_a_workbook_with_an_entity_bomb_is_one_error_line(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    import io
+    import zipfile
+
+    assert openpyxl.xml.DEFUSEDXML, "defusedxml is a dependency: openpyxl must use it"
+    book = openpyxl.Workbook()
+    book.active.append(["claim_id", "payer_name", "service_date", "procedure_code", "billed",
+                        "paid", "adjustments"])
+    book.active.append(["C1", "Payer", "2026-09-01", "99213", "100", "0", "CO-50:100"])
+    plain = io.BytesIO()
+    book.save(plain)
+    entities = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 10 if i else "ha"}">'
+                       for i in range(10))
+    path = tmp_path / "worklist.xlsx"
+    with zipfile.ZipFile(io.BytesIO(plain.getvalue())) as source, \
+            zipfile.ZipFile(path, "w") as bomb:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode("utf-8").split("?>", 1)[-1].replace("C1", "&e9;", 1)
+                data = f'<?xml version="1.0"?><!DOCTYPE x [{entities}]>{text}'.encode()
+            bomb.writestr(item, data)
+    report = ingest([path])
+    assert report.denials == [] and len(report.errors) == 1
+    assert report.errors[0].startswith(f"{path}: ") and "ha" not in report.errors[0]
