@@ -270,10 +270,12 @@ def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, Ch
         why = why_decide_again(record, *fingerprints)
         if why is None:
             return record, None
-        # From the rules' triage again: an earlier decision's action and root cause do not
-        # carry over into this one.
-        base = triage(record.denial, ctx.config, ctx.ncci).model_copy(
-            update={"past_deadline": record.triage.past_deadline})
+        # From the rules' triage: an earlier decision's action and root cause do not carry
+        # over into this one. A denial never decided still holds the rules' triage.
+        base = record.triage
+        if record.chart_fingerprint is not None or record.error is not None:
+            base = triage(record.denial, ctx.config, ctx.ncci).model_copy(
+                update={"past_deadline": record.triage.past_deadline})
         decision = decide(record.denial, base, playbook, chart, ctx.extractors,
                           ctx.checks, ctx.ncci, ctx.config)
     except (EvidenceError, ValueError, KeyError, OSError) as exc:
