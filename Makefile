@@ -55,7 +55,8 @@ stress: $(VENV)/.installed-dev
 
 eval: $(VENV)/.installed-dev
 	$(APPEALS) eval --report docs/evals.md
-	$(APPEALS) eval --suite real-notes --split dev --report docs/evals-real-notes-dev.md
+	$(APPEALS) eval --suite real-notes --split dev --report docs/evals-real-notes-dev.md \
+		$(if $(CORPUS),--corpus $(CORPUS))
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check agent tests benchmarks evals tools stress

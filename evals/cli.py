@@ -1,8 +1,11 @@
 """``appeals eval`` (and ``python -m evals``): load cases, run them, print the scorecard,
 write the reports, exit by the gate.
 
-Exit status: 0 when the gate passes, 1 when it fails, 2 on a usage error (a bad case
-file, ``--llm`` with no model configured).
+Exit status: 1 when the gate fails on a split it decides on (dev; all too in the cases
+suite), naming the split on stderr (``gate failed: dev``); 0 otherwise. The holdout's gate
+is printed and published, never the exit status: a holdout-only failure exits 0. 2 on a
+usage error: no such dataset, an unknown split or suite, a bad case file, ``--corpus`` not
+a folder, ``--llm`` with no model configured.
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ def main(argv: Sequence[str] | None = None, config: AppConfig | None = None) -> 
                         "default) or real-notes (evals/real_notes); default: the suite "
                         "whose folder holds the datasets given")
     parser.add_argument("--corpus", type=Path, help="the folder holding the note corpora "
-                        "(default ../shared/data/external beside the checkout)")
+                        "(default: APPEALS_CORPUS_DIR, else ../shared/data/external beside "
+                        "the checkout)")
     parser.add_argument("--llm", action="store_true", help="draft the arguments with the "
                         "model configured by OPENAI_* / APPEALS_LLM_* (docs/llm.md)")
     parser.add_argument("--report", type=Path, help="write the Markdown scorecard here "
@@ -92,12 +96,15 @@ def command(datasets: Sequence[Path], split: str, llm: bool, report: Path | None
             config: AppConfig | None = None, llm_settings: LLMSettings | None = None,
             suite: str | None = None, corpora: Path | None = None) -> int:
     """What both entry points do; returns the exit status. ``llm``: draft with the model
-    of ``llm_settings``, which must be configured. A run whose gate does not decide (the
-    suite enforces another split, evals/suites.py) exits 0 whatever the gate says, and
-    so does a selection whose every case was skipped (its corpus is absent: one line says
-    so; reports are left as they are)."""
+    of ``llm_settings``, which must be configured. Only the splits the suite gates decide
+    (evals/suites.py: never the holdout), so a holdout-only run exits 0 whatever its gate
+    says, and so does a selection whose every case was skipped (its corpus is absent: one
+    line says so; reports are left as they are)."""
     if split not in SPLITS:
-        print("appeals eval: --split is dev, holdout or all", file=sys.stderr)
+        print(f"appeals eval: --split is dev, holdout or all, not '{split}'", file=sys.stderr)
+        return 2
+    if corpora is not None and not corpora.is_dir():
+        print(f"appeals eval: --corpus {corpora}: no such folder", file=sys.stderr)
         return 2
     try:
         chosen = suite_for(suite, datasets)
@@ -123,4 +130,8 @@ def command(datasets: Sequence[Path], split: str, llm: bool, report: Path | None
         json_path = json_path or chosen.json_beside(report)
     if json_path is not None:
         write_json(card, json_path)
-    return 0 if card.passed or not card.enforced else 1
+    if card.failed_gates:
+        print(f"appeals eval: gate failed: {', '.join(card.failed_gates)} (suite "
+              f"{card.suite})", file=sys.stderr)
+        return 1
+    return 0

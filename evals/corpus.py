@@ -5,8 +5,10 @@ loader reads the text from the corpus here, so the repository never holds the no
 The corpora live in the external data folder of the project's shared folder, beside the
 checkout (``../shared/data/external``; ``appeals eval --corpus DIR`` or
 ``APPEALS_CORPUS_DIR`` points elsewhere): MTSamples, 1,155 transcribed notes, one per file
-(docs/evals.md, "Real notes"). A fresh clone without that folder skips these cases,
-saying how many; it never fails on them.
+(docs/evals.md, "Real notes"). An installed package (a wheel, not a checkout) has no
+default: it reads the corpora only from ``--corpus`` or ``APPEALS_CORPUS_DIR``. A fresh
+clone without that folder, or an install given none, skips these cases, saying how many;
+it never fails on them.
 
 ``wrap`` re-wraps a note the way dictation systems and PDF exports hard-wrap text: every
 line longer than the width is broken at spaces (never inside a word, never at a
@@ -27,6 +29,10 @@ CORPUS_ENV = "APPEALS_CORPUS_DIR"
 """Environment variable naming the folder that holds the corpora (default:
 ``shared/data/external`` beside the checkout)."""
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+"""The folder above the evals package: the checkout when it holds ``pyproject.toml``
+(an editable install), site-packages in an installed wheel."""
+
 WRAP_WIDTHS = range(60, 81)
 """The widths the wrapped variants use (columns)."""
 
@@ -42,17 +48,24 @@ class Corpus:
     """The note file's path under the corpus folder, ``{id}`` standing for the id."""
     description: str
 
-    def folder(self, root: Path | None = None) -> Path:
-        """The corpus folder under ``root`` (default :func:`corpora_dir`)."""
-        return (root or corpora_dir()) / self.relative
+    def folder(self, root: Path | None = None) -> Path | None:
+        """The corpus folder under ``root`` (default :func:`corpora_dir`; None when there
+        is no default: an installed package)."""
+        base = root or corpora_dir()
+        return base / self.relative if base is not None else None
 
     def available(self, root: Path | None = None) -> bool:
         """Whether the corpus folder is there."""
-        return self.folder(root).is_dir()
+        folder = self.folder(root)
+        return folder is not None and folder.is_dir()
 
     def text(self, note_id: str, root: Path | None = None) -> str:
         """The note's text; a missing note is a :class:`CorpusError` naming it."""
-        path = self.folder(root) / self.pattern.format(id=note_id)
+        folder = self.folder(root)
+        if folder is None:
+            raise CorpusError(f"corpus {self.name}: no folder given (--corpus DIR or "
+                              f"{CORPUS_ENV})")
+        path = folder / self.pattern.format(id=note_id)
         try:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -73,13 +86,16 @@ CORPORA: dict[str, Corpus] = {
 """The corpora a case may reference, by name."""
 
 
-def corpora_dir() -> Path:
+def corpora_dir() -> Path | None:
     """The folder holding the corpora: ``APPEALS_CORPUS_DIR``, else
-    ``shared/data/external`` beside the checkout."""
+    ``shared/data/external`` beside the checkout; None in an installed package given
+    neither (it has no checkout to stand beside)."""
     configured = os.environ.get(CORPUS_ENV)
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "external"
+    if (CHECKOUT / "pyproject.toml").is_file():
+        return CHECKOUT.parent / "shared" / "data" / "external"
+    return None
 
 
 def wrap(text: str, width: int) -> str:

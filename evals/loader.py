@@ -152,11 +152,15 @@ def read_yaml(path: Path) -> Any:
 
 def dataset_files(paths: Sequence[Path] = ()) -> list[Path]:
     """The dataset files to load: the given files (directories: their ``*.yaml``), or
-    every file in evals/datasets."""
+    every file in evals/datasets. A path that is neither, or a folder without dataset
+    files, is a :class:`CaseFileError`."""
     found: list[Path] = []
     for path in paths or (DATASETS,):
         if path.is_dir():
-            found += sorted(path.glob("*.yaml"))
+            files = sorted(path.glob("*.yaml"))
+            if not files:
+                raise CaseFileError(f"{path}: a folder with no dataset file (*.yaml)")
+            found += files
         elif path.is_file():
             found.append(path)
         else:
@@ -179,11 +183,16 @@ class Selection:
         if not self.skipped:
             return None
         count = sum(self.skipped.values())
-        where = ", ".join(f"{CORPORA[name].folder(self.corpora)}"
-                          for name in sorted(self.skipped))
-        return (f"skipped {count} real-note case{'s' if count != 1 else ''}: the "
-                f"{', '.join(sorted(self.skipped))} corpus is not at {where} (put the "
-                f"shared folder beside the checkout, or give --corpus DIR or {CORPUS_ENV})")
+        names = ", ".join(sorted(self.skipped))
+        folders = [CORPORA[name].folder(self.corpora) for name in sorted(self.skipped)]
+        if any(folder is None for folder in folders):
+            return (f"skipped {count} real-note case{'s' if count != 1 else ''}: no folder "
+                    f"holds the {names} corpus (an installed package has no default: give "
+                    f"--corpus DIR or set {CORPUS_ENV})")
+        where = ", ".join(str(folder) for folder in folders)
+        return (f"skipped {count} real-note case{'s' if count != 1 else ''}: the {names} "
+                f"corpus is not at {where} (put the shared folder beside the checkout, or "
+                f"give --corpus DIR or {CORPUS_ENV})")
 
 
 def load_file(path: Path, playbooks: PlaybookSet | None = None,

@@ -59,37 +59,46 @@ def drafting_line(card: Scorecard) -> str:
             "fell back to the template" + (f" ({reasons})" if reasons else ""))
 
 
+HOLDOUT_NOTE = ("reported, not gated: the holdout is run once and never tuned on, so it never "
+                "decides the exit status")
+"""What every report says of the holdout's gate."""
+
+
+def _word(passed: bool) -> str:
+    return "passed" if passed else "FAILED"
+
+
+def ungated_splits(card: Scorecard) -> list[str]:
+    """The splits whose gate is shown but does not decide: the holdout, and ``all`` when
+    it holds the holdout and the suite does not gate it (a split that only repeats
+    another, such as ``all`` of a dev-only run, is left out)."""
+    shown = [s for s in ("holdout", "all") if s in card.passed_by_split
+             and s not in card.gated_splits]
+    both = bool(card.cases_by_split.get("dev")) and bool(card.cases_by_split.get("holdout"))
+    return [s for s in shown if s == "holdout" or (card.split == "all" and both)]
+
+
+def why_not_gated(split: str) -> str:
+    """Why a split's gate does not decide the exit status."""
+    return "reported, not gated" if split == "holdout" else "not gated: it holds the holdout"
+
+
+def no_gate(card: Scorecard) -> str:
+    """Why no gate decides this run (empty when one does)."""
+    if card.enforced:
+        return ""
+    return ("no gate decides this run: it holds no dev case, and the holdout is reported, "
+            "never gated")
+
+
 def gate_verdicts(card: Scorecard) -> str:
-    """``holdout passed, dev passed, all passed``: the gate per split, holdout first."""
-    return ", ".join(f"{split} {'passed' if passed else 'FAILED'}"
-                     for split in ("holdout", "dev", "all")
-                     if (passed := card.passed_by_split.get(split)) is not None)
-
-
-def gate_status(card: Scorecard) -> str:
-    """``passed`` / ``failed``, and why the gate does not decide when it does not."""
-    verdict = "passed" if card.passed else "failed"
-    return verdict if card.enforced else f"{verdict} ({not_enforced(card)})"
-
-
-def not_enforced(card: Scorecard) -> str:
-    """Why the gate of this run does not decide the exit status."""
-    if card.enforced_on is None:
-        return "not yet enforced"
-    return f"not enforced: the gate decides on the {card.enforced_on} split"
-
-
-def gated_split(card: Scorecard) -> str:
-    """The split whose gate is the verdict: the enforced one when it decides."""
-    if card.enforced and card.enforced_on not in (None, "all"):
-        return card.enforced_on
-    return card.split
-
-
-def enforced_split(card: Scorecard) -> str:
-    """`` on dev`` when the gate that decides is one split's (empty when it is the run's)."""
-    return f" on {card.enforced_on}" if card.enforced and card.enforced_on not in (
-        None, "all", card.split) else ""
+    """``dev passed, all passed; holdout FAILED (reported, not gated)``: the gated splits
+    first, then those only reported."""
+    gated = ", ".join(f"{s} {_word(card.passed_by_split.get(s, False))}"
+                      for s in card.gated_splits)
+    others = ", ".join(f"{s} {_word(card.passed_by_split[s])} ({why_not_gated(s)})"
+                       for s in ungated_splits(card))
+    return "; ".join(part for part in (gated, others) if part) or "no split with cases"
 
 
 def about(card: Scorecard) -> str:
@@ -128,9 +137,7 @@ def print_scorecard(card: Scorecard, out: Console) -> None:
     """The table per playbook and overall, the gate per split and the failures."""
     table = Table(title=f"Eval scorecard, suite {card.suite} ({card.cases} cases{about(card)}, "
                   f"split {card.split}, {drafting_line(card)}, {card.seconds:.1f} s); gate: "
-                  f"{gate_verdicts(card)}"
-                  + ("" if card.enforced else f" ({not_enforced(card)})"),
-                  title_justify="left")
+                  f"{gate_verdicts(card)}", title_justify="left")
     table.add_column("playbook")
     table.add_column("split")
     table.add_column("cases", justify="right")
@@ -152,27 +159,26 @@ def print_scorecard(card: Scorecard, out: Console) -> None:
     counts = counts_line(card)
     if counts:
         out.print(counts)
-    verdict = ("[green]gate passed" if card.passed else "[red]gate failed") \
-        + enforced_split(card) + ("[/green]" if card.passed else "[/red]")
+    if "holdout" in card.passed_by_split:
+        mark = "[green]passed[/green]" if card.passed_by_split["holdout"] else "[red]FAILED[/red]"
+        out.print(f"holdout: gate {mark}, {HOLDOUT_NOTE}")
+    where = f"(suite {card.suite}, split {card.split})"
     if not card.enforced:
-        verdict += f" [yellow]({not_enforced(card)}; the exit status ignores it)[/yellow]"
-    out.print(f"{verdict} (suite {card.suite}, split {card.split}; {gate_verdicts(card)})")
+        out.print(f"[yellow]{no_gate(card)}; exit status 0[/yellow] {where}")
+    elif card.failed_gates:
+        out.print(f"[red]gate failed: {', '.join(card.failed_gates)}[/red] {where}")
+    else:
+        out.print(f"[green]gate passed: {', '.join(card.gated_splits)}[/green] {where}")
 
 
 def markdown(card: Scorecard) -> str:
     """The scorecard as Markdown: tables, the gate, a chart and the failing checks."""
     heads = [SHORT.get(n, n) for n in card.evaluators]
-    others = [f"{split} alone: " + ("**passed**" if passed else "**failed**")
-              for split in ("holdout", "dev") if split != card.split
-              and (passed := card.passed_by_split.get(split)) is not None]
-    verdict = "**passed**" if card.passed else "**failed**"
     lines = [f"Split `{card.split}`: {card.cases} cases "
              f"({card.cases_by_split.get('dev', 0)} dev, "
              f"{card.cases_by_split.get('holdout', 0)} holdout){about(card)}, "
-             f"{drafting_line(card)}, "
-             f"run in {card.seconds:.1f} s. Gate on `{gated_split(card)}`: "
-             + (verdict if card.enforced else f"{verdict}, {not_enforced(card)}")
-             + (f" ({', '.join(others)})" if others else "") + ".", ""]
+             f"{drafting_line(card)}, run in {card.seconds:.1f} s. {_gate_sentence(card)}",
+             ""]
     counts = counts_line(card)
     if counts:
         lines += [counts, ""]
@@ -205,6 +211,24 @@ def markdown(card: Scorecard) -> str:
     else:
         lines.append("No failing checks.")
     return "\n".join(lines) + "\n"
+
+
+def _gate_sentence(card: Scorecard) -> str:
+    """``Gate on `dev` and `all`: **passed**. Holdout (reported, not gated): **failed**.``"""
+    def verdict(split: str) -> str:
+        return "**passed**" if card.passed_by_split.get(split, False) else "**failed**"
+
+    if card.enforced:
+        on = " and ".join(f"`{s}`" for s in card.gated_splits)
+        failed = card.failed_gates
+        words = "**passed**" if not failed else "**failed**" + (
+            "" if failed == card.gated_splits else " on " + ", ".join(f"`{s}`" for s in failed))
+        text = f"Gate on {on}: {words}."
+    else:
+        text = no_gate(card).capitalize() + "."
+    others = [f"{'Holdout' if split == 'holdout' else '`all`'} ({why_not_gated(split)}): "
+              f"{verdict(split)}" for split in ungated_splits(card)]
+    return text + (" " + "; ".join(others) + "." if others else "")
 
 
 def _chart(card: Scorecard, width: int = 20) -> str:

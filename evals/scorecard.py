@@ -1,5 +1,6 @@
 """The scorecard: every evaluator's score per playbook and overall, dev and holdout apart,
-and the gate that fails the run below its thresholds."""
+and the gate that fails the run below its thresholds (on dev, and on all where the suite
+gates it; the holdout's gate is reported, never gated)."""
 
 from __future__ import annotations
 
@@ -86,10 +87,15 @@ class Scorecard(BaseModel):
     """What ``appeals eval`` reports (also written as JSON)."""
 
     suite: str = Field(CASES.name, description="cases or real-notes (evals/suites.py).")
-    enforced: bool = Field(True, description="Whether the gate decides the exit status "
-                           "(false: reported as not enforced).")
-    enforced_on: str | None = Field("all", description="The split whose gate decides the "
-                                    "exit status (the suite's; evals/suites.py).")
+    enforced: bool = Field(True, description="Whether any gate of this run decides the exit "
+                           "status (false: a holdout-only run, reported, not gated).")
+    gated_on: list[str] = Field(default_factory=lambda: list(CASES.gated), description="The "
+                                "splits the suite's gate decides on (evals/suites.py); never "
+                                "the holdout.")
+    gated_splits: list[str] = Field(default_factory=list, description="The splits of this "
+                                    "run whose gate decides the exit status: dev when the run "
+                                    "holds dev cases, all when the split run is all and the "
+                                    "suite gates it.")
     split: Literal["all", "dev", "holdout"]
     cases: int
     cases_by_split: dict[str, int]
@@ -108,12 +114,18 @@ class Scorecard(BaseModel):
         "score (only when the cases have wrapped variants).")
     drafting: Drafting
     gate: list[GateLine] = Field(description="The thresholds over each split with cases "
-                                 "(dev, holdout, all); the exit status follows `split`.")
-    passed: bool = Field(description="The gate that decides: over the suite's enforced "
-                         "split when the run holds it, else over the selected split.")
+                                 "(dev, holdout, all); the exit status follows "
+                                 "`gated_splits`.")
+    passed: bool = Field(description="The gate that decides: over every split of "
+                         "`gated_splits`, or over the selected split when none decides.")
     passed_by_split: dict[str, bool] = Field(description="The gate over each split.")
     failures: list[Failure]
     case_lines: list[CaseLine]
+
+    @property
+    def failed_gates(self) -> list[str]:
+        """The splits whose gate decides this run's exit status and failed."""
+        return [s for s in self.gated_splits if not self.passed_by_split.get(s, False)]
 
 
 def group_of(result: CaseResult) -> str:
@@ -205,12 +217,23 @@ def _corpus_notes(results: Sequence[CaseResult]) -> int:
                 for n in r.loaded.case.chart.notes if n.source is not None})
 
 
+def gated_splits(suite: Suite, split: SplitLabel, counts: Mapping[str, int]) -> list[str]:
+    """The splits of a run whose gate decides its exit status: ``dev`` when the run holds
+    dev cases, ``all`` when the whole selection ran (dev cases among them) and the suite
+    gates it. Never the holdout: a run of holdout cases only is reported, not gated."""
+    if not counts.get("dev"):
+        return []
+    return [name for name in ("dev", "all") if name in suite.gated
+            and (name == "dev" or split == "all")]
+
+
 def build_scorecard(results: Sequence[CaseResult], split: SplitLabel, seconds: float,
                     gate: Mapping[str, float] | None = None,
                     mode: Literal["template", "llm"] = "template", suite: Suite = CASES,
                     skipped: Mapping[str, int] | None = None) -> Scorecard:
     """Aggregate the case results and apply the gate (default: the suite's) to each split;
-    the selected split (every result given) decides ``passed``."""
+    the splits of :func:`gated_splits` decide ``passed`` (the selected split when none
+    does: a holdout-only run)."""
     gate = suite.gate if gate is None else gate
     groups: dict[str, list[CaseResult]] = defaultdict(list)
     for result in results:
@@ -229,10 +252,10 @@ def build_scorecard(results: Sequence[CaseResult], split: SplitLabel, seconds: f
                         split=r.loaded.case.split, playbook=group_of(r),
                         evaluator=c.evaluator, detail=c.detail)
                 for r in results for c in r.checks if not c.passed]
-    decides = suite.enforced_on if suite.enforced_on in by_split else None
+    gated = gated_splits(suite, split, counts)
     return Scorecard(
-        suite=suite.name, enforced=decides is not None, enforced_on=suite.enforced_on,
-        split=split, cases=len(results),
+        suite=suite.name, enforced=bool(gated), gated_on=list(suite.gated),
+        gated_splits=gated, split=split, cases=len(results),
         cases_by_split=counts, corpus_notes=_corpus_notes(results),
         variants=sum(WRAPPED_TAG in r.loaded.case.tags for r in results),
         skipped=dict(skipped or {}), seconds=round(seconds, 2),
@@ -240,7 +263,9 @@ def build_scorecard(results: Sequence[CaseResult], split: SplitLabel, seconds: f
         by_playbook={name: _by_split(groups[name]) for name in sorted(groups)},
         by_variant=_by_variant(results),
         drafting=drafting(results, mode), gate=lines,
-        passed=by_split.get(decides or "all", False), passed_by_split=by_split,
+        passed=(all(by_split.get(name, False) for name in gated) if gated
+                else by_split.get(split, by_split.get("all", False))),
+        passed_by_split=by_split,
         failures=failures,
         case_lines=[CaseLine(case=r.loaded.case.id, source=r.loaded.source,
                              split=r.loaded.case.split, playbook=group_of(r),

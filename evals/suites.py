@@ -1,12 +1,15 @@
-"""The eval suites: which folder of datasets, which gate, and whether the gate decides.
+"""The eval suites: which folder of datasets, which gate, and which splits the gate decides on.
 
-- ``cases``: evals/datasets, notes written for the project (the default). Its gate is
-  enforced over all the cases run: ``appeals eval`` exits 1 below it and
-  tests/test_evals.py runs it in CI.
+- ``cases``: evals/datasets, notes written for the project (the default). Its gate decides
+  on the dev split and on all the cases together: ``appeals eval`` exits 1 when either is
+  below it, and tests/test_evals.py runs it in CI.
 - ``real-notes``: evals/real_notes, denials on real transcribed notes (MTSamples) that
-  nobody on the project wrote, read from the shared folder (evals/corpus.py). Its gate is
-  enforced on the dev split (tests/test_evals_real_notes.py runs it in CI); the holdout
-  is run once, at the end of a piece of work, and reported, never tuned on.
+  nobody on the project wrote, read from the shared folder (evals/corpus.py). Its gate
+  decides on the dev split only (tests/test_evals_real_notes.py runs it in CI).
+
+In neither suite does the holdout decide: it is run once, at the end of a piece of work,
+and its gate is printed and published (docs/evals.md), never tuned on and never the exit
+status.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EVALS = Path(__file__).resolve().parent
+"""The evals package: its datasets ship inside it, so a checkout and an installed wheel find
+them the same way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +32,20 @@ class Suite:
     folder: Path
     gate: Mapping[str, float]
     """Minimum score of each gated evaluator over a split's cases."""
-    enforced_on: str | None
-    """The split whose gate decides the exit status (``all``: every case run); the gate
-    over other splits is reported and ignored, and so is the whole gate when a run does
-    not hold that split (None: never enforced)."""
+    gated: tuple[str, ...]
+    """The splits whose gate decides the exit status: ``dev``, and ``all`` (dev and holdout
+    together) where the gate is meant for the whole set. Never ``holdout`` alone: the
+    holdout's gate is reported, never gated. The gate over any other split is reported
+    and ignored."""
     marker: str
     """The name of the generated section in a Markdown report (``<!-- NAME:start -->``)."""
     json_suffix: str
     """Added to the report's file name for the JSON written beside it."""
+
+    def __post_init__(self) -> None:
+        if not set(self.gated) <= {"dev", "all"}:
+            raise ValueError(f"suite {self.name}: only dev and all may be gated, never the "
+                             "holdout alone")
 
     @property
     def markers(self) -> tuple[str, str]:
@@ -72,9 +83,9 @@ the counts that must be 0 (appeals where the outcome is not to appeal; write-off
 corrected claims where an appeal or a review was expected)."""
 
 CASES = Suite(name="cases", title="Cases written for the project", folder=EVALS / "datasets",
-              gate=GATE, enforced_on="all", marker="scorecard", json_suffix="")
+              gate=GATE, gated=("dev", "all"), marker="scorecard", json_suffix="")
 REAL_NOTES = Suite(name="real-notes", title="Real notes", folder=EVALS / "real_notes",
-                   gate=REAL_NOTES_GATE, enforced_on="dev", marker="scorecard:real-notes",
+                   gate=REAL_NOTES_GATE, gated=("dev",), marker="scorecard:real-notes",
                    json_suffix="-real-notes")
 
 SUITES: dict[str, Suite] = {suite.name: suite for suite in (CASES, REAL_NOTES)}

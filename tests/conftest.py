@@ -52,12 +52,19 @@ def _is_address(host: Any) -> bool:
 
 
 REQUIRE_SHARED = "APPEALS_REQUIRE_SHARED"
-"""Set (as .ci/run does) to fail, rather than skip, the tests whose files are missing."""
+"""Set (as .ci/run does) to run every test: a test whose files are missing fails rather
+than skips, and any test skipped for any reason fails the run at its end, named."""
+
+SHARED_SKIP = "these tests read the real files of the shared folder beside the checkout"
+"""Every skip for a missing ../shared says this; :func:`pytest_runtest_makereport` folds
+them into one line of the summary."""
+
+_SKIPPED_IN_RUN: list[tuple[str, str]] = []
+"""(test id, reason) of every test skipped in this session."""
 
 
 def _without_shared(path: Path) -> str:
-    return (f"{path} is missing: these tests read the real files of the shared folder "
-            "beside the checkout (../shared)")
+    return f"{path} is missing: {SHARED_SKIP} (../shared), which CI has"
 
 
 def require_shared(path: Path = EXTERNAL) -> Path:
@@ -68,6 +75,10 @@ def require_shared(path: Path = EXTERNAL) -> Path:
             pytest.fail(_without_shared(path))
         pytest.skip(_without_shared(path))
     return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _SKIPPED_IN_RUN.clear()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -82,11 +93,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.skip(reason=_without_shared(EXTERNAL)))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A test skipped because ../shared is absent is reported at one place with one
+    reason, so the summary says it in one line however many tests that is (a
+    ``needs_shared`` test with an empty parameter set included)."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and not EXTERNAL.is_dir() and (
+            item.get_closest_marker("needs_shared") or SHARED_SKIP in report.longrepr[2]):
+        # Line None: pytest folds skips by (file, line, reason) and gives a skip mark's
+        # setup-time report no line; all of these must share one key.
+        report.longrepr = (__file__, None, _without_shared(EXTERNAL))
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else \
+            str(report.longrepr)
+        _SKIPPED_IN_RUN.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under APPEALS_REQUIRE_SHARED (CI) a skipped test fails the run: CI has every file
+    and runs every test, so a skip there is a test that did not run."""
+    if os.environ.get(REQUIRE_SHARED) and _SKIPPED_IN_RUN and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    skipped = [r for r in terminalreporter.stats.get("skipped", [])
-               if "shared folder beside the checkout" in str(getattr(r, "longrepr", ""))]
-    if skipped:
-        terminalreporter.write_line(f"{len(skipped)} tests skipped: {_without_shared(EXTERNAL)}")
+    if os.environ.get(REQUIRE_SHARED) and _SKIPPED_IN_RUN:
+        terminalreporter.section(f"{REQUIRE_SHARED}: skipped tests fail the run", red=True,
+                                 bold=True)
+        for nodeid, reason in _SKIPPED_IN_RUN:
+            terminalreporter.write_line(f"SKIPPED (not allowed in CI) {nodeid}: {reason}")
 
 
 def external_835_files() -> list[Path]:

@@ -482,7 +482,7 @@ def _result(case_id: str, split: str, checks: list[Check]) -> CaseResult:
 
 def test_the_gate_is_applied_per_split() -> None:
     """Every split has its gate lines; a gated evaluator with nothing scored in a split
-    that has cases fails there; the exit status follows the selected split."""
+    that has cases fails there; dev and all decide, the holdout is only reported."""
     ok = [Check(name, 1, 1) for name in ("action_correct", "playbook_correct",
                                          "citation_validity", "no_forbidden_content",
                                          "no_letter_when_not_appealable")]
@@ -491,13 +491,14 @@ def test_the_gate_is_applied_per_split() -> None:
     card = build_scorecard(results, "all", 1.0)
     assert {line.split for line in card.gate} == {"dev", "holdout", "all"}
     assert card.passed_by_split == {"dev": True, "holdout": False, "all": True}
-    assert card.passed
+    assert card.gated_on == ["dev", "all"] and card.gated_splits == ["dev", "all"]
+    assert card.passed and card.failed_gates == []
     (missing,) = [line for line in card.gate if not line.passed]
     assert (missing.split, missing.evaluator, missing.rate) == ("holdout", "evidence_recall",
                                                                 None)
     text = markdown(card)
-    assert "Gate on `all`: **passed** (holdout alone: **failed**, dev alone: **passed**)." \
-        in text.splitlines()[0]
+    assert text.splitlines()[0].endswith(
+        "Gate on `dev` and `all`: **passed**. Holdout (reported, not gated): **failed**.")
     assert "| evidence_recall | holdout | 90% | - (nothing scored) | **FAIL** |" in text
 
 
@@ -691,6 +692,58 @@ def test_command_writes_markdown_and_json(tmp_path: Path) -> None:
     assert "action_correct" in report.read_text(encoding="utf-8")
 
 
+WRONG = {"action": "needs_review", "playbook": "prior_authorization"}
+"""An expectation the agent does not meet (it appeals the case): action_correct fails."""
+
+
+def test_exit_status_follows_dev_and_all_never_the_holdout(tmp_path: Path) -> None:
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(app, ["eval", *args])
+
+    # A failing dev case fails the gate on dev (and on all), named on stderr.
+    dev = _write(tmp_path, "dev.yaml", [_case(expect=WRONG)])
+    result = run(str(dev))
+    assert result.exit_code == 1, result.output
+    assert "appeals eval: gate failed: dev, all (suite cases)" in result.stderr
+    assert run(str(dev), "--split", "dev").exit_code == 1
+    assert "gate failed: dev (suite cases)" in run(str(dev), "--split", "dev").stderr
+    # A failing holdout case alone is reported, never gated: exit 0, and it says so.
+    held = _write(tmp_path, "held.yaml", [_case(id="h", split="holdout", expect=WRONG)])
+    for args in ([str(held)], [str(held), "--split", "holdout"]):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert "holdout: gate FAILED, reported, not gated" in result.output
+        assert "no gate decides this run" in result.output and not result.stderr
+    # Beside a passing dev case the same holdout case passes dev and fails all: the cases
+    # suite gates all (dev and holdout together), so the run fails on all alone.
+    both = _write(tmp_path, "both.yaml", [_case(), _case(id="h", split="holdout",
+                                                         expect=WRONG)])
+    result = run(str(both), "--json", str(tmp_path / "both.json"))
+    assert result.exit_code == 1, result.output
+    assert "appeals eval: gate failed: all (suite cases)" in result.stderr
+    card = json.loads((tmp_path / "both.json").read_text(encoding="utf-8"))
+    assert card["gated_splits"] == ["dev", "all"]
+    assert card["passed_by_split"] == {"dev": True, "holdout": False, "all": False}
+    assert run(str(both), "--split", "dev").exit_code == 0
+    assert run(str(both), "--split", "holdout").exit_code == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["no-such-file.yaml"], "no-such-file.yaml: no such dataset file or directory"),
+    (["--split", "train"], "--split is dev, holdout or all, not 'train'"),
+    (["--suite", "real_notes"], "--suite is one of cases, real-notes"),
+    (["EMPTY"], "a folder with no dataset file (*.yaml)"),
+    (["--corpus", "no-such-folder"], "--corpus no-such-folder: no such folder"),
+])
+def test_usage_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             args: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "EMPTY").mkdir()
+    result = CliRunner().invoke(app, ["eval", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+
+
 SPECIALTY_PLAYBOOKS = ("anesthesia_physical_status", "distinct_procedure",
                        "psychotherapy_time", "em_modifier_25")
 NEGATIVE_KINDS = ("insufficient_documentation", "lower_code", "ncci_indicator_0",
@@ -726,12 +779,16 @@ def test_the_datasets_meet_the_issues_minimums() -> None:
 
 
 def test_gate_passes_over_every_dataset_template_only() -> None:
+    """CI's gate of the cases suite: on dev and on all the cases together (the holdout's
+    own gate is reported, not gated)."""
     card = run_eval(split="all")
     assert card.cases >= 60
     assert card.drafting.mode == "template" and card.drafting.by_llm == 0
     failing = [f"{f.case} {f.evaluator}: {f.detail}" for f in card.failures]
-    gate = {line.evaluator: line.rate for line in card.gate if not line.passed}
-    assert card.passed, f"gate failed {gate}; failing checks: {failing}"
+    gate = {(line.split, line.evaluator): line.rate for line in card.gate
+            if not line.passed and line.split != "holdout"}
+    assert card.gated_splits == ["dev", "all"]
+    assert card.passed and not card.failed_gates, f"gate failed {gate}; failing: {failing}"
 
 
 def test_letter_evaluators_owe_nothing_where_no_case_expects_a_letter() -> None:

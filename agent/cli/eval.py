@@ -1,4 +1,8 @@
-"""``appeals eval``: score the agent on the eval cases (the evals/ package of a checkout)."""
+"""``appeals eval``: score the agent on the eval cases.
+
+The ``evals`` package ships beside ``agent`` in the wheel, with its datasets, so the
+command runs from any install, not only from a checkout.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,9 @@ def eval_command(
         "whose folder holds the datasets given, else cases.", show_default=False)] = None,
     corpus: Annotated[Path | None, typer.Option(
         help="The folder holding the note corpora of the real-note cases (default: "
-        "../shared/data/external beside the checkout).", show_default=False)] = None,
+        "APPEALS_CORPUS_DIR, else ../shared/data/external beside the checkout; an "
+        "installed package has no default). Without the corpus those cases are skipped, "
+        "and one line says so.", show_default=False)] = None,
     llm: Annotated[bool, typer.Option("--llm/--no-llm", help="Draft the arguments with the "
                                       "configured model (docs/llm.md).")] = False,
     report: Annotated[Path | None, typer.Option(help="Write the Markdown scorecard here "
@@ -33,14 +39,19 @@ def eval_command(
 ) -> None:
     """Score the agent on the eval cases (evals/): a table per playbook and overall.
 
-    Exits 0 when the gate passes (or the suite's gate is not yet enforced), 1 below the
-    gate, 2 on a usage error.
+    Exits 1 when the gate fails on a split it decides on (dev; all too for the cases
+    suite), naming the split on stderr; 0 otherwise. The holdout's gate is printed, never
+    the exit status. Exits 2 on a usage error (no such dataset, an unknown split or
+    suite, a bad case file).
     """
     try:
         from evals.cli import command
-    except ImportError:
-        typer.echo("appeals eval: the evals/ package is not importable; run it from a "
-                   "checkout installed with `make test` (pip install -e .).", err=True)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("evals", "evals.cli"):
+            raise
+        typer.echo("appeals eval: the evals package is missing from this install; "
+                   "reinstall denial-appeal-agent (its wheel ships agent and evals).",
+                   err=True)
         raise typer.Exit(2) from None
     from agent.config import AppConfig
     from agent.llm.settings import LLMSettings
