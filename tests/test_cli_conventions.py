@@ -82,6 +82,26 @@ def test_a_db_that_is_a_folder_or_not_sqlite_is_one_line(bad_paths: Path, comman
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("command", "said"), [
+    (["run", str(FIXTURES / "835" / "blue-river-2026-09-02.835"), "--ehr",
+      f"fhir-dir:{FIXTURES / 'fhir'}", "--db", "a.db", "--out", "not-sqlite.db"],
+     "not-sqlite.db is a file, not a folder"),
+    (["run", str(FIXTURES / "835" / "blue-river-2026-09-02.835"), "--ehr",
+      f"fhir-dir:{FIXTURES / 'fhir'}", "--db", "a.db", "--config", "missing.toml"],
+     "missing.toml"),
+    (["run", str(FIXTURES / "835" / "blue-river-2026-09-02.835"), "--ehr",
+      "fhir-dir:missing-folder", "--db", "a.db"], "missing-folder"),
+    (["config", "show", "--config", "missing.toml"], "missing.toml"),
+    (["ingest", "missing.835"], "missing.835"),
+    (["playbooks", "check", "missing.yaml"], "missing.yaml"),
+    (["ncci", "import", "missing.csv", "out.csv"], "missing.csv"),
+])
+def test_a_bad_path_or_file_anywhere_is_one_line(bad_paths: Path, command: list[str],
+                                                 said: str) -> None:
+    assert said in _one_line_error(_appeals(*command, cwd=bad_paths), 2)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "content", "said"), [
     ("missing.md", None, "no such file"),
     ("folder", None, "is a folder"),

@@ -16,7 +16,13 @@ DIR_MODE = 0o700
 
 
 def private_dirs(path: Path) -> None:
-    """Create ``path`` and any missing parents 0700 (folders that exist are left alone)."""
+    """Create ``path`` and any missing parents 0700 (folders that exist are left alone).
+
+    Raises:
+        NotADirectoryError: ``path`` (or a parent) exists and is not a folder.
+    """
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path} is a file, not a folder")
     missing: list[Path] = []
     current = path
     while not current.exists():
