@@ -42,3 +42,9 @@ def open_store(db: Path, command: str) -> SqliteStore:
     except (StoreVersionError, OSError) as exc:
         typer.echo(f"appeals {command}: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def refuse(command: str, problem: object, status: int) -> typer.Exit:
+    """Print ``appeals COMMAND: problem`` on stderr; the exit to raise (README's rule)."""
+    typer.echo(f"appeals {command}: {problem}", err=True)
+    return typer.Exit(status)

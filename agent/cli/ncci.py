@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from agent.cli.common import refuse
+
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="NCCI procedure-to-procedure tables.")
 
@@ -28,14 +30,11 @@ def ncci_import_command(
     from agent.ncci import PtpFormatError, import_ptp_table
 
     if not source.is_file():
-        typer.echo(f"appeals ncci import: {source}: no such file", err=True)
-        raise typer.Exit(2)
+        raise refuse("ncci import", f"{source}: no such file", 2)
     try:
         rows = import_ptp_table(source, dest)
     except PtpFormatError as exc:
-        typer.echo(f"appeals ncci import: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise refuse("ncci import", exc, 2) from None
     except OSError as exc:
-        typer.echo(f"appeals ncci import: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise refuse("ncci import", exc, 1) from None
     typer.echo(f"{dest}: {rows:,} edits; add it to ncci_ptp_files in your configuration")

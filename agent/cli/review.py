@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from agent.cli.common import console
 from agent.review.actions import ReviewError, content_hash
 
 if TYPE_CHECKING:  # imported where used: `appeals --help` does not load the graphs
-    from agent.application.reviews import ReviewService
+    from agent.application.reviews import Decided, ReviewService
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Review drafted letters: list, show, approve, edit, reject, mark sent.")
@@ -84,6 +84,16 @@ def _service(db: Path, out: Path, config_path: Path | None = None,
                 typer.echo(f"appeals review: {exc}", err=True)
                 raise typer.Exit(2) from None
         yield _Session(ReviewService.over(workflow), user)
+
+
+def _act(db: Path, out: Path, config: Path | None,
+         action: Callable[[_Session], Decided]) -> tuple[Decided, str]:
+    """Run one review action as the configured user; exit 1 with one line when refused."""
+    with _service(db, out, config, acting=True) as session:
+        try:
+            return action(session), session.user
+        except ReviewError as exc:
+            raise _fail(exc) from None
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -156,15 +166,13 @@ def approve_command(letter_id: str, db: DbOption = Path("appeals.db"),
                     out: OutOption = Path("appeals-out"), if_hash: IfHashOption = None,
                     config: ConfigOption = None) -> None:
     """Approve a letter as it stands and write its DOCX (as the configured user)."""
-    with _service(db, out, config, acting=True) as session:
-        try:
-            decided = session.service.approve(letter_id, session.user, if_hash)
-        except ReviewError as exc:
-            raise _fail(exc) from None
+    decided, user = _act(db, out, config,
+                         lambda session: session.service.approve(letter_id, session.user,
+                                                                 if_hash))
     for line in decided.repaired:
         typer.echo(f"{letter_id}: already approved; {line}")
     if not decided.repaired:
-        typer.echo(f"{letter_id}: approved by {session.user}; {out / (decided.letter.docx or '')}")
+        typer.echo(f"{letter_id}: approved by {user}; {out / (decided.letter.docx or '')}")
 
 
 @app.command("reject")
@@ -174,12 +182,10 @@ def reject_command(letter_id: str,
                    db: DbOption = Path("appeals.db"), out: OutOption = Path("appeals-out"),
                    if_hash: IfHashOption = None, config: ConfigOption = None) -> None:
     """Reject a letter; no DOCX is written."""
-    with _service(db, out, config, acting=True) as session:
-        try:
-            decided = session.service.reject(letter_id, session.user, reason, if_hash)
-        except ReviewError as exc:
-            raise _fail(exc) from None
-    typer.echo(f"{decided.letter.letter_id}: rejected by {session.user}")
+    decided, user = _act(db, out, config,
+                         lambda session: session.service.reject(letter_id, session.user,
+                                                                reason, if_hash))
+    typer.echo(f"{decided.letter.letter_id}: rejected by {user}")
 
 
 @app.command("sent")
@@ -191,12 +197,10 @@ def sent_command(letter_id: str,
                  db: DbOption = Path("appeals.db"), out: OutOption = Path("appeals-out"),
                  config: ConfigOption = None) -> None:
     """Record that an approved letter was sent to the payer; it never changes after that."""
-    with _service(db, out, config, acting=True) as session:
-        try:
-            decided = session.service.mark_sent(letter_id, session.user, note)
-        except ReviewError as exc:
-            raise _fail(exc) from None
-    typer.echo(f"{decided.letter.letter_id}: marked sent by {session.user}")
+    decided, user = _act(db, out, config,
+                         lambda session: session.service.mark_sent(letter_id, session.user,
+                                                                   note))
+    typer.echo(f"{decided.letter.letter_id}: marked sent by {user}")
 
 
 @app.command("edit")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import StoreOption, open_store
+from agent.cli.common import StoreOption, open_store, refuse
 from agent.store.records import Role
 from agent.store.sqlite import UserExistsError
 
@@ -40,11 +40,9 @@ def users_add_command(
     try:
         store.add_user(name, role, password)
     except UserExistsError as exc:
-        typer.echo(f"appeals users add: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise refuse("users add", exc, 1) from None
     except ValueError as exc:
-        typer.echo(f"appeals users add: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise refuse("users add", exc, 2) from None
     finally:
         store.close()
     typer.echo(f"added {name} ({role}) to {db}")
