@@ -52,11 +52,11 @@ def run_command(
         help="The day the run counts as today: the letters' date and which appeal "
         "deadlines have passed (default: today).", show_default=False)] = None,
     include_late: Annotated[bool, typer.Option(
-        "--include-late", help="Also draft appeals whose deadline has passed (default: "
-        "flag them, no draft).")] = False,
+        "--include-late/--no-include-late", help="Also draft appeals whose deadline has "
+        "passed (default: flag them, no draft).")] = False,
     redraft: Annotated[bool, typer.Option(
-        "--redraft", help="With --llm: draft again the pending letters that fell back to "
-        "the template (the old drafts are kept, superseded).")] = False,
+        "--redraft/--no-redraft", help="With --llm: draft again the pending letters that "
+        "fell back to the template (the old drafts are kept, superseded).")] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the run's summary as JSON (the manifest's summary) instead "
         "of tables; progress and problems go to stderr.")] = False,
