@@ -145,6 +145,12 @@ def test_a_draft_no_longer_due_is_superseded_without_a_successor(tmp_path: Path)
     (letter,) = letters
     assert letter.letter_id == old.letter_id and letter.status == "superseded"
     assert letter.superseded_by is None and manifest.summary.letters_superseded == 1
+    # The note is corrected back: the appeal is due again and gets a new draft.
+    chart(tmp_path / "fhir")
+    back, letters = run(tmp_path)
+    again = by_claim(back)[APPEALED].letter
+    assert again.status == "pending_review" and again.id != old.letter_id
+    assert {x.letter_id: x.supersedes for x in letters}[again.id or ""] == old.letter_id
 
 
 def test_a_crash_between_superseding_and_drafting_is_finished_by_the_next_run(

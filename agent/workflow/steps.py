@@ -376,6 +376,8 @@ def _plan(ctx: WorkflowContext, group: GroupRecord, base_id: str,
             replaces, letter_id, letter = letter, letter.superseded_by, None
             break
         letter = successor
+    if letter is not None and letter.status == "superseded":  # withdrawn, now due again
+        replaces, letter_id, letter = letter, next_letter_id(letter.letter_id), None
     why = None
     if letter is not None:
         _relink(ctx, letter.letter_id, members)  # drafted by an earlier run: never twice
