@@ -25,12 +25,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	@touch $@
 
 # The demo counts 2026-09-20 as today (--as-of), so its letters and deadlines are the same
-# whatever day it is run; set DEMO_AS_OF= to use the machine's date.
+# whatever day it is run; set DEMO_AS_OF= to use the machine's date. Its practice (the
+# letterhead, signature and payer appeal addresses) is fixtures/practice.toml.
 DEMO_AS_OF ?= 2026-09-20
 
 demo: $(VENV)/.installed
 	$(APPEALS) run $(FIXTURES_835) $(FIXTURES_QUEUE) --ehr fhir-dir:fixtures/fhir \
-		--out appeals-out --db appeals.db $(if $(DEMO_AS_OF),--as-of $(DEMO_AS_OF))
+		--out appeals-out --db appeals.db --config fixtures/practice.toml \
+		$(if $(DEMO_AS_OF),--as-of $(DEMO_AS_OF))
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest

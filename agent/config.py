@@ -1,8 +1,10 @@
-"""Run configuration: thresholds, appeal deadlines, letter signature. Optional TOML file.
+"""Run configuration: thresholds, the payer table, the practice's letterhead. Optional TOML.
 
 Defaults are the documented facts of docs/domain.md#appeal-deadlines; facts marked
 unconfirmed there are configuration here, flagged ``confirmed = false``
-(docs/domain.md#configurable-facts).
+(docs/domain.md#configurable-facts). The practice settings ship as visible placeholders
+(``Your Practice Name``): a letter is not approved while one is left
+(agent/letters/unfinished.py).
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class DeadlineRule(BaseModel):
-    """How long a payer gives for a first-level appeal, and from when it counts."""
+    """One row of the payer table: a payer's first-level appeal window and where it goes.
+
+    The rows are ``[[deadlines]]`` in the TOML file; the first that matches a denial's
+    payer gives both its appeal deadline (agent/triage/deadlines.py) and the appeal
+    details its letter shows (address, fax, portal, level name; each optional).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -32,6 +39,20 @@ class DeadlineRule(BaseModel):
                                        "received 5 days after its date.")
     source: str = ""
     confirmed: bool = True
+    appeals_address: tuple[str, ...] = Field((), description="Where the payer takes written "
+                                             "appeals, one line each (e.g. 'Attn: Provider "
+                                             "Appeals', 'PO Box 4410'); empty = not known.")
+    appeals_fax: str | None = Field(None, min_length=1, description="The payer's appeals "
+                                    "fax number.")
+    appeals_portal_url: str | None = Field(None, pattern=r"^https?://\S+$",
+                                           description="Where the payer takes appeals "
+                                           "online.")
+    level_name: str | None = Field(None, min_length=1, description="What the payer calls "
+                                   "this appeal level, e.g. 'Level 1 provider appeal'.")
+    policies: dict[str, str] = Field(default_factory=dict, description="Playbook id -> the "
+                                     "payer's own policy a letter of that playbook cites "
+                                     "(name, number and section); a playbook without one "
+                                     "leaves a slot the auditor must fill before approval.")
 
     def matches(self, filing_indicator: str | None, payer_id: str | None,
                 payer_name: str | None) -> bool:
@@ -67,16 +88,33 @@ DEFAULT_DEADLINES: tuple[DeadlineRule, ...] = (
 
 
 class LetterSettings(BaseModel):
-    """Who signs the letters and how the payer reaches them."""
+    """The ``[letter]`` table: the practice's letterhead, who signs, how the payer replies.
+
+    Every field an approved letter needs ships as a visible placeholder (``Your Practice
+    Name``, ``(000) 000-0000``...): approval is refused while one is left, in the settings
+    or in a letter's text (agent/letters/unfinished.py, which also checks the NPI's check
+    digit and the tax id's form).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    practice_name: str = "Your Practice Name"
-    contact_name: str = "Billing Office"
-    contact_phone: str = "(000) 000-0000"
+    practice_name: str = Field("Your Practice Name", min_length=1)
+    address_lines: tuple[str, ...] = Field(("Street Address", "City, ST 00000"), min_length=1,
+                                           description="The practice's mailing address, "
+                                           "one line each.")
+    contact_name: str = Field("Billing Office", description="Who the payer asks questions.")
+    contact_phone: str = Field("(000) 000-0000", min_length=1, description="The practice's "
+                               "phone (letterhead and questions).")
+    fax: str | None = Field(None, min_length=1, description="The practice's fax, if any.")
     contact_email: str | None = None
-    signature_name: str = "Billing Auditor"
+    npi: str = Field("0000000000", description="The practice's (billing) NPI, 10 digits "
+                     "with a valid check digit.")
+    tax_id: str = Field("00-0000000", description="The practice's federal tax id (EIN), "
+                        "NN-NNNNNNN.")
+    signature_name: str = Field("Your Name", min_length=1)
     signature_title: str = "Revenue Cycle Appeals"
+    signature_credentials: str | None = Field(None, min_length=1, description="Written "
+                                              "after the name, e.g. 'CPC'.")
 
 
 class ReviewSettings(BaseModel):
@@ -98,7 +136,8 @@ class AppConfig(BaseModel):
                                            "at least this many dollars is 'high'.")
     document_window_days: int = Field(3, ge=0, description="Notes dated within ± this many "
                                       "days of the service date are gathered.")
-    deadlines: tuple[DeadlineRule, ...] = DEFAULT_DEADLINES
+    deadlines: tuple[DeadlineRule, ...] = Field(DEFAULT_DEADLINES, description="The payer "
+                                                "table ([[deadlines]]): first match wins.")
     letter: LetterSettings = LetterSettings()
     ncci_ptp_files: tuple[Path, ...] = Field((), description="CMS NCCI procedure-to-"
                                              "procedure tables (CSV) to load; empty = the "

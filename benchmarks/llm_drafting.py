@@ -97,7 +97,8 @@ def measure(batch: Path, work: Path, latency: float, concurrency: int,
                                propose_evidence=False) if llm else None
         started = time.perf_counter()
         with open_workflow(work / "db.sqlite", work / "out", f"fhir-dir:{batch / 'fhir'}",
-                           AppConfig(), today=TODAY, llm=settings) as workflow:
+                           AppConfig.load(ROOT / "fixtures" / "practice.toml"), today=TODAY,
+                           llm=settings) as workflow:
             manifest = run_batch(workflow, inputs)
         seconds = time.perf_counter() - started
         requests = len(server.requests)

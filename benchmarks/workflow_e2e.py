@@ -172,7 +172,7 @@ def measure(mode: Mode, batch_root: Path, work: Path, profile_out: Path | None
             ) -> dict[str, Any]:
     """One run of ``mode`` over the batch in a fresh ``work`` directory."""
     from agent.application.workflow import open_workflow, run_batch
-    from agent.config import AppConfig
+    from agent.config import AppConfig, DeadlineRule
 
     batch = synth_workflow.load_batch(batch_root)
     shutil.rmtree(work, ignore_errors=True)
@@ -184,7 +184,17 @@ def measure(mode: Mode, batch_root: Path, work: Path, profile_out: Path | None
     if profiler is not None:
         profiler.__enter__()
     marks = Marks()
-    with open_workflow(db, out, f"fhir-dir:{batch.fhir}", AppConfig(),
+    # The demo practice: under the shipped placeholders no letter could be approved. The
+    # synthetic payers get a policy citation per playbook, as a configured practice's
+    # payers would (first match wins, so this row goes before the shipped defaults).
+    demo = AppConfig.load(REPO / "fixtures" / "practice.toml")
+    policies = {p.stem: f"Synthetic payer policy for {p.stem}, section 1"
+                for p in (REPO / "specialty_playbooks").glob("*.yaml")}
+    synthetic = DeadlineRule(name="Synthetic payers (benchmark)", days=180,
+                             policies=policies)
+    config = demo.model_copy(update={"deadlines": (*demo.deadlines[:-1], synthetic,
+                                                   demo.deadlines[-1])})
+    with open_workflow(db, out, f"fhir-dir:{batch.fhir}", config,
                        today=synth_workflow.TODAY, checkpoints=mode.checkpoints) as workflow:
         marks("setup")
         if mode.graph:

@@ -297,7 +297,7 @@ def _quotable(run: CaseRun, env: Environment, members: Sequence[MDenial],
         texts += [env.codes.rarc(r).description for r in denial.remarks]
         if denial.playbook and denial.playbook in {p.id for p in env.playbooks.playbooks}:
             playbook = env.playbooks.get(denial.playbook)
-            texts += [t for c in playbook.citations for t in (c.statement, c.source)]
+            texts += [t for c in playbook.citations for t in (c.statement, c.source) if t]
     return texts
 
 

@@ -36,7 +36,8 @@ def run_command(out: Path, db: Path) -> list[str]:
     inputs += sorted(str(p) for pattern in ("*.csv", "*.json")
                      for p in (REPO / "fixtures" / "queue").glob(pattern))
     return [str(APPEALS), "run", *inputs, "--ehr", f"fhir-dir:{REPO / 'fixtures' / 'fhir'}",
-            "--out", str(out), "--db", str(db), "--as-of", "2026-09-20"]
+            "--out", str(out), "--db", str(db), "--as-of", "2026-09-20",
+            "--config", str(REPO / "fixtures" / "practice.toml")]
 
 
 def manifest_ids(out: Path) -> list[str]:

@@ -147,33 +147,3 @@ def test_coverage_determination_letter_matches_its_golden_file() -> None:
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8"), \
         "letter changed: review it, then UPDATE_GOLDEN=1 pytest tests/test_letters.py"
-
-
-def test_docx_template_defines_the_style_ids_the_export_sets(tmp_path: Path) -> None:
-    from agent.letters.docx_export import _Styles
-
-    defined = {s.style_id: s.name for s in Document().styles}
-    assert set(_Styles.IDS.values()) <= set(defined)
-    path = tmp_path / "letter.docx"
-    markdown_to_docx(_render(), path, title="t")
-    document = Document(str(path))
-    names = {p.style.name for p in document.paragraphs if p.style is not None}
-    assert {"Heading 1", "Heading 2", "List Number", "List Bullet"} <= names
-    assert document.tables[0].style is not None
-    assert document.tables[0].style.name == "Table Grid"
-
-
-def test_docx_escapes_text_keeps_bold_and_replaces_the_file_atomically(tmp_path: Path) -> None:
-    path = tmp_path / "out" / "letter.docx"
-    path.parent.mkdir()
-    path.write_bytes(b"previous export")
-    markdown = "# A & B <C>\n\nPaid **$0.00** of \"$410\".  \n| x | y |\n|---|---|\n| 1 |\n"
-    markdown_to_docx(markdown, path, title='Appeal <LOM26> & "x"')
-    document = Document(str(path))
-    assert [p.text for p in document.paragraphs] == ["A & B <C>", 'Paid $0.00 of "$410".']
-    assert [(r.text, bool(r.bold)) for r in document.paragraphs[1].runs] == [
-        ("Paid ", False), ("$0.00", True), (' of "$410".', False)]
-    assert [[c.text for c in row.cells] for row in document.tables[0].rows] == [
-        ["x", "y"], ["1", ""]]
-    assert document.core_properties.title == 'Appeal <LOM26> & "x"'
-    assert [p.name for p in path.parent.iterdir()] == ["letter.docx"]

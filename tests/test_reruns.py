@@ -17,7 +17,6 @@ import pytest
 
 from agent.application.reviews import ReviewService
 from agent.application.workflow import Workflow, open_workflow, run_batch
-from agent.config import AppConfig
 from agent.manifest import Manifest
 from agent.playbooks.registry import PlaybookSet
 from agent.resources import resource_dir
@@ -25,6 +24,7 @@ from agent.review.actions import ReviewActions, ReviewError
 from agent.store.records import LetterRecord
 from agent.workflow.rerun import text_hash
 from tests.charts import encounter, note, patient, write_chart
+from tests.practice import draft_finished, practice_config
 from tests.test_workflow import GOOD_NOTE, INPUTS, THIN_NOTE, TODAY
 
 APPEALED = "LOM26-10601"  # GOOD_NOTE documents failed conservative care: appealed
@@ -48,7 +48,8 @@ def chart(folder: Path, good: str = GOOD_NOTE, thin: str = THIN_NOTE) -> Path:
 def workflow(tmp_path: Path, today: date = TODAY, **options: Any
              ) -> AbstractContextManager[Workflow]:
     return open_workflow(tmp_path / "appeals.db", tmp_path / "out",
-                         f"fhir-dir:{tmp_path / 'fhir'}", AppConfig(), today=today, **options)
+                         f"fhir-dir:{tmp_path / 'fhir'}", practice_config(), today=today,
+                         **options)
 
 
 def run(tmp_path: Path, today: date = TODAY, **options: Any) -> tuple[Manifest, list[LetterRecord]]:
@@ -120,7 +121,9 @@ def test_a_note_that_now_documents_the_facts_gets_its_appeal(tmp_path: Path) -> 
     assert manifest.summary.letters_superseded == 0
 
 
-def test_approved_letters_never_change(tmp_path: Path) -> None:
+def test_approved_letters_never_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                       ) -> None:
+    draft_finished(monkeypatch)  # approvable
     chart(tmp_path / "fhir")
     _, (letter,) = run(tmp_path)
     with workflow(tmp_path) as flow:
@@ -254,7 +257,9 @@ def test_a_changed_playbook_decides_its_denials_again(tmp_path: Path,
     assert manifest.summary.letters_superseded == 0 and len(letters) == 1
 
 
-def test_an_approved_letter_is_marked_sent_once(tmp_path: Path) -> None:
+def test_an_approved_letter_is_marked_sent_once(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    draft_finished(monkeypatch)  # approvable
     chart(tmp_path / "fhir")
     _, (letter,) = run(tmp_path)
     with workflow(tmp_path) as flow:

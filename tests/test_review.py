@@ -27,6 +27,7 @@ from agent.review.actions import (
 from agent.review.identity import IdentityError, configured_user
 from agent.store.sqlite import SqliteStore
 from tests.conftest import FIXTURES
+from tests.practice import PRACTICE_TOML, draft_finished
 from tests.test_workflow import INPUTS, TODAY, _open, knee_chart
 
 
@@ -36,8 +37,10 @@ def ehr_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def reviewed(tmp_path: Path, ehr_dir: Path) -> Iterator[tuple[Workflow, ReviewService, str]]:
-    """A run with one pending letter, two auditors and the service."""
+def reviewed(tmp_path: Path, ehr_dir: Path, monkeypatch: pytest.MonkeyPatch
+             ) -> Iterator[tuple[Workflow, ReviewService, str]]:
+    """A run with one pending letter (finished: approvable), two auditors and the service."""
+    draft_finished(monkeypatch)
     with _open(tmp_path, ehr_dir) as workflow:
         run_batch(workflow, INPUTS)
         for name in ("ann", "bob"):
@@ -243,6 +246,7 @@ def test_rerunning_finishes_a_missing_drafted_row_and_review_thread(
 
 def test_rerunning_an_auto_approved_run_writes_a_missing_docx(
         tmp_path: Path, ehr_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    draft_finished(monkeypatch)
     undo = _crash_in(monkeypatch, "export")
     with _open(tmp_path, ehr_dir) as workflow, pytest.raises(KeyboardInterrupt):
         run_batch(workflow, INPUTS, auto_approve=True)
@@ -260,9 +264,11 @@ def test_rerunning_an_auto_approved_run_writes_a_missing_docx(
     assert all(d.letter.docx for d in manifest.denials if d.letter.id)
 
 
-def test_cli_review_needs_a_user_and_reports_conflicts(tmp_path: Path, ehr_dir: Path) -> None:
+def test_cli_review_needs_a_user_and_reports_conflicts(
+        tmp_path: Path, ehr_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out, db = tmp_path / "out", tmp_path / "appeals.db"
-    common = ["--db", str(db), "--out", str(out)]
+    common = ["--db", str(db), "--out", str(out), "--config", str(PRACTICE_TOML)]
+    draft_finished(monkeypatch)
     with _open(tmp_path, ehr_dir) as workflow:
         run_batch(workflow, INPUTS)
         (letter,) = workflow.ctx.store.list_letters(None)

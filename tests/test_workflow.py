@@ -17,12 +17,12 @@ import pytest
 
 from agent.application.reviews import ReviewService
 from agent.application.workflow import Workflow, open_workflow, run_batch
-from agent.config import AppConfig
 from agent.review.actions import ReviewError
 from agent.store.sqlite import SqliteStore
 from agent.workflow import steps
 from tests.charts import encounter, note, patient, write_chart
 from tests.conftest import FIXTURES, ROOT
+from tests.practice import PRACTICE_TOML, draft_finished, finish, practice_config
 
 INPUTS = [str(FIXTURES / "835" / "blue-river-2026-09-02.835"),
           str(FIXTURES / "835" / "medicare-b-2026-09-09.835")]
@@ -61,8 +61,9 @@ def knee_chart(folder: Path) -> Path:
 
 
 def _open(tmp_path: Path, ehr: Path) -> Any:
+    # The demo practice: under the shipped placeholders no letter could be approved.
     return open_workflow(tmp_path / "appeals.db", tmp_path / "out", f"fhir-dir:{ehr}",
-                         AppConfig(), today=TODAY)
+                         practice_config(), today=TODAY)
 
 
 def _by_claim(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -176,7 +177,7 @@ def test_review_edit_then_approve_writes_docx_and_audits_hashes(tmp_path: Path,
         service = _service(workflow)
         (pending,) = service.list()
         original = service.show(pending.letter_id).markdown
-        edited = original.replace("Sincerely,", "Respectfully,")
+        edited = finish(original).replace("Sincerely,", "Respectfully,")
         service.edit(pending.letter_id, "auditor1", edited)
         approved = service.approve(pending.letter_id, "auditor1").letter
         trail = service.show(pending.letter_id).audit
@@ -205,7 +206,9 @@ def test_reject_writes_no_docx(tmp_path: Path, ehr_dir: Path) -> None:
     assert not list((tmp_path / "out").rglob("*.docx"))
 
 
-def test_auto_approve_exports_every_letter(tmp_path: Path, ehr_dir: Path) -> None:
+def test_auto_approve_exports_every_letter(tmp_path: Path, ehr_dir: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    draft_finished(monkeypatch)  # an unfinished draft is left for review (test_practice_settings)
     with _open(tmp_path, ehr_dir) as workflow:
         manifest = run_batch(workflow, INPUTS, auto_approve=True)
     letters = [d.letter for d in manifest.denials if d.letter.id]
@@ -226,8 +229,8 @@ def test_cli_run_then_review_from_another_process(tmp_path: Path, ehr_dir: Path)
     out, db = tmp_path / "out", tmp_path / "appeals.db"
     common = ["--db", str(db), "--out", str(out)]
     run = subprocess.run([sys.executable, "-m", "agent", "run", *INPUTS, "--ehr",
-                          f"fhir-dir:{ehr_dir}", *common], capture_output=True, text=True,
-                         check=False)
+                          f"fhir-dir:{ehr_dir}", *common, "--config", str(PRACTICE_TOML)],
+                         capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert "Denials by action" in run.stdout
     letter_id = next(d["letter"]["id"] for d in _manifest(tmp_path)["denials"]
@@ -238,9 +241,17 @@ def test_cli_run_then_review_from_another_process(tmp_path: Path, ehr_dir: Path)
     listed = subprocess.run([sys.executable, "-m", "agent", "review", "list", *common],
                             capture_output=True, text=True, check=True)
     assert letter_id in listed.stdout
-    approve = subprocess.run([sys.executable, "-m", "agent", "review", "approve", letter_id,
-                              *common], capture_output=True, text=True, check=False,
-                             env={**os.environ, "APPEALS_USER": "auditor1"})
+    env = {**os.environ, "APPEALS_USER": "auditor1", "APPEALS_CONFIG": str(PRACTICE_TOML)}
+
+    def review(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "agent", "review", *args, letter_id,
+                               *common], capture_output=True, text=True, check=False, env=env)
+
+    shown = review("show")  # the letter alone: it goes back in as "no change"
+    (tmp_path / "edited.md").write_text(shown.stdout, encoding="utf-8")
+    unchanged = review("edit", "--file", str(tmp_path / "edited.md"))
+    assert unchanged.returncode == 0 and "no change" in unchanged.stdout
+    approve = review("approve")  # the demo's payer table names the policy it cites
     assert approve.returncode == 0, approve.stderr
     assert (out / _by_claim(_manifest(tmp_path))["LOM26-10601"]["letter"]["docx"]).is_file()
 

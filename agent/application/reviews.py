@@ -20,6 +20,7 @@ from langgraph.types import Command
 
 from agent.application.workflow import Workflow, rebuild_manifest
 from agent.graph.nodes import review_config
+from agent.letters.unfinished import approval_problems
 from agent.manifest import refresh_letter
 from agent.review.actions import (
     ReviewActions,
@@ -38,16 +39,46 @@ _Rows = list["WorklistRow"]
 
 @dataclass(frozen=True, slots=True)
 class LetterView:
-    """A letter as an auditor sees it: the record, its text and its history."""
+    """A letter as an auditor sees it: the record, its text and its history.
+
+    ``row`` adds its payer, playbook, procedure and deadline; ``problems`` says why a
+    pending letter cannot be approved yet (empty when it can, or when it is decided).
+    """
 
     letter: LetterRecord
     markdown: str
     audit: list[AuditEntry]
+    row: WorklistRow | None = None
+    problems: list[str] = field(default_factory=list)
 
     @property
     def seen_hash(self) -> str:
         """The hash of the text shown (pass it back as ``if_hash``)."""
         return content_hash(self.markdown)
+
+    def as_json(self) -> dict[str, object]:
+        """The letter's metadata as ``review show --meta`` prints it (not its text).
+
+        ``content_hash`` is the stored hash, ``text_hash`` the hash of the text on disk
+        (what ``review approve --if-hash`` takes); they differ only when the file was
+        changed outside the tool. Paths are relative to the output folder.
+        """
+        letter = self.letter
+        listed = self.row.as_json() if self.row is not None else {
+            "letter_id": letter.letter_id, "status": letter.status,
+            "claim_id": letter.claim_id, "queue": letter.group_id, "payer_id": None,
+            "payer_name": None, "playbook": None, "procedure": None,
+            "appeal_deadline": None, "markdown": letter.markdown, "docx": letter.docx,
+            "content_hash": letter.content_hash}
+        return {**listed, "text_hash": self.seen_hash,
+                "changed_outside": self.seen_hash != letter.content_hash,
+                "denial_ids": list(letter.denial_ids), "drafted_by": letter.drafted_by,
+                "llm_fallback": letter.llm_fallback, "reviewer": letter.reviewer,
+                "supersedes": letter.supersedes, "superseded_by": letter.superseded_by,
+                "approval_problems": list(self.problems),
+                "audit": [{"at": e.at.isoformat(), "action": e.action, "actor": e.actor,
+                           "hash_before": e.hash_before, "hash_after": e.hash_after,
+                           "note": e.note} for e in self.audit]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,16 +174,27 @@ class ReviewService:
                      or payer in (row.payer_name or "").casefold())]
 
     def show(self, letter_id: str) -> LetterView:
-        """One letter with its text (as on disk) and audit trail."""
+        """One letter with its text (as on disk), audit trail, worklist row and problems.
+
+        The problems are why a pending letter cannot be approved yet
+        (agent/letters/unfinished.py); none for a letter already decided.
+        """
         letter = self.actions.letter(letter_id)
-        return LetterView(letter, self.actions.markdown(letter),
-                          self.actions.store.audit_trail(letter_id))
+        store = self.actions.store
+        markdown = self.actions.markdown(letter)
+        records = {r.denial.denial_id: r for r in store.get_denials(letter.denial_ids)}
+        row = _row(letter, [records[i] for i in letter.denial_ids if i in records])
+        problems = approval_problems(markdown, self.actions.practice) \
+            if letter.status == "pending_review" else []
+        return LetterView(letter, markdown, store.audit_trail(letter_id), row, problems)
 
     def approve(self, letter_id: str, actor: str, if_hash: str | None = None) -> Decided:
         """Approve the text the reviewer saw; the DOCX is written.
 
         ``if_hash`` is the hash of the text seen; by default the file on disk, which must be
         the stored text. An approved letter whose DOCX a crash left unwritten gets it now.
+        A letter that is not finished is refused (:class:`~agent.review.actions.
+        UnfinishedLetter`, naming each problem; agent/letters/unfinished.py).
         """
         user = reviewer(self.actions.store, actor).name
         letter = self.actions.letter(letter_id)

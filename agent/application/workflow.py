@@ -30,6 +30,7 @@ from agent.graph.build import build_batch_graph, build_review_graph
 from agent.graph.nodes import review_config
 from agent.ingest import plan_inputs
 from agent.letters.render import LetterRenderer
+from agent.letters.unfinished import check_practice
 from agent.llm.client import ChatClient, OpenAIChatClient
 from agent.llm.drafter import ArgumentDrafter
 from agent.llm.settings import LLMSettings
@@ -77,8 +78,10 @@ def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppCo
     with the model, pending letters that fell back to the template.
 
     A playbook that does not validate, or names an extractor, check or argument template
-    the run does not have, raises PlaybookError here, before anything is written.
+    the run does not have, raises PlaybookError here, before anything is written; so does
+    a configured practice NPI or tax id that is not valid (ValueError).
     """
+    check_practice(config.letter)
     extractors, checks = builtin_registries()
     templates = resource_dir("templates")
     playbooks = PlaybookSet.load()
@@ -101,8 +104,10 @@ def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppCo
         ctx = WorkflowContext(
             config=config, store=store, out_dir=out_dir, ehr=ehr,
             extractors=extractors, checks=checks, playbooks=playbooks, ncci=ncci,
-            renderer=LetterRenderer(config.letter, codes, templates=templates, ncci=ncci),
-            codes=codes, review=ReviewActions(store, out_dir), today=today or date.today(),
+            renderer=LetterRenderer(config.letter, codes, templates=templates, ncci=ncci,
+                                    payers=config.deadlines),
+            codes=codes, review=ReviewActions(store, out_dir, practice=config.letter),
+            today=today or date.today(),
             drafter=drafter, include_late=include_late, redraft=redraft)
         review = build_review_graph(ctx, saver)
         yield Workflow(ctx, build_batch_graph(ctx, saver, review), review)
@@ -136,7 +141,8 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
     """Run (or resume, after a crash) the batch over ``inputs``; write manifest.json.
 
     What a crash left half-done is finished and reported, one line each, to ``on_repair``
-    (default: a warning in the log, which reaches stderr).
+    (default: a warning in the log, which reaches stderr); so is, with ``auto_approve``,
+    every letter left pending because it is not finished (:func:`left_pending`).
     """
     run_id = run_id_for(inputs)
     # Template-only, one work queue at a time: the steps are pure Python (threads only wait
@@ -167,6 +173,9 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
                 on_progress(node, value or {})
     for line in repair_run(workflow, state.get("denial_ids") or [], auto_approve):
         (on_repair or logger.warning)(line)
+    if auto_approve:
+        for line in left_pending(workflow, state.get("denial_ids") or []):
+            (on_repair or logger.warning)(line)
     return write_manifest(workflow.ctx, run_id, list(inputs), state)
 
 
@@ -232,7 +241,8 @@ def repair_run(workflow: Workflow, denial_ids: Sequence[str], auto_approve: bool
             ctx.review.record_draft(letter)
             done["added the missing 'drafted' audit row of"] = \
                 done.get("added the missing 'drafted' audit row of", 0) + 1
-        if auto_approve and letter.status == "pending_review":
+        if auto_approve and letter.status == "pending_review" and \
+                not ctx.review.approval_problems(letter):
             letter = ctx.review.auto_approve(letter_id)
             done["auto-approved"] = done.get("auto-approved", 0) + 1
         elif ctx.review.docx_missing(letter):
@@ -246,6 +256,32 @@ def repair_run(workflow: Workflow, denial_ids: Sequence[str], auto_approve: bool
                     done.get("opened the missing review thread of", 0) + 1
     return [f"repaired: {what} {n} letter{'s' if n != 1 else ''} (left half-done by an "
             "earlier run that stopped)" for what, n in done.items()]
+
+
+def left_pending(workflow: Workflow, denial_ids: Sequence[str]) -> list[str]:
+    """After an auto-approved run: one line on the run's letters left pending, and why.
+
+    Each problem (agent/letters/unfinished.py) is named once, with how many letters have
+    it; no line when every letter was approved.
+    """
+    ctx = workflow.ctx
+    letter_ids = sorted({r.letter_id for r in ctx.records(denial_ids) if r.letter_id})
+    pending = [x for x in (ctx.store.get_letter(i) for i in letter_ids)
+               if x is not None and x.status == "pending_review"]
+    counts: dict[str, int] = {}
+    unfinished = 0
+    for letter in pending:
+        problems = ctx.review.approval_problems(letter)
+        unfinished += bool(problems)
+        for problem in problems:
+            counts[problem] = counts.get(problem, 0) + 1
+    if not unfinished:
+        return []
+    reasons = "; ".join(f"{problem} ({n} letter{'s' if n != 1 else ''})"
+                        for problem, n in counts.items())
+    return [f"not auto-approved: {unfinished} of {len(letter_ids)} letters are not finished "
+            f"and wait for review (`appeals review show LETTER --meta` lists each one's "
+            f"problems): {reasons}"]
 
 
 def rebuild_manifest(workflow: Workflow) -> Manifest | None:

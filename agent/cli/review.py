@@ -40,10 +40,11 @@ class LetterStatusChoice(enum.StrEnum):
 DbOption = Annotated[Path, typer.Option(help="The run's SQLite file.")]
 OutOption = Annotated[Path, typer.Option(help="The run's output directory.")]
 ConfigOption = Annotated[Path | None, typer.Option(help="TOML configuration file ([review] "
-                                                   "user = NAME).")]
+                                                   "user = NAME; the [letter] practice "
+                                                   "settings approvals are checked against).")]
 IfHashOption = Annotated[str | None, typer.Option(
-    "--if-hash", help="Act only if the letter's text still has this hash (as `review show` "
-    "prints it); default: the file on disk, checked against the stored hash.")]
+    "--if-hash", help="Act only if the letter's text still has this hash (`text_hash` of "
+    "`review show --meta`); default: the file on disk, checked against the stored hash.")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,29 +144,54 @@ def list_command(
 
 @app.command("show")
 def show_command(letter_id: str, db: DbOption = Path("appeals.db"),
-                 out: OutOption = Path("appeals-out")) -> None:
-    """Print a letter and its audit trail."""
-    with _service(db, out) as session:
+                 out: OutOption = Path("appeals-out"),
+                 meta: Annotated[bool, typer.Option(
+                     "--meta", help="Print the letter's metadata as JSON instead of its "
+                     "text: status, claim, queue, payer, playbook, paths, the stored hash and "
+                     "the hash of the text on disk (what --if-hash takes), why it cannot be "
+                     "approved yet, and the audit trail.")] = False,
+                 config: ConfigOption = None) -> None:
+    """Print a letter's Markdown exactly as it is on disk (or its metadata with --meta).
+
+    The text alone goes to stdout, so `review show X > f.md` then `review edit X --file
+    f.md` is a round trip; a file changed outside the tool is said on stderr.
+    """
+    with _service(db, out, config) as session:
         try:
             view = session.service.show(letter_id)
         except ReviewError as exc:
             raise _fail(exc) from None
-    typer.echo(view.markdown)
-    typer.echo(f"--- {view.letter.letter_id}: {view.letter.status}; text {view.seen_hash}")
+    if meta:
+        sys.stdout.write(json.dumps(view.as_json(), indent=2, ensure_ascii=False) + "\n")
+        return
+    _write_exactly(view.markdown)
     if view.seen_hash != view.letter.content_hash:
-        typer.echo(f"--- the file changed outside the tool (stored "
-                   f"{view.letter.content_hash}); take it in with `appeals review edit "
-                   f"{letter_id} --file {out / view.letter.markdown}`")
-    for entry in view.audit:
-        typer.echo(f"{entry.at.isoformat()} {entry.action} by {entry.actor} "
-                   f"({entry.hash_before} -> {entry.hash_after})")
+        typer.echo(f"appeals review show: {letter_id}: the file changed outside the tool "
+                   f"(stored {view.letter.content_hash}); take it in with `appeals review "
+                   f"edit {letter_id} --file {out / view.letter.markdown}`", err=True)
+
+
+def _write_exactly(text: str) -> None:
+    """``text`` on stdout as UTF-8, byte for byte (no newline added, none translated)."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a stream without bytes (some test harnesses)
+        sys.stdout.write(text)
+        return
+    buffer.write(text.encode("utf-8"))
+    buffer.flush()
 
 
 @app.command("approve")
 def approve_command(letter_id: str, db: DbOption = Path("appeals.db"),
                     out: OutOption = Path("appeals-out"), if_hash: IfHashOption = None,
                     config: ConfigOption = None) -> None:
-    """Approve a letter as it stands and write its DOCX (as the configured user)."""
+    """Approve a letter as it stands and write its DOCX (as the configured user).
+
+    Refused (exit 1, each problem named) while the letter is not finished: a placeholder
+    for the auditor left in its text, or a practice field ([letter] in --config) still the
+    shipped placeholder.
+    """
     decided, user = _act(db, out, config,
                          lambda session: session.service.approve(letter_id, session.user,
                                                                  if_hash))

@@ -18,13 +18,15 @@ from typing import Any
 import jinja2
 
 from agent.codes import CodeTable
-from agent.config import LetterSettings
+from agent.config import DEFAULT_DEADLINES, DeadlineRule, LetterSettings
 from agent.denials.model import Denial
 from agent.ehr.model import PatientRecord
 from agent.evidence.model import Evidence
 from agent.ncci import PtpEdit, PtpTable, partner_codes
+from agent.playbooks.checks import is_medicare
 from agent.playbooks.model import Playbook
 from agent.resources import resource_dir
+from agent.triage.deadlines import deadline_rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +59,26 @@ def letter_id_for(group_id: str, denial: Denial) -> str:
     return "lt_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+PAYER_POLICY_SLOT = "auditor to cite the payer's policy: name, number and section"
+"""The source a payer-policy citation shows when the payer table names no policy for the
+playbook; approval is refused while it is there."""
+
+
 class LetterRenderer:
-    """Renders letters from ``templates/`` with StrictUndefined."""
+    """Renders letters from ``templates/`` with StrictUndefined.
+
+    ``settings`` give the letterhead and signature; ``payers`` is the payer table
+    (``AppConfig.deadlines``), whose first match for the claim's payer gives the appeal
+    address, fax, portal and level name the letter shows when they are known.
+    """
 
     def __init__(self, settings: LetterSettings, codes: CodeTable,
-                 templates: Path | None = None, ncci: PtpTable | None = None) -> None:
+                 templates: Path | None = None, ncci: PtpTable | None = None,
+                 payers: Sequence[DeadlineRule] = DEFAULT_DEADLINES) -> None:
         self.settings = settings
         self.codes = codes
         self.ncci = ncci
+        self.payers = tuple(payers)
         self._templates = templates or resource_dir("templates")
 
     @cached_property
@@ -118,7 +132,13 @@ class LetterRenderer:
         settings = self.settings
         return {
             "letter_date": letter_date.isoformat(),
+            "practice": {
+                "name": settings.practice_name, "address_lines": list(settings.address_lines),
+                "phone": settings.contact_phone, "fax": settings.fax, "npi": settings.npi,
+                "tax_id": settings.tax_id,
+            },
             "payer": {"name": first.payer.name or "the payer", "id": first.payer.id},
+            "appeal": self._appeal(first),
             "provider": {
                 "practice_name": settings.practice_name,
                 "npi": first.payee.npi if first.payee else None,
@@ -145,13 +165,43 @@ class LetterRenderer:
             "ncci": self._ncci(first),
             "filing_indicator": first.claim_filing_indicator,
             "evidence": [{"quote": e.quote, "source": _source(e)} for e in letter.evidence],
-            "citations": [c.model_dump() for c in letter.playbook.citations],
+            "citations": self._citations(letter.playbook, first),
             "request": letter.playbook.request.strip(),
             "attachments": list(letter.playbook.attachments),
             "contact": {"name": settings.contact_name, "phone": settings.contact_phone,
                         "email": settings.contact_email},
-            "signature": {"name": settings.signature_name, "title": settings.signature_title},
+            "signature": {"name": settings.signature_name, "title": settings.signature_title,
+                          "credentials": settings.signature_credentials},
         }
+
+    def _citations(self, playbook: Playbook, denial: Denial) -> list[dict[str, str]]:
+        """The playbook's citations for this claim, each with the source it is cited by.
+
+        Medicare law only on Medicare claims (``Citation.applies_to``); a payer-policy
+        citation takes the payer row's policy for the playbook, else an auditor slot that
+        blocks approval until it is filled (agent/letters/unfinished.py).
+        """
+        rule = deadline_rule(denial, self.payers)
+        cited = []
+        for citation in playbook.citations_for(is_medicare(denial)):
+            source = citation.source
+            if citation.kind == "payer_policy":
+                source = (rule.policies.get(playbook.id) if rule else None) or \
+                    PAYER_POLICY_SLOT
+            cited.append({"statement": citation.statement, "source": source or ""})
+        return cited
+
+    def _appeal(self, denial: Denial) -> dict[str, Any]:
+        """Where this payer takes appeals: the first payer-table row that matches it.
+
+        The same match as the appeal deadline's (:func:`agent.triage.deadlines.
+        deadline_rule`); each value is None (an empty address) when the row does not say.
+        """
+        rule = deadline_rule(denial, self.payers)
+        return {"address_lines": list(rule.appeals_address) if rule else [],
+                "fax": rule.appeals_fax if rule else None,
+                "portal_url": rule.appeals_portal_url if rule else None,
+                "level_name": rule.level_name if rule else None}
 
     def _line(self, denial: Denial) -> dict[str, Any]:
         procedure = denial.procedure

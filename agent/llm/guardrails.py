@@ -53,6 +53,7 @@ from agent.llm.prompt import (
 from agent.llm.schema import DraftReply
 from agent.llm.vocabulary import ordinary_stems, stem, stems_of, words
 from agent.notes.normalize import fold
+from agent.playbooks.checks import is_medicare
 from agent.resources import resource_dir
 
 MAX_PARAGRAPHS = 6
@@ -98,7 +99,8 @@ def trusted_texts(material: LetterMaterial, codes: CodeTable,
     playbook = letter.playbook
     texts: list[str | None] = [playbook.title, playbook.request, *playbook.attachments,
                                *(spec.description for spec in playbook.facts),
-                               *(f"{c.statement} {c.source}" for c in playbook.citations),
+                               *(f"{c.statement} {c.source or ''}" for c in
+                                 playbook.citations_for(is_medicare(letter.denials[0]))),
                                *letter.diagnoses, _template_text(playbook.argument_template)]
     for denial in letter.denials:
         procedure = denial.procedure

@@ -27,6 +27,7 @@ from agent.letters.render import LetterInput
 from agent.llm.client import Message
 from agent.llm.phi import Pseudonyms
 from agent.notes.directives import addresses_reader
+from agent.playbooks.checks import is_medicare
 
 EXCERPT_CHARS = 360
 """Text kept on each side of a quote in the excerpts offered for proposals."""
@@ -150,9 +151,11 @@ def build_prompt(materials: Sequence[LetterMaterial], codes: CodeTable,
     parts = ["PLAYBOOK (trusted)", f"Denial type: {playbook.title}",
              "Facts the record must show (id: meaning):"]
     parts += [f"- {spec.id}: {spec.description}" for spec in playbook.facts]
-    if playbook.citations:
+    citations = playbook.citations_for(is_medicare(shown[0].letter.denials[0]))
+    if citations:
         parts.append("Guidelines and policy the letter cites (you may rely on them):")
-        parts += [f"- {c.statement} ({c.source})" for c in playbook.citations]
+        parts += [f"- {c.statement}" + (f" ({c.source})" if c.source else "")
+                  for c in citations]
     parts.append(f"The letter will ask the payer to {playbook.request.strip()}.")
     if shared:
         parts.append(f"\nThis argument will be used for {len(materials)} claims of the same "

@@ -83,6 +83,11 @@ MEDICARE_FILING_INDICATORS = frozenset({"MA", "MB"})
 """CLP06 values for Medicare Part A and Part B claims."""
 
 
+def is_medicare(denial: Denial) -> bool:
+    """Whether the claim was filed to Medicare Part A/B (CLP06 MA/MB)."""
+    return denial.claim_filing_indicator in MEDICARE_FILING_INDICATORS
+
+
 def medicare_claim(ctx: CheckContext) -> str | None:
     """The claim was filed to Medicare Part A/B (CLP06 MA/MB)."""
     indicator = ctx.denial.claim_filing_indicator

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.triage.model import Action, RootCause
 
 _RANGE = re.compile(r"^([0-9A-Z]{5})-([0-9A-Z]{5})$")
+_PLACEHOLDER = re.compile(r"\bauditor\b", re.IGNORECASE)
+"""A source that speaks to the auditor ("auditor to cite ...") is a placeholder."""
 
 
 class _Strict(BaseModel):
@@ -99,11 +101,95 @@ class NotAppealRule(_Strict):
         "corrected claim. Empty for a payer rule that needs no chart."))
 
 
-class Citation(_Strict):
-    """A guideline or policy statement the argument relies on, with its source."""
+CitationKind = Literal["cms_manual", "ncci_policy_manual", "cpt", "cms_mln", "statute",
+                       "regulation", "professional_society", "payer_policy"]
+"""What kind of primary source a citation names (docs/authorities.md):
 
-    statement: str
-    source: str
+- ``cms_manual``: a CMS manual, by chapter and section;
+- ``ncci_policy_manual``: the NCCI Policy Manual for Medicare Services, by chapter and
+  section;
+- ``cpt``: CPT guideline or descriptor text as the AMA publishes it, by edition and codes;
+- ``cms_mln``: a CMS MLN article or Change Request, by number;
+- ``statute`` and ``regulation``: Medicare law (the Social Security Act, 42 CFR), by
+  section; only ever ``applies_to: medicare``;
+- ``professional_society``: a society's own published classification (the ASA's);
+- ``payer_policy``: the payer's own policy, which the practice names per payer and
+  playbook in its configuration; such a citation carries no ``source`` in the YAML.
+"""
+
+MEDICARE_ONLY_KINDS: frozenset[str] = frozenset({"statute", "regulation"})
+"""Kinds that state Medicare law: they bind Medicare claims only."""
+
+Applicability = Literal["any", "medicare", "non_medicare"]
+"""Which claims a citation may be cited on: every claim, Medicare Part A/B claims only,
+or every claim except those."""
+
+
+class Citation(_Strict):
+    """A guideline or policy statement the argument relies on, with its primary source.
+
+    Only primary sources are cited, each named with its section (docs/authorities.md):
+    never a billing company's or a coding site's summary. A ``payer_policy`` citation is a
+    slot: its source is the payer's own policy, named per payer and playbook in the
+    practice's configuration, so the YAML gives none. Every other kind names its
+    document and section in ``source``. Medicare law (``statute``, ``regulation``) is
+    cited on Medicare claims only.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={
+        # What the validator enforces, for editors that read the schema.
+        "allOf": [
+            {"if": {"properties": {"kind": {"const": "payer_policy"}}, "required": ["kind"]},
+             "then": {"not": {"required": ["source"]}},
+             "else": {"required": ["source"], "properties": {"source": {"type": "string"}}}},
+            {"if": {"properties": {"kind": {"enum": [k for k in sorted(MEDICARE_ONLY_KINDS)]}},
+                    "required": ["kind"]},
+             "then": {"required": ["applies_to"],
+                      "properties": {"applies_to": {"const": "medicare"}}}},
+        ]})
+
+    kind: CitationKind = Field(description="The kind of primary source (docs/"
+                               "authorities.md).")
+    statement: str = Field(min_length=1, description="What the source says, as the letter "
+                           "states it.")
+    source: str | None = Field(None, min_length=1, description="The document and its "
+                               "section, as docs/domain.md names them. Required for every "
+                               "kind except payer_policy, which must have none: the "
+                               "practice names the payer's policy in its configuration.")
+    applies_to: Applicability = Field("any", description="Which claims it is cited on: "
+                                      "'medicare' (Medicare Part A/B only; required for "
+                                      "statute and regulation), 'non_medicare' or 'any'.")
+
+    @model_validator(mode="after")
+    def _source_fits_kind(self) -> Citation:
+        if self.kind == "payer_policy":
+            if self.source is not None:
+                raise ValueError("a payer_policy citation has no source: the practice "
+                                 "names the payer's policy in its configuration")
+        elif self.source is None or not self.source.strip():
+            raise ValueError(f"a {self.kind} citation needs a source naming the document "
+                             "and its section")
+        elif _PLACEHOLDER.search(self.source):
+            raise ValueError("a source names a document, not a note to the auditor: "
+                             f"'{self.source}'")
+        if self.kind in MEDICARE_ONLY_KINDS and self.applies_to != "medicare":
+            raise ValueError(f"a {self.kind} citation states Medicare law: applies_to must "
+                             f"be 'medicare', not '{self.applies_to}'")
+        return self
+
+    def applies(self, medicare: bool) -> bool:
+        """Whether the citation may be cited on a claim.
+
+        Args:
+            medicare: Whether the claim was filed to Medicare Part A/B.
+
+        Returns:
+            True for ``any``; otherwise whether the claim is (``medicare``) or is not
+            (``non_medicare``) a Medicare claim.
+        """
+        if self.applies_to == "any":
+            return True
+        return medicare == (self.applies_to == "medicare")
 
 
 class Playbook(_Strict):
@@ -142,6 +228,10 @@ class Playbook(_Strict):
     def matches(self) -> tuple[Match, ...]:
         """The match alternatives (one or several)."""
         return self.match if isinstance(self.match, tuple) else (self.match,)
+
+    def citations_for(self, medicare: bool) -> tuple[Citation, ...]:
+        """The citations a letter on this claim may carry (Medicare law on Medicare only)."""
+        return tuple(c for c in self.citations if c.applies(medicare))
 
     @property
     def required_facts(self) -> tuple[FactSpec, ...]:

@@ -4,6 +4,10 @@ Every decision is compare-and-set: it is written only while the letter still has
 status and the text hash the reviewer saw, in one transaction with its audit row, so of two
 reviewers deciding at once exactly one wins and the other is told the letter changed.
 
+An approval is refused while the letter is unfinished (a placeholder for the auditor left
+in its text, a practice field still the shipped placeholder: agent/letters/unfinished.py),
+whoever approves: :class:`UnfinishedLetter` names each problem.
+
 An edit's new text is first written beside the letter (``.NAME.md.<hash>.<random>.edit``)
 and moved over it once the edit is stored: a crash between the two leaves the text
 findable, and :meth:`ReviewActions.settle` puts it in place on the next read.
@@ -19,8 +23,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent.config import LetterSettings
 from agent.letters.docx_export import markdown_to_docx
 from agent.letters.files import write_text_atomic
+from agent.letters.unfinished import approval_problems
 from agent.review.model import ReviewDecision
 from agent.store.protocols import Store
 from agent.store.records import SYSTEM_USER, AuditEntry, LetterRecord, LetterStatus
@@ -38,6 +44,17 @@ class FileChangedOutside(ReviewError):
     """The letter's file on disk is not the text the store holds."""
 
 
+class UnfinishedLetter(ReviewError):
+    """The letter cannot be approved yet; ``problems`` says why, one item each."""
+
+    def __init__(self, letter_id: str, problems: list[str]) -> None:
+        self.letter_id = letter_id
+        self.problems = tuple(problems)
+        super().__init__(f"letter {letter_id} cannot be approved until it is finished "
+                         f"({len(problems)} problem{'s' if len(problems) != 1 else ''}): "
+                         + "; ".join(problems))
+
+
 def content_hash(text: str) -> str:
     """The hash recorded in the audit trail before and after each action."""
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -50,13 +67,19 @@ def changed_by_someone_else(letter_id: str, now: str) -> ReviewConflict:
 
 
 class ReviewActions:
-    """Applies decisions to letters in ``out_dir`` and records each one."""
+    """Applies decisions to letters in ``out_dir`` and records each one.
+
+    ``practice`` is the ``[letter]`` configuration approvals are checked against (default:
+    the shipped placeholders, under which no letter can be approved).
+    """
 
     def __init__(self, store: Store, out_dir: Path,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 practice: LetterSettings | None = None) -> None:
         self.store = store
         self.out_dir = out_dir
         self.clock = clock
+        self.practice = practice or LetterSettings()
 
     def letter(self, letter_id: str) -> LetterRecord:
         """The letter, or :class:`ReviewError`."""
@@ -79,12 +102,33 @@ class ReviewActions:
 
     def check_file(self, letter: LetterRecord) -> None:
         """:class:`FileChangedOutside` unless the file on disk is the stored text."""
-        if self.disk_hash(letter) != letter.content_hash:
+        self._stored_text(letter)
+
+    def approval_problems(self, letter: LetterRecord) -> list[str]:
+        """Why the letter's text on disk cannot be approved now; empty when it can.
+
+        See :func:`agent.letters.unfinished.approval_problems`; a missing file is a
+        problem too.
+        """
+        try:
+            text = self.markdown(letter)
+        except FileNotFoundError:
+            return ["the letter's file is missing"]
+        return approval_problems(text, self.practice)
+
+    def _stored_text(self, letter: LetterRecord) -> str:
+        """The letter's text on disk, which must be the stored text."""
+        try:
+            text: str | None = self.markdown(letter)
+        except FileNotFoundError:
+            text = None
+        if text is None or content_hash(text) != letter.content_hash:
             raise FileChangedOutside(
                 f"letter {letter.letter_id}: the file changed outside the tool; take it in "
                 f"with `appeals review edit {letter.letter_id} --file "
                 f"{self.out_dir / letter.markdown}` "
                 "(the audit trail records the edit), then approve")
+        return text
 
     def settle(self, letter: LetterRecord) -> bool:
         """Put a stored edit's staged text in place; True when it did.
@@ -133,16 +177,24 @@ class ReviewActions:
     def auto_approve(self, letter_id: str) -> LetterRecord:
         """``--auto-approve``: approve the draft as the built-in system user and export it.
 
-        The only path that acts as that user (the review service refuses it).
+        The only path that acts as that user (the review service refuses it). An
+        unfinished letter is refused like any approval and left pending for an auditor:
+        it is returned as it stands (``appeals run`` then says how many were left and
+        why), so the draft and its denials stay as they were.
         """
-        self.apply(ReviewDecision(letter_id=letter_id, action="approve", actor=SYSTEM_USER))
+        try:
+            self.apply(ReviewDecision(letter_id=letter_id, action="approve",
+                                      actor=SYSTEM_USER))
+        except UnfinishedLetter:
+            return self.letter(letter_id)
         return self.export(letter_id)
 
     def apply(self, decision: ReviewDecision) -> LetterRecord:
         """Approve, edit or reject a pending letter.
 
-        Compare-and-set on its status and on the hash the reviewer saw. Approval does not
-        write the DOCX: :meth:`export` does (the graph's export step).
+        Compare-and-set on its status and on the hash the reviewer saw. An approval is
+        refused with :class:`UnfinishedLetter` while :meth:`approval_problems` finds any.
+        Approval does not write the DOCX: :meth:`export` does (the graph's export step).
         """
         letter = self.letter(decision.letter_id)
         if self.store.get_user(decision.actor) is None:
@@ -153,7 +205,9 @@ class ReviewActions:
         if decision.action == "edit":
             return self._edit(letter, decision, expected)
         if decision.action == "approve":
-            self.check_file(letter)
+            problems = approval_problems(self._stored_text(letter), self.practice)
+            if problems:
+                raise UnfinishedLetter(letter.letter_id, problems)
             decided = letter.model_copy(update={"status": "approved",
                                                 "reviewer": decision.actor})
             entry = self._entry(letter.letter_id, "approved", decision.actor, expected,
