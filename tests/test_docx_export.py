@@ -1,7 +1,8 @@
 """The DOCX export: each Markdown construct becomes the Word construct an auditor expects.
 
 Each test writes a DOCX with ``markdown_to_docx`` and reads it back with python-docx (and
-its XML where python-docx has no reader), never with the export's own code.
+its XML where python-docx has no reader), not with the export's own code; only the column
+width rule is also tested on its own (``column_widths``).
 """
 
 from __future__ import annotations
