@@ -26,6 +26,7 @@ from evals.letters import (
     parse_source,
     quotations,
     squash,
+    unescape,
 )
 from evals.runner import CaseRun, Environment, describe
 
@@ -118,7 +119,7 @@ class EvidenceRecall:
         wanted = run.expect.cited_facts
         if not wanted:
             return None
-        letters = [normalise(t) for t in run.letters_of(run.targets).values()]
+        letters = [normalise(unescape(t)) for t in run.letters_of(run.targets).values()]
         in_letter = run.expect.action == "appeal"
         problems = []
         for item in wanted:

@@ -79,6 +79,14 @@ class SourceLine:
     end: int | None
 
 
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def unescape(markdown: str) -> str:
+    """The text a Markdown quote shows: its backslash escapes removed (``render.literal``)."""
+    return _ESCAPED.sub(r"\1", markdown)
+
+
 def evidence_items(letter: str) -> tuple[list[QuotedItem], list[str]]:
     """The numbered quotes of the evidence section (line continuations undone) and what
     is wrong with the list: an item that is not ``N. "quote"`` + its source line, or
@@ -97,7 +105,7 @@ def evidence_items(letter: str) -> tuple[list[QuotedItem], list[str]]:
             problems.append(f"evidence item {number} is not a quote followed by its source")
             items.append(QuotedItem(number, "", ""))
             continue
-        items.append(QuotedItem(number, found.group(2).replace(_CONTINUED, "\n"),
+        items.append(QuotedItem(number, unescape(found.group(2).replace(_CONTINUED, "\n")),
                                 found.group(3).strip()))
     return items, problems
 

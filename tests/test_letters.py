@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import jinja2
 import pytest
 from docx import Document
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.codes import CodeTable
 from agent.config import LetterSettings
@@ -25,8 +28,9 @@ from agent.denials.model import (
 from agent.ehr.model import PatientRecord
 from agent.evidence.model import Evidence
 from agent.letters.docx_export import markdown_to_docx
-from agent.letters.render import LetterInput, LetterRenderer
+from agent.letters.render import LetterInput, LetterRenderer, literal
 from agent.playbooks.registry import PlaybookSet
+from evals.letters import evidence_items, unescape
 from tests.conftest import ROOT
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -147,3 +151,27 @@ def test_coverage_determination_letter_matches_its_golden_file() -> None:
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8"), \
         "letter changed: review it, then UPDATE_GOLDEN=1 pytest tests/test_letters.py"
+
+
+MARKUP_IN_A_NOTE = ("PLAN:\n* Meloxicam 15 mg *daily* x 3 mo_ - minimal relief.\n"
+                    "- PT [6 wks] <no change> & ice\n1. Aspirate + inject\n# of visits: 4")
+
+
+def test_a_quote_with_markup_is_shown_verbatim_in_the_docx(tmp_path: Path) -> None:
+    quote = Evidence(quote=MARKUP_IN_A_NOTE, document_id="DocumentReference/d9", start=0,
+                     end=len(MARKUP_IN_A_NOTE), fact="conservative_treatment",
+                     document_date=date(2026, 8, 18), document_title="Ortho office note")
+    letter = replace(_letter(), evidence=(*_evidence(), quote))
+    text = LetterRenderer(LetterSettings(), CodeTable.load_default()).render(
+        letter, date(2026, 9, 20))
+    (item,) = [i for i in evidence_items(text)[0] if i.quote.startswith("PLAN:")]
+    assert item.quote == MARKUP_IN_A_NOTE  # the Markdown gives the quote back exactly
+    path = tmp_path / "letter.docx"
+    markdown_to_docx(text, path, title="Appeal")
+    shown = "\n".join(p.text for p in Document(str(path)).paragraphs)
+    assert MARKUP_IN_A_NOTE in shown  # as printed: no list, no emphasis, no link
+
+
+@given(st.text(alphabet=st.characters(codec="ascii", exclude_categories=("Cc",)) | st.just("\n")))
+def test_literal_markdown_gives_its_text_back(text: str) -> None:
+    assert unescape(literal(text)) == text

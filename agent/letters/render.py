@@ -7,6 +7,7 @@ the context is an error, never a blank in a letter sent to a payer.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -89,6 +90,7 @@ class LetterRenderer:
             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
             trim_blocks=True, lstrip_blocks=True)
         env.filters["continued"] = continued
+        env.filters["literal"] = literal
         return env
 
     def render(self, letter: LetterInput, letter_date: date,
@@ -242,6 +244,28 @@ def _edit_context(edit: PtpEdit) -> dict[str, Any]:
     """An NCCI PTP edit as the templates read it."""
     return {"column_1": edit.column_1, "column_2": edit.column_2,
             "modifier_indicator": edit.modifier_indicator, "rationale": edit.rationale}
+
+
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>&])")
+_LINE_START_SPECIAL = re.compile(r"^([ \t]*)([#+\-=>|]|\d+(?=[.)]))", re.MULTILINE)
+
+
+def literal(text: str) -> str:
+    r"""Chart text as Markdown that shows it exactly, never as formatting.
+
+    Every character Markdown could read as markup is backslash-escaped (``*`` ``_`` ``[``
+    ``]`` ``<`` ``>`` ``&`` backticks and backslashes anywhere; ``#`` ``-`` ``+`` ``=`` ``>``
+    ``|`` and a list number at a line's start), so a note's ``* bullets`` or ``1.`` lines
+    are quoted, not turned into a list. Removing the added backslashes gives the text back
+    (``evals/letters.py:unescape``).
+    """
+    escaped = _INLINE_SPECIAL.sub(r"\\\1", text)
+    return _LINE_START_SPECIAL.sub(_escape_line_start, escaped)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    lead, mark = match.group(1), match.group(2)
+    return f"{lead}{mark}\\" if mark.isdigit() else f"{lead}\\{mark}"
 
 
 def continued(text: str, indent: int = 3) -> str:
