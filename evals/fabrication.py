@@ -21,9 +21,10 @@ token not found whole passes when each of its parts is traceable (``00840-AA-P3`
 date or an amount must match whole.
 
 Small numbers the letter writes about itself are not provenance: evidence numbers are
-allowed only where the letter uses them as such (``(evidence 2)``, ``evidence 2``, the
-``2.`` of a numbered evidence item) and only up to the letter's evidence count, and a
-``characters A-B`` span only when it is the span of one of the letter's quotes.
+allowed only where the letter uses them as such (``(evidence 2)``, ``evidence 2 and 3``,
+``evidence 1 to 5``, the ``2.`` of a numbered evidence item) and only up to the letter's
+evidence count, and a ``characters A-B`` span only when it is the span of one of the
+letter's quotes.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ _PARTS = re.compile(r"[\-/]|,(?!\d{3}(?!\d))")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
 
-_EVIDENCE_REF = re.compile(r"\b(evidence) (\d+)\b", re.IGNORECASE)
+_EVIDENCE_REF = re.compile(
+    r"\b(evidence) (\d+(?:(?:, | and | to )\d+)*)\b", re.IGNORECASE)
+_REF_NUMBER = re.compile(r"\d+")
 _LIST_ITEM = re.compile(r"^(\d+)(\. )", re.MULTILINE)
 _SPAN = re.compile(r"\b(characters) (\d+)-(\d+)\b")
 
@@ -172,9 +175,10 @@ class Provenance:
         bad: list[str] = []
 
         def evidence_number(match: re.Match[str]) -> str:
-            if 1 <= int(match[2]) <= evidence_count:
-                return match[1]
-            bad.append(match[0])
+            # "evidence 4", "evidence 2 and 3", "evidence 1, 3 and 6", "evidence 1 to 5"
+            if not all(1 <= int(n) <= evidence_count
+                       for n in _REF_NUMBER.findall(match[2])):
+                bad.append(match[0])
             return match[1]
 
         def item_number(match: re.Match[str]) -> str:

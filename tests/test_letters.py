@@ -28,8 +28,9 @@ from agent.denials.model import (
 from agent.ehr.model import PatientRecord
 from agent.evidence.model import Evidence
 from agent.letters.docx_export import markdown_to_docx
-from agent.letters.render import LetterInput, LetterRenderer, literal
+from agent.letters.render import LetterInput, LetterRenderer, by_value, literal, refs
 from agent.playbooks.registry import PlaybookSet
+from evals.fabrication import Provenance
 from evals.letters import evidence_items, unescape
 from tests.conftest import ROOT
 
@@ -175,3 +176,30 @@ def test_a_quote_with_markup_is_shown_verbatim_in_the_docx(tmp_path: Path) -> No
 @given(st.text(alphabet=st.characters(codec="ascii", exclude_categories=("Cc",)) | st.just("\n")))
 def test_literal_markdown_gives_its_text_back(text: str) -> None:
     assert unescape(literal(text)) == text
+
+
+@pytest.mark.parametrize(("numbers", "cited"), [
+    ([4], "evidence 4"), ([3, 2], "evidence 2 and 3"), ([1, 3, 6], "evidence 1, 3 and 6"),
+    ([1, 2, 3, 4, 5], "evidence 1 to 5"), ([1, 2, 3, 5, 7, 8], "evidence 1 to 3, 5, 7 and 8"),
+    ([2, 2], "evidence 2"), ([], "")])
+def test_evidence_numbers_read_as_a_letter_cites_them(numbers: list[int], cited: str) -> None:
+    assert refs(numbers) == cited
+
+
+def test_evidence_grouped_by_what_it_shows() -> None:
+    readings = [(1, "new problem"), (2, "new order"), (3, "new order"),
+                (4, "worsening chronic condition, medication change"), (5, None)]
+    assert by_value(readings, ", ") == [
+        {"value": "new problem", "numbers": [1]}, {"value": "new order", "numbers": [2, 3]},
+        {"value": "worsening chronic condition", "numbers": [4]},
+        {"value": "medication change", "numbers": [4]}, {"value": "", "numbers": [5]}]
+    assert by_value(readings)[2] == {"value": "worsening chronic condition, medication change",
+                                     "numbers": [4]}
+
+
+def test_an_evidence_range_past_the_letter_s_evidence_is_untraceable() -> None:
+    provenance = Provenance()
+    assert provenance.untraceable("shown (evidence 1 to 3) and (evidence 2 and 3).",
+                                  evidence_count=3) == []
+    assert provenance.untraceable("shown (evidence 1 to 9).", evidence_count=3) == \
+        ["evidence 1 to 9"]

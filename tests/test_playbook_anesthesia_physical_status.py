@@ -475,7 +475,9 @@ def test_p3_with_copd_is_appealed_with_both_facts(pipeline: Batch) -> None:
     for item in denial.evidence:
         assert f'"{item.quote}"' in letter
     assert "COPD (ASA P3 example) (evidence 2)" in letter
-    assert "[auditor to confirm]" in letter
+    assert "the payer's anesthesia fee schedule (cited below) assigns to physical status P3" \
+        in letter
+    assert "auditor to" not in letter.split("## Evidence")[0]  # the argument needs no fixing
     assert denial.letter.status == "pending_review"
 
 

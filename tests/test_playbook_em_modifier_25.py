@@ -665,7 +665,8 @@ def test_echo_day_e_m_with_separate_work_is_appealed(
         assert item.quote in shown
         assert ECHO_VISIT[item.start or 0:item.end] == item.quote
     assert "No NCCI procedure-to-procedure edit pairs 99214 with 93306" in letter
-    assert "medication change (evidence 1); new order (evidence 2)." in letter
+    assert ("the physician changed the medication regimen (evidence 1) and ordered further "
+            "tests or treatment (evidence 2) at this visit.") in letter
     assert "MDM moderate (evidence 3)." in letter
 
 
@@ -738,7 +739,7 @@ def test_queue_stress_test_day_with_high_mdm_is_appealed(
     assert ("em_level_support", "Medical decision making: high (acute illness posing threat "
             "to bodily function).") in {(e.fact, e.quote) for e in stress.evidence}
     letter = _letter(out, stress)
-    assert "same day as another service" in letter
+    assert "same day as another procedure or test" in letter
     assert "93306" not in letter
 
 
@@ -850,5 +851,5 @@ def test_argument_states_the_ncci_result_once_the_context_has_it() -> None:
     no_edit = _argument({"code": "99213", "partners": ["20610"], "edit": None})
     assert "No NCCI procedure-to-procedure edit pairs 99213 with 20610 on the date of " \
         "service" in no_edit
-    assert "worsening chronic condition (evidence 1)." in no_edit
+    assert "the physician evaluated a worsening chronic condition (evidence 1)." in no_edit
     assert "NCCI" not in _argument({"code": "99213", "partners": [], "edit": None})

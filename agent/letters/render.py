@@ -41,6 +41,9 @@ class LetterInput:
     evidence: tuple[Evidence, ...]
     patient: PatientRecord | None
     diagnoses: tuple[str, ...] = ()
+    procedures: tuple[tuple[str, str], ...] = ()
+    """The chart's own names of the claim's procedures: (code, name) from its Procedure
+    resources, for the argument to name a procedure as the chart does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,8 @@ class LetterRenderer:
             trim_blocks=True, lstrip_blocks=True)
         env.filters["continued"] = continued
         env.filters["literal"] = literal
+        env.filters["refs"] = refs
+        env.filters["by_value"] = by_value
         return env
 
     def render(self, letter: LetterInput, letter_date: date,
@@ -120,8 +125,15 @@ class LetterRenderer:
         first = letter.denials[0]
         numbers: dict[str, list[int]] = {}
         values: dict[str, list[str]] = {}
+        readings: dict[str, list[tuple[int, str | None]]] = {}
+        documents: dict[str, dict[str, dict[str, Any]]] = {}
         for index, item in enumerate(letter.evidence, start=1):
             numbers.setdefault(item.fact, []).append(index)
+            readings.setdefault(item.fact, []).append((index, item.value))
+            documents.setdefault(item.fact, {}).setdefault(item.document_id, {
+                "title": item.document_title or "clinical note",
+                "date": item.document_date.isoformat() if item.document_date else None,
+                "numbers": []})["numbers"].append(index)
             if item.value is not None:
                 values.setdefault(item.fact, []).append(item.value)
         patient_name = first.patient.name
@@ -156,6 +168,7 @@ class LetterRenderer:
                       "service_date": first.service_date.isoformat() if first.service_date
                       else "not given"},
             "diagnoses": list(letter.diagnoses),
+            "procedure_names": dict(letter.procedures),
             "lines": [self._line(d) for d in letter.denials],
             "total_denied": _money(sum((d.denied_amount for d in letter.denials),
                                        Decimal(0))),
@@ -163,6 +176,10 @@ class LetterRenderer:
             "service_phrase": _service_phrase(letter.denials),
             "facts": {spec.id: numbers.get(spec.id, []) for spec in letter.playbook.facts},
             "values": {spec.id: values.get(spec.id, []) for spec in letter.playbook.facts},
+            "readings": {spec.id: readings.get(spec.id, [])
+                         for spec in letter.playbook.facts},
+            "documents": {spec.id: list(documents.get(spec.id, {}).values())
+                          for spec in letter.playbook.facts},
             "claim_codes": list(first.claim_procedure_codes),
             "ncci": self._ncci(first),
             "filing_indicator": first.claim_filing_indicator,
@@ -266,6 +283,49 @@ def literal(text: str) -> str:
 def _escape_line_start(match: re.Match[str]) -> str:
     lead, mark = match.group(1), match.group(2)
     return f"{lead}{mark}\\" if mark.isdigit() else f"{lead}\\{mark}"
+
+
+def refs(numbers: Sequence[int]) -> str:
+    """Evidence numbers as a letter cites them.
+
+    ``evidence 4``, ``evidence 2 and 3``, ``evidence 1, 3 and 6``; a run of three or more
+    consecutive numbers reads ``evidence 1 to 5``.
+    """
+    ordered = sorted(set(numbers))
+    if not ordered:
+        return ""
+    runs: list[list[int]] = []
+    for n in ordered:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts: list[str] = []
+    for run in runs:
+        if len(run) >= 3:
+            parts.append(f"{run[0]} to {run[-1]}")
+        else:
+            parts.extend(str(n) for n in run)
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"evidence {listed}"
+
+
+def by_value(readings: Sequence[tuple[int, str | None]],
+             split: str | None = None) -> list[dict[str, Any]]:
+    """The evidence numbers of one fact grouped by what each was read as.
+
+    ``readings`` is a fact's ``readings`` list (evidence number, value or None); a value
+    that names several things (``"worsening chronic condition, medication change"``)
+    counts for each when ``split`` is given; evidence read as nothing groups under ``""``.
+    Groups keep the order of first appearance:
+    ``[{"value": "new order", "numbers": [2, 3]}, ...]``.
+    """
+    grouped: dict[str, list[int]] = {}
+    for n, value in readings:
+        parts = value.split(split) if split and value else [value or ""]
+        for part in parts:
+            grouped.setdefault(part.strip(), []).append(n)
+    return [{"value": value, "numbers": found} for value, found in grouped.items()]
 
 
 def continued(text: str, indent: int = 3) -> str:
