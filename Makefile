@@ -45,6 +45,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/note_reader.py
 	$(PY) benchmarks/trust_probes.py
 	$(PY) benchmarks/cli_startup.py
+	$(PY) benchmarks/web.py
 
 # Heavy runs, not part of `make test`: the 835 fuzz tests with 10x their examples (about
 # 40,000 generated files, new ones each run) and 20 kill -9s of `make demo`'s run.

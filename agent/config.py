@@ -10,6 +10,7 @@ unconfirmed there are configuration here, flagged ``confirmed = false``
 from __future__ import annotations
 
 import tomllib
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -115,6 +116,11 @@ class LetterSettings(BaseModel):
     signature_title: str = "Revenue Cycle Appeals"
     signature_credentials: str | None = Field(None, min_length=1, description="Written "
                                               "after the name, e.g. 'CPC'.")
+    letterhead_docx: Path | None = Field(None, description="The practice's letterhead, a "
+                                         "Word .docx whose headers, footers, styles and page "
+                                         "setup every exported DOCX takes (its body is "
+                                         "dropped); in a configuration file, relative to "
+                                         "that file's folder. None = a plain page.")
 
 
 class ReviewSettings(BaseModel):
@@ -149,7 +155,15 @@ class AppConfig(BaseModel):
         """Defaults, overridden by a TOML file when one is given.
 
         The file's ``[llm]`` table belongs to :class:`agent.llm.settings.LLMSettings` and
-        its ``[defaults]`` table to the command line's option defaults.
+        its ``[defaults]`` table to the command line's option defaults. A relative
+        ``letterhead_docx`` is read from the file's folder; it must be a readable Word
+        document (:func:`check_letterhead`).
+
+        Raises:
+            OSError: The file cannot be read.
+            ValueError: The file is not valid TOML or does not validate (a pydantic
+                ``ValidationError``), or its ``letterhead_docx`` cannot be used (one line,
+                naming the setting).
         """
         if path is None:
             return cls()
@@ -157,4 +171,43 @@ class AppConfig(BaseModel):
             values = tomllib.load(f)
         values.pop("llm", None)
         values.pop("defaults", None)
-        return cls.model_validate(values)
+        config = cls.model_validate(values)
+        letterhead = config.letter.letterhead_docx
+        if letterhead is None:
+            return config
+        letterhead = Path(path).absolute().parent / letterhead.expanduser()
+        check_letterhead(letterhead)
+        return config.model_copy(update={"letter": config.letter.model_copy(
+            update={"letterhead_docx": letterhead})})
+
+
+_WORD_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+"""The content type of a .docx's main part (python-docx opens no other)."""
+
+
+def check_letterhead(path: Path) -> None:
+    """Raise ``ValueError`` (one line, naming the setting) unless ``path`` can be a letterhead.
+
+    It must be a readable file whose package declares a Word document (a .docx, not a
+    .dotx or .docm). Whether python-docx can use it is known when a letter is exported
+    (``ReviewActions.export``).
+
+    Raises:
+        ValueError: The file is missing, unreadable, or not a Word .docx.
+    """
+    try:
+        with open(path, "rb") as handle, zipfile.ZipFile(handle) as package:
+            word = _WORD_MAIN in package.read("[Content_Types].xml")
+    except FileNotFoundError:
+        problem = "no such file"
+    except IsADirectoryError:
+        problem = "a folder, not a Word document (.docx)"
+    except OSError as exc:
+        problem = f"cannot be read ({exc.strerror or type(exc).__name__})"
+    except (KeyError, zipfile.BadZipFile, EOFError):  # not a zip, or not a package
+        problem = "not a Word document (.docx)"
+    else:
+        if word:
+            return
+        problem = "not a Word document (.docx)"
+    raise ValueError(f"[letter] letterhead_docx {path}: {problem}")

@@ -96,6 +96,8 @@ class MEvidence(_M):
                               "class), when the fact has a value.")
     decides: bool = Field(False, description="The quote the write-off or corrected claim "
                           "was decided on (the chart's own words behind it).")
+    found_by: str | None = Field(None, description="The auditor who selected this quote "
+                                 "in the chart; None when the agent found it.")
 
 
 class MLetter(_M):
@@ -335,7 +337,8 @@ def _denial(record: DenialRecord, letters: dict[str, LetterRecord]) -> MDenial:
                        past_deadline=t.past_deadline),
         group_id=record.group_id, playbook=record.playbook_id,
         evidence=[MEvidence(quote=e.quote, document_id=e.document_id, start=e.start,
-                            end=e.end, fact=e.fact, value=e.value, decides=e.decides)
+                            end=e.end, fact=e.fact, value=e.value, decides=e.decides,
+                            found_by=e.found_by)
                   for e in record.evidence],
         missing_evidence=record.missing_evidence, error=record.error,
         letter=_mletter(letter) if letter else

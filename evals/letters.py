@@ -302,11 +302,16 @@ def _request(view: LetterView) -> str | None:
 
 
 def _signature(view: LetterView) -> str | None:
+    """The signer as templates/letters/appeal.md.j2 writes them: the name, then ", " and the
+    credentials when ``signature_credentials`` is set, then the title on the next line."""
     closing = view.text.rsplit("Sincerely,", 1)
     if len(closing) < 2:
         return "no closing ('Sincerely,')"
     lines = [line.strip() for line in closing[1].splitlines() if line.strip()]
-    wanted = [view.settings.signature_name, view.settings.signature_title]
+    settings = view.settings
+    signer = settings.signature_name if settings.signature_credentials is None else \
+        f"{settings.signature_name}, {settings.signature_credentials}"
+    wanted = [signer, settings.signature_title]
     return None if lines[:2] == wanted else \
         f"the closing is {lines[:2]}, expected {wanted}"
 

@@ -18,6 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from agent.cli import app
+from agent.config import AppConfig, LetterSettings
 from evals.checks import Check
 from evals.cli import LLM_NOT_CONFIGURED, run_eval
 from evals.evaluators import (
@@ -315,6 +316,30 @@ def test_letter_complete(appeal_run: CaseRun, env: Environment) -> None:
     assert not failed.passed and "request" in failed.detail and "signature" in failed.detail
     extra = _check(LetterComplete(), _expecting(appeal_run, letter_contains=["ZZ-0000"]), env)
     assert not extra.passed and "ZZ-0000" in extra.detail
+
+
+def test_letter_complete_reads_the_signer_as_the_template_writes_them() -> None:
+    """With ``signature_credentials`` set the letter signs "Name, CREDENTIALS"."""
+    config = AppConfig(letter=LetterSettings(signature_name="Dana Ruiz",
+                                             signature_credentials="CPC",
+                                             signature_title="Appeals Auditor"))
+    run = run_case(LoadedCase(Case.model_validate(_case()), "test.yaml", DEFAULT_TODAY),
+                   RunSettings(config=config))
+    (text,) = run.letters.values()
+    assert "Sincerely,\n\nDana Ruiz, CPC  \nAppeals Auditor  \n" in text
+    credentialed = Environment.load(config)
+    assert _check(LetterComplete(), run, credentialed).passed
+    for signer in ("Dana Ruiz", "Dana Ruiz, RN", "Dana Ruiz CPC"):
+        other = _with_letter(run, lambda t, s=signer: t.replace("Dana Ruiz, CPC  \n",
+                                                                f"{s}  \n"))
+        check = _check(LetterComplete(), other, credentialed)
+        assert not check.passed and check.detail.startswith("signature:"), check.detail
+    # Without credentials configured, the name stands alone.
+    plain = Environment.load(config.model_copy(update={"letter": config.letter.model_copy(
+        update={"signature_credentials": None})}))
+    assert not _check(LetterComplete(), run, plain).passed
+    alone = _with_letter(run, lambda t: t.replace("Dana Ruiz, CPC  \n", "Dana Ruiz  \n"))
+    assert _check(LetterComplete(), alone, plain).passed
 
 
 @pytest.mark.parametrize(("old", "new", "element"), [

@@ -524,7 +524,7 @@ def test_downcode_with_59_minutes_and_a_safety_plan_is_appealed(run: Run) -> Non
     assert any("safety plan completed" in q for q in quotes)
     letter = _letter(run, denial)
     assert "The record documents 59 minutes of psychotherapy" in letter
-    assert "90837 is the psychotherapy code for 53 minutes or more" in letter
+    assert "90837 is the CPT psychotherapy code for 53 minutes or more" in letter
     for quote in quotes:
         assert _quoted(quote, letter)
     assert "next appt" not in letter

@@ -11,12 +11,14 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from docx import Document
 from typer.testing import CliRunner
 
 from agent.application.reviews import ReviewService
@@ -33,9 +35,15 @@ from agent.letters.unfinished import (
     unconfigured,
 )
 from agent.npi import is_valid_npi
-from agent.review.actions import ReviewConflict, UnfinishedLetter, content_hash
+from agent.review.actions import (
+    LetterheadUnusable,
+    ReviewConflict,
+    UnfinishedLetter,
+    content_hash,
+)
 from tests.conftest import FIXTURES
 from tests.practice import PRACTICE_TOML, draft_finished, finish, practice_config
+from tests.test_docx_export import _letterhead
 from tests.test_letters import _letter
 from tests.test_workflow import INPUTS, TODAY, knee_chart
 
@@ -151,8 +159,7 @@ def test_the_letter_carries_the_letterhead_and_signature() -> None:
 def test_the_payers_appeal_details_show_when_known_and_are_left_out_cleanly() -> None:
     settings = practice_config().letter
     known = _render(settings, practice_config().deadlines)  # the Great Lakes MAC row
-    assert ("**To:** MEDICARE PART B - GREAT LAKES MAC (payer ID 15102)  \n"
-            "Great Lakes MAC  \nPart B Redeterminations  \nPO Box 7120  \n"
+    assert ("**To:** Great Lakes MAC (payer ID 15102)  \nPart B Redeterminations  \nPO Box 7120  \n"
             "Lansing, MI 48909  \n**Appeals fax:** (517) 555-0188  \n"
             "**Appeal level:** Redetermination  \n**From:**") in known
     assert "Appeals portal" not in known  # the row gives none
@@ -426,3 +433,159 @@ def test_a_payer_policy_in_the_payer_table_fills_the_citation() -> None:
     assert row.policies[letter.playbook.id] in filled and PAYER_POLICY_SLOT not in filled
     slot = bare.render(letter, date(2026, 9, 20))
     assert PAYER_POLICY_SLOT in slot and placeholders(slot)
+
+
+# --- the letterhead -------------------------------------------------------------------
+
+LETTERHEAD = "Lakeside Orthopedics and Multispecialty | 4100 Lakeshore Blvd | Cleveland"
+
+
+def _with_letterhead(folder: Path, setting: str = "letterhead.docx") -> Path:
+    """The demo configuration in ``folder`` with ``letterhead_docx = setting``, and a
+    letterhead .docx (whose header reads LETTERHEAD) at ``folder/letterhead.docx``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _letterhead(folder / "letterhead.docx", LETTERHEAD)
+    config = folder / "practice.toml"
+    config.write_text(PRACTICE_TOML.read_text(encoding="utf-8").replace(
+        "[letter]\n", f"[letter]\nletterhead_docx = {json.dumps(setting)}\n", 1),
+        encoding="utf-8")
+    return config
+
+
+def _header(docx: Path) -> str:
+    return "\n".join(p.text for p in Document(str(docx)).sections[0].header.paragraphs)
+
+
+def test_the_letterhead_is_found_beside_the_configuration_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _with_letterhead(tmp_path / "practice")
+    monkeypatch.chdir(tmp_path)  # not the configuration's folder
+    assert AppConfig.load(config).letter.letterhead_docx == \
+        tmp_path / "practice" / "letterhead.docx"
+    assert AppConfig.load(Path("practice") / "practice.toml").letter.letterhead_docx == \
+        tmp_path / "practice" / "letterhead.docx"
+    absolute = _with_letterhead(tmp_path / "other", str(tmp_path / "practice" /
+                                                         "letterhead.docx"))
+    assert AppConfig.load(absolute).letter.letterhead_docx == \
+        tmp_path / "practice" / "letterhead.docx"
+    assert AppConfig.load(PRACTICE_TOML).letter.letterhead_docx is None
+
+
+def test_auto_approval_exports_on_the_configured_letterhead(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    draft_finished(monkeypatch)
+    config = AppConfig.load(_with_letterhead(tmp_path / "practice"))
+    with _open(tmp_path, config) as workflow:
+        manifest = run_batch(workflow, INPUTS, auto_approve=True)
+    (letter,) = [d.letter for d in manifest.denials if d.letter.id]
+    assert letter.status == "approved" and letter.docx
+    docx = Document(str(tmp_path / "out" / letter.docx))
+    assert _header(tmp_path / "out" / letter.docx) == LETTERHEAD
+    assert any(p.text == "Sincerely," for p in docx.paragraphs)  # the letter, not the template's
+    assert not any("Template body text" in p.text for p in docx.paragraphs)
+
+
+def test_review_approve_exports_on_the_configured_letterhead(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    draft_finished(monkeypatch)
+    config_path = _with_letterhead(tmp_path / "practice")
+    with _open(tmp_path, AppConfig.load(config_path)) as workflow:
+        run_batch(workflow, INPUTS)
+        workflow.ctx.store.add_user("ann", "auditor", "secret")
+        (letter,) = workflow.ctx.store.list_letters("pending_review")
+    result = CliRunner().invoke(app, ["review", "approve", letter.letter_id, "--db",
+                                      str(tmp_path / "appeals.db"), "--out",
+                                      str(tmp_path / "out"), "--config", str(config_path)],
+                                env={"APPEALS_USER": "ann"})
+    assert result.exit_code == 0, result.output
+    docx = (tmp_path / "out" / letter.markdown).with_suffix(".docx")
+    assert _header(docx) == LETTERHEAD
+
+
+@pytest.mark.parametrize(("write", "said"), [
+    (None, "no such file"),
+    (lambda path: path.write_text("a letterhead\n", encoding="utf-8"),
+     "not a Word document (.docx)"),
+    (lambda path: path.mkdir(), "a folder, not a Word document (.docx)"),
+])
+def test_a_letterhead_that_cannot_be_used_is_one_line_naming_the_setting(
+        tmp_path: Path, write: Any, said: str) -> None:
+    config = _with_letterhead(tmp_path / "practice", "heads/letterhead.docx")
+    wanted = tmp_path / "practice" / "heads" / "letterhead.docx"
+    if write is not None:
+        wanted.parent.mkdir()
+        write(wanted)
+    with pytest.raises(ValueError) as raised:
+        AppConfig.load(config)
+    assert str(raised.value) == f"[letter] letterhead_docx {wanted}: {said}"
+    for command in (["config", "show"],
+                    ["run", INPUTS[0], "--ehr", f"fhir-dir:{FIXTURES / 'fhir'}", "--db",
+                     str(tmp_path / "a.db"), "--out", str(tmp_path / "out")]):
+        result = CliRunner().invoke(app, [*command, "--config", str(config)])
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit), \
+            result.output
+        (line,) = [x for x in result.output.splitlines() if x.strip()]
+        assert f"[letter] letterhead_docx {wanted}: {said}" in line
+    assert not (tmp_path / "a.db").exists()  # refused before anything is written
+
+
+def _spoil(docx: Path) -> None:
+    """Leave ``docx`` a package that says it is a Word document, with a main part that is
+    not XML: the configuration's check passes it, python-docx cannot open it."""
+    with zipfile.ZipFile(docx) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    members["word/document.xml"] = b"not XML"
+    with zipfile.ZipFile(docx, "w") as spoiled:
+        for name, data in members.items():
+            spoiled.writestr(name, data)
+
+
+def test_a_letterhead_word_cannot_open_leaves_the_approval_without_its_docx(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    draft_finished(monkeypatch)
+    config_path = _with_letterhead(tmp_path / "practice")
+    letterhead = tmp_path / "practice" / "letterhead.docx"
+    with _open(tmp_path, AppConfig.load(config_path)) as workflow:
+        run_batch(workflow, INPUTS)
+        workflow.ctx.store.add_user("ann", "auditor", "secret")
+        (letter,) = workflow.ctx.store.list_letters("pending_review")
+    _spoil(letterhead)
+
+    def approve() -> Any:
+        return CliRunner().invoke(app, ["review", "approve", letter.letter_id, "--db",
+                                        str(tmp_path / "appeals.db"), "--out",
+                                        str(tmp_path / "out"), "--config", str(config_path)],
+                                  env={"APPEALS_USER": "ann"})
+
+    refused = approve()
+    assert refused.exit_code == 1 and isinstance(refused.exception, SystemExit)
+    (line,) = [x for x in refused.output.splitlines() if x.strip()]
+    assert line == (
+        f"appeals review: letter {letter.letter_id} is approved, but its DOCX was not "
+        f"written: [letter] letterhead_docx {letterhead}: not a Word document (.docx) that "
+        f"can be opened; fix the setting, then `appeals review approve {letter.letter_id}` "
+        "writes it")
+    with _open(tmp_path, AppConfig.load(config_path)) as workflow:
+        stored = workflow.ctx.store.get_letter(letter.letter_id)
+        assert stored is not None and stored.status == "approved" and stored.docx is None
+        with pytest.raises(LetterheadUnusable):  # the service says the same
+            ReviewService.over(workflow).actions.export(letter.letter_id)
+    _letterhead(letterhead, LETTERHEAD)  # fixed: approving again writes the DOCX
+    written = approve()
+    assert written.exit_code == 0, written.output
+    assert _header((tmp_path / "out" / letter.markdown).with_suffix(".docx")) == LETTERHEAD
+
+
+def test_an_auto_approved_run_checks_the_letterhead_before_it_starts(tmp_path: Path) -> None:
+    config = _with_letterhead(tmp_path / "practice")
+    letterhead = tmp_path / "practice" / "letterhead.docx"
+    _spoil(letterhead)
+    result = CliRunner().invoke(app, ["run", INPUTS[0], "--ehr", f"fhir-dir:{FIXTURES / 'fhir'}",
+                                      "--db", str(tmp_path / "a.db"), "--out",
+                                      str(tmp_path / "out"), "--config", str(config),
+                                      "--auto-approve"])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    (line,) = [x for x in result.output.splitlines() if x.strip()]
+    assert line == (f"appeals run: [letter] letterhead_docx {letterhead}: not a Word "
+                    "document (.docx) that can be opened")
+    assert not (tmp_path / "out" / "letters").exists()  # nothing drafted, nothing approved

@@ -1,7 +1,8 @@
 """Re-runs follow the chart: a changed note or playbook decides a denial again.
 
 Approved letters never change; a pending draft whose text would change is superseded (kept,
-audited); deadlines are judged on the run's date.
+audited), and so is one whose practice settings or payer row changed; deadlines are judged
+on the run's date.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from agent.application.reviews import ReviewService
 from agent.application.workflow import Workflow, open_workflow, run_batch
+from agent.config import AppConfig
 from agent.manifest import Manifest
 from agent.playbooks.registry import PlaybookSet
 from agent.resources import resource_dir
@@ -45,15 +47,16 @@ def chart(folder: Path, good: str = GOOD_NOTE, thin: str = THIN_NOTE) -> Path:
     ])
 
 
-def workflow(tmp_path: Path, today: date = TODAY, **options: Any
-             ) -> AbstractContextManager[Workflow]:
+def workflow(tmp_path: Path, today: date = TODAY, config: AppConfig | None = None,
+             **options: Any) -> AbstractContextManager[Workflow]:
     return open_workflow(tmp_path / "appeals.db", tmp_path / "out",
-                         f"fhir-dir:{tmp_path / 'fhir'}", practice_config(), today=today,
-                         **options)
+                         f"fhir-dir:{tmp_path / 'fhir'}", config or practice_config(),
+                         today=today, **options)
 
 
-def run(tmp_path: Path, today: date = TODAY, **options: Any) -> tuple[Manifest, list[LetterRecord]]:
-    with workflow(tmp_path, today, **options) as flow:
+def run(tmp_path: Path, today: date = TODAY, config: AppConfig | None = None,
+        **options: Any) -> tuple[Manifest, list[LetterRecord]]:
+    with workflow(tmp_path, today, config, **options) as flow:
         manifest = run_batch(flow, INPUTS)
         return manifest, flow.ctx.store.list_letters(None)
 
@@ -93,6 +96,9 @@ def test_a_changed_note_supersedes_the_pending_draft(tmp_path: Path) -> None:
     # The old draft is kept as it was; the new one is a new file.
     assert (tmp_path / "out" / superseded.markdown).is_file()
     assert superseded.markdown != new.markdown
+    # A third run, nothing changed: its summary counts its own work, not the last run's.
+    third, _ = run(tmp_path)
+    assert third.summary.redecided == {} and third.summary.letters_superseded == 0
     with workflow(tmp_path) as flow:
         store = flow.ctx.store
         trail = store.audit_trail(old.letter_id)
@@ -194,6 +200,136 @@ def test_deadlines_are_judged_on_the_runs_date(tmp_path: Path) -> None:
     assert included.summary.late_not_drafted == 0
     on_time, _ = run(tmp_path)  # the same store on a day before the deadline
     assert not by_claim(on_time)[APPEALED].triage.past_deadline
+
+
+# --- the practice settings and the payer row --------------------------------------------
+
+def renamed(name: str = "Lakeside Orthopedic Partners") -> AppConfig:
+    """The demo practice under another name."""
+    config = practice_config()
+    return practice_config(letter=config.letter.model_copy(update={"practice_name": name}))
+
+
+def payer_row(config: AppConfig, payer_id: str, **changes: Any) -> AppConfig:
+    """``config`` with the payer table's row for ``payer_id`` changed."""
+    rows = [r.model_copy(update=changes) if r.payer_ids == (payer_id,) else r
+            for r in config.deadlines]
+    assert rows != list(config.deadlines)
+    return config.model_copy(update={"deadlines": tuple(rows)})
+
+
+def medicare_row(config: AppConfig, **changes: Any) -> AppConfig:
+    """``config`` with the appealed claim's payer row (Great Lakes MAC, 15102) changed."""
+    return payer_row(config, "15102", **changes)
+
+
+def _with_policy(config: AppConfig, playbook_id: str, policy: str) -> AppConfig:
+    (row,) = [r for r in config.deadlines if r.payer_ids == ("15102",)]
+    return medicare_row(config, policies={**row.policies, playbook_id: policy})
+
+
+def text(tmp_path: Path, letter: LetterRecord) -> str:
+    return (tmp_path / "out" / letter.markdown).read_text(encoding="utf-8")
+
+
+def test_a_changed_practice_name_supersedes_the_pending_draft(tmp_path: Path) -> None:
+    chart(tmp_path / "fhir")
+    _, (old,) = run(tmp_path)
+    assert "Lakeside Orthopedics and Multispecialty" in text(tmp_path, old)
+    manifest, letters = run(tmp_path, config=renamed())
+    assert manifest.summary.redecided == {}  # nothing decided again: only drafted again
+    assert manifest.summary.letters_superseded == 1
+    statuses = {x.letter_id: x for x in letters}
+    superseded = statuses[old.letter_id]
+    new = statuses[by_claim(manifest)[APPEALED].letter.id or ""]
+    assert superseded.status == "superseded" and superseded.superseded_by == new.letter_id
+    assert new.status == "pending_review" and new.supersedes == old.letter_id
+    assert "Lakeside Orthopedic Partners" in text(tmp_path, new)
+    assert "Lakeside Orthopedics and Multispecialty" not in text(tmp_path, new)
+    assert "Lakeside Orthopedics and Multispecialty" in text(tmp_path, superseded)  # kept
+    with workflow(tmp_path) as flow:
+        trail = flow.ctx.store.audit_trail(old.letter_id)
+        assert [e.action for e in trail] == ["drafted", "superseded"]
+        assert trail[-1].actor == "system"
+        assert trail[-1].note == f"practice settings changed; replaced by {new.letter_id}"
+        assert [e.action for e in flow.ctx.store.audit_trail(new.letter_id)] == ["drafted"]
+    # The same settings again: the new draft stands.
+    _, letters_again = run(tmp_path, config=renamed())
+    assert letters_again == letters
+    with workflow(tmp_path) as flow:
+        assert [e.action for e in flow.ctx.store.audit_trail(new.letter_id)] == ["drafted"]
+
+
+def test_a_changed_payer_row_supersedes_the_pending_draft(tmp_path: Path) -> None:
+    chart(tmp_path / "fhir")
+    _, (old,) = run(tmp_path)
+    config = medicare_row(practice_config(), appeals_fax="(517) 555-0199")
+    manifest, letters = run(tmp_path, config=config)
+    assert manifest.summary.letters_superseded == 1
+    new = {x.letter_id: x for x in letters}[by_claim(manifest)[APPEALED].letter.id or ""]
+    assert "**Appeals fax:** (517) 555-0199" in text(tmp_path, new)
+    with workflow(tmp_path) as flow:
+        note = flow.ctx.store.audit_trail(old.letter_id)[-1].note or ""
+        assert note.startswith("payer settings changed")
+    both = medicare_row(renamed(), appeals_fax="(517) 555-0100")
+    manifest, _ = run(tmp_path, config=both)
+    with workflow(tmp_path) as flow:
+        note = flow.ctx.store.audit_trail(new.letter_id)[-1].note or ""
+        assert note.startswith("practice and payer settings changed")
+
+
+@pytest.mark.parametrize("unprinted", [
+    pytest.param(lambda c: medicare_row(c, days=90, source="the contract, section 7"),
+                 id="the payer's deadline"),
+    pytest.param(lambda c: _with_policy(c, "psychotherapy_time", "another playbook's policy"),
+                 id="another playbook's policy"),
+    pytest.param(lambda c: payer_row(c, "BRHP1", appeals_fax="(614) 555-0100"),
+                 id="another payer's row"),
+    pytest.param(lambda c: c.model_copy(update={"letter": c.letter.model_copy(
+        update={"letterhead_docx": Path("letterhead.docx")})}), id="the letterhead"),
+])
+def test_settings_a_letter_does_not_print_redraft_nothing(
+        tmp_path: Path, unprinted: Any) -> None:
+    chart(tmp_path / "fhir")
+    _, letters = run(tmp_path)
+    manifest, again = run(tmp_path, config=unprinted(practice_config()))
+    assert manifest.summary.letters_superseded == 0 and again == letters
+
+
+def test_an_approved_letter_keeps_the_settings_it_was_approved_with(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    draft_finished(monkeypatch)  # approvable
+    chart(tmp_path / "fhir")
+    _, (letter,) = run(tmp_path)
+    with workflow(tmp_path) as flow:
+        flow.ctx.store.add_user("ann", "auditor", "secret")
+        ReviewService.over(flow).approve(letter.letter_id, "ann")
+    before = text(tmp_path, letter)
+    manifest, letters = run(tmp_path, config=medicare_row(renamed(), level_name="Level 1"))
+    assert manifest.summary.letters_superseded == 0
+    (kept,) = letters
+    assert kept.letter_id == letter.letter_id and kept.status == "approved"
+    assert kept.content_hash == letter.content_hash and text(tmp_path, kept) == before
+    with workflow(tmp_path) as flow:
+        assert [e.action for e in flow.ctx.store.audit_trail(letter.letter_id)] == \
+            ["drafted", "approved"]
+
+
+def test_a_draft_of_a_release_that_kept_no_settings_stands_and_learns_them(
+        tmp_path: Path) -> None:
+    chart(tmp_path / "fhir")
+    _, (letter,) = run(tmp_path)
+    with workflow(tmp_path) as flow:
+        records = flow.ctx.records(letter.denial_ids)
+        assert all(r.practice_fingerprint and r.payer_fingerprint for r in records)
+        flow.ctx.save([r.model_copy(update={"practice_fingerprint": None,
+                                            "payer_fingerprint": None}) for r in records])
+    # Which settings it was drafted with is not known: it is not drafted again ...
+    manifest, letters = run(tmp_path, config=renamed())
+    assert manifest.summary.letters_superseded == 0 and letters == [letter]
+    # ... but from now on, a change of them is seen.
+    manifest, _ = run(tmp_path, config=renamed("Lakeside Knee Center"))
+    assert manifest.summary.letters_superseded == 1
 
 
 def _copy_resources(tmp_path: Path) -> tuple[Path, Path]:

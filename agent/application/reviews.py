@@ -188,13 +188,15 @@ class ReviewService:
             if letter.status == "pending_review" else []
         return LetterView(letter, markdown, store.audit_trail(letter_id), row, problems)
 
-    def approve(self, letter_id: str, actor: str, if_hash: str | None = None) -> Decided:
+    def approve(self, letter_id: str, actor: str, if_hash: str | None = None,
+                note: str | None = None) -> Decided:
         """Approve the text the reviewer saw; the DOCX is written.
 
         ``if_hash`` is the hash of the text seen; by default the file on disk, which must be
         the stored text. An approved letter whose DOCX a crash left unwritten gets it now.
         A letter that is not finished is refused (:class:`~agent.review.actions.
-        UnfinishedLetter`, naming each problem; agent/letters/unfinished.py).
+        UnfinishedLetter`, naming each problem; agent/letters/unfinished.py). ``note`` is
+        kept in the audit row (e.g. that a lead approved the whole work queue).
         """
         user = reviewer(self.actions.store, actor).name
         letter = self.actions.letter(letter_id)
@@ -202,7 +204,7 @@ class ReviewService:
                 if_hash in (None, letter.content_hash):
             return Decided(*self._finish_approval(letter))
         return self._decide(ReviewDecision(letter_id=letter_id, action="approve", actor=user,
-                                           seen_hash=self._seen(letter, if_hash)))
+                                           seen_hash=self._seen(letter, if_hash), note=note))
 
     def edit(self, letter_id: str, actor: str, markdown: str,
              if_hash: str | None = None) -> Decided:

@@ -20,6 +20,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Overwrite
 
 from agent.codes import CodeTable
 from agent.config import AppConfig
@@ -142,8 +143,12 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
 
     What a crash left half-done is finished and reported, one line each, to ``on_repair``
     (default: a warning in the log, which reaches stderr); so is, with ``auto_approve``,
-    every letter left pending because it is not finished (:func:`left_pending`).
+    every letter left pending because it is not finished (:func:`left_pending`). With
+    ``auto_approve``, a letterhead the export cannot use stops the run before it starts
+    (``LetterheadUnusable``, an ``OSError``).
     """
+    if auto_approve:  # every approval exports: a letterhead it cannot use fails them all
+        workflow.ctx.review.letterhead()
     run_id = run_id_for(inputs)
     # Template-only, one work queue at a time: the steps are pure Python (threads only wait
     # on the GIL) and concurrent DOCX exports held several documents' memory at once. With
@@ -157,7 +162,10 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
     if pending and drafter is not None:  # a resumed run: its spend so far counts
         _seed_spend(workflow.ctx, graph.get_state(config).values.get("denial_ids") or [])
     ehr = workflow.ctx.ehr
+    # A new run on a thread an earlier run of the same inputs used: the lists this run
+    # reports start empty (their reducer would otherwise add to the last run's).
     stream_input = None if pending else {
+        "letter_ids": Overwrite([]), "redecided": Overwrite([]), "superseded": Overwrite([]),
         "run_id": run_id, "inputs": list(inputs), "auto_approve": auto_approve,
         "as_of": workflow.ctx.today.isoformat(),
         "ehr_warnings": list(ehr.source_warnings())

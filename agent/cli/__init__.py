@@ -17,7 +17,19 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from agent.cli import audit, codes, config, ingest, ncci, playbooks, review, run, users
+from agent.cli import (
+    audit,
+    codes,
+    config,
+    evidence,
+    ingest,
+    ncci,
+    playbooks,
+    review,
+    run,
+    serve,
+    users,
+)
 from agent.cli import eval as eval_group
 from agent.cli.common import Interrupted, interrupt
 from agent.cli.defaults import CommandDefaults
@@ -51,11 +63,13 @@ app.command("codes")(codes.codes_command)
 app.command("run")(run.run_command)
 app.command("eval")(eval_group.eval_command)
 app.add_typer(review.app, name="review")
+app.add_typer(evidence.app, name="evidence")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(config.app, name="config")
 app.add_typer(ncci.app, name="ncci")
 app.add_typer(playbooks.app, name="playbooks")
+app.command("serve")(serve.serve_command)
 
 
 def main() -> None:

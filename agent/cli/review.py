@@ -23,6 +23,7 @@ from agent.review.actions import ReviewError, content_hash
 
 if TYPE_CHECKING:  # imported where used: `appeals --help` does not load the graphs
     from agent.application.reviews import Decided, ReviewService
+    from agent.application.workflow import Workflow
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Review drafted letters: list, show, approve, edit, reject, mark sent.")
@@ -51,6 +52,7 @@ IfHashOption = Annotated[str | None, typer.Option(
 class _Session:
     service: ReviewService
     user: str
+    workflow: Workflow
 
 
 @contextmanager
@@ -84,7 +86,7 @@ def _service(db: Path, out: Path, config_path: Path | None = None,
             except IdentityError as exc:
                 typer.echo(f"appeals review: {exc}", err=True)
                 raise typer.Exit(2) from None
-        yield _Session(ReviewService.over(workflow), user)
+        yield _Session(ReviewService.over(workflow), user, workflow)
 
 
 def _act(db: Path, out: Path, config: Path | None,

@@ -257,9 +257,12 @@ def print_summary(console: Console, manifest: Manifest, out: Path) -> None:
                   f"written under {out / 'letters'}; manifest {out / 'manifest.json'}")
     if s.redecided or s.letters_superseded:
         why = ", ".join(f"{n} because the {reason}" for reason, n in s.redecided.items())
-        console.print(f"Decided again: {sum(s.redecided.values())} denials ({why or 'none'}); "
-                      f"{s.letters_superseded} pending drafts superseded (kept, marked "
-                      "superseded); approved and sent letters never change")
+        # Drafts are also superseded with no denial decided again: --redraft, or changed
+        # practice or payer settings (the audit trail says why, for each).
+        decided = f"Decided again: {sum(s.redecided.values())} denials ({why}); " \
+            if s.redecided else ""
+        console.print(f"{decided}{s.letters_superseded} pending drafts superseded (kept, "
+                      "marked superseded); approved and sent letters never change")
     if s.past_deadline:
         late = f"; {s.late_not_drafted} appeals not drafted (--include-late drafts them)" \
             if s.late_not_drafted else ""

@@ -31,3 +31,6 @@ class Evidence(BaseModel):
     decides: bool = Field(False, description="Whether this quote is what decided the "
                           "denial's write-off or corrected claim (the firing rule's "
                           "`quotes`).")
+    found_by: str | None = Field(None, description="The auditor who selected this quote in "
+                                 "the chart (auditor-found evidence); None when the agent "
+                                 "found it.")

@@ -154,6 +154,19 @@ def markdown_to_docx(markdown: str, path: Path, title: str,
         package.release()
 
 
+def check_template(path: Path) -> None:
+    """Prepare the letterhead template at ``path`` now, so that a bad one is told apart.
+
+    :func:`markdown_to_docx` then finds it prepared (the cache is keyed by the file's
+    version).
+
+    Raises:
+        OSError: The file cannot be read.
+        ValueError: It is not a Word document.
+    """
+    _template_for(path)
+
+
 class _Parser(MarkdownIt):
     """markdown-it that parses every link: ``_Inline`` decides what each becomes.
 
@@ -265,11 +278,21 @@ def _template_for(path: Path | None) -> _Template:
 
 @functools.lru_cache(maxsize=8)
 def _template(source: Path, mtime_ns: int, size: int) -> _Template:
-    """Prepare the template at ``source`` (the cache key holds its version)."""
+    """Prepare the template at ``source`` (the cache key holds its version).
+
+    A package python-docx cannot read, or whose parts are not the XML it expects, is a
+    ``ValueError``: python-docx raises whatever its parsing meets (lxml's syntax error, a
+    ``SyntaxError``; an ``AttributeError`` on a main part that is not a ``w:document``...).
+    """
     try:
-        document = docx.Document(str(source))
-    except (KeyError, ValueError, zipfile.BadZipFile, PackageNotFoundError) as error:
+        return _prepare(docx.Document(str(source)), source)
+    except (KeyError, ValueError, AttributeError, TypeError, IndexError, SyntaxError,
+            zipfile.BadZipFile, PackageNotFoundError) as error:  # lxml's: SyntaxErrors
         raise ValueError(f"the letter template {source} is not a Word document") from error
+
+
+def _prepare(document: Document, source: Path) -> _Template:
+    """The template ``document`` (read from ``source``) made ready for letters."""
     document.element.body.clear_content()
     styles = _ensure_styles(document.styles)
     if source == _DEFAULT_TEMPLATE:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.config import LetterSettings
-from agent.letters.docx_export import markdown_to_docx
+from agent.letters.docx_export import check_template, markdown_to_docx
 from agent.letters.files import write_text_atomic
 from agent.letters.unfinished import approval_problems
 from agent.review.model import ReviewDecision
@@ -42,6 +42,13 @@ class ReviewConflict(ReviewError):
 
 class FileChangedOutside(ReviewError):
     """The letter's file on disk is not the text the store holds."""
+
+
+class LetterheadUnusable(ReviewError, OSError):
+    """The configured letterhead (``[letter] letterhead_docx``) cannot be used for a DOCX.
+
+    Also an ``OSError``, so that a run (which reports those in one line) reports it too.
+    """
 
 
 class UnfinishedLetter(ReviewError):
@@ -246,7 +253,7 @@ class ReviewActions:
             raise changed_by_someone_else(letter.letter_id, status_word(now) if now else "gone")
 
     def supersede(self, letter: LetterRecord, by: str | None, why: str) -> LetterRecord:
-        """Mark a pending draft superseded (the chart or playbook changed), audited.
+        """Mark a pending draft superseded (chart, playbook or settings changed), audited.
 
         ``by`` is the new draft's id, or None when no letter is drafted any more. The old
         draft's file stays where it was. Compare-and-set: a draft an auditor decided on
@@ -281,19 +288,48 @@ class ReviewActions:
     def export(self, letter_id: str) -> LetterRecord:
         """Write the DOCX of an approved letter beside its Markdown.
 
-        Safe to repeat: it is written again when it is missing.
+        The DOCX takes the practice's letterhead (``[letter] letterhead_docx``) when one
+        is configured; one that cannot be used is :class:`LetterheadUnusable`, and the
+        letter stays approved without its DOCX until it is exported again. Safe to
+        repeat: it is written again when it is missing.
         """
         letter = self.letter(letter_id)
         if letter.status != "approved":
             raise ReviewError(f"letter {letter_id} is not approved")
         self.check_file(letter)
+        letterhead = self.letterhead(letter_id)
         docx = Path(letter.markdown).with_suffix(".docx")
         markdown_to_docx(self.markdown(letter), self.out_dir / docx,
-                         title=f"Appeal {letter.claim_id}")
+                         title=f"Appeal {letter.claim_id}", template=letterhead)
         exported = letter.model_copy(update={"docx": docx.as_posix()})
         if letter.docx != exported.docx:
             self.store.update_letter_if(exported, "approved", letter.content_hash)
         return exported
+
+    def letterhead(self, letter_id: str | None = None) -> Path | None:
+        """The configured letterhead, made ready for the export; None when there is none.
+
+        Args:
+            letter_id: The approved letter being exported, named in the error.
+
+        Raises:
+            LetterheadUnusable: ``[letter] letterhead_docx`` cannot be used (missing,
+                unreadable, or a .docx python-docx cannot open); one line naming the
+                setting and, with ``letter_id``, the letter left without its DOCX.
+        """
+        path = self.practice.letterhead_docx
+        if path is None:
+            return None
+        try:
+            check_template(path)
+        except (OSError, ValueError) as exc:
+            problem = f"[letter] letterhead_docx {path}: {_unusable(exc)}"
+            if letter_id is not None:
+                problem = (f"letter {letter_id} is approved, but its DOCX was not written: "
+                           f"{problem}; fix the setting, then `appeals review approve "
+                           f"{letter_id}` writes it")
+            raise LetterheadUnusable(problem) from None
+        return path
 
     def docx_missing(self, letter: LetterRecord) -> bool:
         """An approved letter whose DOCX was never written, or is gone."""
@@ -311,6 +347,15 @@ def status_word(letter: LetterRecord) -> str:
     """How a letter stands, in the words of a conflict message."""
     status: LetterStatus = letter.status
     return "edited" if status == "pending_review" else status
+
+
+def _unusable(exc: OSError | ValueError) -> str:
+    """Why a letterhead cannot be used, in the words of the configuration's check."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, OSError):
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    return "not a Word document (.docx) that can be opened"
 
 
 def _short(digest: str) -> str:

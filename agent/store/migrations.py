@@ -12,8 +12,13 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
 from agent.store.audit_chain import GENESIS, chain_hash
-from agent.store.records import SYSTEM_USER, AuditEntry, UserRecord
+from agent.store.records import SYSTEM_USER, AuditEntry, DenialRecord, UserRecord
+from agent.store.worklist import SCHEMA as WORKLIST_SCHEMA
+from agent.store.worklist import UPSERT as WORKLIST_UPSERT
+from agent.store.worklist import worklist_columns
 
 
 class StoreOpenError(OSError):
@@ -101,7 +106,52 @@ def _v2(connection: sqlite3.Connection) -> None:
         hash TEXT PRIMARY KEY, text TEXT NOT NULL)""")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+def _v3(connection: sqlite3.Connection) -> None:
+    """Upgrade to schema version 3: denials record the settings their letter was drafted with.
+
+    The ``practice_fingerprint`` and ``payer_fingerprint`` of a denial's JSON document
+    (:class:`~agent.store.records.DenialRecord`) need no column. The version still goes up:
+    a release before them cannot read such a document, and is refused the file (it asks
+    for an upgrade) rather than failing on the first denial it reads.
+    """
+
+
+def _v4(connection: sqlite3.Connection) -> None:
+    """Upgrade to schema version 4: the worklist's narrow rows and the web's sessions.
+
+    Every denial gets its row in ``appeal_worklist`` (agent/store/worklist.py), which
+    the store writes with each record from now on; a record this release cannot read is
+    left out of the worklist rather than stopping the upgrade. ``appeal_sessions`` holds
+    the web workbench's signed-in sessions (the hash of each cookie's token, never the
+    token).
+    """
+    for statement in WORKLIST_SCHEMA:
+        connection.execute(statement)
+    rows = []
+    for (doc,) in connection.execute("SELECT doc FROM appeal_denials").fetchall():
+        try:
+            rows.append(worklist_columns(DenialRecord.model_validate_json(doc)))
+        except ValidationError:
+            continue
+    connection.executemany(WORKLIST_UPSERT, rows)
+    connection.execute("""CREATE TABLE appeal_sessions (
+        token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created_at TEXT NOT NULL,
+        last_seen TEXT NOT NULL, doc TEXT NOT NULL)""")
+    connection.execute("CREATE INDEX appeal_sessions_user ON appeal_sessions (user)")
+
+
+def _v5(connection: sqlite3.Connection) -> None:
+    """Upgrade to schema version 5: the stored chart and auditor-found evidence.
+
+    A denial's JSON document gains ``chart_facts`` and ``supplied_evidence`` and its
+    document references their title, encounter, content type and why they were chosen
+    (:class:`~agent.store.records.DenialRecord`, ``DocumentRef``); an evidence item
+    gains ``found_by``. No column changes; the version goes up so that a release before
+    them is refused the file rather than failing on the first denial it reads.
+    """
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

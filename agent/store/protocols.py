@@ -7,6 +7,7 @@ methods.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from agent.store.audit_chain import ChainReport
@@ -20,8 +21,10 @@ from agent.store.records import (
     LetterStatus,
     Role,
     RunRecord,
+    SessionRecord,
     UserRecord,
 )
+from agent.store.worklist import QueuePage, WorklistFacets, WorklistPage, WorklistQuery
 
 
 class Store(Protocol):
@@ -57,6 +60,29 @@ class Store(Protocol):
 
     def get_group(self, group_id: str) -> GroupRecord | None:
         """The work queue of that id, or None."""
+        ...
+
+    def worklist(self, query: WorklistQuery) -> WorklistPage:
+        """One page of the denials matching ``query``, and how many match in all.
+
+        The store filters, sorts and pages: it never loads every record to do so.
+        """
+        ...
+
+    def work_queues(self, query: WorklistQuery) -> QueuePage:
+        """One page of the work queues of the denials matching ``query``.
+
+        Each with its counts, amount and earliest deadline; soonest due first.
+        """
+        ...
+
+    def worklist_facets(self) -> WorklistFacets:
+        """The actions, payers, playbooks and letter statuses the stored denials have."""
+        ...
+
+    def letters_in_queue(self, group_id: str,
+                         status: LetterStatus | None = None) -> list[LetterRecord]:
+        """The letters of a work queue's denials (only those of ``status``), by letter id."""
         ...
 
     def save_letter(self, letter: LetterRecord) -> None:
@@ -127,6 +153,39 @@ class Store(Protocol):
 
     def verify_password(self, name: str, password: str) -> bool:
         """Whether ``name`` may log in with ``password`` (never the system user)."""
+        ...
+
+    def list_users(self) -> list[UserRecord]:
+        """Every user who may sign in (not the built-in system user), by name."""
+        ...
+
+    def set_user_role(self, name: str, role: Role, actor: str = SYSTEM_USER) -> UserRecord:
+        """Give a user another role (audited as 'role_changed').
+
+        Raises:
+            agent.store.sqlite.NoSuchUserError: when there is no such user (or it is the
+                built-in system user).
+        """
+        ...
+
+    def save_session(self, session: SessionRecord) -> None:
+        """Insert or replace a signed-in web session."""
+
+    def get_session(self, token_hash: str) -> SessionRecord | None:
+        """The session whose cookie token has that hash, or None."""
+        ...
+
+    def touch_session(self, token_hash: str, at: datetime) -> None:
+        """Record a request of the session at ``at`` (its idle time starts again)."""
+
+    def delete_session(self, token_hash: str) -> None:
+        """End a session (sign out)."""
+
+    def purge_sessions(self, idle_since: datetime, created_since: datetime) -> int:
+        """End the sessions idle or created too long ago; returns how many.
+
+        That is, those last seen before ``idle_since`` or created before ``created_since``.
+        """
         ...
 
     def get_lease(self, name: str) -> LeaseRecord | None:

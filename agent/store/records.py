@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.denials.model import Denial
+from agent.ehr.model import StructuredFact
 from agent.evidence.model import Evidence
 from agent.store.fallback import safe_fallback
 from agent.triage.model import Triage
@@ -18,7 +19,13 @@ the payer (after approval), or superseded by a new draft when its chart changed 
 anyone approved it."""
 Role = Literal["auditor", "lead", "admin"]
 AuditAction = Literal["drafted", "approved", "edited", "rejected", "sent", "superseded",
-                      "user_added", "lease_taken_over"]
+                      "user_added", "lease_taken_over", "viewed", "logged_in", "logged_out",
+                      "login_failed", "role_changed", "evidence_supplied"]
+"""What an audit row records. ``viewed`` is a page of the web workbench that showed PHI (a
+letter, a denial, a worklist page) or a DOCX downloaded; ``logged_in``, ``logged_out``
+and ``login_failed`` are its sign-ins; ``role_changed`` is an admin changing a user's role;
+``evidence_supplied`` an auditor's quote for a denial's missing fact (subject
+``denial:<id>``)."""
 
 SYSTEM_USER = "system"
 """The built-in user that ``--auto-approve`` acts as; it has no password and cannot log in."""
@@ -29,11 +36,20 @@ class _Record(BaseModel):
 
 
 class DocumentRef(_Record):
-    """A chart document a decision read: its id, date and the hash its text is kept under."""
+    """A chart document a decision read: its id, date and the hash its text is kept under.
+
+    With its title, encounter, content type and why it was chosen (schema v5; None on
+    older records), the stored chart can be read again without the EHR
+    (:func:`agent.workflow.rerun.stored_chart`).
+    """
 
     document_id: str
     date: date | None
     text_hash: str = Field(description="'sha256:...' of the text, the key in the store.")
+    title: str | None = None
+    encounter_id: str | None = None
+    content_type: str | None = None
+    linked_by: Literal["encounter", "date_window"] | None = None
 
 
 class DenialRecord(_Record):
@@ -51,10 +67,24 @@ class DenialRecord(_Record):
     documents: list[DocumentRef] = Field(default_factory=list, description="The chart "
                                          "documents the decision read; their text is kept "
                                          "in the store under each hash.")
+    chart_facts: list[StructuredFact] = Field(default_factory=list, description="The "
+                                              "chart's structured facts the decision read "
+                                              "(Observations, Conditions, Procedures).")
+    supplied_evidence: list[Evidence] = Field(default_factory=list, description="Quotes "
+                                              "an auditor selected in the stored chart for "
+                                              "a missing fact (``found_by`` set); every "
+                                              "later decision reads them with the chart.")
     chart_fingerprint: str | None = Field(None, description="Hash of the chart the decision "
                                           "read (documents, structured facts, patient).")
     playbook_fingerprint: str | None = Field(None, description="Hash of the playbook that "
                                              "decided (its YAML, vocabularies, templates).")
+    practice_fingerprint: str | None = Field(None, description="Hash of the practice's "
+                                             "[letter] settings its letter's current draft "
+                                             "shows (schema v3).")
+    payer_fingerprint: str | None = Field(None, description="Hash of what its letter's "
+                                          "current draft shows from the payer's row (appeal "
+                                          "address, fax, portal, level, the playbook's "
+                                          "policy; schema v3).")
 
 
 class GroupRecord(_Record):
@@ -92,7 +122,8 @@ class LetterRecord(_Record):
     reviewer: str | None = None
     note: str | None = None
     supersedes: str | None = Field(None, description="The letter this draft replaces (its "
-                                   "chart or playbook changed before it was approved).")
+                                   "chart, playbook, practice settings or payer row "
+                                   "changed before it was approved).")
     superseded_by: str | None = Field(None, description="The draft that replaced this one.")
 
     @field_validator("llm_fallback")
@@ -138,6 +169,19 @@ class UserRecord(_Record):
     password_hash: str | None = Field(description="argon2id hash; None for the built-in "
                                       "system user, who cannot log in.")
     created_at: datetime
+
+
+class SessionRecord(_Record):
+    """A signed-in web session: the cookie holds a random token, the store only its hash."""
+
+    token_hash: str = Field(description="'sha256:...' of the session cookie's token: a copy "
+                            "of the database cannot be used to sign in.")
+    user: str
+    csrf_token: str = Field(description="The token every state-changing request of this "
+                            "session must carry (form field or X-CSRF-Token header).")
+    created_at: datetime
+    last_seen: datetime = Field(description="The last request; a session idle for longer "
+                                "than the server's idle timeout is over.")
 
 
 class LeaseRecord(_Record):

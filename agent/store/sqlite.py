@@ -14,7 +14,8 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from agent.store.audit_chain import GENESIS, ChainReport, StoredRow, chain_hash, verify_chain
@@ -31,7 +32,21 @@ from agent.store.records import (
     LetterStatus,
     Role,
     RunRecord,
+    SessionRecord,
     UserRecord,
+)
+from agent.store.worklist import (
+    SELECT_ITEMS,
+    UPSERT,
+    QueuePage,
+    QueueSummary,
+    WorklistFacets,
+    WorklistPage,
+    WorklistQuery,
+    item_from_row,
+    order_by,
+    where,
+    worklist_columns,
 )
 
 _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -39,6 +54,10 @@ _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 class UserExistsError(Exception):
     """A user of that name is already in the store."""
+
+
+class NoSuchUserError(LookupError):
+    """No user of that name (or only the built-in system user) is in the store."""
 
 
 class SqliteStore:
@@ -116,9 +135,12 @@ class SqliteStore:
         return RunRecord.model_validate_json(doc) if doc else None
 
     def save_denials(self, records: Iterable[DenialRecord]) -> None:
-        """Insert or replace each denial's record, in one transaction."""
-        self._put("appeal_denials", ((r.denial.denial_id, r.model_dump_json())
-                                     for r in records))
+        """Insert or replace each denial's record and its worklist row, in one transaction."""
+        records = list(records)
+        with self._write() as connection:
+            self._put("appeal_denials", ((r.denial.denial_id, r.model_dump_json())
+                                         for r in records))
+            connection.executemany(UPSERT, (worklist_columns(r) for r in records))
 
     def get_denials(self, denial_ids: Sequence[str]) -> list[DenialRecord]:
         """The records of those denials, in the order asked; ids not stored are left out."""
@@ -148,6 +170,76 @@ class SqliteStore:
         """The work queue of that id, or None."""
         doc = self._get("appeal_groups", [group_id]).get(group_id)
         return GroupRecord.model_validate_json(doc) if doc else None
+
+    # The worklist (agent/store/worklist.py)
+
+    def worklist(self, query: WorklistQuery) -> WorklistPage:
+        """One page of denials matching ``query``, in its order, and how many match."""
+        clause, params = where(query)
+        with self._lock:
+            total = self.connection.execute(
+                "SELECT count(*) FROM appeal_worklist w LEFT JOIN appeal_letters l "
+                "ON l.id = w.letter_id" + clause, params).fetchone()[0]
+            rows = self.connection.execute(
+                SELECT_ITEMS + clause + order_by(query) + " LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset]).fetchall()
+        return WorklistPage([item_from_row(r) for r in rows], int(total))
+
+    def work_queues(self, query: WorklistQuery) -> QueuePage:
+        """One page of work queues over the denials matching ``query``, soonest due first."""
+        clause, params = where(query)
+        joined = "FROM appeal_worklist w LEFT JOIN appeal_letters l ON l.id = w.letter_id"
+        with self._lock:
+            total = self.connection.execute(
+                f"SELECT count(DISTINCT coalesce(w.group_id, '')) {joined}{clause}",
+                params).fetchone()[0]
+            rows = self.connection.execute(
+                "SELECT w.group_id, min(w.payer_id), min(w.payer_name), min(w.playbook_id), "
+                "min(w.procedure), min(w.codes), count(*), count(DISTINCT w.letter_id), "
+                "count(DISTINCT CASE WHEN l.status = 'pending_review' THEN l.id END), "
+                "sum(w.amount_cents), min(w.deadline) "
+                f"{joined}{clause} GROUP BY w.group_id "
+                "ORDER BY (min(w.deadline) IS NULL), min(w.deadline), w.group_id "
+                "LIMIT ? OFFSET ?", [*params, query.limit, query.offset]).fetchall()
+        return QueuePage([QueueSummary(
+            group_id=r[0], payer_id=r[1], payer_name=r[2], playbook_id=r[3], procedure=r[4],
+            codes=r[5] or "", denials=r[6], letters=r[7], pending=r[8],
+            amount=Decimal(r[9] or 0) / 100,
+            deadline=date.fromisoformat(r[10]) if r[10] else None) for r in rows], int(total))
+
+    def worklist_facets(self) -> WorklistFacets:
+        """The actions, payers, playbooks and letter statuses the stored denials have."""
+        with self._lock:
+            run = self.connection.execute
+            actions = run("SELECT action, count(*) FROM appeal_worklist WHERE action IS NOT "
+                          "NULL GROUP BY action ORDER BY action").fetchall()
+            payers = run("SELECT coalesce(payer_id, payer_name), "
+                         "coalesce(min(payer_name), payer_id), count(*) FROM appeal_worklist "
+                         "WHERE coalesce(payer_id, payer_name) IS NOT NULL "
+                         "GROUP BY coalesce(payer_id, payer_name) ORDER BY 2").fetchall()
+            playbooks = run("SELECT playbook_id, count(*) FROM appeal_worklist WHERE "
+                            "playbook_id IS NOT NULL GROUP BY playbook_id ORDER BY 1"
+                            ).fetchall()
+            statuses = run("SELECT coalesce(l.status, 'none'), count(*) FROM appeal_worklist "
+                           "w LEFT JOIN appeal_letters l ON l.id = w.letter_id "
+                           "GROUP BY 1 ORDER BY 1").fetchall()
+        return WorklistFacets(actions=[(a, n) for a, n in actions],
+                              payers=[(key, name, n) for key, name, n in payers],
+                              playbooks=[(p, n) for p, n in playbooks],
+                              letter_statuses=[(x, n) for x, n in statuses])
+
+    def letters_in_queue(self, group_id: str,
+                         status: LetterStatus | None = None) -> list[LetterRecord]:
+        """The letters of a work queue's denials (of ``status``), ordered by letter id."""
+        query = ("SELECT doc FROM appeal_letters WHERE id IN (SELECT letter_id FROM "
+                 "appeal_worklist WHERE group_id = ? AND letter_id IS NOT NULL)")
+        params: list[str] = [group_id]
+        if status is not None:
+            query += " AND status = ?"
+            params.append(status)
+        with self._lock:
+            rows = self.connection.execute(query + " ORDER BY id", params).fetchall()
+        return [LetterRecord.model_validate_json(r[0]) for r in rows]
 
     # Letters
 
@@ -292,6 +384,69 @@ class SqliteStore:
         user = self.get_user(name)
         return check_password(user.password_hash if user else None, password)
 
+    def list_users(self) -> list[UserRecord]:
+        """Every user who may sign in (not the built-in system user), by name."""
+        with self._lock:
+            rows = self.connection.execute("SELECT doc FROM appeal_users WHERE name != ? "
+                                           "ORDER BY name", (SYSTEM_USER,)).fetchall()
+        return [UserRecord.model_validate_json(r[0]) for r in rows]
+
+    def set_user_role(self, name: str, role: Role, actor: str = SYSTEM_USER) -> UserRecord:
+        """Give a user another role, audited as 'role_changed' (before and after)."""
+        with self._write() as connection:
+            row = connection.execute("SELECT doc FROM appeal_users WHERE name = ?",
+                                     (name,)).fetchone()
+            user = UserRecord.model_validate_json(row[0]) if row else None
+            if user is None or user.role == "system":
+                raise NoSuchUserError(f"no user named {name}")
+            changed = user.model_copy(update={"role": role})
+            connection.execute("UPDATE appeal_users SET doc = ? WHERE name = ?",
+                               (changed.model_dump_json(), name))
+            self._append_audit(connection, AuditEntry(
+                subject=f"user:{name}", actor=actor, at=datetime.now(UTC),
+                action="role_changed", hash_before=None, hash_after=None,
+                note=f"role {user.role} -> {role}"))
+        return changed
+
+    # Web sessions
+
+    def save_session(self, session: SessionRecord) -> None:
+        """Insert or replace a signed-in session."""
+        with self._write() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO appeal_sessions (token_hash, user, created_at, "
+                "last_seen, doc) VALUES (?, ?, ?, ?, ?)",
+                (session.token_hash, session.user, _utc(session.created_at),
+                 _utc(session.last_seen), session.model_dump_json()))
+
+    def get_session(self, token_hash: str) -> SessionRecord | None:
+        """The session whose token has that hash, or None."""
+        with self._lock:
+            row = self.connection.execute("SELECT doc FROM appeal_sessions WHERE "
+                                          "token_hash = ?", (token_hash,)).fetchone()
+        return SessionRecord.model_validate_json(row[0]) if row else None
+
+    def touch_session(self, token_hash: str, at: datetime) -> None:
+        """Record a request of the session at ``at`` (its idle time starts again)."""
+        session = self.get_session(token_hash)
+        if session is None:
+            return
+        self.save_session(session.model_copy(update={"last_seen": at}))
+
+    def delete_session(self, token_hash: str) -> None:
+        """End a session (sign out)."""
+        with self._write() as connection:
+            connection.execute("DELETE FROM appeal_sessions WHERE token_hash = ?",
+                               (token_hash,))
+
+    def purge_sessions(self, idle_since: datetime, created_since: datetime) -> int:
+        """End every session idle or created too long ago; returns how many."""
+        with self._write() as connection:
+            cursor = connection.execute(
+                "DELETE FROM appeal_sessions WHERE last_seen < ? OR created_at < ?",
+                (_utc(idle_since), _utc(created_since)))
+            return cursor.rowcount
+
     # Leases
 
     def get_lease(self, name: str) -> LeaseRecord | None:
@@ -337,3 +492,10 @@ class SqliteStore:
         with self._write() as connection:
             connection.execute("DELETE FROM appeal_leases WHERE name = ? AND token = ?",
                                (lease.name, lease.token))
+
+
+def _utc(at: datetime) -> str:
+    """A time as sortable text in UTC (naive times are taken as UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat()

@@ -9,6 +9,8 @@ needs_review), listing what is missing so the auditor can look elsewhere in the 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.config import AppConfig
@@ -18,10 +20,10 @@ from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.quality import admissible
 from agent.evidence.verify import verify_evidence
-from agent.evidence.vocabulary import load_vocabulary
+from agent.evidence.vocabulary import Vocabulary, load_vocabulary
 from agent.ncci import PtpTable
 from agent.playbooks.checks import CheckContext, CheckRegistry
-from agent.playbooks.model import NotAppealRule, Playbook
+from agent.playbooks.model import FactSpec, NotAppealRule, Playbook
 from agent.triage.model import Triage
 
 
@@ -42,13 +44,17 @@ class Decision:
 def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
            chart: ChartBundle | None, extractors: ExtractorRegistry,
            checks: CheckRegistry | None = None, ncci: PtpTable | None = None,
-           config: AppConfig | None = None) -> Decision:
+           config: AppConfig | None = None, supplied: Sequence[Evidence] = ()) -> Decision:
     """The final action for a denial, with the evidence that supports it.
 
     Order: the playbook's facts are extracted; its ``not_appeal`` rules run in order (the
     first that fires decides: documentation that contradicts the claim, payer rules);
     then a missing required fact sends the denial to the playbook's ``missing_action``;
     otherwise it is appealed with the evidence.
+
+    ``supplied`` is evidence an auditor selected in the chart for a fact: it counts for
+    that fact beside what the extractors found, read with the fact's extractor for its
+    value, and goes through the same checks (never a status flip).
     """
     if triage.final:
         return Decision(triage)
@@ -79,6 +85,8 @@ def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
         # whichever extractor found it.
         by_fact[spec.id] = admissible(
             extractors.run(spec.extractor, chart, denial, vocabulary), texts)
+        by_fact[spec.id] += _supplied_for(spec, supplied, by_fact[spec.id], chart, denial,
+                                          extractors, vocabulary)
     evidence = [e for spec in playbook.facts for e in by_fact[spec.id]]
     verify_evidence(evidence, chart)
     missing = [spec.description for spec in playbook.facts
@@ -102,6 +110,46 @@ def decide(denial: Denial, triage: Triage, playbook: Playbook | None,
         return Decision(_update(triage, action, reason), evidence, missing)
     reason = f"{playbook.title}: every required fact is documented; appeal with the quotes."
     return Decision(_update(triage, "appeal", reason), evidence)
+
+
+def _supplied_for(spec: FactSpec, supplied: Sequence[Evidence], found: list[Evidence],
+                  chart: ChartBundle, denial: Denial, extractors: ExtractorRegistry,
+                  vocabulary: Vocabulary | None) -> list[Evidence]:
+    """The auditor's quotes for this fact that the extractors did not find.
+
+    Each takes the value the fact's extractor reads in it (the rest of its document
+    blanked, so offsets hold), if any.
+    """
+    spans = {(e.document_id, e.start, e.end) for e in found}
+    added = []
+    for item in supplied:
+        if item.fact != spec.id or (item.document_id, item.start, item.end) in spans:
+            continue
+        added.append(item if item.value is not None else item.model_copy(
+            update={"value": _value_in(item, spec, chart, denial, extractors, vocabulary)}))
+    return added
+
+
+def _value_in(item: Evidence, spec: FactSpec, chart: ChartBundle, denial: Denial,
+              extractors: ExtractorRegistry, vocabulary: Vocabulary | None) -> str | None:
+    """What the fact's extractor reads in the quote alone; None when it reads nothing."""
+    if item.start is None or item.end is None:
+        return None
+    documents = []
+    for document in chart.documents:
+        if document.document_id == item.document_id:
+            text = document.text
+            blanked = (re.sub(r"[^\n]", " ", text[:item.start]) + text[item.start:item.end]
+                       + re.sub(r"[^\n]", " ", text[item.end:]))
+            documents.append(document.model_copy(update={"text": blanked}))
+    alone = chart.model_copy(update={"documents": tuple(documents)})
+    try:
+        read = extractors.run(spec.extractor, alone, denial, vocabulary)
+    except (ValueError, KeyError):
+        return None
+    inside = [e for e in read if e.value is not None and e.start is not None
+              and e.end is not None and e.start < item.end and item.start < e.end]
+    return inside[0].value if inside else None
 
 
 def _apply(playbook: Playbook, rule: NotAppealRule, detail: str | None,

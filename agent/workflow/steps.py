@@ -22,6 +22,7 @@ from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, ChartRequest
 from agent.ehr.protocols import EHRAdapter
 from agent.evidence.extractors import ExtractorRegistry
+from agent.evidence.model import Evidence
 from agent.evidence.verify import EvidenceError, verify_evidence
 from agent.ingest import ingest
 from agent.letters.files import write_text_atomic
@@ -39,6 +40,7 @@ from agent.triage.rules import triage
 from agent.workflow.decide import decide
 from agent.workflow.grouping import group_id_for, group_key
 from agent.workflow.rerun import (
+    DraftSettings,
     Redecided,
     chart_fingerprint,
     document_refs,
@@ -209,7 +211,8 @@ class GroupOutcome:
     redecided: list[str] = field(default_factory=list)
     """Why each denial decided by an earlier run was decided again (one entry each)."""
     superseded: list[str] = field(default_factory=list)
-    """Pending drafts replaced (or withdrawn) because their denials were decided again."""
+    """Pending drafts replaced (or withdrawn) because their denials were decided again, or
+    because what they print from the configuration changed."""
 
 
 def work_group_step(ctx: WorkflowContext, group_id: str, auto_approve: bool) -> GroupOutcome:
@@ -218,7 +221,9 @@ def work_group_step(ctx: WorkflowContext, group_id: str, auto_approve: bool) -> 
     A bad claim or document fails that denial (needs_review with the error), never the
     group. A denial an earlier run decided is decided again only when its chart or its
     playbook changed; then a pending draft whose text would change is superseded, while
-    approved, sent and rejected letters never change. Appeals past their deadline get no
+    approved, sent and rejected letters never change. So is a pending draft when what it
+    prints from the configuration changed (the ``[letter]`` settings, its payer's row:
+    :class:`~agent.workflow.rerun.DraftSettings`). Appeals past their deadline get no
     draft unless the run includes late appeals.
     """
     outcome = GroupOutcome()
@@ -240,15 +245,27 @@ def work_group_step(ctx: WorkflowContext, group_id: str, auto_approve: bool) -> 
     ctx.store.save_document_texts(texts)  # before the records that name them
     ctx.save(updated)
     outcome.redecided = list(changed.values())
-    draftable = [r for r in decided if r.triage and r.triage.action == "appeal"
-                 and (ctx.include_late or not r.triage.past_deadline or r.letter_id)]
-    drafting = {r.denial.denial_id for r in draftable}
-    outcome.superseded = _withdraw(ctx, [r for r in decided if r.letter_id and
-                                         r.denial.denial_id not in drafting], changed)
-    _draft_letters(ctx, group, draftable, auto_approve, charts, changed, outcome)
+    settle_letters(ctx, group, decided, changed, charts, auto_approve, outcome)
     if not group.done:
         ctx.store.save_groups([group.model_copy(update={"done": True})])
     return outcome
+
+
+def settle_letters(ctx: WorkflowContext, group: GroupRecord, decided: list[DenialRecord],
+                   changed: dict[str, str], charts: dict[str, ChartBundle],
+                   auto_approve: bool, outcome: GroupOutcome) -> None:
+    """Bring the letters of these decided denials in line with their decisions.
+
+    Pending drafts of denials no longer to be appealed are withdrawn; appeals get a draft,
+    or a new one when ``changed`` (denial id -> why it was decided again) names them.
+    ``charts`` holds the chart each decision read, for the drafts.
+    """
+    draftable = [r for r in decided if r.triage and r.triage.action == "appeal"
+                 and (ctx.include_late or not r.triage.past_deadline or r.letter_id)]
+    drafting = {r.denial.denial_id for r in draftable}
+    outcome.superseded += _withdraw(ctx, [r for r in decided if r.letter_id and
+                                          r.denial.denial_id not in drafting], changed)
+    _draft_letters(ctx, group, draftable, auto_approve, charts, changed, outcome)
 
 
 def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, ChartBundle],
@@ -277,7 +294,8 @@ def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, Ch
             base = triage(record.denial, ctx.config, ctx.ncci).model_copy(
                 update={"past_deadline": record.triage.past_deadline})
         decision = decide(record.denial, base, playbook, chart, ctx.extractors,
-                          ctx.checks, ctx.ncci, ctx.config)
+                          ctx.checks, ctx.ncci, ctx.config,
+                          supplied=still_in(record.supplied_evidence, chart))
     except (EvidenceError, ValueError, KeyError, OSError) as exc:
         # Frames only in the log: the message may quote the chart.
         logger.warning("denial failed during evidence gathering (%s)", type(exc).__name__)
@@ -289,7 +307,21 @@ def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, Ch
     return record.model_copy(update={
         "triage": decision.triage, "evidence": decision.evidence,
         "missing_evidence": decision.missing, "error": None, "documents": refs,
+        "chart_facts": list(chart.facts) if chart is not None else [],
         "chart_fingerprint": fingerprints[0], "playbook_fingerprint": fingerprints[1]}), why
+
+
+def still_in(supplied: Sequence[Evidence], chart: ChartBundle | None) -> list[Evidence]:
+    """The auditor-supplied quotes the chart still holds, each at its span.
+
+    A document corrected since the auditor's selection drops the quote from the decision
+    (it stays on the record, for the audit).
+    """
+    if chart is None or not supplied:
+        return []
+    texts = {d.document_id: d.text for d in chart.documents}
+    return [e for e in supplied if e.start is not None and e.end is not None
+            and texts.get(e.document_id, "")[e.start:e.end] == e.quote]
 
 
 def _withdraw(ctx: WorkflowContext, records: list[DenialRecord],
@@ -330,6 +362,8 @@ class _Draft:
     letter: LetterInput
     members: list[DenialRecord]
     chart: ChartBundle
+    settings: DraftSettings
+    """What the letter prints from the configuration, recorded on its denials."""
     replaces: LetterRecord | None = None
     why: str | None = None
     """Why the replaced draft is superseded (None: it already is, after a crash)."""
@@ -378,19 +412,40 @@ def _plan(ctx: WorkflowContext, group: GroupRecord, base_id: str,
         letter = successor
     if letter is not None and letter.status == "superseded":  # withdrawn, now due again
         replaces, letter_id, letter = letter, next_letter_id(letter.letter_id), None
-    why = None
+    why: str | None = None
+    first = members[0].denial
+    assert group.playbook_id is not None  # only a playbook's appeals are drafted
+    settings = DraftSettings.of(ctx.config, first, group.playbook_id)
     if letter is not None:
         _relink(ctx, letter.letter_id, members)  # drafted by an earlier run: never twice
+        if letter.status != "pending_review":
+            return None  # approved, sent and rejected letters never change
         reasons = [changed[r.denial.denial_id] for r in members if r.denial.denial_id in changed]
         redraft = ctx.redraft and ctx.drafter is not None and letter.llm_fallback is not None
-        if letter.status != "pending_review" or not (reasons or redraft):
-            return None  # approved, sent and rejected letters never change
+        if reasons:
+            why = reasons[0]
+        elif redraft:
+            why = "drafted again with the model"
+        else:  # decided as before: drafted again only when what it prints changed
+            why = settings.why_redraft(members)
+        if why is None:
+            _record_settings(ctx, members, settings)  # a draft of a release that kept none
+            return None
         replaces, letter_id = letter, next_letter_id(letter.letter_id)
-        why = reasons[0] if reasons else "drafted again with the model"
-    first = members[0].denial
     chart = charts.get(first.denial_id) or _chart(ctx, first)
     return _Draft(_letter_input(group, letter_id, members, chart, ctx.playbooks), members,
-                  chart, replaces, why)
+                  chart, settings, replaces, why)
+
+
+def _record_settings(ctx: WorkflowContext, members: list[DenialRecord],
+                     settings: DraftSettings) -> None:
+    """Record on the denials the settings their letter's current draft shows.
+
+    Read again from the cache: these denials may have been re-linked meanwhile.
+    """
+    current = ctx.records([r.denial.denial_id for r in members])
+    ctx.save([now for now, was in ((settings.recorded_on(r), r) for r in current)
+              if now is not was])
 
 
 def _letter_failed(ctx: WorkflowContext, members: list[DenialRecord], exc: Exception) -> None:
@@ -430,10 +485,14 @@ def _letter_input(group: GroupRecord, letter_id: str, members: list[DenialRecord
                      for r in members for e in r.evidence}.values())
     diagnoses = tuple(f.display for f in chart.facts
                       if f.resource_type == "Condition" and f.display)[:5]
+    codes = {code for r in members for code in r.denial.claim_procedure_codes}
+    procedures = tuple(dict.fromkeys(
+        (f.code, f.display) for f in chart.facts
+        if f.resource_type == "Procedure" and f.code in codes and f.display))
     return LetterInput(letter_id=letter_id, group_id=group.group_id,
                        denials=tuple(r.denial for r in members),
                        playbook=playbooks.get(group.playbook_id), evidence=tuple(evidence),
-                       patient=chart.patient, diagnoses=diagnoses)
+                       patient=chart.patient, diagnoses=diagnoses, procedures=procedures)
 
 
 def _draft_one(ctx: WorkflowContext, draft: _Draft, auto_approve: bool,
@@ -449,6 +508,7 @@ def _draft_one(ctx: WorkflowContext, draft: _Draft, auto_approve: bool,
     replaces = draft.replaces
     if replaces is not None and draft.why is not None:
         if content_hash(text) == replaces.content_hash:
+            _record_settings(ctx, draft.members, draft.settings)
             return None  # decided again, same letter: the draft stands
         # First the old draft is superseded (compare-and-set: an auditor who decided on it
         # meanwhile wins), then its successor is written; a crash in between is finished
@@ -465,7 +525,8 @@ def _draft_one(ctx: WorkflowContext, draft: _Draft, auto_approve: bool,
                           tokens_out=outcome.tokens_out, llm_fallback=outcome.fallback,
                           supersedes=replaces.letter_id if replaces else None)
     ctx.review.save_draft(record)  # the letter and its "drafted" row, in one transaction
-    ctx.save([r.model_copy(update={"letter_id": letter_id}) for r in members])
+    ctx.save([draft.settings.recorded_on(r).model_copy(update={"letter_id": letter_id})
+              for r in members])
     if auto_approve:
         ctx.review.auto_approve(letter_id)
     return letter_id

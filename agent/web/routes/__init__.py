@@ -1,0 +1,1 @@
+"""The workbench's routes, one module per page family; each has ``routes()``."""
