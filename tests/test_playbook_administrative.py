@@ -351,7 +351,8 @@ def test_a_billing_note_naming_the_claim_is_proof(run: tuple[Path, dict[str, Any
     denial = denials["LOMT-30005"]
     assert denial["triage"]["action"] == "appeal"
     letter = _letter(out, denial)
-    assert "accepted by the payer on 2026-03-08; submitted on 2026-03-06" in letter
+    assert ("accepted by the payer on 2026-03-08 (evidence 1) and submitted on 2026-03-06 "
+            "(evidence 2)") in letter
     assert "3/10/26" not in letter.split("## Evidence")[0]
 
 
