@@ -106,6 +106,10 @@ def supply_command(denial_id: str,
                + (f"; letter {', '.join(done.letter_ids)} drafted" if done.letter_ids else ""))
     if done.record.missing_evidence:
         typer.echo("still missing: " + "; ".join(done.record.missing_evidence))
+    if action == "appeal" and not done.letter_ids and triage and triage.past_deadline \
+            and not done.record.letter_id:
+        typer.echo("past its appeal deadline: no draft (`appeals run --include-late` "
+                   "drafts it)")
 
 
 def _locate(documents: tuple[object, ...], document_id: str, quote: str) -> tuple[int, int]:
