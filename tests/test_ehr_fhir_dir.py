@@ -157,7 +157,7 @@ def test_fhir_dir_is_a_builtin_scheme(fresh_default_registry: None) -> None:
 
 @pytest.mark.parametrize("source", ["epic:prod", "no-colon-here", ":fixtures/fhir"])
 def test_unknown_scheme_or_missing_colon_lists_known_schemes(source: str) -> None:
-    with pytest.raises(EHRSourceError, match="known schemes: fhir-dir"):
+    with pytest.raises(EHRSourceError, match="known schemes: docs-dir, fhir-dir"):
         registry_with().open(source)
 
 
@@ -197,7 +197,7 @@ def test_factory_must_return_an_adapter() -> None:
 def test_entry_points_are_discovered_and_loaded_lazily() -> None:
     registry = registry_with(entry_point("fake", "tests.test_ehr_fhir_dir:FakeAdapter"),
                              entry_point("broken", "no_such_module_xyz:factory"))
-    assert registry.schemes() == ("broken", "fake", "fhir-dir")  # nothing imported yet
+    assert registry.schemes() == ("broken", "docs-dir", "fake", "fhir-dir")  # nothing imported yet
     adapter = registry.open("fake:abc")
     assert isinstance(adapter, FakeAdapter) and adapter.source == "abc"
     for _ in range(2):  # a broken plugin fails the same way each time, others still work
@@ -210,7 +210,7 @@ def test_entry_point_cannot_take_a_builtin_scheme(caplog: pytest.LogCaptureFixtu
     registry = registry_with(entry_point("fhir-dir", "tests.test_ehr_fhir_dir:FakeAdapter"),
                              entry_point("fhir-dir", "agent.ehr.fhir_dir:FhirDirAdapter"))
     with caplog.at_level(logging.WARNING):
-        assert registry.schemes() == ("fhir-dir",)
+        assert registry.schemes() == ("docs-dir", "fhir-dir")
         assert registry.factory("fhir-dir") is FhirDirAdapter
     assert caplog.text.count("ignored: scheme already taken") == 1  # the built-in is quiet
     assert "test_ehr_fhir_dir:FakeAdapter" in caplog.text
@@ -416,25 +416,31 @@ def test_text_media_types_ignore_parameters(tmp_path: Path, content_type: str) -
     assert document.content_type == content_type.split(";")[0].lower()
 
 
-def test_other_attachments_are_skipped_and_text_ones_joined(tmp_path: Path) -> None:
+def test_unreadable_attachments_are_skipped_and_readable_ones_joined(tmp_path: Path) -> None:
     content = [attachment("%PDF-1.4", "application/pdf"),
                {"attachment": {"contentType": "text/plain", "url": "https://x/Binary/1"}},
                attachment("HPI: first."), attachment("# A/P\nsecond", "text/markdown"),
-               attachment("<html>", "text/html")]
+               attachment("<html>", "text/html"), attachment("GIF89a", "image/gif")]
     write(tmp_path, "all.json", patient(), doc("d1", content=content))
     result = chart(tmp_path)
     (document,) = result.documents
     assert document.text == "HPI: first.\n\n# A/P\nsecond"
-    assert document.content_type == "text/plain" and result.problems == ()
+    assert document.content_type == "text/plain"
+    assert result.problems == (  # a broken PDF and an empty page are said; a GIF is no note
+        "DocumentReference/d1: a document (application/pdf) that could not be read "
+        "(PdfStreamError); the attachment was skipped",
+        "DocumentReference/d1: a document (text/html) with no text; the attachment was "
+        "skipped")
 
 
-def test_a_note_without_inline_text_is_skipped_with_a_problem(tmp_path: Path) -> None:
+def test_a_note_without_readable_text_is_skipped_with_a_problem(tmp_path: Path) -> None:
     write(tmp_path, "all.json", patient(),
-          doc("scan", content=[attachment("%PDF", "application/pdf")]))
+          doc("scan", content=[attachment("GIF89a", "image/gif")]))
     result = chart(tmp_path)
     assert result.documents == ()
-    assert result.problems[0] == ("DocumentReference/scan: no inline text/plain or "
-                                  "text/markdown attachment; the note was skipped")
+    assert result.problems[0] == ("DocumentReference/scan: no inline attachment of a "
+                                  "readable type (plain text, HTML, PDF, RTF or C-CDA); the "
+                                  "note was skipped")
 
 
 def test_bad_base64_skips_the_attachment_with_a_problem(tmp_path: Path) -> None:
@@ -448,8 +454,8 @@ def test_bad_base64_skips_the_attachment_with_a_problem(tmp_path: Path) -> None:
     assert result.problems == (
         "DocumentReference/mixed: an attachment is not valid base64 and was skipped",
         "DocumentReference/only-bad: an attachment is not valid base64 and was skipped",
-        "DocumentReference/only-bad: no inline text/plain or text/markdown attachment; "
-        "the note was skipped")
+        "DocumentReference/only-bad: no inline attachment of a readable type (plain text, "
+        "HTML, PDF, RTF or C-CDA); the note was skipped")
     assert not any("John" in p or "HIV" in p for p in result.problems)
 
 

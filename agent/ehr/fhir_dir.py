@@ -16,11 +16,13 @@ Linking rules for one :class:`~agent.ehr.model.ChartRequest`:
   bounds included (``linked_by="date_window"``). A note is the patient's when its subject,
   and its encounter's subject, name no one else (at least one must name the patient).
   Notes ``entered-in-error`` are skipped. Order: date (undated last), then id.
-* **Text**: inline (``data``) attachments of type ``text/plain`` or ``text/markdown``
-  (media-type parameters such as ``charset`` ignored), decoded as UTF-8 with replacement
-  characters. Several text attachments in one DocumentReference are joined with a blank
-  line (``"\n\n"``) in their order: that joined string is the note's ``text`` and what
-  evidence offsets index. Other types and ``url``-only attachments are not fetched.
+* **Text**: inline (``data``) attachments of a readable type (plain text, Markdown, HTML,
+  PDF with a text layer, RTF, C-CDA; media-type parameters such as ``charset`` ignored),
+  read by :func:`agent.ehr.formats.extract_text`; the original's hash is kept
+  (``original_hash``). Several in one DocumentReference are joined with a blank line
+  (``"\n\n"``) in their order: that joined string is the note's ``text`` and what evidence
+  offsets index. An attachment that cannot be read (a scanned PDF, a bad file) is a
+  problem of the chart; other types and ``url``-only attachments are not fetched.
 * **Identifiers** (kept only to hide them from a model): the Patient's names, birth date,
   identifier values, address lines, cities and postal codes, telecom values, and the
   names and telecom of its ``contact`` entries and of every RelatedPerson whose
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import os
@@ -48,6 +51,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from agent.ehr.formats import SUPPORTED, extract_text, media_type_of
 from agent.ehr.model import (
     ChartBundle,
     ChartRequest,
@@ -65,7 +69,6 @@ _Link = tuple[LinkedBy, str | None]  # why a note was chosen, and the encounter 
 KEPT_TYPES = frozenset({"Patient", "RelatedPerson", "Encounter", "DocumentReference",
                         "Observation", "Condition", "Procedure"})
 FACT_TYPES: tuple[FactType, ...] = ("Observation", "Condition", "Procedure")
-TEXT_MEDIA_TYPES = frozenset({"text/plain", "text/markdown"})
 NOTE_SEPARATOR = "\n\n"
 """Joins the text attachments of one DocumentReference."""
 
@@ -387,53 +390,70 @@ def _observation_value(resource: Resource) -> str | None:
 
 # --------------------------------------------------------------------------- notes
 
-def _media_type(content_type: Any) -> str:
-    """``text/plain; charset=utf-8`` → ``text/plain``."""
-    return (_str(content_type) or "").split(";", 1)[0].strip().lower()
-
-
-def _decode(data: str) -> str | None:
-    """Base64 (whitespace allowed) to UTF-8 text; None when it is not base64."""
+def _decode(data: str) -> bytes | None:
+    """Base64 (whitespace allowed) to bytes; None when it is not base64."""
     try:
-        raw = base64.b64decode("".join(data.split()), validate=True)
+        return base64.b64decode("".join(data.split()), validate=True)
     except (binascii.Error, ValueError):
         return None
-    return raw.decode("utf-8", errors="replace")
 
 
-def _note_text(note: _Note) -> tuple[str | None, str, list[str]]:
-    """(text or None, content type, problems) from a note's inline text attachments."""
+@dataclass(frozen=True, slots=True)
+class _NoteText:
+    """A note's text from its attachments, and what could not be read (no PHI)."""
+
+    text: str | None
+    content_type: str
+    original_hash: str | None
+    problems: list[str]
+
+
+def _note_text(note: _Note) -> _NoteText:
+    """The text of a note's inline attachments of a readable type (agent/ehr/formats.py).
+
+    Several are joined with a blank line; the original's hash is the first one's (of
+    several, the hash of their hashes).
+    """
     texts: list[str] = []
     types: list[str] = []
+    hashes: list[str] = []
     problems: list[str] = []
     for attachment in note.attachments:
-        media_type = _media_type(attachment.get("contentType"))
+        media_type = media_type_of(_str(attachment.get("contentType")))
         data = _str(attachment.get("data"))
-        if media_type not in TEXT_MEDIA_TYPES or data is None:
+        if media_type not in SUPPORTED or data is None:
             continue
-        text = _decode(data)
-        if text is None:
+        raw = _decode(data)
+        if raw is None:
             problems.append(f"{note.ref}: an attachment is not valid base64 and was skipped")
             continue
-        texts.append(text)
+        read = extract_text(raw, media_type)
+        if read.text is None:
+            problems.append(f"{note.ref}: {read.problem}; the attachment was skipped")
+            continue
+        texts.append(read.text)
         types.append(media_type)
+        hashes.append(read.original_hash)
     if not texts:
-        problems.append(f"{note.ref}: no inline text/plain or text/markdown attachment; "
-                        "the note was skipped")
-        return None, "text/plain", problems
-    return NOTE_SEPARATOR.join(texts), types[0], problems
+        problems.append(f"{note.ref}: no inline attachment of a readable type (plain text, "
+                        "HTML, PDF, RTF or C-CDA); the note was skipped")
+        return _NoteText(None, "text/plain", None, problems)
+    original = hashes[0] if len(hashes) == 1 else "sha256:" + hashlib.sha256(
+        "\n".join(hashes).encode("ascii")).hexdigest()
+    return _NoteText(NOTE_SEPARATOR.join(texts), types[0], original, problems)
 
 
 def _source_document(note: _Note, patient_ref: str, link: _Link,
                      problems: list[str]) -> SourceDocument | None:
-    text, content_type, note_problems = _note_text(note)
-    problems.extend(note_problems)
-    if text is None:
+    read = _note_text(note)
+    problems.extend(read.problems)
+    if read.text is None:
         return None
     linked_by, encounter = link
     return SourceDocument(document_id=note.ref, patient_id=patient_ref, title=note.title,
-                          date=note.date, encounter_id=encounter, content_type=content_type,
-                          text=text, linked_by=linked_by)
+                          date=note.date, encounter_id=encounter,
+                          content_type=read.content_type, text=read.text,
+                          original_hash=read.original_hash, linked_by=linked_by)
 
 
 def _sort_key(document: SourceDocument) -> tuple[bool, date, str]:

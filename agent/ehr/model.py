@@ -62,6 +62,9 @@ class SourceDocument(_Frozen):
     encounter_id: str | None = Field(None, description="'Encounter/xyz' from context.")
     content_type: str = "text/plain"
     text: str
+    original_hash: str | None = Field(None, description="'sha256:...' of the original "
+                                      "file's bytes (a PDF, RTF, HTML or C-CDA export) that "
+                                      "``text`` was extracted from.")
     linked_by: Literal["encounter", "date_window"] = Field(
         description="Why the note was chosen: it belongs to the claim's encounter, or it is "
         "dated near the service date.")

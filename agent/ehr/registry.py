@@ -5,7 +5,7 @@ the factory receives ``rest`` and returns an :class:`~agent.ehr.protocols.EHRAda
 
 Adapters are registered in one way only, :meth:`AdapterRegistry.register`:
 
-* built-ins (``fhir-dir``) by :func:`register_builtin_adapters`;
+* built-ins (``fhir-dir``, ``docs-dir``) by :func:`register_builtin_adapters`;
 * third parties through the entry-point group ``denial_appeal_agent.ehr_adapters``
   (name = scheme, value = factory), discovered on the first look-up of a scheme that is
   not registered yet and loaded only when their scheme is asked for;
@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 
+from agent.ehr.docs_dir import DocsDirAdapter
 from agent.ehr.fhir_dir import FhirDirAdapter
 from agent.ehr.protocols import EHRAdapter, EHRSourceError
 
@@ -152,6 +153,7 @@ def _load_factory(entry_point: EntryPoint) -> AdapterFactory:
 def register_builtin_adapters(registry: AdapterRegistry) -> None:
     """Register the adapters that ship with the agent, exactly as a plugin would be."""
     registry.register("fhir-dir", FhirDirAdapter)
+    registry.register("docs-dir", DocsDirAdapter)
 
 
 @functools.cache

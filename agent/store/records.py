@@ -50,6 +50,8 @@ class DocumentRef(_Record):
     encounter_id: str | None = None
     content_type: str | None = None
     linked_by: Literal["encounter", "date_window"] | None = None
+    original_hash: str | None = Field(None, description="'sha256:...' of the exported file "
+                                      "(PDF, RTF, HTML, C-CDA) the text was extracted from.")
 
 
 class DenialRecord(_Record):

@@ -48,7 +48,8 @@ def document_refs(chart: ChartBundle) -> tuple[list[DocumentRef], dict[str, str]
     """The chart's documents as references, and their texts by hash (for the store)."""
     refs = [DocumentRef(document_id=d.document_id, date=d.date, text_hash=text_hash(d.text),
                         title=d.title, encounter_id=d.encounter_id,
-                        content_type=d.content_type, linked_by=d.linked_by)
+                        content_type=d.content_type, linked_by=d.linked_by,
+                        original_hash=d.original_hash)
             for d in chart.documents]
     texts = {ref.text_hash: d.text for ref, d in zip(refs, chart.documents, strict=True)}
     return refs, texts
@@ -68,7 +69,8 @@ def stored_chart(record: DenialRecord, text_of: Callable[[str], str | None]) -> 
         documents.append(SourceDocument(
             document_id=ref.document_id, patient_id="", title=ref.title, date=ref.date,
             encounter_id=ref.encounter_id, content_type=ref.content_type or "text/plain",
-            text=text, linked_by=ref.linked_by or "encounter"))
+            text=text, linked_by=ref.linked_by or "encounter",
+            original_hash=ref.original_hash))
     return ChartBundle(documents=tuple(documents), facts=tuple(record.chart_facts))
 
 
