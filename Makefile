@@ -8,7 +8,7 @@ APPEALS := $(VENV)/bin/appeals
 FIXTURES_835 := $(wildcard fixtures/835/*.835)
 FIXTURES_QUEUE := $(wildcard fixtures/queue/*.csv fixtures/queue/*.json)
 
-.PHONY: demo test bench stress lint clean eval
+.PHONY: demo test browser screenshots bench stress lint clean eval
 
 $(VENV)/.created:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -34,8 +34,21 @@ demo: $(VENV)/.installed
 		--out appeals-out --db appeals.db --config fixtures/practice.toml \
 		$(if $(DEMO_AS_OF),--as-of $(DEMO_AS_OF))
 
+# The browser tests (tests/web/browser) drive Debian's Chromium through the playwright
+# package (a dev dependency; never `playwright install`, whose browser downloads are out of
+# reach). `make test` installs chromium when it is missing and this is root with apt-get;
+# elsewhere those tests skip, saying so in one line. `make browser` insists (.ci/run).
 test: $(VENV)/.installed-dev
+	@sh tools/install_chromium.sh --if-possible
 	$(PY) -m pytest
+
+browser: $(VENV)/.installed-dev
+	sh tools/install_chromium.sh
+	$(PY) -c 'import playwright.sync_api'
+
+# docs/screenshots/*.png (linked from docs/web.md), taken in Chromium over the demo's run.
+screenshots: browser
+	$(PY) -m tools.web_screenshots
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/ingest_835.py

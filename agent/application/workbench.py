@@ -10,6 +10,11 @@ Chart evidence is shown where the decision found it: each quote is highlighted i
 stored text of its document (``DenialRecord.documents`` and ``Store.get_document_text``)
 at its stored offsets, never found again by searching; a quote the stored text does not
 hold at those offsets is listed with the problem instead of being highlighted.
+
+Evidence an auditor finds for a denial in needs_review (:meth:`Workbench.supply`) goes
+through the workbench's own :class:`~agent.application.evidence.EvidenceService`: the span is
+checked as ``text[start:end]`` of the stored document, and the denial is decided again by
+the workflow's decide step, under the store's writer lease.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from itertools import pairwise
 from pathlib import Path
 
 from agent.application.accounts import AccountService, may, require
+from agent.application.evidence import EvidenceService
 from agent.application.reviews import Decided, LetterView, ReviewService
 from agent.application.workflow import Workflow
 from agent.evidence.model import Evidence
 from agent.letters.unfinished import approval_problems
+from agent.playbooks.model import FactSpec
 from agent.review.actions import (
     FileChangedOutside,
     ReviewConflict,
@@ -42,6 +49,7 @@ from agent.store.records import (
     UserRecord,
 )
 from agent.store.worklist import QueuePage, WorklistFacets, WorklistPage, WorklistQuery
+from agent.workflow.supply import Supplied
 
 
 class NotFound(ReviewError):
@@ -126,6 +134,18 @@ class LetterPage:
 
 
 @dataclass(frozen=True, slots=True)
+class SupplyOffer:
+    """What the needs-review form offers: the facts an auditor may supply, and where."""
+
+    facts: tuple[FactSpec, ...]
+    """The playbook's facts, the missing ones first."""
+    missing: frozenset[str]
+    """The ids of the facts the decision found missing."""
+    documents: tuple[ChartDocument, ...]
+    """The stored documents the decision read whose text the store keeps."""
+
+
+@dataclass(frozen=True, slots=True)
 class DenialPage:
     """One denial: its facts, triage, what is missing, its letter and chart documents."""
 
@@ -134,6 +154,9 @@ class DenialPage:
     letter: LetterRecord | None
     group: GroupRecord | None
     today: date
+    supply: SupplyOffer | None = None
+    """The form to supply a missing fact (a denial in needs_review decided by a playbook,
+    with stored documents to select in); None otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +191,10 @@ class Workbench:
     """The workbench's pages and actions, for a signed-in user."""
 
     def __init__(self, reviews: ReviewService, accounts: AccountService,
-                 today: Callable[[], date] = date.today) -> None:
+                 evidence: EvidenceService, today: Callable[[], date] = date.today) -> None:
         self.reviews = reviews
         self.accounts = accounts
+        self.evidence = evidence
         self.store = reviews.actions.store
         self.today = today
         self._acting = threading.Lock()  # one decision at a time from this process
@@ -178,8 +202,12 @@ class Workbench:
     @classmethod
     def over(cls, workflow: Workflow, accounts: AccountService,
              today: Callable[[], date] = date.today) -> Workbench:
-        """The workbench over an open workflow (as ``appeals review`` opens it)."""
-        return cls(ReviewService.over(workflow), accounts, today)
+        """The workbench over an open workflow (as ``appeals review`` opens it).
+
+        The workflow may have no EHR: supplied evidence is checked against the stored
+        documents and decided on from them.
+        """
+        return cls(ReviewService.over(workflow), accounts, EvidenceService(workflow), today)
 
     # Pages
 
@@ -221,7 +249,9 @@ class Workbench:
         self.accounts.record_view(user, "denial page", subject=f"denial:{denial_id}")
         letter = self.store.get_letter(record.letter_id) if record.letter_id else None
         group = self.store.get_group(record.group_id) if record.group_id else None
-        return DenialPage(record, chart_of(self.store, [record]), letter, group, self.today())
+        chart = chart_of(self.store, [record])
+        return DenialPage(record, chart, letter, group, self.today(),
+                          self._supply_offer(record, chart))
 
     def preview(self, user: UserRecord, letter_id: str, markdown: str) -> list[str]:
         """Why an edited text could not be approved as it stands (empty when it could)."""
@@ -282,6 +312,26 @@ class Workbench:
         with self._acting:
             return self.reviews.reject(letter_id, user.name, reason.strip(), if_hash)
 
+    def supply(self, user: UserRecord, denial_id: str, document_id: str, start: int,
+               end: int, fact: str) -> Supplied:
+        """Record ``text[start:end]`` of a stored document as evidence for ``fact``.
+
+        The quote is the user's (``found_by``, and the ``evidence_supplied`` audit row);
+        the denial is decided again by the workflow's decide step, and its letter drafted
+        (or withdrawn) as a run would. ``start`` and ``end`` count characters (code points)
+        of the stored text.
+
+        Raises:
+            NotFound: No denial of that id.
+            SupplyError: The selection is not one this denial can use (nothing changes).
+            LeaseHeldError: A run is writing the store.
+        """
+        require(user, "review")
+        if not self.store.get_denials([denial_id]):
+            raise NotFound(f"no denial {denial_id}")
+        with self._acting:
+            return self.evidence.supply(denial_id, document_id, start, end, fact, user.name)
+
     # Work queues (lead)
 
     def queue_approval(self, user: UserRecord, group_id: str) -> QueueApproval:
@@ -333,6 +383,19 @@ class Workbench:
         return BulkResult(tuple(approved), tuple(refused))
 
     # Helpers
+
+    def _supply_offer(self, record: DenialRecord, chart: Chart) -> SupplyOffer | None:
+        triage = record.triage
+        if triage is None or triage.final or triage.action != "needs_review" or \
+                record.playbook_id is None:
+            return None
+        documents = tuple(d for d in chart.documents if d.text is not None)
+        needs = self.evidence.needs(record.denial.denial_id)
+        if not documents or not needs.facts:
+            return None
+        missing = frozenset(f.id for f in needs.facts if f.description in needs.missing)
+        facts = sorted(needs.facts, key=lambda f: f.id not in missing)
+        return SupplyOffer(tuple(facts), missing, documents)
 
     def _letter(self, letter_id: str) -> LetterRecord:
         letter = self.store.get_letter(letter_id)

@@ -30,7 +30,8 @@ import io
 import re
 from dataclasses import dataclass
 
-from lxml import etree, html
+from lxml import etree, html  # type: ignore[import-untyped]  # no stubs: python-docx's
+# own typing of lxml disagrees with lxml-stubs
 
 PLAIN = frozenset({"text/plain", "text/markdown"})
 HTML = frozenset({"text/html", "application/xhtml+xml"})

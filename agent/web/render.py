@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -53,6 +53,16 @@ def words(value: str | None) -> str:
     return (value or "").replace("_", " ")
 
 
+def pre_text(text: str) -> Markup:
+    """Text for a ``<pre>`` that the browser keeps character for character.
+
+    Escaped; a carriage return becomes a character reference (the HTML parser would read
+    CR LF as one LF) and a NUL one to U+FFFD (the parser would drop it), so the page holds
+    as many characters as the stored text and a selection's offsets are the stored ones.
+    """
+    return Markup(str(escape(text)).replace("\r", "&#13;").replace("\x00", "&#xFFFD;"))
+
+
 class Pages:
     """Renders the templates for a request, with the signed-in user and their CSRF token."""
 
@@ -62,7 +72,7 @@ class Pages:
                                autoescape=select_autoescape(["html"]),
                                undefined=StrictUndefined, trim_blocks=True,
                                lstrip_blocks=True)
-        self.env.filters.update(money=money, day=day, words=words)
+        self.env.filters.update(money=money, day=day, words=words, pre_text=pre_text)
         self.env.globals.update(markdown_html=markdown_html)
 
     def render(self, request: Request, name: str, status: int = 200,

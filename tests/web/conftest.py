@@ -22,12 +22,17 @@ from agent.store.sqlite import SqliteStore
 from agent.web.app import create_app
 from tests.conftest import FIXTURES
 from tests.practice import practice_config
+from tests.test_supply_evidence import CARE
+from tests.test_workflow import THIN_NOTE
 
 AS_OF = date(2026, 9, 20)
 PASSWORD = "correct horse battery"
 USERS = {"ann": "auditor", "lee": "lead", "ada": "admin"}
 INPUTS = [*sorted((FIXTURES / "835").glob("*.835")),
           *sorted((FIXTURES / "queue").glob("*.csv"))]
+NEEDS_REVIEW_NOTE = THIN_NOTE.replace("No prior tx.", f"Pain 7/10 \N{PERSEVERING FACE}. {CARE}")
+"""A thin knee note whose conservative care (``CARE``) the extractors miss, after an emoji:
+its offsets in code points (as Python and the server count) are not a browser's UTF-16 ones."""
 
 
 @pytest.fixture(scope="session")

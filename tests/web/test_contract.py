@@ -54,6 +54,7 @@ def _phi(site: Site) -> list[str]:
     ("GET", "/denials/dn_0"), ("GET", "/users"), ("GET", "/queues/grp_0/approve"),
     ("GET", "/no/such/page"), ("GET", "/ping"), ("POST", "/"),
     ("POST", "/letters/lt_0/approve"), ("POST", "/logout"), ("POST", "/users"),
+    ("POST", "/denials/dn_0/evidence"),
     ("GET", "/static"), ("GET", "/loginx"),
 ])
 def test_without_a_session_everything_but_login_and_static_is_sent_to_login(

@@ -21,7 +21,9 @@ def _audit(site: Site, action: str) -> list[AuditEntry]:
 def _pages(site: Site) -> dict[str, str]:
     """Every kind of page, fetched as the signed-in user (an admin: all of them)."""
     letter = site.store.list_letters()[0]
-    denial = next(r for r in site.denials() if r.triage and r.triage.action == "needs_review")
+    # A needs-review denial decided by a playbook: its page has the form to supply a fact.
+    denial = next(r for r in site.denials() if r.triage and r.triage.action == "needs_review"
+                  and r.playbook_id)
     paths = ["/", "/?group=queue", f"/letters/{letter.letter_id}",
              f"/denials/{denial.denial.denial_id}", f"/queues/{letter.group_id}/approve",
              "/users", "/?sort=amount&dir=desc", f"/?queue={letter.group_id}"]
