@@ -6,7 +6,9 @@ such; the auditor selects them, and the denial is decided again (never flipped b
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from agent.application.evidence import EvidenceService
 from agent.cli import app
 from agent.store.lease import LeaseHeldError, writer_lease
 from agent.workflow.supply import SupplyError
+from tests.documents import pdf
 from tests.test_reruns import THIN, by_claim, chart, run, workflow
 from tests.test_workflow import THIN_NOTE
 
@@ -142,3 +145,52 @@ def test_the_cli_shows_what_is_missing_and_supplies_a_quote(
     assert f"supplied by ana (DocumentReference/d2, characters {start}-{end}); now appeal" \
         in done.stdout
     assert "letter lt_" in done.stdout
+
+
+def test_an_attached_pdf_joins_the_chart_and_the_appeal_follows(
+        tmp_path: Path, needs_review: str) -> None:
+    exported = pdf(["PT discharge summary", "Completed 8 wks of physical therapy for the L "
+                    "knee without improvement."])
+    with workflow(tmp_path) as flow:
+        service = EvidenceService(flow)
+        done = service.attach(needs_review, "pt-discharge.pdf", exported, "ana",
+                              date(2026, 7, 30))
+        assert done.document.document_id.startswith("upload/")
+        assert done.document.content_type == "application/pdf"
+        assert done.document.original_hash == "sha256:" + hashlib.sha256(exported).hexdigest()
+        # The extractors read it like any note: the conservative care is found there.
+        assert done.record.triage is not None and done.record.triage.action == "appeal"
+        cited = [e for e in done.record.evidence if e.document_id == done.document.document_id]
+        assert cited and cited[0].fact == FACT and cited[0].found_by is None
+        (letter_id,) = done.letter_ids
+        (entry,) = flow.ctx.store.audit_about(f"denial:{needs_review}")
+        assert entry.action == "document_attached" and entry.actor == "ana"
+        assert "pt-discharge" not in (entry.note or "")  # a file name may name the patient
+        needs = service.needs(needs_review)
+        assert {d.ref.document_id for d in needs.documents} >= {"DocumentReference/d2",
+                                                                 done.document.document_id}
+    # A later run reads it again beside the EHR's chart: nothing changes.
+    again, _ = run(tmp_path)
+    assert by_claim(again)[THIN].triage.action == "appeal"
+    assert by_claim(again)[THIN].letter.id == letter_id
+
+
+def test_a_scanned_attachment_is_refused_and_changes_nothing(tmp_path: Path,
+                                                              needs_review: str) -> None:
+    with workflow(tmp_path) as flow:
+        before = flow.ctx.store.get_denials([needs_review])
+        with pytest.raises(SupplyError, match="no text layer"):
+            EvidenceService(flow).attach(needs_review, "scan.pdf", pdf(None), "ana")
+        assert flow.ctx.store.get_denials([needs_review]) == before
+
+
+def test_an_attached_note_stays_in_the_chart_when_the_ehr_s_changes(
+        tmp_path: Path, needs_review: str) -> None:
+    exported = pdf(["PT discharge summary", "Completed 8 wks of physical therapy for the L "
+                    "knee without improvement."])
+    with workflow(tmp_path) as flow:
+        EvidenceService(flow).attach(needs_review, "pt.pdf", exported, "ana")
+    chart(tmp_path / "fhir", thin=NOTE + "Addendum: ice at home.\n")  # the EHR's note changed
+    manifest, _ = run(tmp_path)
+    assert manifest.summary.redecided == {"chart changed": 1}
+    assert by_claim(manifest)[THIN].triage.action == "appeal"  # still read with the new chart

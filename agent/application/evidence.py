@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from agent.application.workflow import Workflow, rebuild_manifest
 from agent.playbooks.model import FactSpec
 from agent.store.lease import writer_lease
 from agent.store.records import DenialRecord, DocumentRef
-from agent.workflow.supply import Supplied, SupplyError, supply_step
+from agent.workflow.supply import Attached, Supplied, SupplyError, attach_step, supply_step
 
+MAX_ATTACHMENT = 25_000_000
+"""The largest file an auditor may attach, in bytes (an exported chart PDF fits)."""
 SUPPLIERS = frozenset({"auditor", "lead", "admin"})
 """Roles that may supply evidence (every reviewer; never the built-in system user)."""
 
@@ -76,13 +79,33 @@ class EvidenceService:
         :class:`agent.store.lease.LeaseHeldError` while a run writes the store.
         """
         ctx = self.workflow.ctx
-        user = ctx.store.get_user(actor)
-        if user is None or user.role not in SUPPLIERS:
-            raise SupplyError(f"{actor!r} is not a reviewer of this store")
+        self._check_reviewer(actor)
         with writer_lease(ctx.store, "supply evidence"):
             supplied = supply_step(ctx, denial_id, document_id, start, end, fact, actor)
         self.refresh_manifest()
         return supplied
+
+    def attach(self, denial_id: str, filename: str, data: bytes, actor: str,
+               document_date: date | None = None) -> Attached:
+        """Add an exported note (PDF, HTML, RTF, C-CDA, text) to the denial's chart; decide.
+
+        Its text is kept under its hash beside the original's; the denial is decided
+        again with it (the extractors read it like any note), and the auditor may then
+        select evidence in it. Same rules as :meth:`supply`.
+        """
+        ctx = self.workflow.ctx
+        self._check_reviewer(actor)
+        if len(data) > MAX_ATTACHMENT:
+            raise SupplyError(f"the file is larger than {MAX_ATTACHMENT // 1_000_000} MB")
+        with writer_lease(ctx.store, "attach a document"):
+            attached = attach_step(ctx, denial_id, filename, data, actor, document_date)
+        self.refresh_manifest()
+        return attached
+
+    def _check_reviewer(self, actor: str) -> None:
+        user = self.workflow.ctx.store.get_user(actor)
+        if user is None or user.role not in SUPPLIERS:
+            raise SupplyError(f"{actor!r} is not a reviewer of this store")
 
     def _rebuild(self) -> None:
         if (self.workflow.ctx.out_dir / "manifest.json").is_file():

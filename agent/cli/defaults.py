@@ -97,7 +97,7 @@ class CommandDefaults(BaseSettings):
             "audit": {"verify": store},
             "review": {name: review for name in ("list", "show", "approve", "reject", "edit",
                                                  "sent")},
-            "evidence": {name: review for name in ("needs", "supply")},
+            "evidence": {name: review for name in ("needs", "attach", "supply")},
             "serve": review,
         }
 

@@ -2,8 +2,9 @@
 
 The same service as the web workbench's needs-review page
 (:class:`agent.application.evidence.EvidenceService`): ``needs`` prints the missing facts
-and the stored documents the decision read (``--document`` prints one's text); ``supply``
-records a span of one of them as evidence for a fact and decides the denial again.
+and the stored documents the decision read (``--document`` prints one's text); ``attach``
+adds a note the auditor found (PDF, HTML, RTF, C-CDA, text) to the chart; ``supply``
+records a span of one of them as evidence for a fact. Both decide the denial again.
 """
 
 from __future__ import annotations
@@ -110,6 +111,48 @@ def supply_command(denial_id: str,
             and not done.record.letter_id:
         typer.echo("past its appeal deadline: no draft (`appeals run --include-late` "
                    "drafts it)")
+
+
+@app.command("attach")
+def attach_command(denial_id: str,
+                   file: Annotated[Path, typer.Argument(help="The exported note: .pdf (with a "
+                                                        "text layer), .html, .rtf, .xml "
+                                                        "(C-CDA), .txt or .md.")],
+                   document_date: Annotated[str | None, typer.Option(
+                       "--date", help="The note's date (YYYY-MM-DD), if known.",
+                       show_default=False)] = None,
+                   db: DbOption = Path("appeals.db"), out: OutOption = Path("appeals-out"),
+                   config: ConfigOption = None) -> None:
+    """Add a note the auditor found to the denial's chart and decide it again.
+
+    The extractors read it like any note; `evidence supply` can then quote it. Acts as
+    the configured user. Exits 2 for a file that cannot be read, 1 when it has no readable
+    text or a run is writing the store.
+    """
+    from datetime import date
+
+    from agent.application.evidence import EvidenceService
+    from agent.store.lease import LeaseHeldError
+    from agent.workflow.supply import SupplyError
+
+    try:
+        data = file.read_bytes()
+        day = date.fromisoformat(document_date) if document_date else None
+    except (OSError, ValueError) as exc:
+        typer.echo(f"appeals evidence attach: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with _service(db, out, config, acting=True) as session:
+        try:
+            done = EvidenceService(session.workflow).attach(denial_id, file.name, data,
+                                                            session.user, day)
+        except (SupplyError, LeaseHeldError) as exc:
+            raise _fail(exc) from None
+    triage = done.record.triage
+    typer.echo(f"{denial_id}: {done.document.document_id} attached by {session.user} "
+               f"({done.document.content_type}); now {triage.action if triage else '?'}"
+               + (f"; letter {', '.join(done.letter_ids)} drafted" if done.letter_ids else ""))
+    if done.record.missing_evidence:
+        typer.echo("still missing: " + "; ".join(done.record.missing_evidence))
 
 
 def _locate(documents: tuple[object, ...], document_id: str, quote: str) -> tuple[int, int]:

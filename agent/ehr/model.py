@@ -65,9 +65,9 @@ class SourceDocument(_Frozen):
     original_hash: str | None = Field(None, description="'sha256:...' of the original "
                                       "file's bytes (a PDF, RTF, HTML or C-CDA export) that "
                                       "``text`` was extracted from.")
-    linked_by: Literal["encounter", "date_window"] = Field(
-        description="Why the note was chosen: it belongs to the claim's encounter, or it is "
-        "dated near the service date.")
+    linked_by: Literal["encounter", "date_window", "uploaded"] = Field(
+        description="Why the note was chosen: it belongs to the claim's encounter, it is "
+        "dated near the service date, or an auditor attached it to the denial.")
 
 
 class StructuredFact(_Frozen):

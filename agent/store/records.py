@@ -20,12 +20,13 @@ anyone approved it."""
 Role = Literal["auditor", "lead", "admin"]
 AuditAction = Literal["drafted", "approved", "edited", "rejected", "sent", "superseded",
                       "user_added", "lease_taken_over", "viewed", "logged_in", "logged_out",
-                      "login_failed", "role_changed", "evidence_supplied"]
+                      "login_failed", "role_changed", "evidence_supplied",
+                      "document_attached"]
 """What an audit row records. ``viewed`` is a page of the web workbench that showed PHI (a
 letter, a denial, a worklist page) or a DOCX downloaded; ``logged_in``, ``logged_out``
 and ``login_failed`` are its sign-ins; ``role_changed`` is an admin changing a user's role;
-``evidence_supplied`` an auditor's quote for a denial's missing fact (subject
-``denial:<id>``)."""
+``evidence_supplied`` an auditor's quote for a denial's missing fact and
+``document_attached`` a document an auditor added to its chart (subject ``denial:<id>``)."""
 
 SYSTEM_USER = "system"
 """The built-in user that ``--auto-approve`` acts as; it has no password and cannot log in."""
@@ -49,7 +50,7 @@ class DocumentRef(_Record):
     title: str | None = None
     encounter_id: str | None = None
     content_type: str | None = None
-    linked_by: Literal["encounter", "date_window"] | None = None
+    linked_by: Literal["encounter", "date_window", "uploaded"] | None = None
     original_hash: str | None = Field(None, description="'sha256:...' of the exported file "
                                       "(PDF, RTF, HTML, C-CDA) the text was extracted from.")
 
@@ -72,6 +73,10 @@ class DenialRecord(_Record):
     chart_facts: list[StructuredFact] = Field(default_factory=list, description="The "
                                               "chart's structured facts the decision read "
                                               "(Observations, Conditions, Procedures).")
+    attached_documents: list[DocumentRef] = Field(default_factory=list, description="Documents "
+                                                  "an auditor added to the chart (an "
+                                                  "exported note, a report): every later "
+                                                  "decision reads them with the EHR's chart.")
     supplied_evidence: list[Evidence] = Field(default_factory=list, description="Quotes "
                                               "an auditor selected in the stored chart for "
                                               "a missing fact (``found_by`` set); every "

@@ -105,6 +105,18 @@ def why_decide_again(record: DenialRecord, chart: str,
     return None
 
 
+def with_attachments(chart: ChartBundle, record: DenialRecord,
+                     text_of: Callable[[str], str | None]) -> ChartBundle:
+    """The chart with the documents auditors attached to the denial (their stored texts)."""
+    if not record.attached_documents:
+        return chart
+    have = {d.document_id for d in chart.documents}
+    extra = stored_chart(record.model_copy(update={
+        "documents": [r for r in record.attached_documents if r.document_id not in have],
+        "chart_facts": []}), text_of).documents
+    return chart.model_copy(update={"documents": (*chart.documents, *extra)})
+
+
 def practice_fingerprint(settings: LetterSettings) -> str:
     """A hash of the ``[letter]`` settings a letter's text shows (all but the letterhead)."""
     return _hash(settings.model_dump_json(exclude=set(_NOT_PRINTED)))

@@ -46,6 +46,7 @@ from agent.workflow.rerun import (
     document_refs,
     next_letter_id,
     why_decide_again,
+    with_attachments,
 )
 
 logger = logging.getLogger(__name__)
@@ -281,7 +282,8 @@ def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, Ch
     try:
         chart = None
         if playbook is not None:
-            chart = charts[record.denial.denial_id] = _chart(ctx, record.denial)
+            chart = charts[record.denial.denial_id] = with_attachments(
+                _chart(ctx, record.denial), record, ctx.store.get_document_text)
         fingerprints = (chart_fingerprint(chart),
                         ctx.playbooks.fingerprint(playbook.id) if playbook else "no playbook")
         why = why_decide_again(record, *fingerprints)
