@@ -30,8 +30,8 @@ import io
 import re
 from dataclasses import dataclass
 
-from lxml import etree, html  # type: ignore[import-untyped]  # no stubs: python-docx's
-# own typing of lxml disagrees with lxml-stubs
+# No lxml stubs: python-docx's own typing of lxml disagrees with lxml-stubs.
+from lxml import etree, html  # type: ignore[import-untyped]
 
 PLAIN = frozenset({"text/plain", "text/markdown"})
 HTML = frozenset({"text/html", "application/xhtml+xml"})
