@@ -38,7 +38,17 @@ demo: $(VENV)/.installed
 # package (a dev dependency; never `playwright install`, whose browser downloads are out of
 # reach). `make test` installs chromium when it is missing and this is root with apt-get;
 # elsewhere those tests skip, saying so in one line. `make browser` insists (.ci/run).
-test: $(VENV)/.installed-dev
+# tests/test_ehr_fhir_rest.py and benchmarks/fhir_rest.py run Medplum's FHIR router under Node
+# (tests/fhir_server): its packages, pinned by package-lock.json, are installed here, never by
+# the tests (which skip, saying so, without them).
+FHIR_SERVER := tests/fhir_server
+FHIR_SERVER_PACKAGES := $(FHIR_SERVER)/node_modules/.package-lock.json
+
+$(FHIR_SERVER_PACKAGES): $(FHIR_SERVER)/package.json $(FHIR_SERVER)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(FHIR_SERVER); \
+	else echo "npm is not installed: tests/test_ehr_fhir_rest.py will skip"; fi
+
+test: $(VENV)/.installed-dev $(FHIR_SERVER_PACKAGES)
 	@sh tools/install_chromium.sh --if-possible
 	$(PY) -m pytest
 
@@ -50,7 +60,7 @@ browser: $(VENV)/.installed-dev
 screenshots: browser
 	$(PY) -m tools.web_screenshots
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev $(FHIR_SERVER_PACKAGES)
 	$(PY) benchmarks/ingest_835.py
 	$(PY) benchmarks/ingest_scale.py
 	$(PY) benchmarks/workflow_e2e.py
@@ -59,6 +69,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/trust_probes.py
 	$(PY) benchmarks/cli_startup.py
 	$(PY) benchmarks/web.py
+	$(PY) benchmarks/fhir_rest.py
 
 # Heavy runs, not part of `make test`: the 835 fuzz tests with 10x their examples (about
 # 40,000 generated files, new ones each run) and 20 kill -9s of `make demo`'s run.
@@ -80,4 +91,5 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis dist build \
+		$(FHIR_SERVER)/node_modules

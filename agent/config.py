@@ -13,7 +13,7 @@ import tomllib
 import zipfile
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -149,6 +149,11 @@ class AppConfig(BaseModel):
                                              "procedure tables (CSV) to load; empty = the "
                                              "subset shipped with the package.")
     review: ReviewSettings = ReviewSettings()
+    ehr: dict[str, dict[str, Any]] = Field(default_factory=dict, description="The settings "
+                                           "of the EHR adapter of each scheme, "
+                                           "[ehr.<scheme>] (e.g. [ehr.fhir] for --ehr "
+                                           "fhir:URL), validated by that adapter when a run "
+                                           "opens it (agent/ehr/registry.py).")
 
     @classmethod
     def load(cls, path: str | Path | None) -> AppConfig:

@@ -17,7 +17,8 @@ import re
 import traceback
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -25,7 +26,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agent.codes import CodeTable
-from agent.denials.from_835 import ClaimTally, DenialRules, denials_from_claims
+from agent.denials.claims import ClaimRead, ClaimSink, claim_key, remittance_key
+from agent.denials.from_835 import ClaimTally, DenialRules, denials_from_claim
 from agent.denials.model import (
     Denial,
     disagreements,
@@ -33,6 +35,7 @@ from agent.denials.model import (
     merge_denials,
     same_service_line,
 )
+from agent.denials.outcomes import WHOLE_CLAIM, DenialFinder, LineOutcome, OutcomeMatcher
 from agent.denials.queue import (
     SNIFF_BYTES,
     QueueFileError,
@@ -42,6 +45,7 @@ from agent.denials.queue import (
 )
 from agent.denials.reasons import denial_reasons
 from agent.x12.errors import X12ParseError
+from agent.x12.models import ClaimPayment, Remittance
 from agent.x12.reader import Remittance835Reader
 
 InputKind = Literal["835", "queue", "unknown"]
@@ -65,6 +69,10 @@ class FileResult(BaseModel):
     service_lines: int = 0
     rows: int = 0
     denials: int = 0
+    outcomes: int = Field(0, description="835: lines recorded as outcomes of earlier "
+                          "denials (not new denials).")
+    ambiguous: int = Field(0, description="835: lines that match more than one earlier "
+                           "denial (nothing recorded; a warning names each).")
     errors: list[str] = Field(default_factory=list, description="Why the file (or which of "
                               "its rows) could not be read, one line each.")
     warnings: list[str] = Field(default_factory=list)
@@ -95,6 +103,10 @@ class IngestSummary(BaseModel):
     duplicates: int = Field(description="Denials read more than once and kept once.")
     merged: int = Field(description="Denials that an 835 and a worklist both carried, kept "
                         "once with both sources (Denial.merged_sources).")
+    outcomes: int = Field(0, description="Lines of later 835s recorded as outcomes of "
+                          "earlier denials (docs/outcomes.md), not as new denials.")
+    ambiguous: int = Field(0, description="Lines of later 835s that match more than one "
+                           "earlier denial: nothing recorded, one warning line each.")
     top_reasons: list[ReasonCount]
 
 
@@ -102,6 +114,8 @@ class IngestReport(BaseModel):
     """Everything ``appeals ingest`` found."""
 
     denials: list[Denial]
+    outcomes: list[LineOutcome] = Field(default_factory=list, description="Lines of later "
+                                        "835s that are outcomes of earlier denials.")
     files: list[FileResult]
     summary: IngestSummary
     errors: list[str] = Field(description="One line per file or row that could not be read.")
@@ -242,12 +256,14 @@ def _what_is_wrong(detected: DetectedInput) -> str:
 
 
 def ingest(paths: Sequence[str | Path], rules: DenialRules | None = None,
-           codes: CodeTable | None = None) -> IngestReport:
+           codes: CodeTable | None = None, *, sink: ClaimSink | None = None,
+           finder: DenialFinder | None = None) -> IngestReport:
     """Read every input; never raises for a bad file (see :attr:`IngestReport.errors`).
 
-    Keeps every denial in memory; :class:`IngestStream` yields them one at a time instead.
+    Keeps every denial in memory; :class:`IngestStream` yields them one at a time instead
+    (``sink`` and ``finder`` are its own).
     """
-    stream = IngestStream(paths, rules, codes)
+    stream = IngestStream(paths, rules, codes, sink=sink, finder=finder)
     denials = list(stream)
     return stream.report(denials)
 
@@ -268,27 +284,44 @@ class IngestStream:
     and :attr:`exit_status` describe the batch. An 835's denials are yielded only once the
     whole file has been read without a structural error (as :func:`ingest` always did):
     held in memory up to :data:`HELD_DENIALS`, past that by reading the file twice.
-    Memory grows only with the ids of the distinct denials (to drop duplicates), the
-    queue files' rows and the per-file results, not with the 835 files' size.
+    Memory grows only with the ids of the distinct denials (to drop duplicates), with
+    more than one 835 their match keys (for the outcomes later 835s record), the queue
+    files' rows, the outcomes and the per-file results, not with the 835 files' size.
 
     Queue files (worklists: small) are read first, so that each 835 line can take in the
     worklist row that describes it as it streams by (see :func:`merge_denials`). The 835s
-    are then read in the order given, and the queue files' other rows follow, also in the
-    order given; :attr:`files` lists the results in that order.
+    are then read in the order of their production dates (DTM*405; the order given among
+    equal or missing dates), so that a later remittance's lines meet the earlier denials
+    they answer (:class:`~agent.denials.outcomes.OutcomeMatcher`): such a line is an
+    outcome (:attr:`outcomes`), not a new denial. The queue files' other rows follow, in
+    the order given; :attr:`files` lists the results in that order.
+
+    With a ``sink``, every claim of an 835 that reads to its end is kept there, with the
+    outcomes its lines are (:class:`~agent.denials.claims.ClaimSink`); with a ``finder``,
+    the denials a store already holds are earlier denials too.
     """
 
     def __init__(self, paths: Sequence[str | Path], rules: DenialRules | None = None,
                  codes: CodeTable | None = None, *,
-                 on_file: Callable[[FileResult], None] | None = None) -> None:
+                 on_file: Callable[[FileResult], None] | None = None,
+                 sink: ClaimSink | None = None, finder: DenialFinder | None = None) -> None:
         self.paths = [Path(p) for p in paths]
         self.rules = rules or DenialRules()
         self.codes = codes
         self.files: list[FileResult] = []
         self.on_file = on_file
         """Called with each file's result as soon as it is known (e.g. to print errors)."""
+        self.sink = sink
+        self.finder = finder
         self.duplicates = 0
         self.merged = 0
         """Denials an 835 and a worklist both carried, kept once."""
+        self.outcomes: list[LineOutcome] = []
+        """Lines of later 835s that are outcomes of earlier denials, as they were read."""
+        self.ambiguous = 0
+        """Later lines that match more than one earlier denial (nothing recorded)."""
+        self._matcher: OutcomeMatcher | None = None
+        self._remember = False
         self._started = False
         self._seen: set[str] = set()
         self._plan_warnings: list[str] = []
@@ -311,11 +344,16 @@ class IngestStream:
                 except Exception as exc:  # a bug of ours must not sink the rest of the batch
                     queues[position] = self._unexpected(planned.path, planned.detected, exc), []
         worklist = _Worklist(queues) if queues else None
-        for position, planned in enumerate(plan.inputs):
+        remittances = _by_production_date(plan.inputs)
+        self._remember = len(remittances) > 1
+        if self.finder is not None or self._remember:
+            self._matcher = OutcomeMatcher(self.rules, self.finder)
+        for planned in plan.inputs:
             if planned.failure is not None:
                 self._done(planned.failure)
             elif planned.detected.kind == "835":
-                result = yield from self._stream_835(planned, position, worklist)
+                slot = remittances.pop(0)  # the next 835 by production date
+                result = yield from self._stream_835(plan.inputs[slot], slot, worklist)
                 self._done(result)
         taken = worklist.taken if worklist is not None else set()
         for position, (result, denials) in queues.items():
@@ -328,9 +366,16 @@ class IngestStream:
 
     def _stream_835(self, planned: PlannedInput, position: int,
                     worklist: _Worklist | None) -> Generator[Denial, None, FileResult]:
+        source = str(planned.path)
+
+        def reading() -> _Reading:
+            return _Reading(source, self.rules, self._matcher, self.sink)
+
         try:
-            denials = _read_835(planned.path, self.rules, self._totals)
-            return (yield from self._keep(denials, position, worklist))
+            denials = _read_835(planned.path, self._totals, reading, self.outcomes)
+            result: FileResult = yield from self._keep(denials, position, worklist)
+            self.ambiguous += result.ambiguous
+            return result
         except Exception as exc:  # a bug of ours must not sink the rest of the batch
             return self._unexpected(planned.path, planned.detected, exc)
 
@@ -369,6 +414,8 @@ class IngestStream:
             seen.add(denial.denial_id)
             if worklist is not None:
                 denial = self._merge(denial, position, worklist)
+            if self._remember and self._matcher is not None and denial.source.kind == "835":
+                self._matcher.remember(denial)  # a later 835 of the batch may answer it
             self._denials += 1
             self._denied_amount += denial.denied_amount
             self._reasons.add(denial)
@@ -414,8 +461,8 @@ class IngestStream:
             claims=totals.claims, service_lines=totals.service_lines, denials=self._denials,
             denied_amount=self._denied_amount, partly_paid_lines=totals.partly_paid_lines,
             reversals=totals.reversals, corrections=totals.corrections,
-            duplicates=self.duplicates, merged=self.merged,
-            top_reasons=self._reasons.top(codes))
+            duplicates=self.duplicates, merged=self.merged, outcomes=len(self.outcomes),
+            ambiguous=self.ambiguous, top_reasons=self._reasons.top(codes))
 
     @property
     def exit_status(self) -> int:
@@ -424,8 +471,9 @@ class IngestStream:
 
     def report(self, denials: list[Denial]) -> IngestReport:
         """The batch's report with these denials (all of them, or none when streamed)."""
-        return IngestReport(denials=denials, files=self.files, summary=self.summary(),
-                            errors=self.errors, warnings=self.warnings)
+        return IngestReport(denials=denials, outcomes=self.outcomes, files=self.files,
+                            summary=self.summary(), errors=self.errors,
+                            warnings=self.warnings)
 
 
 class _Worklist:
@@ -500,11 +548,131 @@ class ReasonTally:
         return out
 
 
-def _read_835(path: Path, rules: DenialRules, totals: ClaimTally
-              ) -> Generator[Denial, None, FileResult]:
+def _by_production_date(inputs: Sequence[PlannedInput]) -> list[int]:
+    """The positions of the readable 835s, in the order they are read.
+
+    By production date (the first transaction's DTM*405, else its BPR16), so that a later
+    remittance's lines meet the denials they answer; the order given among equal or
+    unknown dates. A single 835 is not opened twice.
+    """
+    positions = [i for i, planned in enumerate(inputs)
+                 if planned.failure is None and planned.detected.kind == "835"]
+    if len(positions) < 2:
+        return positions
+    dates = {i: _production_date(inputs[i].path) for i in positions}
+    return sorted(positions, key=lambda i: (dates[i] or date.max, i))
+
+
+def _production_date(path: Path) -> date | None:
+    """The date of an 835's first remittance, read from its head (None if it has none)."""
+    try:
+        claims = iter(Remittance835Reader.open(path, max_warnings=0))
+        try:
+            first = next(claims, None)
+        finally:
+            claims.close()  # type: ignore[attr-defined]  # a generator: closes the file
+    except (X12ParseError, OSError, ValueError):
+        return None  # read (and reported) as a whole later
+    return first.remittance.remittance_date if first is not None else None
+
+
+@dataclass(slots=True)
+class _Reading:
+    """One read of an 835's claims: matched to earlier denials and kept, as they come.
+
+    A file too large to hold is first only checked, then read again with this (a new
+    one): the claims are kept, and the outcomes count, only once a read of the whole file
+    is done (:meth:`done`).
+    """
+
+    source: str
+    rules: DenialRules
+    matcher: OutcomeMatcher | None
+    sink: ClaimSink | None
+    outcomes: list[LineOutcome] = field(default_factory=list)
+    ambiguous: list[int] = field(default_factory=list)
+    """Segment numbers of lines that match more than one earlier denial."""
+    _remittance: Remittance | None = None
+    _prefix: str = ""
+    _position: int = 0
+    _reversed: dict[str, str | None] = field(default_factory=dict)
+    _open: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """Neither matching nor keeping: only the denials are wanted."""
+        return self.matcher is None and self.sink is None
+
+    def read(self, claim: ClaimPayment, tally: ClaimTally) -> list[Denial]:
+        """The claim's denials, matching and keeping it on the way."""
+        if self.plain:
+            return denials_from_claim(claim, self.rules, tally)
+        if claim.remittance is not self._remittance:
+            self._remittance, self._position = claim.remittance, 0
+            self._prefix = remittance_key(claim.remittance)
+        self._position += 1
+        key = claim_key(claim, self._position, self._prefix)
+        corrects = None
+        if claim.is_reversal:
+            self._reversed[claim.patient_control_number] = claim.payer_claim_control_number
+        elif claim.patient_control_number in self._reversed:
+            corrects = self._reversed.pop(claim.patient_control_number)
+        match = self.matcher.match(claim, key, corrects) if self.matcher is not None else None
+        if match is not None:
+            self.outcomes += [outcome for _, outcome in match.outcomes]
+            self.ambiguous += match.ambiguous
+        denials = denials_from_claim(claim, self.rules, tally,
+                                     match.consumed if match is not None else ())
+        if self.sink is not None:
+            if not self._open:
+                self.sink.open_file(self.source)
+                self._open = True
+            self.sink.claim(ClaimRead(claim, key, corrects, _fates(claim, denials), {
+                index: outcome.denial_id for index, outcome in match.outcomes}
+                if match is not None else {}))
+        return denials
+
+    def done(self, found: list[LineOutcome]) -> None:
+        """The whole file was read: keep its claims; its outcomes join ``found``."""
+        if self._open and self.sink is not None:
+            self.sink.outcomes(self.outcomes)
+            self.sink.close_file(True)
+            self._open = False
+        found += self.outcomes
+
+    def drop(self) -> None:
+        """This read is not kept (the file failed, or is read again): drop its claims."""
+        if self._open and self.sink is not None:
+            self._open = False
+            self.sink.close_file(False)
+
+    def warnings(self) -> list[str]:
+        """One line per ambiguous line: where it is, never what it says."""
+        return [f"{self.source}: segment {segment}: matches more than one earlier denial "
+                "(or shares one with another line of its claim); no outcome was recorded "
+                "for it: match it by hand" for segment in self.ambiguous]
+
+
+def _fates(claim: ClaimPayment, denials: list[Denial]) -> dict[int, tuple[str, Decimal]]:
+    """Line index -> (id, denied amount) of the denials built from ``claim``."""
+    if not denials:
+        return {}
+    by_segment = {d.source.segment: d for d in denials}
+    out = {index: (d.denial_id, d.denied_amount) for index, line in enumerate(claim.lines)
+           if (d := by_segment.get(line.segment_number)) is not None}
+    whole = by_segment.get(claim.segment_number)
+    if whole is not None and not claim.lines:
+        out[WHOLE_CLAIM] = (whole.denial_id, whole.denied_amount)
+    return out
+
+
+def _read_835(path: Path, totals: ClaimTally, new_reading: Callable[[], _Reading],
+              found: list[LineOutcome]) -> Generator[Denial, None, FileResult]:
     """Yield one 835's denials once the file is known to read to its end; return its result.
 
-    Its counts are added to ``totals`` only when it reads.
+    Its counts are added to ``totals``, its claims kept and its outcomes added to
+    ``found``, only when it reads to its end. A file with more denials than can be held
+    is checked first (nothing built), then read again.
     """
     source = str(path)
     try:
@@ -516,43 +684,58 @@ def _read_835(path: Path, rules: DenialRules, totals: ClaimTally
     tally = ClaimTally()
     held: list[Denial] = []
     too_many = False
+    reading = new_reading()
     try:
         claims = iter(reader)
-        found = denials_from_claims(claims, rules, tally)
-        for denial in found:
-            held.append(denial)
+        for claim in claims:
+            held += reading.read(claim, tally)
             if len(held) > HELD_DENIALS:
                 # Too many to hold: check the rest of the file, then read it again.
                 too_many = True
                 held.clear()
-                for _ in claims:  # the same reader, past the denials generator
+                reading.drop()
+                for _ in claims:  # the same reader: checked, nothing built
                     pass
                 break
     except X12ParseError as exc:
+        reading.drop()
         return FileResult(source=source, kind="835", format="x12", status="failed",
                           errors=[str(exc)], warnings=_warning_lines(reader))
+    except BaseException:
+        reading.drop()
+        raise
     warnings = _warning_lines(reader)
     if too_many:
         tally = ClaimTally()
         count = 0
+        reading = new_reading()
         again = Remittance835Reader.open(path, source=source, max_warnings=0)
         try:
-            for denial in denials_from_claims(again, rules, tally):
-                count += 1
-                yield denial
+            for claim in again:
+                for denial in reading.read(claim, tally):
+                    count += 1
+                    yield denial
         except X12ParseError:
             # Passed the first read, failed the second: the file changed under us.
+            reading.drop()
             return FileResult(source=source, kind="835", format="x12", status="failed",
                               denials=count,
                               errors=[f"{source}: the file changed while it was read; "
                                       f"{count} of its denials were already passed on"],
                               warnings=warnings)
+        except BaseException:
+            reading.drop()
+            raise
     else:
         count = len(held)
+    reading.done(found)
+    if not too_many:
         yield from held
     _add_tally(totals, tally)
     return FileResult(source=source, kind="835", format="x12", status="read", claims=tally.claims,
-                      service_lines=tally.service_lines, denials=count, warnings=warnings)
+                      service_lines=tally.service_lines, denials=count,
+                      outcomes=len(reading.outcomes), ambiguous=len(reading.ambiguous),
+                      warnings=warnings + reading.warnings())
 
 
 def _warning_lines(reader: Remittance835Reader) -> list[str]:

@@ -18,9 +18,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.denials.outcomes import Outcome
 from agent.letters.files import write_text_atomic
 from agent.llm.drafter import LLMRunStatus
-from agent.store.records import DenialRecord, GroupRecord, LetterRecord
+from agent.store.records import DenialRecord, GroupRecord, LetterRecord, OutcomeRecord
 from agent.triage.model import Action, Category, DollarBucket, RootCause
 
 try:
@@ -28,10 +29,16 @@ try:
 except ImportError:  # Windows: one reviewer at a time there
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION: Literal["1.1"] = "1.1"
+SCHEMA_VERSION: Literal["1.2"] = "1.2"
 """1.1 added (only added): letter statuses sent and superseded, triage.past_deadline, each
 denial's sources, the summary's as_of, input_warnings, ehr_warnings, past_deadline,
-late_not_drafted, redecided and letters_superseded."""
+late_not_drafted, redecided and letters_superseded. 1.2 added: each denial's outcome,
+recovered_amount and outcome_date, the top-level outcomes (earlier runs' denials this run
+recorded an outcome for), a letter's sent_on and sent_via, and the summary's needs_ehr."""
+
+
+Day = date
+"""``date``, under a name a field called ``date`` does not hide."""
 
 
 class _M(BaseModel):
@@ -124,6 +131,10 @@ class MLetter(_M):
                                      "server_error, invalid_reply...) or 'stopped: "
                                      "max_cost' / 'stopped: llm_unavailable'; never the "
                                      "model's text.")
+    sent_on: date | None = Field(None, description="The day the letter went to the payer "
+                                 "(`appeals review sent --date`).")
+    sent_via: Literal["mail", "fax", "portal"] | None = Field(
+        None, description="How it went (`appeals review sent --channel`).")
 
 
 class MSource(_M):
@@ -160,6 +171,25 @@ class MDenial(_M):
     sources: list[MSource] = Field(default_factory=list, description="Every input that "
                                    "carried this denial, the first read first (an 835 line "
                                    "and a worklist row of it are one denial).")
+    outcome: Outcome = Field("open", description="What the payer decided since, by the "
+                             "latest later 835 read (docs/outcomes.md): overturned (no "
+                             "denial reason left), partial (paid, a denial reason left), "
+                             "upheld (paid nothing, a denial reason left) or open (no "
+                             "later 835 yet).")
+    recovered_amount: Decimal | None = Field(None, description="Dollars the later 835 paid "
+                                             "beyond what the denied line had paid; None "
+                                             "while open.")
+    outcome_date: date | None = Field(None, description="The later 835's production date; "
+                                      "None while open.")
+
+
+class MOutcome(_M):
+    """An earlier run's denial whose outcome this run recorded (from a later 835)."""
+
+    denial_id: str
+    outcome: Outcome = Field(description="Its outcome now (the latest decision read).")
+    recovered_amount: Decimal
+    date: Day | None = Field(description="The production date of the 835 that decided it.")
 
 
 class MGroup(_M):
@@ -229,17 +259,26 @@ class MSummary(_M):
                                       "run decided that this run decided again, by why "
                                       "(chart changed, playbook changed).")
     letters_superseded: int = Field(0, description="Pending drafts this run superseded.")
+    needs_ehr: int = Field(0, description="Denials whose playbook needs the chart, left in "
+                           "needs_review because the run had no EHR source (--ehr).")
 
 
 class Manifest(_M):
-    """The manifest of one run: its inputs, summary, work queues and denials."""
+    """The manifest of one run: its inputs, summary, work queues, denials and outcomes.
 
-    schema_version: Literal["1.1"] = SCHEMA_VERSION
+    The summary counts the run's own denials only; ``outcomes`` lists denials of earlier
+    runs that a later 835 of this run answered.
+    """
+
+    schema_version: Literal["1.2"] = SCHEMA_VERSION
     run_id: str
     inputs: list[str]
     summary: MSummary
     groups: list[MGroup]
     denials: list[MDenial]
+    outcomes: list[MOutcome] = Field(default_factory=list, description="Denials of earlier "
+                                     "runs whose outcome this run recorded, with that "
+                                     "outcome as it stands.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,15 +292,24 @@ class RunNotes:
     """Why each re-decided denial was decided again, one entry per denial."""
     superseded: tuple[str, ...] = ()
     """Ids of the drafts the run superseded."""
+    needs_ehr: int = 0
+    """Denials left in needs_review because their chart was needed and no EHR was given."""
 
 
 def build_manifest(run_id: str, inputs: list[str], records: list[DenialRecord],
                    groups: list[GroupRecord], letters: dict[str, LetterRecord],
                    input_errors: list[str], llm: LLMRunStatus | None = None,
-                   notes: RunNotes | None = None) -> Manifest:
-    """The manifest of a run from its records."""
+                   notes: RunNotes | None = None,
+                   outcomes: dict[str, OutcomeRecord] | None = None,
+                   earlier: list[str] | None = None) -> Manifest:
+    """The manifest of a run from its records.
+
+    ``outcomes`` holds the current outcome of every denial that has one (the run's and
+    ``earlier``'s); ``earlier`` lists the earlier runs' denials this run recorded one for.
+    """
     notes = notes or RunNotes()
-    denials = [_denial(r, letters) for r in records]
+    outcomes = outcomes or {}
+    denials = [_denial(r, letters, outcomes.get(r.denial.denial_id)) for r in records]
     open_actions = ("appeal", "needs_review")
     late = [d for d in denials if d.triage.past_deadline and d.triage.action in open_actions]
     by_action = Counter(d.triage.action for d in denials)
@@ -285,11 +333,16 @@ def build_manifest(run_id: str, inputs: list[str], records: list[DenialRecord],
         late_not_drafted=sum(1 for d in late if d.triage.action == "appeal"
                              and d.letter.status == "not_drafted"),
         redecided=dict(sorted(Counter(notes.redecided).items())),
-        letters_superseded=len(set(notes.superseded)))
+        letters_superseded=len(set(notes.superseded)), needs_ehr=notes.needs_ehr)
+    answered = [MOutcome(denial_id=i, outcome=o.outcome.outcome,
+                         recovered_amount=o.outcome.recovered_amount,
+                         date=o.outcome.decided_on)
+                for i in earlier or () if (o := outcomes.get(i)) is not None]
     return Manifest(run_id=run_id, inputs=inputs, summary=summary, denials=denials,
                     groups=[MGroup(group_id=g.group_id, payer=g.payer, reasons=g.reasons,
                                    procedure=g.procedure, playbook=g.playbook_id,
-                                   denial_ids=g.denial_ids) for g in groups])
+                                   denial_ids=g.denial_ids) for g in groups],
+                    outcomes=answered)
 
 
 def _llm(status: LLMRunStatus, letters: dict[str, LetterRecord]) -> MLLM:
@@ -310,10 +363,12 @@ def _mletter(letter: LetterRecord) -> MLetter:
     return MLetter(id=letter.letter_id, status=letter.status, markdown=letter.markdown,
                    docx=letter.docx, drafted_by=letter.drafted_by,
                    tokens_in=letter.tokens_in, tokens_out=letter.tokens_out,
-                   llm_fallback=letter.llm_fallback)
+                   llm_fallback=letter.llm_fallback, sent_on=letter.sent_on,
+                   sent_via=letter.sent_via)
 
 
-def _denial(record: DenialRecord, letters: dict[str, LetterRecord]) -> MDenial:
+def _denial(record: DenialRecord, letters: dict[str, LetterRecord],
+            outcome: OutcomeRecord | None = None) -> MDenial:
     d = record.denial
     assert record.triage is not None
     t = record.triage
@@ -344,7 +399,10 @@ def _denial(record: DenialRecord, letters: dict[str, LetterRecord]) -> MDenial:
         letter=_mletter(letter) if letter else
         MLetter(id=None, status="not_drafted", markdown=None, docx=None, drafted_by=None),
         sources=[MSource(kind=x.kind, file=x.file, segment=x.segment, row=x.row)
-                 for x in d.sources])
+                 for x in d.sources],
+        outcome=outcome.outcome.outcome if outcome else "open",
+        recovered_amount=outcome.outcome.recovered_amount if outcome else None,
+        outcome_date=outcome.outcome.decided_on if outcome else None)
 
 
 def manifest_json_schema() -> dict[str, object]:

@@ -157,7 +157,7 @@ def test_fhir_dir_is_a_builtin_scheme(fresh_default_registry: None) -> None:
 
 @pytest.mark.parametrize("source", ["epic:prod", "no-colon-here", ":fixtures/fhir"])
 def test_unknown_scheme_or_missing_colon_lists_known_schemes(source: str) -> None:
-    with pytest.raises(EHRSourceError, match="known schemes: docs-dir, fhir-dir"):
+    with pytest.raises(EHRSourceError, match="known schemes: docs-dir, fhir, fhir-dir"):
         registry_with().open(source)
 
 
@@ -197,7 +197,8 @@ def test_factory_must_return_an_adapter() -> None:
 def test_entry_points_are_discovered_and_loaded_lazily() -> None:
     registry = registry_with(entry_point("fake", "tests.test_ehr_fhir_dir:FakeAdapter"),
                              entry_point("broken", "no_such_module_xyz:factory"))
-    assert registry.schemes() == ("broken", "docs-dir", "fake", "fhir-dir")  # nothing imported yet
+    assert registry.schemes() == ("broken", "docs-dir", "fake", "fhir",
+                                 "fhir-dir")  # nothing imported yet
     adapter = registry.open("fake:abc")
     assert isinstance(adapter, FakeAdapter) and adapter.source == "abc"
     for _ in range(2):  # a broken plugin fails the same way each time, others still work
@@ -210,7 +211,7 @@ def test_entry_point_cannot_take_a_builtin_scheme(caplog: pytest.LogCaptureFixtu
     registry = registry_with(entry_point("fhir-dir", "tests.test_ehr_fhir_dir:FakeAdapter"),
                              entry_point("fhir-dir", "agent.ehr.fhir_dir:FhirDirAdapter"))
     with caplog.at_level(logging.WARNING):
-        assert registry.schemes() == ("docs-dir", "fhir-dir")
+        assert registry.schemes() == ("docs-dir", "fhir", "fhir-dir")
         assert registry.factory("fhir-dir") is FhirDirAdapter
     assert caplog.text.count("ignored: scheme already taken") == 1  # the built-in is quiet
     assert "test_ehr_fhir_dir:FakeAdapter" in caplog.text

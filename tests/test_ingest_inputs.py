@@ -246,10 +246,11 @@ def test_streaming_gives_what_ingest_gives_with_merges() -> None:
     stream = IngestStream(inputs)
     streamed = list(stream)
     assert stream.report(streamed) == ingest(inputs)
-    # 835s first, then the queues' other rows, each in the order given.
+    # 835s first, by production date (Blue River's 2026-09-02 before Medicare's
+    # 2026-09-09, whatever the order given), then the queues' other rows in the order given.
     kinds = [d.source.kind if not d.merged_sources else "835" for d in streamed]
     assert kinds == sorted(kinds)
-    assert [f.source for f in stream.files] == [str(p) for p in (MEDICARE, BLUE_RIVER,
+    assert [f.source for f in stream.files] == [str(p) for p in (BLUE_RIVER, MEDICARE,
                                                                   WORKLIST, HARBOR)]
 
 

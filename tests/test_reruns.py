@@ -410,7 +410,7 @@ def test_an_approved_letter_is_marked_sent_once(tmp_path: Path,
             service.mark_sent(letter.letter_id, "ann")
         trail = flow.ctx.store.audit_trail(letter.letter_id)
         assert [e.action for e in trail] == ["drafted", "approved", "sent"]
-        assert trail[-1].actor == "ann" and trail[-1].note == "fax 2026-09-22"
+        assert trail[-1].actor == "ann" and trail[-1].note == f"sent {sent.sent_on}: fax 2026-09-22"
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     (entry,) = [d for d in manifest["denials"] if d["letter"]["id"] == letter.letter_id]
     assert entry["letter"]["status"] == "sent"

@@ -98,7 +98,7 @@ def test_some_inputs_unreadable_exits_1_and_the_rest_is_worked(tmp_path: Path) -
     summary = json.loads(partial.stdout)  # --json: stdout is the summary alone
     assert summary["denials"] > 0 and len(summary["input_errors"]) == 1
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["summary"] == summary and manifest["schema_version"] == "1.1"
+    assert manifest["summary"] == summary and manifest["schema_version"] == "1.2"
 
 
 @pytest.mark.slow

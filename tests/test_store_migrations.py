@@ -4,13 +4,13 @@ place: the audit rows get their chain, users and leases are added, nothing is lo
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from agent.store.migrations import CURRENT_VERSION, StoreVersionError, schema_version
-from agent.store.records import AuditEntry, LetterRecord, RunRecord
+from agent.store.records import AuditEntry, DenialRecord, LetterRecord, RunRecord
 from agent.store.sqlite import SqliteStore
 
 # Exactly the schema agent/store/sqlite.py created before versions existed (kept here, not
@@ -133,3 +133,29 @@ def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     raw.close()
     with pytest.raises(StoreVersionError, match="upgrade the tool"):
         SqliteStore(db)
+
+
+def test_a_version_5_store_keeps_its_denials_and_learns_their_remittance_dates(
+        tmp_path: Path) -> None:
+    from tests.denials import line_denial
+
+    db = tmp_path / "appeals.db"
+    store = SqliteStore(db)
+    denial = line_denial("99213", "50", billed=150, denial_id="dn_v5", claim_id="PCN1")
+    denial = denial.model_copy(update={"remittance_date": date(2026, 1, 5)})
+    store.save_denials([DenialRecord(denial=denial)])
+    store.close()
+    raw = sqlite3.connect(db, isolation_level=None)  # back to what release 5 left on disk
+    for table in ("appeal_claims", "appeal_claim_lines", "appeal_claim_reads",
+                  "appeal_outcomes"):
+        raw.execute(f"DROP TABLE {table}")
+    raw.execute("ALTER TABLE appeal_worklist DROP COLUMN remitted")
+    raw.execute("PRAGMA user_version = 5")
+    raw.close()
+    store = SqliteStore(db)
+    try:
+        assert store.upgraded_from == 5 and schema_version(store.connection) == CURRENT_VERSION
+        assert store.denial_match_keys() == ({"pcn1": date(2026, 1, 5)}, {})
+        assert list(store.iter_claims()) == [] and store.current_outcomes(["dn_v5"]) == {}
+    finally:
+        store.close()

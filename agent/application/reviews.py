@@ -30,7 +30,7 @@ from agent.review.actions import (
 )
 from agent.review.identity import reviewer
 from agent.review.model import ReviewDecision
-from agent.store.records import AuditEntry, DenialRecord, LetterRecord, LetterStatus
+from agent.store.records import AuditEntry, DenialRecord, LetterRecord, LetterStatus, SentVia
 
 ManifestHook = Callable[[LetterRecord], None]
 _Lines = list[str]  # (the class below has a method named list)
@@ -231,10 +231,14 @@ class ReviewService:
                                            reason=reason,
                                            seen_hash=if_hash or letter.content_hash))
 
-    def mark_sent(self, letter_id: str, actor: str, note: str | None = None) -> Decided:
-        """Record that an approved letter went to the payer; it never changes after."""
+    def mark_sent(self, letter_id: str, actor: str, note: str | None = None,
+                  sent_on: date | None = None, via: SentVia | None = None) -> Decided:
+        """Record that an approved letter went to the payer; it never changes after.
+
+        ``sent_on`` (default: today) and ``via`` (mail, fax, portal) are kept on the letter.
+        """
         user = reviewer(self.actions.store, actor).name
-        sent = self.actions.mark_sent(letter_id, user, note)
+        sent = self.actions.mark_sent(letter_id, user, note, sent_on, via)
         self._refresh(sent)
         return Decided(sent)
 

@@ -24,8 +24,7 @@ from langgraph.types import Overwrite
 
 from agent.codes import CodeTable
 from agent.config import AppConfig
-from agent.ehr.model import ChartBundle, ChartRequest
-from agent.ehr.protocols import EHRSourceError, ReportsSourceWarnings
+from agent.ehr.protocols import NoEHR, ReportsSourceWarnings
 from agent.ehr.registry import open_adapter
 from agent.graph.build import build_batch_graph, build_review_graph
 from agent.graph.nodes import review_config
@@ -43,7 +42,7 @@ from agent.resources import resource_dir
 from agent.review.actions import ReviewActions
 from agent.store.files import private_dirs
 from agent.store.sqlite import SqliteStore
-from agent.workflow.steps import WorkflowContext
+from agent.workflow.steps import NO_EHR_ERROR, WorkflowContext
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +54,6 @@ class Workflow:
     ctx: WorkflowContext
     batch: CompiledStateGraph[Any, Any, Any, Any]
     review: CompiledStateGraph[Any, Any, Any, Any]
-
-
-class _NoEHR:
-    """Stands in when a command needs no chart (review): using it is a clear error."""
-
-    def chart_for(self, request: ChartRequest) -> ChartBundle:
-        raise EHRSourceError("no EHR source was given (--ehr)")
 
 
 @contextmanager
@@ -98,7 +90,7 @@ def open_workflow(db: Path, out_dir: Path, ehr_source: str | None, config: AppCo
         codes = CodeTable.load_default()
         ncci = PtpTable.load(config.ncci_ptp_files) if config.ncci_ptp_files else \
             PtpTable.default()
-        ehr = open_adapter(ehr_source) if ehr_source else _NoEHR()
+        ehr = open_adapter(ehr_source, config.ehr) if ehr_source else NoEHR()
         drafter = None
         if llm is not None and (llm.configured or chat_client is not None):
             drafter = ArgumentDrafter(llm, chat_client or OpenAIChatClient(llm), codes)
@@ -219,9 +211,13 @@ def write_manifest(ctx: WorkflowContext, run_id: str, inputs: list[str],
                      input_warnings=tuple(state.get("warnings") or ()),
                      ehr_warnings=tuple(state.get("ehr_warnings") or ()),
                      redecided=tuple(state.get("redecided") or ()),
-                     superseded=tuple(state.get("superseded") or ()))
+                     superseded=tuple(state.get("superseded") or ()),
+                     needs_ehr=sum(r.error == NO_EHR_ERROR for r in records))
+    # Denials of earlier runs a later 835 of this run answered: listed apart, not counted.
+    earlier = [i for i in dict.fromkeys(state.get("outcome_ids") or ()) if i not in in_run]
+    outcomes = ctx.store.current_outcomes([*denial_ids, *earlier])
     manifest = build_manifest(run_id, inputs, records, groups, letters,
-                              state.get("errors") or [], llm, notes)
+                              state.get("errors") or [], llm, notes, outcomes, earlier)
     path = ctx.out_dir / "manifest.json"
     if state.get("files_read", 1) == 0 and path.exists():
         return manifest  # nothing could be read: the last run's manifest stays as it was

@@ -22,6 +22,7 @@ from agent.cli import (
     codes,
     config,
     evidence,
+    export,
     ingest,
     ncci,
     playbooks,
@@ -66,6 +67,7 @@ app.add_typer(review.app, name="review")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
+app.add_typer(export.app, name="export")
 app.add_typer(config.app, name="config")
 app.add_typer(ncci.app, name="ncci")
 app.add_typer(playbooks.app, name="playbooks")

@@ -95,6 +95,7 @@ class CommandDefaults(BaseSettings):
             "config": {"show": only("config")},
             "users": {"add": store},
             "audit": {"verify": store},
+            "export": {"worklist": store},
             "review": {name: review for name in ("list", "show", "approve", "reject", "edit",
                                                  "sent")},
             "evidence": {name: review for name in ("needs", "attach", "supply")},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from agent.cli.common import console
+from agent.cli.common import console, open_store, refuse
 from agent.denials.model import Denial
 from agent.ingest import FileResult, IngestReport, IngestStream
 
@@ -32,32 +32,73 @@ def ingest_command(
                                          "could not be read.")] = False,
     limit: Annotated[int, typer.Option(help="Show at most this many denials in the table "
                                        "(0 = all); --json always has all.")] = 500,
+    db: Annotated[Path | None, typer.Option(
+        "--db", help="Also keep what is read in this store: every claim (paid ones too), "
+        "the denials found (untriaged until a run), and the outcomes of earlier denials "
+        "that later 835s answer. Without it, ingest only reads.", show_default=False)
+                  ] = None,
 ) -> None:
     """Read denials from 835 remittances and denial queues; print them with a summary.
 
     A file's type is told from its content, not its name; a folder stands for the files
-    directly in it. A line that an 835 and a worklist both carry is one denial.
+    directly in it. A line that an 835 and a worklist both carry is one denial. A later
+    835's line that answers an earlier denial of the batch (or, with --db, of the store) is
+    its outcome, not a new denial (docs/outcomes.md).
 
-    Exit status: 0 when every file was read, 1 when some failed and the rest were read,
-    2 when nothing could be read (or, with --strict, when anything failed).
+    Exit status: 0 when every file was read, 1 when some failed and the rest were read (or
+    another run holds --db), 2 when nothing could be read (or, with --strict, when anything
+    failed).
     """
     def report_errors(result: FileResult) -> None:
         for line in result.errors:
             typer.echo(line, err=True)  # one line each, never wrapped: tools grep these
 
-    stream = IngestStream(files, on_file=report_errors)
-    if as_json:
-        _write_json(stream)
+    if db is None:
+        stream = IngestStream(files, on_file=report_errors)
+        _show(stream, stream, as_json, limit)
     else:
-        out = console()
-        _print_denials(out, stream, limit)
-        _print_summary(out, stream.report([]))
-        for line in stream.warnings:
-            typer.secho(f"warning: {line}", err=True, fg="yellow")
+        stream = _into_store(db, files, as_json, limit, report_errors)
     status = stream.exit_status
     if strict and stream.errors:
         status = 2
     raise typer.Exit(status)
+
+
+def _show(denials: Iterable[Denial], stream: IngestStream, as_json: bool, limit: int) -> None:
+    """Print the denials as they are read (``denials`` iterates ``stream``), then the rest."""
+    if as_json:
+        _write_json(denials, stream)
+        return
+    out = console()
+    _print_denials(out, denials, limit)
+    _print_summary(out, stream.report([]))
+    for line in stream.warnings:
+        typer.secho(f"warning: {line}", err=True, fg="yellow")
+
+
+def _into_store(db: Path, files: list[Path], as_json: bool, limit: int,
+                on_file: Callable[[FileResult], None]) -> IngestStream:
+    """``ingest --db``: read into the store under its writer lease; the stream read."""
+    from agent.application.intake import StoreIntake
+    from agent.store.lease import LeaseHeldError, LeaseLostError, writer_lease
+
+    store = open_store(db, "ingest")
+    try:
+        with writer_lease(store, "appeals ingest"):
+            intake = StoreIntake(store, files, on_file=on_file)
+            _show(intake, intake.stream, as_json, limit)
+    except (LeaseHeldError, LeaseLostError) as exc:
+        raise refuse("ingest", f"{db}: {exc}", 1) from None
+    finally:
+        store.close()
+    s = intake.stream.summary()
+    kept = (f"kept in {db}: {s.claims} claims read, {intake.saved} denials, {s.outcomes} "
+            "outcomes of earlier denials")
+    if as_json:
+        typer.echo(kept, err=True)
+    else:
+        console().print(Text(kept))
+    return intake.stream
 
 
 def _money(value: object) -> str:
@@ -67,16 +108,16 @@ def _money(value: object) -> str:
 _JSON_HEAD = '{\n  "denials": ['
 
 
-def _write_json(stream: IngestStream) -> None:
+def _write_json(denials: Iterable[Denial], stream: IngestStream) -> None:
     """Write the JSON report as it streams, one denial at a time.
 
     The text is the same as ``IngestReport.model_dump_json(indent=2)`` gives for the whole
-    report.
+    report. ``denials`` iterates ``stream`` (itself, or a reader keeping them in a store).
     """
     write = sys.stdout.write
     write(_JSON_HEAD)
     separator = "\n"
-    for denial in stream:
+    for denial in denials:
         write(separator + textwrap.indent(denial.model_dump_json(indent=2), "    "))
         separator = ",\n"
     if separator != "\n":
@@ -144,6 +185,12 @@ def _print_summary(out: Console, report: IngestReport) -> None:
     if s.merged:
         extras.append(f"{s.merged} denials found in both an 835 and a worklist, merged "
                       "(the 835's amounts and codes kept)")
+    if s.outcomes:
+        extras.append(f"{s.outcomes} lines of later remittances are outcomes of earlier "
+                      "denials (not new denials)")
+    if s.ambiguous:
+        extras.append(f"{s.ambiguous} lines match more than one earlier denial: no outcome "
+                      "recorded (each is named in a warning)")
     for extra in extras:
         out.print(f"  {extra}")
     if s.top_reasons:

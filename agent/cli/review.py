@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -216,19 +217,42 @@ def reject_command(letter_id: str,
     typer.echo(f"{decided.letter.letter_id}: rejected by {user}")
 
 
+class ChannelChoice(enum.StrEnum):
+    """How a letter went to the payer (``review sent --channel``)."""
+
+    mail = "mail"
+    fax = "fax"
+    portal = "portal"
+
+
 @app.command("sent")
 def sent_command(letter_id: str,
-                 note: Annotated[str | None, typer.Option(help="How or when it was sent, e.g. "
-                                                          "'fax 2026-10-02' (kept in the "
-                                                          "audit trail).", show_default=False)
-                                 ] = None,
+                 sent_on: Annotated[datetime, typer.Option(
+                     "--date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+                     help="The day it went to the payer (not after today).",
+                     show_default=False)],
+                 channel: Annotated[ChannelChoice, typer.Option(
+                     help="How it went: mail, fax or portal.", show_default=False)],
+                 note: Annotated[str | None, typer.Option(help="Anything else worth keeping, "
+                                                          "e.g. a fax confirmation number "
+                                                          "(kept in the audit trail).",
+                                                          show_default=False)] = None,
                  db: DbOption = Path("appeals.db"), out: OutOption = Path("appeals-out"),
                  config: ConfigOption = None) -> None:
-    """Record that an approved letter was sent to the payer; it never changes after that."""
+    """Record that an approved letter was sent to the payer; it never changes after that.
+
+    The day and the channel are kept on the letter (outcome rates count sent appeals) and
+    in the audit trail. Exits 1 when the letter is not approved, 2 for a day after today.
+    """
+    day = sent_on.date()
+    if day > date.today():
+        typer.echo(f"appeals review sent: --date {day} is after today", err=True)
+        raise typer.Exit(2)
     decided, user = _act(db, out, config,
-                         lambda session: session.service.mark_sent(letter_id, session.user,
-                                                                   note))
-    typer.echo(f"{decided.letter.letter_id}: marked sent by {user}")
+                         lambda session: session.service.mark_sent(
+                             letter_id, session.user, note, day, channel.value))
+    typer.echo(f"{decided.letter.letter_id}: marked sent by {user} on {day} by "
+               f"{channel.value}")
 
 
 @app.command("edit")

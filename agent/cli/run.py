@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -25,8 +26,10 @@ def run_command(
     inputs: Annotated[list[Path], typer.Argument(help="835 files, denial worklists (CSV, "
                                                  "JSON, xlsx) or folders of them.",
                                                  show_default=False)],
-    ehr: Annotated[str, typer.Option("--ehr", help="EHR source, e.g. fhir-dir:PATH.",
-                                     show_default=False)],
+    ehr: Annotated[str | None, typer.Option(
+        "--ehr", help="EHR source, e.g. fhir-dir:PATH. Needed only for denials whose "
+        "playbook reads the chart; without it they wait in needs_review and the run says "
+        "how many.", show_default=False)] = None,
     out: Annotated[Path, typer.Option(help="Letters and manifest.json go here.")] =
     Path("appeals-out"),
     db: Annotated[Path, typer.Option(help="SQLite file for checkpoints and the audit "
@@ -84,7 +87,8 @@ class RunRequest:
     """What ``appeals run`` was asked to do."""
 
     inputs: list[str]
-    ehr: str
+    ehr: str | None
+    """The EHR source; None: the denials that need a chart wait for a run with one."""
     out: Path
     db: Path
     auto_approve: bool = False
@@ -172,6 +176,10 @@ def run_and_report(request: RunRequest, console: Console) -> int:
         typer.secho(error, err=True, fg="red")  # one line per file, as `ingest` prints them
     for warning in (*summary.input_warnings, *summary.ehr_warnings):
         typer.secho(f"warning: {warning}", err=True, fg="yellow")
+    if summary.needs_ehr:
+        typer.secho(f"appeals run: {summary.needs_ehr} denial(s) need the chart and no EHR "
+                    "source was given: they are in needs_review; run again with --ehr "
+                    "SOURCE to decide them and draft their letters", err=True, fg="yellow")
     if request.as_json:
         sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
     else:
@@ -263,6 +271,12 @@ def print_summary(console: Console, manifest: Manifest, out: Path) -> None:
             if s.redecided else ""
         console.print(f"{decided}{s.letters_superseded} pending drafts superseded (kept, "
                       "marked superseded); approved and sent letters never change")
+    outcomes = Counter(d.outcome for d in manifest.denials if d.outcome != "open")
+    if outcomes or manifest.outcomes:
+        earlier = f"; {len(manifest.outcomes)} of earlier runs' denials answered by a later " \
+            "remittance (manifest outcomes)" if manifest.outcomes else ""
+        mine = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+        console.print(f"Outcomes: {mine or 'none of this run'}{earlier}")
     if s.past_deadline:
         late = f"; {s.late_not_drafted} appeals not drafted (--include-late drafts them)" \
             if s.late_not_drafted else ""

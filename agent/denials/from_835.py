@@ -22,8 +22,9 @@ The expected reasons are configuration (:class:`DenialRules`), not hard-coded po
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -91,9 +92,18 @@ class ClaimTally:
     """CLP01 of reversals seen in the current file, to recognise their corrections."""
 
 
-def denials_from_claim(claim: ClaimPayment, rules: DenialRules, tally: ClaimTally
-                       ) -> list[Denial]:
-    """The denials in one claim (possibly none), updating ``tally``."""
+WHOLE_CLAIM = -1
+"""In ``skip``: the claim as a whole (every line, or the claim-level denial)."""
+
+
+def denials_from_claim(claim: ClaimPayment, rules: DenialRules, tally: ClaimTally,
+                       skip: Collection[int] = ()) -> list[Denial]:
+    """The denials in one claim (possibly none), updating ``tally``.
+
+    ``skip`` holds the indexes (0-based) of lines that are not new denials whatever they
+    say: outcomes of earlier denials (agent/denials/outcomes.py); :data:`WHOLE_CLAIM` skips
+    them all.
+    """
     tally.claims += 1
     tally.service_lines += len(claim.lines)
     if claim.is_reversal:
@@ -104,10 +114,14 @@ def denials_from_claim(claim: ClaimPayment, rules: DenialRules, tally: ClaimTall
         tally.reversed_claim_ids.discard(claim.patient_control_number)
         tally.corrections += 1
         return []
+    if WHOLE_CLAIM in skip:
+        return []
     out: list[Denial] = []
     if claim.lines:
         codes = claim_codes(claim)
         for ordinal, line in enumerate(claim.lines, start=1):
+            if skip and ordinal - 1 in skip:
+                continue
             amount = _line_denied_amount(claim, line, rules)
             if amount is None:
                 if _ZERO < line.paid < line.charge:
@@ -151,18 +165,22 @@ def _denied_amount(denied_claim: bool, charge: Decimal, paid: Decimal,
     return None
 
 
-def _adjustment_refs(adjustments: list[Adjustment]) -> tuple[AdjustmentRef, ...]:
+def adjustment_refs(adjustments: list[Adjustment]) -> tuple[AdjustmentRef, ...]:
+    """The reader's adjustments as the denial model's (built without validation: fast)."""
     return tuple(AdjustmentRef.model_construct(group=a.group, reason=a.reason, amount=a.amount,
                                                quantity=a.quantity) for a in adjustments)
 
 
-def _patient(claim: ClaimPayment) -> PatientRef:
-    person: Entity | None = claim.patient or claim.subscriber
-    member_id = None
+def _member_id(claim: ClaimPayment) -> str | None:
     for entity in (claim.patient, claim.subscriber, claim.corrected_patient):
         if entity is not None and entity.identifier:
-            member_id = entity.identifier
-            break
+            return entity.identifier
+    return None
+
+
+def _patient(claim: ClaimPayment) -> PatientRef:
+    person: Entity | None = claim.patient or claim.subscriber
+    member_id = _member_id(claim)
     if person is None:
         return PatientRef(member_id=member_id)
     return PatientRef(member_id=member_id, last_name=person.last_name,
@@ -218,6 +236,19 @@ def claim_codes(claim: ClaimPayment) -> tuple[str, ...]:
     return tuple(dict.fromkeys(x.submitted_procedure.code for x in claim.lines))
 
 
+def _line_id(payer: str | None, claim: ClaimPayment, member_id: str | None,
+             line: ServiceLine, ordinal: int, submitted: str, service_date: date | None
+             ) -> str:
+    return denial_id("835-line", payer, claim.patient_control_number,
+                     claim.payer_claim_control_number, member_id,
+                     line.line_control_number or ordinal, submitted, service_date)
+
+
+def _claim_id(payer: str | None, claim: ClaimPayment, member_id: str | None) -> str:
+    return denial_id("835-claim", payer, claim.patient_control_number,
+                     claim.payer_claim_control_number, member_id, claim.statement_from)
+
+
 def _line_denial(claim: ClaimPayment, line: ServiceLine, ordinal: int, amount: Decimal,
                  codes: tuple[str, ...]) -> Denial:
     submitted = line.submitted_procedure
@@ -234,14 +265,12 @@ def _line_denial(claim: ClaimPayment, line: ServiceLine, ordinal: int, amount: D
     remarks = line_remarks + tuple(r.code for r in claim.remarks if r.code not in line_remarks)
     service_date = line.date_of_service or claim.statement_from
     return Denial(
-        denial_id=denial_id("835-line", payer.id or payer.name, claim.patient_control_number,
-                            claim.payer_claim_control_number, patient.member_id,
-                            line.line_control_number or ordinal, submitted.display,
-                            service_date),
+        denial_id=_line_id(payer.id or payer.name, claim, patient.member_id, line, ordinal,
+                           submitted.display, service_date),
         level="line", service_date=service_date, service_date_end=line.service_period_end,
         procedure=procedure, billed=line.charge, paid=line.paid, allowed=line.allowed_amount,
-        denied_amount=amount, adjustments=_adjustment_refs(line.adjustments),
-        claim_adjustments=_adjustment_refs(claim.adjustments),
+        denied_amount=amount, adjustments=adjustment_refs(line.adjustments),
+        claim_adjustments=adjustment_refs(claim.adjustments),
         claim_procedure_codes=codes,
         line_control_number=line.line_control_number,
         source=_source(claim, line.segment_number),
@@ -251,11 +280,9 @@ def _line_denial(claim: ClaimPayment, line: ServiceLine, ordinal: int, amount: D
 def _claim_denial(claim: ClaimPayment, amount: Decimal) -> Denial:
     payer, patient = _payer(claim), _patient(claim)
     return Denial(
-        denial_id=denial_id("835-claim", payer.id or payer.name, claim.patient_control_number,
-                            claim.payer_claim_control_number, patient.member_id,
-                            claim.statement_from),
+        denial_id=_claim_id(payer.id or payer.name, claim, patient.member_id),
         level="claim", service_date=claim.statement_from, service_date_end=claim.statement_to,
         procedure=None, billed=claim.charge, paid=claim.paid, denied_amount=amount,
-        adjustments=_adjustment_refs(claim.adjustments),
+        adjustments=adjustment_refs(claim.adjustments),
         source=_source(claim, claim.segment_number),
         **_common(claim, payer, patient, tuple(r.code for r in claim.remarks)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from agent.ehr.model import ChartBundle, ChartRequest
@@ -33,5 +34,37 @@ class ReportsSourceWarnings(Protocol):
         ...
 
 
+@runtime_checkable
+class FetchesChartsTogether(Protocol):
+    """An adapter that fetches several charts at once (a work queue's), e.g. concurrently.
+
+    Optional: the workflow asks it for the charts of a work queue's denials together
+    before deciding them, and falls back to :meth:`EHRAdapter.chart_for` one by one for
+    adapters without it. Each chart follows the ``chart_for`` rules: a denial whose chart
+    cannot be read gets a chart whose ``problems`` say so, never an exception that stops
+    the others.
+    """
+
+    def charts_for(self, requests: Sequence[ChartRequest]) -> list[ChartBundle]:
+        """One chart per request, in the order asked."""
+        ...
+
+
 class EHRSourceError(Exception):
     """The EHR source cannot be used at all (bad path, unreadable); says why, no PHI."""
+
+
+class NoEHRSource(EHRSourceError):
+    """A chart was asked for, but no EHR source was given (``--ehr``)."""
+
+
+class NoEHR:
+    """The adapter when no EHR source was given: every chart asked of it is NoEHRSource.
+
+    A run without ``--ehr`` decides with it every denial that needs no chart (rules,
+    outcomes) and leaves those that do to a run with one; the review commands use it too.
+    """
+
+    def chart_for(self, request: ChartRequest) -> ChartBundle:
+        """Always :class:`NoEHRSource`."""
+        raise NoEHRSource("no EHR source was given (--ehr)")

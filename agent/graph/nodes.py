@@ -27,7 +27,8 @@ def ingest_node(ctx: WorkflowContext) -> Node:
     def ingest(state: BatchState) -> dict[str, Any]:
         result = steps.ingest_step(ctx, state["inputs"])
         return {"denial_ids": result.denial_ids, "errors": result.errors,
-                "warnings": result.warnings, "files_read": result.files_read}
+                "warnings": result.warnings, "files_read": result.files_read,
+                "outcome_ids": result.outcome_ids}
     return ingest
 
 

@@ -33,6 +33,9 @@ class BatchState(TypedDict, total=False):
     """What was read with a warning (a file's oddities, one line each, no PHI)."""
     files_read: int
     """Inputs that could be read (set by ingest); 0 leaves the last manifest in place."""
+    outcome_ids: list[str]
+    """Denials whose outcome a later 835 of the inputs recorded (set by ingest); those of
+    earlier runs are the manifest's ``outcomes``."""
     group_ids: list[str]
     """Work queues (set by group)."""
     letter_ids: Annotated[list[str], operator.add]

@@ -20,7 +20,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from agent.config import LetterSettings
@@ -29,7 +29,7 @@ from agent.letters.files import write_text_atomic
 from agent.letters.unfinished import approval_problems
 from agent.review.model import ReviewDecision
 from agent.store.protocols import Store
-from agent.store.records import SYSTEM_USER, AuditEntry, LetterRecord, LetterStatus
+from agent.store.records import SYSTEM_USER, AuditEntry, LetterRecord, LetterStatus, SentVia
 
 
 class ReviewError(Exception):
@@ -266,10 +266,13 @@ class ReviewActions:
         self._save(superseded, entry, letter.content_hash)
         return superseded
 
-    def mark_sent(self, letter_id: str, actor: str, note: str | None = None) -> LetterRecord:
+    def mark_sent(self, letter_id: str, actor: str, note: str | None = None,
+                  sent_on: date | None = None, via: SentVia | None = None) -> LetterRecord:
         """Record that an approved letter was sent to the payer, audited; it never changes.
 
-        Compare-and-set on the approved status and the approved text.
+        ``sent_on`` (default: today) and ``via`` (mail, fax or portal) are kept on the
+        letter and in the audit row's note, before the reviewer's ``note``. A day after
+        today is refused. Compare-and-set on the approved status and the approved text.
         """
         letter = self.letter(letter_id)
         if self.store.get_user(actor) is None:
@@ -277,9 +280,16 @@ class ReviewActions:
         if letter.status != "approved":
             raise ReviewError(f"letter {letter_id} is {status_word(letter)}: only an approved "
                               "letter can be marked sent")
-        sent = letter.model_copy(update={"status": "sent"})
+        today = self.clock().astimezone().date()  # the day where the auditor is
+        sent_on = sent_on or today
+        if sent_on > today:
+            raise ReviewError(f"letter {letter_id}: the day it was sent ({sent_on}) is after "
+                              f"today ({today})")
+        sent = letter.model_copy(update={"status": "sent", "sent_on": sent_on,
+                                         "sent_via": via})
+        said = f"sent {sent_on.isoformat()}" + (f" by {via}" if via else "")
         entry = self._entry(letter_id, "sent", actor, letter.content_hash,
-                            letter.content_hash, note)
+                            letter.content_hash, f"{said}: {note}" if note else said)
         if not self.store.save_letter_and_audit(sent, entry, "approved", letter.content_hash):
             now = self.store.get_letter(letter_id)
             raise changed_by_someone_else(letter_id, status_word(now) if now else "gone")

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from agent.store.audit_chain import GENESIS, chain_hash
+from agent.store.claims import SCHEMA as CLAIMS_SCHEMA
 from agent.store.records import SYSTEM_USER, AuditEntry, DenialRecord, UserRecord
 from agent.store.worklist import SCHEMA as WORKLIST_SCHEMA
-from agent.store.worklist import UPSERT as WORKLIST_UPSERT
-from agent.store.worklist import worklist_columns
+from agent.store.worklist import V4_COLUMNS, V4_UPSERT, V6_COLUMN, V6_FILL, worklist_columns
 
 
 class StoreOpenError(OSError):
@@ -130,10 +130,11 @@ def _v4(connection: sqlite3.Connection) -> None:
     rows = []
     for (doc,) in connection.execute("SELECT doc FROM appeal_denials").fetchall():
         try:
-            rows.append(worklist_columns(DenialRecord.model_validate_json(doc)))
+            rows.append(worklist_columns(DenialRecord.model_validate_json(doc))
+                        [:len(V4_COLUMNS)])
         except ValidationError:
             continue
-    connection.executemany(WORKLIST_UPSERT, rows)
+    connection.executemany(V4_UPSERT, rows)
     connection.execute("""CREATE TABLE appeal_sessions (
         token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created_at TEXT NOT NULL,
         last_seen TEXT NOT NULL, doc TEXT NOT NULL)""")
@@ -151,7 +152,26 @@ def _v5(connection: sqlite3.Connection) -> None:
     """
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(connection: sqlite3.Connection) -> None:
+    """Upgrade to schema version 6: every claim read, and the outcomes of denials.
+
+    ``appeal_claims`` and ``appeal_claim_lines`` keep each claim payment read from an 835
+    (paid ones too) and its lines; ``appeal_outcomes`` the later lines that answer earlier
+    denials (agent/store/claims.py). A letter's JSON document gains ``sent_on`` and
+    ``sent_via`` (:class:`~agent.store.records.LetterRecord`). Claims read before this
+    version were not kept: reading those 835s again keeps them. The worklist gains each
+    denial's remittance date (``remitted``), which a later 835's production date is
+    compared with.
+    """
+    for statement in CLAIMS_SCHEMA:  # IF NOT EXISTS: also over a file rolled back by hand
+        connection.execute(statement)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(appeal_worklist)")}
+    if "remitted" not in columns:
+        connection.execute(V6_COLUMN)
+    connection.execute(V6_FILL)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

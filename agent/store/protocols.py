@@ -6,19 +6,22 @@ methods.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
 from typing import Protocol
 
+from agent.denials.claims import ClaimSink
 from agent.store.audit_chain import ChainReport
 from agent.store.records import (
     SYSTEM_USER,
     AuditEntry,
+    ClaimRecord,
     DenialRecord,
     GroupRecord,
     LeaseRecord,
     LetterRecord,
     LetterStatus,
+    OutcomeRecord,
     Role,
     RunRecord,
     SessionRecord,
@@ -44,6 +47,42 @@ class Store(Protocol):
 
     def get_denials(self, denial_ids: Sequence[str]) -> list[DenialRecord]:
         """The records of those denials, in the order asked; ids not stored are left out."""
+        ...
+
+    def list_denial_ids(self) -> list[str]:
+        """Every stored denial's id: soonest appeal deadline first (none last), then by id."""
+        ...
+
+    def denial_match_keys(self) -> tuple[dict[str, date | None], dict[str, date | None]]:
+        """The stored denials' claim id and payer claim number keys, with dates.
+
+        Each key with the earliest remittance date of the denials that carry it.
+        """
+        ...
+
+    def find_denials(self, claim_keys: Sequence[str], pcn_keys: Sequence[str]
+                     ) -> list[DenialRecord]:
+        """The stored denials with one of these claim ids or payer claim numbers (keys)."""
+        ...
+
+    def claim_sink(self) -> ClaimSink:
+        """Where an ingest keeps every claim it reads (and the outcomes), file by file."""
+        ...
+
+    def get_claims(self, claim_keys: Sequence[str]) -> list[ClaimRecord]:
+        """The kept claims of those keys, with their lines, in the order asked."""
+        ...
+
+    def iter_claims(self) -> Iterator[ClaimRecord]:
+        """Every kept claim with its lines, in the order they were kept."""
+        ...
+
+    def current_outcomes(self, denial_ids: Sequence[str]) -> dict[str, OutcomeRecord]:
+        """Each denial's current outcome (the latest decision); open denials left out."""
+        ...
+
+    def outcome_history(self, denial_id: str) -> list[OutcomeRecord]:
+        """Every outcome recorded for a denial, the current one first."""
         ...
 
     def save_document_texts(self, texts: Mapping[str, str]) -> None:

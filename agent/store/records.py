@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.denials.model import Denial
+from agent.denials.outcomes import LineOutcome
 from agent.ehr.model import StructuredFact
 from agent.evidence.model import Evidence
 from agent.store.fallback import safe_fallback
@@ -17,6 +19,8 @@ LetterStatus = Literal["pending_review", "approved", "rejected", "sent", "supers
 """Where a letter stands: waiting for an auditor, approved (DOCX written), rejected, sent to
 the payer (after approval), or superseded by a new draft when its chart changed before
 anyone approved it."""
+SentVia = Literal["mail", "fax", "portal"]
+"""How a letter went to the payer (``appeals review sent --channel``)."""
 Role = Literal["auditor", "lead", "admin"]
 AuditAction = Literal["drafted", "approved", "edited", "rejected", "sent", "superseded",
                       "user_added", "lease_taken_over", "viewed", "logged_in", "logged_out",
@@ -132,6 +136,10 @@ class LetterRecord(_Record):
                                    "chart, playbook, practice settings or payer row "
                                    "changed before it was approved).")
     superseded_by: str | None = Field(None, description="The draft that replaced this one.")
+    sent_on: date | None = Field(None, description="The day the letter went to the payer, "
+                                 "as the auditor marking it sent said (schema v6).")
+    sent_via: SentVia | None = Field(None, description="How it went: mail, fax or portal "
+                                     "(schema v6).")
 
     @field_validator("llm_fallback")
     @classmethod
@@ -141,6 +149,77 @@ class LetterRecord(_Record):
         This also applies when an older run stored free text.
         """
         return safe_fallback(value)
+
+
+class OutcomeRecord(_Record):
+    """A later 835's line recorded as the outcome of an earlier denial (schema v6).
+
+    Kept whether or not the denial's letter was sent: the letter as it stood when the
+    outcome was recorded is noted beside it, so that rates can count sent appeals only
+    (and whether the letter went before the payer decided).
+    """
+
+    outcome: LineOutcome
+    recorded_at: datetime
+    letter_id: str | None = Field(None, description="The denial's letter when the outcome "
+                                  "was recorded (None: it had none).")
+    letter_status: LetterStatus | None = None
+    letter_sent_on: date | None = Field(None, description="When that letter went to the "
+                                        "payer, if it had by then.")
+
+
+class ClaimLineRecord(_Record):
+    """A kept service line of a claim read from an 835 (``appeal_claim_lines``)."""
+
+    line: int = Field(description="1-based, in the claim.")
+    segment: int = Field(description="The SVC segment's number in its file.")
+    procedure: str = Field(description="As adjudicated, with its modifiers: 99213-25.")
+    billed_procedure: str | None = Field(None, description="As billed (SVC06), when the "
+                                         "payer changed it.")
+    service_date: date | None
+    units: str | None
+    charge: Decimal
+    paid: Decimal
+    allowed: Decimal | None
+    adjustments: list[str] = Field(description="GROUP-CARC:AMOUNT, e.g. CO-45:12.50.")
+    remarks: list[str]
+    line_control_number: str | None
+    denied_amount: Decimal | None = Field(description="The dollars at stake when the line "
+                                          "is a denial (docs/835.md#what-is-a-denial).")
+    denial_id: str | None = Field(description="The denial the line is, by the id the 835 "
+                                  "gives it.")
+    outcome_of: str | None = Field(description="The earlier denial the line is an outcome "
+                                   "of (docs/outcomes.md).")
+
+
+class ClaimRecord(_Record):
+    """A claim payment read from an 835, paid or not (``appeal_claims``, schema v6)."""
+
+    claim_key: str
+    payer_id: str | None
+    payer_name: str | None
+    claim_id: str = Field(description="CLP01, the patient control number.")
+    payer_claim_number: str | None = Field(description="CLP07.")
+    status: str = Field(description="CLP02: 1/2/3 processed, 4 denied, 22 reversal...")
+    filing_indicator: str | None
+    frequency: str | None
+    corrects: str | None = Field(description="CLP07 of the reversal this claim follows.")
+    charge: Decimal
+    paid: Decimal
+    patient_responsibility: Decimal | None
+    service_date: date | None
+    received_date: date | None
+    payment_date: date | None = Field(description="BPR16.")
+    production_date: date | None = Field(description="DTM*405, else BPR16.")
+    adjustments: list[str] = Field(description="Claim-level CAS, GROUP-CARC:AMOUNT.")
+    remarks: list[str]
+    rendering_npi: str | None
+    source: str = Field(description="The file it was first read from.")
+    segment: int
+    transaction_control_number: str | None
+    trace_number: str | None = Field(description="TRN02, the check or EFT number.")
+    read_at: datetime = Field(description="When it was first read.")
+    lines: list[ClaimLineRecord]
 
 
 class AuditEntry(_Record):

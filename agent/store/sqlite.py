@@ -19,17 +19,27 @@ from decimal import Decimal
 from pathlib import Path
 
 from agent.store.audit_chain import GENESIS, ChainReport, StoredRow, chain_hash, verify_chain
+from agent.store.claims import (
+    CLAIM_SELECT,
+    CURRENT_FIRST,
+    LINE_SELECT,
+    SqliteClaimSink,
+    claim_from_row,
+    line_from_row,
+)
 from agent.store.files import private_file, sqlite_companions, tighten
 from agent.store.migrations import StoreOpenError, migrate
 from agent.store.passwords import check_password, hash_password
 from agent.store.records import (
     SYSTEM_USER,
     AuditEntry,
+    ClaimRecord,
     DenialRecord,
     GroupRecord,
     LeaseRecord,
     LetterRecord,
     LetterStatus,
+    OutcomeRecord,
     Role,
     RunRecord,
     SessionRecord,
@@ -170,6 +180,122 @@ class SqliteStore:
         """The work queue of that id, or None."""
         doc = self._get("appeal_groups", [group_id]).get(group_id)
         return GroupRecord.model_validate_json(doc) if doc else None
+
+    def list_denial_ids(self) -> list[str]:
+        """Every stored denial's id: soonest appeal deadline first (none last), then by id."""
+        with self._lock:
+            rows = self.connection.execute(
+                "SELECT denial_id FROM appeal_worklist ORDER BY (deadline IS NULL), deadline, "
+                "denial_id").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def denial_match_keys(self) -> tuple[dict[str, date | None], dict[str, date | None]]:
+        """The stored denials' claim ids and payer claim numbers (trimmed, any case).
+
+        Each with the earliest remittance date of the denials that carry it (None when none
+        of them has one).
+        """
+        claims: dict[str, date | None] = {}
+        pcns: dict[str, date | None] = {}
+        with self._lock:
+            rows = self.connection.execute(
+                "SELECT claim_key, pcn_key, remitted FROM appeal_worklist").fetchall()
+        for claim_key, pcn_key, remitted in rows:
+            day = date.fromisoformat(remitted) if remitted else None
+            for keys, key in ((claims, claim_key), (pcns, pcn_key)):
+                if key and (key not in keys or _earlier(day, keys[key])):
+                    keys[key] = day
+        return claims, pcns
+
+    def find_denials(self, claim_keys: Sequence[str], pcn_keys: Sequence[str]
+                     ) -> list[DenialRecord]:
+        """The stored denials with one of these claim ids or payer claim numbers.
+
+        The keys are trimmed and compared in any case, as :meth:`denial_match_keys` gives
+        them.
+        """
+        ids: set[str] = set()
+        with self._lock:
+            for column, keys in (("claim_key", claim_keys), ("pcn_key", pcn_keys)):
+                for start in range(0, len(keys), 500):
+                    chunk = list(keys[start:start + 500])
+                    marks = ",".join("?" * len(chunk))
+                    ids.update(str(r[0]) for r in self.connection.execute(
+                        f"SELECT denial_id FROM appeal_worklist WHERE {column} IN ({marks})",
+                        chunk))
+        return self.get_denials(sorted(ids))
+
+    # Claims read and the outcomes of denials (agent/store/claims.py)
+
+    def claim_sink(self) -> SqliteClaimSink:
+        """Where an ingest keeps every claim it reads (hold the writer lease while it does).
+
+        Creating it removes what a run killed mid-file left half-kept.
+        """
+        return SqliteClaimSink(self.connection, self._lock, self._write)
+
+    def get_claims(self, claim_keys: Sequence[str]) -> list[ClaimRecord]:
+        """The kept claims of those keys, with their lines, in the order asked."""
+        found: dict[str, ClaimRecord] = {}
+        with self._lock:
+            for start in range(0, len(claim_keys), 500):
+                chunk = list(claim_keys[start:start + 500])
+                marks = ",".join("?" * len(chunk))
+                found |= {c.claim_key: c for _, c in
+                          self._claims_where(f"claim_key IN ({marks})", chunk)}
+        return [found[k] for k in claim_keys if k in found]
+
+    def iter_claims(self) -> Iterator[ClaimRecord]:
+        """Every kept claim with its lines, in the order they were kept.
+
+        Read a page at a time: the store is not held between pages.
+        """
+        after = 0
+        while True:
+            with self._lock:
+                page = self._claims_where("id > ? ORDER BY id LIMIT 500", [after])
+            if not page:
+                return
+            yield from (claim for _, claim in page)
+            after = page[-1][0]
+
+    def _claims_where(self, clause: str, params: Sequence[object]
+                      ) -> list[tuple[int, ClaimRecord]]:
+        rows = self.connection.execute(f"{CLAIM_SELECT} AND {clause}", params).fetchall()
+        lines: dict[int, list[tuple[object, ...]]] = {int(r[0]): [] for r in rows}
+        if lines:
+            marks = ",".join("?" * len(lines))
+            for line in self.connection.execute(
+                    f"{LINE_SELECT} WHERE claim_id IN ({marks}) ORDER BY claim_id, line",
+                    list(lines)):
+                lines[int(line[0])].append(line)
+        return [(int(r[0]), claim_from_row(r, [line_from_row(x) for x in lines[int(r[0])]]))
+                for r in rows]
+
+    def current_outcomes(self, denial_ids: Sequence[str]) -> dict[str, OutcomeRecord]:
+        """Each denial's current outcome: the latest decision recorded for it.
+
+        Denials with none (``open``) are left out.
+        """
+        out: dict[str, OutcomeRecord] = {}
+        with self._lock:
+            for start in range(0, len(denial_ids), 500):
+                chunk = list(denial_ids[start:start + 500])
+                marks = ",".join("?" * len(chunk))
+                for denial_id, doc in self.connection.execute(
+                        f"SELECT denial_id, doc FROM appeal_outcomes WHERE denial_id IN "
+                        f"({marks}) {CURRENT_FIRST}", chunk):
+                    if denial_id not in out:
+                        out[str(denial_id)] = OutcomeRecord.model_validate_json(doc)
+        return out
+
+    def outcome_history(self, denial_id: str) -> list[OutcomeRecord]:
+        """Every outcome recorded for a denial, the current (latest decision) first."""
+        with self._lock:
+            rows = self.connection.execute(
+                f"SELECT doc FROM appeal_outcomes WHERE denial_id = ? {CURRENT_FIRST}",
+                (denial_id,)).fetchall()
+        return [OutcomeRecord.model_validate_json(r[0]) for r in rows]
 
     # The worklist (agent/store/worklist.py)
 
@@ -492,6 +618,11 @@ class SqliteStore:
         with self._write() as connection:
             connection.execute("DELETE FROM appeal_leases WHERE name = ? AND token = ?",
                                (lease.name, lease.token))
+
+
+def _earlier(day: date | None, than: date | None) -> bool:
+    """Whether ``day`` is known and comes before ``than`` (an unknown ``than``: any is)."""
+    return day is not None and (than is None or day < than)
 
 
 def _utc(at: datetime) -> str:

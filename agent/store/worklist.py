@@ -146,17 +146,21 @@ def worklist_columns(record: DenialRecord) -> tuple[object, ...]:
             _key(denial.payer.name), record.playbook_id, procedure,
             str(denial.denied_amount), cents,
             triage.appeal_deadline.isoformat() if triage and triage.appeal_deadline else None,
-            record.group_id, record.letter_id)
+            record.group_id, record.letter_id,
+            denial.remittance_date.isoformat() if denial.remittance_date else None)
 
 
-COLUMNS = ("denial_id", "claim_id", "claim_key", "payer_claim_number", "pcn_key", "action",
-           "reason", "codes", "missing", "payer_id", "payer_id_key", "payer_name",
-           "payer_name_key", "playbook_id", "procedure", "amount", "amount_cents",
-           "deadline", "group_id", "letter_id")
-"""The worklist table's columns, as :func:`worklist_columns` gives them."""
+V4_COLUMNS = ("denial_id", "claim_id", "claim_key", "payer_claim_number", "pcn_key", "action",
+              "reason", "codes", "missing", "payer_id", "payer_id_key", "payer_name",
+              "payer_name_key", "playbook_id", "procedure", "amount", "amount_cents",
+              "deadline", "group_id", "letter_id")
+"""The columns :data:`SCHEMA` creates (schema v4)."""
+COLUMNS = (*V4_COLUMNS, "remitted")
+"""The worklist table's columns, as :func:`worklist_columns` gives them: ``remitted`` (the
+denial's remittance date, which later 835s are compared with) came with schema v6."""
 
 SCHEMA = [
-    f"""CREATE TABLE appeal_worklist ({COLUMNS[0]} TEXT PRIMARY KEY, claim_id TEXT NOT NULL,
+    f"""CREATE TABLE appeal_worklist ({V4_COLUMNS[0]} TEXT PRIMARY KEY, claim_id TEXT NOT NULL,
         claim_key TEXT NOT NULL, payer_claim_number TEXT, pcn_key TEXT, action TEXT,
         reason TEXT, codes TEXT NOT NULL, missing TEXT NOT NULL, payer_id TEXT,
         payer_id_key TEXT, payer_name TEXT, payer_name_key TEXT, playbook_id TEXT,
@@ -173,6 +177,13 @@ order are index look-ups; other orders sort the narrow rows, never the records."
 
 UPSERT = (f"INSERT OR REPLACE INTO appeal_worklist ({', '.join(COLUMNS)}) "
           f"VALUES ({', '.join('?' * len(COLUMNS))})")
+V4_UPSERT = (f"INSERT OR REPLACE INTO appeal_worklist ({', '.join(V4_COLUMNS)}) "
+             f"VALUES ({', '.join('?' * len(V4_COLUMNS))})")
+"""What the schema v4 upgrade fills the table with (the columns it had then)."""
+V6_COLUMN = "ALTER TABLE appeal_worklist ADD COLUMN remitted TEXT"
+V6_FILL = ("UPDATE appeal_worklist SET remitted = (SELECT json_extract(doc, "
+           "'$.denial.remittance_date') FROM appeal_denials WHERE id = appeal_worklist.denial_id)")
+"""The schema v6 upgrade: the remittance date of every denial already listed."""
 
 
 def item_from_row(row: tuple[object, ...]) -> WorklistItem:

@@ -20,11 +20,10 @@ from agent.config import AppConfig
 from agent.denials.from_835 import DenialRules
 from agent.denials.model import Denial
 from agent.ehr.model import ChartBundle, ChartRequest
-from agent.ehr.protocols import EHRAdapter
+from agent.ehr.protocols import EHRAdapter, FetchesChartsTogether, NoEHRSource
 from agent.evidence.extractors import ExtractorRegistry
 from agent.evidence.model import Evidence
 from agent.evidence.verify import EvidenceError, verify_evidence
-from agent.ingest import ingest
 from agent.letters.files import write_text_atomic
 from agent.letters.render import LetterInput, LetterRenderer, letter_id_for
 from agent.llm.drafter import ArgumentDrafter, DraftOutcome
@@ -39,6 +38,7 @@ from agent.triage.model import Triage
 from agent.triage.rules import triage
 from agent.workflow.decide import decide
 from agent.workflow.grouping import group_id_for, group_key
+from agent.workflow.intake import keep_denials, store_stream
 from agent.workflow.rerun import (
     DraftSettings,
     Redecided,
@@ -50,6 +50,13 @@ from agent.workflow.rerun import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+NO_EHR_ERROR = "NoEHRSource"
+"""``DenialRecord.error`` of a denial whose playbook needs the chart, on a run with no EHR
+source (``appeals run`` without ``--ehr``)."""
+NO_EHR_REASON = ("Its playbook needs the chart, and the run had no EHR source: run again "
+                 "with --ehr SOURCE to decide it.")
 
 
 @dataclass(slots=True)
@@ -102,48 +109,25 @@ class IngestResult:
     warnings: list[str]
     files_read: int
     """Inputs read (with or without denials); 0 when none could be read."""
+    outcome_ids: list[str] = field(default_factory=list)
+    """The denials (earlier ones) whose outcome a later 835 of the inputs recorded."""
 
 
 def ingest_step(ctx: WorkflowContext, inputs: Sequence[str]) -> IngestResult:
     """Read the inputs; keep the records already triaged by an earlier run untouched.
 
-    A denial an earlier run stored under the id another of its sources gives (a worklist
-    row, then the 835 line of it listed first) keeps that stored id, and the stored record
-    learns the sources it had not seen.
+    Every claim of the 835s is kept in the store, and a later 835's line that answers an
+    earlier denial is recorded as its outcome, not read as a new denial
+    (agent/workflow/intake.py). A denial an earlier run stored under the id another of its
+    sources gives keeps that stored id, and the stored record learns the sources it had
+    not seen.
     """
-    report = ingest(inputs, ctx.rules, ctx.codes)
-    denials = [_as_stored(ctx, d) for d in report.denials]
-    ids = list(dict.fromkeys(d.denial_id for d in denials))
-    known = {r.denial.denial_id: r for r in ctx.records(ids)}
-    new = [DenialRecord(denial=d) for d in denials if d.denial_id not in known]
-    learned = [_with_sources(known[d.denial_id], d) for d in denials
-               if d.denial_id in known and set(d.sources) - set(known[d.denial_id].denial.sources)]
-    ctx.save([*new, *learned])
+    stream = store_stream(ctx.store, inputs, ctx.rules, ctx.codes)
+    report = stream.report(list(stream))
+    ids = keep_denials(ctx.records, ctx.save, report.denials)
     files_read = report.summary.files - report.summary.files_failed
-    return IngestResult(ids, report.errors, report.warnings, files_read)
-
-
-def _as_stored(ctx: WorkflowContext, denial: Denial) -> Denial:
-    """The denial under the id the store already knows it by, if any."""
-    if not denial.merged_ids or ctx.records([denial.denial_id]):
-        return denial
-    for other in ctx.records(list(denial.merged_ids)):
-        return denial.model_copy(update={
-            "denial_id": other.denial.denial_id,
-            "merged_ids": tuple(i for i in (denial.denial_id, *denial.merged_ids)
-                                if i != other.denial.denial_id)})
-    return denial
-
-
-def _with_sources(record: DenialRecord, read: Denial) -> DenialRecord:
-    """The stored record, its denial also naming the sources this run read it from."""
-    stored = record.denial
-    extra = tuple(s for s in read.sources if s not in stored.sources)
-    ids = tuple(i for i in read.merged_ids if i not in stored.merged_ids and
-                i != stored.denial_id)
-    return record.model_copy(update={"denial": stored.model_copy(update={
-        "merged_sources": (*stored.merged_sources, *extra),
-        "merged_ids": (*stored.merged_ids, *ids)})})
+    outcome_ids = list(dict.fromkeys(o.denial_id for o in report.outcomes))
+    return IngestResult(ids, report.errors, report.warnings, files_read, outcome_ids)
 
 
 def triage_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
@@ -236,8 +220,10 @@ def work_group_step(ctx: WorkflowContext, group_id: str, auto_approve: bool) -> 
     changed: dict[str, str] = {}  # denial id -> why it was decided again
     texts: dict[str, str] = {}  # the documents the decisions read, by hash
     updated: list[DenialRecord] = []
-    for record in ctx.records(group.denial_ids):
-        now, why = _decide_one(ctx, record, charts, texts)
+    records = ctx.records(group.denial_ids)
+    fetched = fetch_charts(ctx, records)  # together, when the adapter can
+    for record in records:
+        now, why = _decide_one(ctx, record, charts, texts, fetched)
         decided.append(now)
         if now is not record:
             updated.append(now)
@@ -270,7 +256,8 @@ def settle_letters(ctx: WorkflowContext, group: GroupRecord, decided: list[Denia
 
 
 def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, ChartBundle],
-                texts: dict[str, str]) -> tuple[DenialRecord, Redecided | Literal["first"] | None]:
+                texts: dict[str, str], fetched: dict[str, ChartBundle] | None = None
+                ) -> tuple[DenialRecord, Redecided | Literal["first"] | None]:
     """The record after this run, and why it was decided (None: kept as it was).
 
     The texts of the documents a decision read are added to ``texts``, by hash.
@@ -282,8 +269,10 @@ def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, Ch
     try:
         chart = None
         if playbook is not None:
-            chart = charts[record.denial.denial_id] = with_attachments(
-                _chart(ctx, record.denial), record, ctx.store.get_document_text)
+            denial_id = record.denial.denial_id
+            found = (fetched or {}).get(denial_id) or _chart(ctx, record.denial)
+            chart = charts[denial_id] = with_attachments(found, record,
+                                                         ctx.store.get_document_text)
         fingerprints = (chart_fingerprint(chart),
                         ctx.playbooks.fingerprint(playbook.id) if playbook else "no playbook")
         why = why_decide_again(record, *fingerprints)
@@ -298,6 +287,10 @@ def _decide_one(ctx: WorkflowContext, record: DenialRecord, charts: dict[str, Ch
         decision = decide(record.denial, base, playbook, chart, ctx.extractors,
                           ctx.checks, ctx.ncci, ctx.config,
                           supplied=still_in(record.supplied_evidence, chart))
+    except NoEHRSource:
+        if record.chart_fingerprint is not None:
+            return record, None  # decided on a chart before: stands until a run has one
+        return _failed(record, NO_EHR_REASON, NO_EHR_ERROR), None
     except (EvidenceError, ValueError, KeyError, OSError) as exc:
         # Frames only in the log: the message may quote the chart.
         logger.warning("denial failed during evidence gathering (%s)", type(exc).__name__)
@@ -350,11 +343,32 @@ def _withdraw(ctx: WorkflowContext, records: list[DenialRecord],
     return withdrawn
 
 
-def _chart(ctx: WorkflowContext, denial: Denial) -> ChartBundle:
+def fetch_charts(ctx: WorkflowContext, records: Sequence[DenialRecord]
+                 ) -> dict[str, ChartBundle]:
+    """The charts these records' decisions will read, by denial id, asked for together.
+
+    Only from an adapter that fetches charts together (``FetchesChartsTogether``, e.g.
+    ``fhir:URL``, concurrently); otherwise nothing, and each decision asks for its own.
+    """
+    if not isinstance(ctx.ehr, FetchesChartsTogether):
+        return {}
+    wanted = [r.denial for r in records if r.triage is not None and not r.triage.final
+              and r.playbook_id and ctx.playbooks.get(r.playbook_id) is not None]
+    if not wanted:
+        return {}
+    charts = ctx.ehr.charts_for([_request(ctx, d) for d in wanted])
+    return {d.denial_id: chart for d, chart in zip(wanted, charts, strict=True)}
+
+
+def _request(ctx: WorkflowContext, denial: Denial) -> ChartRequest:
     member_ids = tuple(i for i in (denial.patient.member_id,) if i)
-    return ctx.ehr.chart_for(ChartRequest(member_ids=member_ids, claim_id=denial.claim_id,
-                                          service_date=denial.service_date,
-                                          window_days=ctx.config.document_window_days))
+    return ChartRequest(member_ids=member_ids, claim_id=denial.claim_id,
+                        service_date=denial.service_date,
+                        window_days=ctx.config.document_window_days)
+
+
+def _chart(ctx: WorkflowContext, denial: Denial) -> ChartBundle:
+    return ctx.ehr.chart_for(_request(ctx, denial))
 
 
 @dataclass(slots=True)
@@ -381,6 +395,8 @@ def _draft_letters(ctx: WorkflowContext, group: GroupRecord, records: list[Denia
     for base_id, members in sorted(by_letter.items()):
         try:
             draft = _plan(ctx, group, base_id, members, charts, changed)
+        except NoEHRSource:
+            continue  # its draft needs the chart: it stands until a run has an EHR source
         except Exception as exc:  # one letter's failure must not sink its work queue
             _letter_failed(ctx, members, exc)
             continue
