@@ -101,7 +101,8 @@ def test_csv_has_the_contract_header_and_plain_values(db: Path, tmp_path: Path) 
         "patient_responsibility", "PR-1", "open", "")
     assert (sent["letter_id"], sent["letter_status"], sent["letter_sent_on"],
             sent["letter_sent_via"]) == ("lt_sent", "sent", "2026-02-01", "mail")
-    assert rows["PCN8"]["denied_amount"] == "275.50" and rows["PCN8"]["payer"] == "=1+1"
+    # A payer named like a formula is shown as text by a spreadsheet opening the CSV.
+    assert rows["PCN8"]["denied_amount"] == "275.50" and rows["PCN8"]["payer"] == "'=1+1"
     for row in rows.values():
         assert row["outcome"] in ("open", "overturned", "partial", "upheld")
         assert AMOUNT.fullmatch(str(row["denied_amount"]))

@@ -11,7 +11,8 @@ are fixed in name and order, and any added later come after them. Values:
   ``recovered_amount`` is empty while it is open.
 
 CSV: UTF-8, comma-separated, one header row, lists joined with ``;``, amounts as plain
-decimals (``1275.00``), dates as ISO (``2026-10-01``), empty cells for none. XLSX: one sheet
+decimals (``1275.00``), dates as ISO (``2026-10-01``), empty cells for none; a text cell
+a spreadsheet would run as a formula is prefixed with ``'``. XLSX: one sheet
 with the same header; amounts are numbers, everything else is text as in the CSV (a cell is
 never read as a formula). The file is written beside its destination and moved into place,
 readable by its owner only (it names claims).
@@ -95,13 +96,22 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula when it opens a CSV."""
+
+
 def _text(value: Cell) -> str:
-    """A CSV cell: amounts as plain decimals with cents, nothing as empty."""
+    """A CSV cell: amounts as plain decimals with cents, nothing as empty.
+
+    A text cell that a spreadsheet would run as a formula (a payer or claim id from an
+    835 starting with ``=``, ``+``, ``-``, ``@``) gets a leading ``'``, which spreadsheets
+    show as text; amounts are never touched (``-25.00`` stays a number).
+    """
     if value is None:
         return ""
     if isinstance(value, Decimal):
         return f"{value:.2f}"
-    return value
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def export_worklist(store: Store, path: Path, format: ExportFormat) -> int:
