@@ -39,7 +39,7 @@ from agent.ehr.protocols import EHRAdapter, EHRSourceError, FetchesChartsTogethe
 from agent.ehr.registry import open_adapter
 from agent.ingest import ingest
 from tests.conftest import FIXTURES
-from tests.documents import _pdf_string
+from tests.documents import pdf
 from tests.fhir_server import Client, FhirTestServer, make_client, unavailable
 from tests.practice import practice_config
 
@@ -205,36 +205,8 @@ EDGE_REQUESTS = [
 ]
 
 
-def padded_pdf(lines: list[str], padding: int) -> bytes:
-    """A one-page PDF with a text layer and ``padding`` bytes of image data (unused)."""
-    shown = b" 0 -16 Td ".join(b"(" + _pdf_string(line) + b") Tj" for line in lines)
-    content = b"BT /F1 12 Tf 72 720 Td " + shown + b" ET"
-    blob = (b"\x89scan-data-" * (padding // 11 + 1))[:padding]
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> /XObject << /Im1 6 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray "
-        b"/BitsPerComponent 8 /Length %d >>\nstream\n" % len(blob) + blob + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
-
-
-SMALL_PDF = padded_pdf(["Operative note", "Partial medial meniscectomy, RIGHT knee."], 0)
-BIG_PDF = padded_pdf(["Scanned chart with a text layer", "Auth # HM-PA-777001 approved."],
+SMALL_PDF = pdf(["Operative note", "Partial medial meniscectomy, RIGHT knee."], 0)
+BIG_PDF = pdf(["Scanned chart with a text layer", "Auth # HM-PA-777001 approved."],
                      BIG_PDF_BYTES)
 
 
