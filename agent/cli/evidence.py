@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agent.cli.review import ConfigOption, DbOption, OutOption, _fail, _service
+
+if TYPE_CHECKING:  # imported where used: `appeals --help` stays fast
+    from agent.application.evidence import StoredDocument
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="What a denial is missing, and evidence an auditor found for it.")
@@ -155,13 +159,12 @@ def attach_command(denial_id: str,
         typer.echo("still missing: " + "; ".join(done.record.missing_evidence))
 
 
-def _locate(documents: tuple[object, ...], document_id: str, quote: str) -> tuple[int, int]:
+def _locate(documents: Sequence[StoredDocument], document_id: str,
+            quote: str) -> tuple[int, int]:
     """The span of ``quote``'s one occurrence in the stored document."""
-    from agent.application.evidence import StoredDocument
     from agent.workflow.supply import SupplyError
 
-    text = next((d.text for d in documents
-                 if isinstance(d, StoredDocument) and d.ref.document_id == document_id), None)
+    text = next((d.text for d in documents if d.ref.document_id == document_id), None)
     if text is None:
         raise SupplyError(f"{document_id} is not a stored document of this denial")
     first = text.find(quote)
