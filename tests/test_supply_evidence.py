@@ -98,14 +98,19 @@ def test_a_later_run_keeps_the_decision_and_follows_the_chart(
     ("DocumentReference/d2", None, "session_time", "ana", "has no fact 'session_time'"),
     ("DocumentReference/d1", None, FACT, "ana", "is not a stored document of denial"),
     ("DocumentReference/d2", (5, 5), FACT, "ana", "are not a non-empty span"),
+    ("DocumentReference/d2", "fragment", FACT, "ana", "starts inside a clause"),
     ("DocumentReference/d2", (0, 10_000), FACT, "ana", "are not a non-empty span"),
     ("DocumentReference/d2", None, FACT, "nobody", "is not a reviewer of this store"),
     ("DocumentReference/d2", None, FACT, "system", "is not a reviewer of this store"),
 ])
 def test_a_selection_the_denial_cannot_use_is_refused_and_changes_nothing(
-        tmp_path: Path, needs_review: str, document: str, span: tuple[int, int] | None,
-        fact: str, actor: str, message: str) -> None:
-    start, end = span or _span()
+        tmp_path: Path, needs_review: str, document: str,
+        span: tuple[int, int] | str | None, fact: str, actor: str, message: str) -> None:
+    start, end = _span()
+    if span == "fragment":  # words cut out of the middle of the sentence
+        start += CARE.index("supervised")
+    elif isinstance(span, tuple):
+        start, end = span
     with workflow(tmp_path) as flow:
         before = flow.ctx.store.get_denials([needs_review])
         with pytest.raises(SupplyError, match=message):

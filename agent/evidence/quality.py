@@ -58,12 +58,23 @@ def admissible(evidence: list[Evidence], texts: dict[str, str]) -> list[Evidence
     return [item for item in evidence if _admissible(item, texts.get(item.document_id))]
 
 
+def selection_problem(text: str, start: int, end: int) -> str | None:
+    """What keeps ``text[start:end]`` from being cited, or None.
+
+    Its shape (:func:`quote_problem`), or a sentence in it that addresses a reader. The
+    one test for every quote, an extractor's or an auditor's selection; offsets only in
+    the message.
+    """
+    problem = quote_problem(text, start, end)
+    if problem is None and any(a < end and b > start for a, b in directive_spans(text)):
+        problem = f"{start}-{end} overlaps a sentence that addresses a reader"
+    return problem
+
+
 def _admissible(item: Evidence, text: str | None) -> bool:
     if item.start is None or item.end is None or text is None:
         return True
-    start, end = item.start, item.end
-    return quote_problem(text, start, end) is None and not any(
-        a < end and b > start for a, b in directive_spans(text))
+    return selection_problem(text, item.start, item.end) is None
 
 
 def _sentence_at(read: tuple[Sentence, ...], offset: int) -> Sentence | None:

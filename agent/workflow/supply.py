@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 
 from agent.ehr.formats import SUFFIXES, extract_text
 from agent.evidence.model import Evidence
+from agent.evidence.quality import selection_problem
 from agent.store.records import AuditAction, AuditEntry, DenialRecord, DocumentRef
 from agent.triage.rules import triage
 from agent.workflow.decide import decide
@@ -87,6 +88,10 @@ def supply_step(ctx: WorkflowContext, denial_id: str, document_id: str, start: i
     if not 0 <= start < end <= len(document.text) or not document.text[start:end].strip():
         raise SupplyError(f"characters {start}-{end} are not a non-empty span of "
                           f"{document_id} ({len(document.text)} characters)")
+    problem = selection_problem(document.text, start, end)
+    if problem is not None:
+        raise SupplyError(f"characters {problem} of {document_id}: select whole sentences "
+                          "or a whole clause of the chart's own statements")
     chosen = Evidence(quote=document.text[start:end], document_id=document_id, start=start,
                       end=end, fact=fact, document_date=document.date,
                       document_title=document.title, found_by=actor)

@@ -129,12 +129,13 @@ def test_a_supply_that_leaves_the_denial_in_review_comes_back_to_its_page(
         thin: tuple[Site, str]) -> None:
     site, denial_id = thin
     token = site.login("lee")
-    # The exam line is an objective finding the chart already gave: the denial stays in
-    # review for its conservative care.
-    finding = NOTE.index("PE: L knee moderate effusion")
+    # A finding the auditor adds (a whole sentence): the denial stays in review for its
+    # conservative care.
+    exam = "L knee pain."  # a whole sentence the extractors did not quote
+    finding = NOTE.index(exam)
     done = site.client.post(f"/denials/{denial_id}/evidence", data={
         "csrf_token": token, "document_id": DOCUMENT, "start": str(finding),
-        "end": str(finding + len("PE: L knee moderate effusion")),
+        "end": str(finding + len(exam)),
         "fact": "objective_finding"})
     assert done.status_code == 303
     assert done.headers["location"] == f"/denials/{denial_id}?done=supplied"
