@@ -14,7 +14,9 @@ hold at those offsets is listed with the problem instead of being highlighted.
 Evidence an auditor finds for a denial in needs_review (:meth:`Workbench.supply`) goes
 through the workbench's own :class:`~agent.application.evidence.EvidenceService`: the span is
 checked as ``text[start:end]`` of the stored document, and the denial is decided again by
-the workflow's decide step, under the store's writer lease.
+the workflow's decide step, under the store's writer lease. A document the auditor found
+outside the EHR (an exported PDF, RTF, HTML or C-CDA note) is attached to the chart the
+same way (:meth:`Workbench.attach`) and read like any note.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from agent.store.records import (
     UserRecord,
 )
 from agent.store.worklist import QueuePage, WorklistFacets, WorklistPage, WorklistQuery
-from agent.workflow.supply import Supplied
+from agent.workflow.supply import Attached, Supplied
 
 
 class NotFound(ReviewError):
@@ -157,6 +159,9 @@ class DenialPage:
     supply: SupplyOffer | None = None
     """The form to supply a missing fact (a denial in needs_review decided by a playbook,
     with stored documents to select in); None otherwise."""
+    attach: bool = False
+    """Whether the page offers to attach a document to the chart (a denial in needs_review
+    decided by a playbook, whether or not the EHR gave any document)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +256,7 @@ class Workbench:
         group = self.store.get_group(record.group_id) if record.group_id else None
         chart = chart_of(self.store, [record])
         return DenialPage(record, chart, letter, group, self.today(),
-                          self._supply_offer(record, chart))
+                          self._supply_offer(record, chart), _open_to_evidence(record))
 
     def preview(self, user: UserRecord, letter_id: str, markdown: str) -> list[str]:
         """Why an edited text could not be approved as it stands (empty when it could)."""
@@ -332,6 +337,27 @@ class Workbench:
         with self._acting:
             return self.evidence.supply(denial_id, document_id, start, end, fact, user.name)
 
+    def attach(self, user: UserRecord, denial_id: str, filename: str, data: bytes,
+               document_date: date | None = None) -> Attached:
+        """Add an exported note the user uploaded to the denial's chart; decide it again.
+
+        The file's text is extracted (PDF text layer, RTF, HTML, C-CDA, plain text) and kept
+        under its hash beside the original's (``document_attached`` audit row, without the
+        file's name); the denial is decided again with it and its letter drafted (or
+        withdrawn) as a run would. The user may then select evidence in it.
+
+        Raises:
+            NotFound: No denial of that id.
+            SupplyError: The file is too large or has no readable text, or the denial is
+                not one a chart document changes (nothing changes).
+            LeaseHeldError: A run is writing the store.
+        """
+        require(user, "review")
+        if not self.store.get_denials([denial_id]):
+            raise NotFound(f"no denial {denial_id}")
+        with self._acting:
+            return self.evidence.attach(denial_id, filename, data, user.name, document_date)
+
     # Work queues (lead)
 
     def queue_approval(self, user: UserRecord, group_id: str) -> QueueApproval:
@@ -385,9 +411,7 @@ class Workbench:
     # Helpers
 
     def _supply_offer(self, record: DenialRecord, chart: Chart) -> SupplyOffer | None:
-        triage = record.triage
-        if triage is None or triage.final or triage.action != "needs_review" or \
-                record.playbook_id is None:
+        if not _open_to_evidence(record):
             return None
         documents = tuple(d for d in chart.documents if d.text is not None)
         needs = self.evidence.needs(record.denial.denial_id)
@@ -406,6 +430,13 @@ class Workbench:
     def _show(self, letter_id: str) -> LetterView:
         self._letter(letter_id)
         return self.reviews.show(letter_id)
+
+
+def _open_to_evidence(record: DenialRecord) -> bool:
+    """Whether an auditor's evidence can change the denial: in needs_review, by a playbook."""
+    triage = record.triage
+    return triage is not None and not triage.final and triage.action == "needs_review" \
+        and record.playbook_id is not None
 
 
 def _unix(text: str) -> str:

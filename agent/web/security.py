@@ -10,12 +10,15 @@ From the outside in:
 2. :class:`SessionGate` sends every request without a live session to ``/login`` (303),
    except ``/login`` and ``/static/*``; then refuses (403) a state-changing request
    without the session's CSRF token (``/login``'s own form carries a signed token), or
-   whose ``Origin`` is another site's.
+   whose ``Origin`` is another site's. A request body is read up to
+   :data:`MAX_BODY`, or :data:`MAX_UPLOAD` on the route that attaches a document (413
+   beyond).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from http.cookies import SimpleCookie
 from typing import Any
@@ -26,6 +29,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.application.accounts import AccountService, SignedIn
+from agent.application.evidence import MAX_ATTACHMENT
 from agent.web.csrf import FIELD, HEADER, LoginTokens, same_token
 
 logger = logging.getLogger("agent.web")
@@ -37,6 +41,10 @@ LOGIN_PATH = "/login"
 STATIC_PREFIX = "/static/"
 MAX_BODY = 2 * 1024 * 1024
 """The largest request body accepted (a letter's Markdown is a few kilobytes)."""
+UPLOAD_PATH = re.compile(r"/denials/[^/]+/documents")
+"""The route an auditor uploads an exported note to (agent/web/routes/denials.py)."""
+MAX_UPLOAD = MAX_ATTACHMENT + 1024 * 1024
+"""The largest body of an upload: the largest attachment and the form around it."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -136,7 +144,8 @@ class SessionGate:
         if method in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        checked = await _checked_body(scope, receive, send, signed_in.csrf_token, None)
+        limit = MAX_UPLOAD if UPLOAD_PATH.fullmatch(path) else MAX_BODY
+        checked = await _checked_body(scope, receive, send, signed_in.csrf_token, None, limit)
         if checked is not None:
             await self.app(scope, checked, send)
 
@@ -144,14 +153,14 @@ class SessionGate:
         if method in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        checked = await _checked_body(scope, receive, send, None, self.login_tokens)
+        checked = await _checked_body(scope, receive, send, None, self.login_tokens, MAX_BODY)
         if checked is not None:
             await self.app(scope, checked, send)
 
 
 async def _checked_body(scope: Scope, receive: Receive, send: Send, expected: str | None,
-                        login_tokens: LoginTokens | None) -> Receive | None:
-    """The body replayed for the app, or None after answering 403 (or 413).
+                        login_tokens: LoginTokens | None, limit: int) -> Receive | None:
+    """The body (at most ``limit`` bytes) replayed for the app; None after a 403 or 413.
 
     The token is the ``X-CSRF-Token`` header or else the form's ``csrf_token``; a request
     whose ``Origin`` names another host is refused whatever its token.
@@ -161,15 +170,17 @@ async def _checked_body(scope: Scope, receive: Receive, send: Send, expected: st
     if origin and origin != "null" and origin.split("://", 1)[-1] != headers.get("host"):
         await _plain(send, 403, "Refused: the request came from another site.")
         return None
-    body = await _read_body(receive)
+    declared = headers.get("content-length", "")
+    body = None if declared.isdigit() and int(declared) > limit else \
+        await _read_body(receive, limit)
     if body is None:
         await _plain(send, 413, "The request is too large.")
         return None
     given = headers.get(HEADER)
     if given is None:
-        form = await Request(scope, _replay(body, receive)).form()
-        value = form.get(FIELD)
-        given = value if isinstance(value, str) else None
+        async with Request(scope, _replay(body, receive)).form() as form:  # closes uploads
+            value = form.get(FIELD)
+            given = value if isinstance(value, str) else None
     ok = login_tokens.valid(given) if login_tokens is not None else \
         expected is not None and same_token(given, expected)
     if not ok:
@@ -179,7 +190,7 @@ async def _checked_body(scope: Scope, receive: Receive, send: Send, expected: st
     return _replay(body, receive)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -188,7 +199,7 @@ async def _read_body(receive: Receive) -> bytes | None:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body", False):

@@ -8,18 +8,23 @@ stored text and the denial decided again; a refused span changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from html import unescape
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agent.application.accounts import Forbidden
 from agent.store.lease import writer_lease
 from agent.store.records import DenialRecord
+from agent.web.security import MAX_BODY, MAX_UPLOAD
+from tests.documents import pdf
 from tests.test_reruns import THIN, by_claim, chart, run, workflow
 from tests.test_supply_evidence import CARE, FACT
 from tests.web.conftest import NEEDS_REVIEW_NOTE as NOTE
@@ -243,3 +248,135 @@ def test_no_chart_text_or_phi_in_the_server_log(thin: tuple[Site, str],
     for value in (CARE, "Pain 7/10", record.denial.claim_id, patient.last_name,
                   patient.member_id, denial_id):
         assert value and value.lower() not in logged, value
+
+
+# Attaching a document found outside the EHR (issue #19): the same page takes an exported
+# note, whose text joins the chart; the denial is decided again with it.
+
+PT_SUMMARY = ["PT discharge summary",
+              "Completed 8 wks of physical therapy for the L knee without improvement."]
+
+
+def _attach(site: Site, denial_id: str, token: str | None, name: str, data: bytes,
+            day: str = "") -> httpx.Response:
+    fields = {"date": day} | ({"csrf_token": token} if token is not None else {})
+    return site.client.post(f"/denials/{denial_id}/documents", data=fields,
+                            files={"file": (name, data, "application/octet-stream")})
+
+
+def test_the_needs_review_page_offers_to_attach_a_document(thin: tuple[Site, str]) -> None:
+    site, denial_id = thin
+    site.login("ann")
+    parsed = Elements(site.client.get(f"/denials/{denial_id}").text)
+    form = next(a for tag, a in parsed.elements if tag == "form" and a.get("id") == "attach-form")
+    assert form["enctype"] == "multipart/form-data"
+    assert form["action"] == f"/denials/{denial_id}/documents"
+    accept = next(a["accept"] for tag, a in parsed.elements if a.get("id") == "attach-file")
+    assert {".pdf", ".rtf", ".html", ".xml", ".txt"} <= set(accept.split(","))
+    assert {"attach-date", "attach-button", "attach-help"} <= parsed.ids()
+
+
+def test_an_attached_pdf_drafts_the_appeal_from_its_text(thin: tuple[Site, str]) -> None:
+    site, denial_id = thin
+    token = site.login("ann")
+    exported = pdf(PT_SUMMARY, padding=3 * 1024 * 1024)  # past the 2 MB of other forms
+    done = _attach(site, denial_id, token, "Smith PT discharge.pdf", exported, "2026-07-30")
+    assert done.status_code == 303, done.text
+    record = _record(site, denial_id)
+    assert record.triage is not None and record.triage.action == "appeal"
+    assert done.headers["location"] == f"/letters/{record.letter_id}?done=attached"
+    (ref,) = record.attached_documents
+    assert ref.content_type == "application/pdf" and ref.date == date(2026, 7, 30)
+    assert ref.original_hash == "sha256:" + hashlib.sha256(exported).hexdigest()
+    cited = [e for e in record.evidence if e.document_id == ref.document_id]
+    assert cited and cited[0].fact == FACT
+    letter_page = site.client.get(done.headers["location"]).text
+    assert "The document you attached is in the chart" in letter_page
+    assert PT_SUMMARY[1] in letter_page  # its text, beside the letter, with the quote
+    (entry,) = [e for e in site.store.audit_about(f"denial:{denial_id}")
+                if e.action == "document_attached"]
+    assert entry.actor == "ann" and "Smith" not in (entry.note or "")
+
+
+def test_an_attached_note_that_settles_nothing_can_be_selected_in(
+        thin: tuple[Site, str]) -> None:
+    site, denial_id = thin
+    token = site.login("lee")
+    note = b"<html><body><p>Knee visit.</p><p>Ice and rest at home advised.</p></body></html>"
+    done = _attach(site, denial_id, token, "visit.html", note)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/denials/{denial_id}?done=attached"
+    record = _record(site, denial_id)
+    assert record.triage is not None and record.triage.action == "needs_review"
+    (ref,) = record.attached_documents
+    page = site.client.get(done.headers["location"]).text
+    assert 'id="denial-message"' in page and "The document is in the chart" in page
+    options = [a["value"] for tag, a in Elements(page).elements if tag == "option"
+               and "data-text" in a]
+    assert options == [DOCUMENT, ref.document_id]  # to select evidence in
+    stored = site.store.get_document_text(ref.text_hash)
+    assert stored and "Ice and rest at home advised." in stored
+    assert _pre_text(page, ref.document_id) == stored
+
+
+@pytest.mark.parametrize(("name", "data", "day", "message"), [
+    ("scan.pdf", pdf(None), "", "a PDF with no text layer (a scan?)"),
+    ("visit.pdf", pdf(PT_SUMMARY), "30/07/2026", "YYYY-MM-DD"),
+    ("", b"", "", "choose a file"),
+])
+def test_a_file_the_denial_cannot_use_is_refused_on_the_page(
+        thin: tuple[Site, str], name: str, data: bytes, day: str, message: str) -> None:
+    site, denial_id = thin
+    token = site.login("ann")
+    before = _record(site, denial_id)
+    refused = _attach(site, denial_id, token, name, data, day)
+    assert refused.status_code == 400
+    error = re.search(r'id="attach-error">([^<]*)<', refused.text)
+    assert error and message in unescape(error.group(1)), refused.text
+    assert _record(site, denial_id) == before
+    assert [e.action for e in site.store.audit_about(f"denial:{denial_id}")] == ["viewed"]
+
+
+def test_an_upload_past_the_limit_is_refused_before_it_is_read(
+        thin: tuple[Site, str]) -> None:
+    site, denial_id = thin
+    token = site.login("ann")
+    before = _record(site, denial_id)
+    too_large = pdf(PT_SUMMARY, padding=MAX_UPLOAD)
+    assert _attach(site, denial_id, token, "big.pdf", too_large).status_code == 413
+    assert _record(site, denial_id) == before
+    # Other forms keep their own, smaller limit.
+    big_form = {"csrf_token": token, "document_id": DOCUMENT, "start": "0",
+                "end": "1", "fact": FACT, "padding": "x" * (MAX_BODY + 1)}
+    assert site.client.post(f"/denials/{denial_id}/evidence",
+                            data=big_form).status_code == 413
+
+
+def test_no_attachment_without_the_csrf_token_or_a_reviewer(thin: tuple[Site, str]) -> None:
+    site, denial_id = thin
+    site.login("ann")
+    before = _record(site, denial_id)
+    assert _attach(site, denial_id, None, "pt.pdf", pdf(PT_SUMMARY)).status_code == 403
+    assert _attach(site, denial_id, "forged", "pt.pdf", pdf(PT_SUMMARY)).status_code == 403
+    workbench = site.client.app.state.web.workbench  # type: ignore[attr-defined]
+    system = site.store.get_user("system")
+    assert system is not None
+    with pytest.raises(Forbidden):
+        workbench.attach(system, denial_id, "pt.pdf", pdf(PT_SUMMARY))
+    assert _record(site, denial_id) == before
+    assert site.store.audit_about(f"denial:{denial_id}") == []
+
+
+def test_the_attach_form_is_only_on_a_needs_review_denial_decided_by_a_playbook(
+        site: Site) -> None:
+    token = site.login("ann")
+    for record in site.denials():
+        html = site.client.get(f"/denials/{record.denial.denial_id}").text
+        triage = record.triage
+        assert ('id="attach-form"' in html) == bool(
+            triage and triage.action == "needs_review" and record.playbook_id
+            and not triage.final), record.denial.denial_id
+    decided = next(r for r in site.denials() if r.triage and r.triage.final)
+    refused = _attach(site, decided.denial.denial_id, token, "pt.pdf", pdf(PT_SUMMARY))
+    assert refused.status_code == 400 and "decided by the rules" in refused.text
+    assert _attach(site, "dn_none", token, "pt.pdf", pdf(PT_SUMMARY)).status_code == 404

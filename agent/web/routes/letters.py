@@ -36,7 +36,10 @@ _DONE = {"edited": "Your edit is saved. The letter is still pending until it is 
          "rejected": "Rejected. The reason is in the history.",
          "supplied": "Your evidence is recorded: the denial was decided again, is now an "
                      "appeal, and this letter was drafted for it. It is pending until it is "
-                     "approved."}
+                     "approved.",
+         "attached": "The document you attached is in the chart: the denial was decided "
+                     "again with it, is now an appeal, and this letter was drafted for it. It "
+                     "is pending until it is approved."}
 
 _CHANGED_OUTSIDE = ("The letter's file was changed outside the tool. Review the text below "
                     "and save it as an edit (the audit records it), then approve.")

@@ -2,7 +2,8 @@
 
 Sign in, filter, open a letter, follow a highlight both ways, edit with the live preview,
 approve and fetch the DOCX, reject, supply a missing fact by selecting words (after an
-emoji, so the page's UTF-16 offsets must become the server's code points), bulk-approve as
+emoji, so the page's UTF-16 offsets must become the server's code points), attach an
+exported PDF note to a denial's chart, bulk-approve as
 lead; refusals (a forged CSRF token, an auditor on an admin page); sign out; no Content
 Security Policy violation on any page; the keyboard reaches the rows and the evidence.
 """
@@ -16,6 +17,7 @@ import zipfile
 import pytest
 
 from agent.store.records import LetterRecord
+from tests.documents import pdf
 from tests.test_supply_evidence import CARE, FACT
 from tests.web.browser import harness
 from tests.web.browser.conftest import Browsing, Server
@@ -188,6 +190,33 @@ def test_supply_a_missing_fact_by_selecting_its_words(browsing: Browsing,
     assert entry.actor == "ann"
     assert entry.note == f"{FACT}: DocumentReference/lom-doc-10699-clinic, characters " \
         f"{START}-{END}"
+
+
+def test_attach_a_document_found_outside_the_chart(browsing: Browsing,
+                                                  server: Server) -> None:
+    denial_id = _denial_id(server, EXTRA_CLAIM)
+    page = browsing.open("ann")
+    page.goto(f"{server.url}/denials/{denial_id}")
+    expect(page.locator("#attach-help")).to_contain_text("PDF with a text layer")
+    exported = pdf(["PT discharge summary", "Completed 8 wks of physical therapy for the L "
+                    "knee without improvement."])
+    page.get_by_label("File").set_input_files(
+        files=[{"name": "pt-discharge.pdf", "mimeType": "application/pdf", "buffer": exported}])
+    page.get_by_label("Date of the document (optional)").fill("2026-07-30")
+    page.get_by_role("button", name="Attach to the chart").click()
+    # The extractors read the PDF's text like any note: the appeal is drafted from it.
+    expect(page).to_have_url(re.compile(r"/letters/lt_[0-9a-f]+\?done=attached$"))
+    expect(page.locator("#letter-message")).to_contain_text("The document you attached")
+    expect(page.locator("#letter-markdown")).to_contain_text("8 wks of physical therapy")
+    expect(page.locator("pre.document-text").filter(has_text="PT discharge summary")
+           ).to_have_count(1)
+    store = server.store()
+    try:
+        (record,) = store.get_denials([denial_id])
+    finally:
+        store.close()
+    (ref,) = record.attached_documents
+    assert ref.content_type == "application/pdf" and str(ref.date) == "2026-07-30"
 
 
 def test_a_lead_approves_a_work_queue(browsing: Browsing, server: Server) -> None:
