@@ -705,3 +705,24 @@ def test_a_run_with_the_server_writes_the_letters_a_run_with_the_folder_writes(
         letters[name] = {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8")
                          for p in sorted((out / "letters").rglob("*.md"))}
     assert len(letters["dir"]) >= 5 and letters["rest"] == letters["dir"]
+
+
+def test_requests_that_failed_during_the_run_reach_its_manifest(
+        server: FhirTestServer, keys: dict[str, Client], tmp_path: Path) -> None:
+    """The adapter's failures are read when the run ends, not only when it starts."""
+    inputs = [str(p) for p in sorted((FIXTURES / "835").glob("*.835"))]
+    key = keys["rsa"]
+    config = practice_config(ehr={"fhir": {"client_id": key.client_id,
+                                           "private_key": str(key.private_key),
+                                           "key_id": key.key_id, "max_attempts": 1}})
+    server.faults({"match": r"^/fhir/Condition\?", "status": 500, "times": -1})
+    with open_workflow(tmp_path / "rest.db", tmp_path / "out", f"fhir:{server.proxy}", config,
+                       today=date(2026, 9, 20)) as workflow:
+        manifest = run_batch(workflow, inputs)
+    fired = len(server.log()["faults_fired"])
+    assert fired > 0
+    assert manifest.summary.ehr_warnings == [
+        f"fhir: {fired} request(s) to 127.0.0.1 failed (HTTP 500: {fired}); the charts "
+        "concerned say so"]
+    saved = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert saved["summary"]["ehr_warnings"] == manifest.summary.ehr_warnings

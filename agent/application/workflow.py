@@ -171,6 +171,9 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
         elif on_progress is not None:
             for node, value in chunk.items():
                 on_progress(node, value or {})
+    if isinstance(ehr, ReportsSourceWarnings):  # requests that failed during the run too
+        state = {**state, "ehr_warnings": list(dict.fromkeys(
+            [*(state.get("ehr_warnings") or ()), *ehr.source_warnings()]))}
     for line in repair_run(workflow, state.get("denial_ids") or [], auto_approve):
         (on_repair or logger.warning)(line)
     if auto_approve:
