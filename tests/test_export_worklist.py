@@ -92,7 +92,9 @@ def test_csv_has_the_contract_header_and_plain_values(db: Path, tmp_path: Path) 
         "payer": "ACME HEALTH PLAN", "procedure": "99213-25", "reasons": "CO-97;M80",
         "denied_amount": "150.00", "outcome": "overturned", "recovered_amount": "120.00",
         "letter_id": "", "letter_status": "", "missing_evidence": ""}
-    assert overturned["action"] == "needs_review" and "--ehr" in str(overturned["reason"])
+    # Paid since: nothing to appeal (docs/outcomes.md, a denial the payer has since paid).
+    assert overturned["action"] == "no_action"
+    assert str(overturned["reason"]).startswith("Paid on a later remittance of 2026-03-10")
     assert ISO_DAY.fullmatch(str(overturned["appeal_deadline"]))
     assert (overturned["outcome_date"], overturned["service_date"]) == ("2026-03-10",
                                                                         "2026-08-10")

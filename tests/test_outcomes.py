@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -440,3 +441,118 @@ def test_a_run_without_ehr_leaves_what_a_run_with_one_decided(tmp_path: Path) ->
     assert [(d.denial_id, d.triage.action, d.letter.id, d.letter.status)
             for d in after.denials] == [(d.denial_id, d.triage.action, d.letter.id,
                                          d.letter.status) for d in before.denials]
+
+
+# --------------------------------------------------------------------------- paid later
+
+MEDICARE = {"payer": "MEDICARE PART B - GREAT LAKES MAC", "payer_id": "15102"}
+KNEE = "LOM26-10601"
+"""The demo's knee injection denied CO-50 (medicare-b-2026-09-09.835, produced 2026-09-05):
+its chart (tests/test_workflow.py:knee_chart) makes it an appeal with a draft."""
+
+
+def _knee_paid(folder: Path, produced: str = "20260915") -> str:
+    """A later Medicare remittance that pays the knee injection (CO-45 only)."""
+    paid = line("20610", "410.00", "328.00", ("CO", "45", "82.00"), day="20260818",
+                modifiers=("RT",))
+    return write(folder, f"paid-{produced}.835", remit(
+        [claim(KNEE, paid, icn="2226245001230", member="1EG4TE5MK73")], produced=produced,
+        trace=f"EFT{produced}", **MEDICARE))
+
+
+def _knee_run(tmp_path: Path, inputs: list[str]) -> Manifest:
+    from tests.test_workflow import _open, knee_chart
+
+    with _open(tmp_path, knee_chart(tmp_path / "fhir")) as workflow:
+        return run_batch(workflow, inputs)
+
+
+def test_a_denial_a_later_835_of_the_same_run_paid_gets_no_letter(tmp_path: Path) -> None:
+    from tests.test_workflow import INPUTS
+
+    alone = _knee_run(tmp_path / "alone", INPUTS)
+    (appealed,) = [d for d in alone.denials if d.claim_id == KNEE]
+    assert appealed.triage.action == "appeal" and appealed.letter.status == "pending_review"
+    both = _knee_run(tmp_path / "both", [_knee_paid(tmp_path), *INPUTS])
+    (knee,) = [d for d in both.denials if d.claim_id == KNEE]
+    assert (knee.outcome, knee.recovered_amount) == ("overturned", Decimal("328.00"))
+    assert knee.triage.action == "no_action"
+    assert knee.triage.reason == ("Paid on a later remittance of 2026-09-15 ($328.00 more; no "
+                                  "denial reason left): nothing to appeal.")
+    # What the denial was stands, for the figures: clinical, documentation, not preventable.
+    assert (knee.triage.category, knee.triage.root_cause, knee.triage.preventable) == (
+        appealed.triage.category, appealed.triage.root_cause, appealed.triage.preventable)
+    assert knee.letter.status == "not_drafted"
+    others = {d.denial_id: (d.triage.action, d.letter.status) for d in alone.denials
+              if d.claim_id != KNEE}
+    assert {d.denial_id: (d.triage.action, d.letter.status) for d in both.denials
+            if d.claim_id != KNEE} == others
+
+
+def test_a_pending_draft_is_withdrawn_when_a_later_run_reads_the_payment(
+        tmp_path: Path) -> None:
+    from tests.test_workflow import INPUTS
+
+    first = _knee_run(tmp_path, INPUTS)
+    (knee,) = [d for d in first.denials if d.claim_id == KNEE]
+    letter_id = knee.letter.id
+    assert letter_id and knee.letter.status == "pending_review"
+    later = _knee_run(tmp_path, [_knee_paid(tmp_path)])
+    assert later.denials == [] and [o.denial_id for o in later.outcomes] == [knee.denial_id]
+    assert later.summary.letters_superseded == 1
+    with closing(SqliteStore(tmp_path / "appeals.db")) as store:
+        letter = store.get_letter(letter_id)
+        assert letter is not None and letter.status == "superseded"
+        assert letter.superseded_by is None
+        (record,) = store.get_denials([knee.denial_id])
+        assert record.letter_id is None and record.triage is not None
+        assert record.triage.action == "no_action"
+        (entry,) = [e for e in store.audit_trail(letter_id) if e.action == "superseded"]
+        assert entry.note == "paid on a later remittance: no longer to be appealed"
+    # Read again, nothing changes and nothing is drafted.
+    again = _knee_run(tmp_path, [_knee_paid(tmp_path), *INPUTS])
+    (same,) = [d for d in again.denials if d.claim_id == KNEE]
+    assert same.triage.action == "no_action" and same.letter.status == "not_drafted"
+    assert again.summary.letters_superseded == 0
+
+
+def test_an_approved_letter_stands_when_the_payer_pays(tmp_path: Path) -> None:
+    from tests.test_workflow import INPUTS
+
+    first = _knee_run(tmp_path, INPUTS)
+    (knee,) = [d for d in first.denials if d.claim_id == KNEE]
+    with closing(SqliteStore(tmp_path / "appeals.db")) as store:
+        letter = store.get_letter(knee.letter.id or "")
+        assert letter is not None
+        store.save_letter(letter.model_copy(update={"status": "approved"}))
+    _knee_run(tmp_path, [_knee_paid(tmp_path)])
+    with closing(SqliteStore(tmp_path / "appeals.db")) as store:
+        kept = store.get_letter(knee.letter.id or "")
+        assert kept is not None and kept.status == "approved"  # the auditor's decision
+        (record,) = store.get_denials([knee.denial_id])
+        assert record.triage is not None and record.triage.action == "no_action"
+        assert record.letter_id == kept.letter_id
+
+
+def test_a_payment_taken_back_puts_the_denial_back_to_work(tmp_path: Path) -> None:
+    from tests.test_workflow import INPUTS
+
+    paid = _knee_run(tmp_path, [_knee_paid(tmp_path), *INPUTS])
+    (knee,) = [d for d in paid.denials if d.claim_id == KNEE]
+    assert knee.triage.action == "no_action" and knee.letter.status == "not_drafted"
+    # Two weeks later the payer reverses the payment and denies the line again.
+    reversal = line("20610", "-410.00", "-328.00", ("CO", "45", "-82.00"), day="20260818",
+                    modifiers=("RT",))
+    denied = line("20610", "410.00", "0", ("CO", "50", "410.00"), day="20260818",
+                  modifiers=("RT",))
+    taken_back = write(tmp_path, "taken-back.835", remit(
+        [claim(KNEE, reversal, status="22", icn="2226245001230", member="1EG4TE5MK73"),
+         claim(KNEE, denied, status="4", icn="2226245009999", member="1EG4TE5MK73")],
+        produced="20260929", trace="EFT0929", **MEDICARE))
+    again = _knee_run(tmp_path, [taken_back])
+    (outcome,) = [o for o in again.outcomes if o.denial_id == knee.denial_id]
+    assert outcome.outcome == "upheld"
+    with closing(SqliteStore(tmp_path / "appeals.db")) as store:
+        (record,) = store.get_denials([knee.denial_id])
+    assert record.triage is not None and record.triage.action == "appeal"
+    assert record.letter_id is not None  # decided from its chart again, and drafted

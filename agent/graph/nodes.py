@@ -33,17 +33,23 @@ def ingest_node(ctx: WorkflowContext) -> Node:
 
 
 def triage_node(ctx: WorkflowContext) -> Node:
-    """Triage each denial by the rules that come before any model."""
+    """Triage by the rules, then follow the payer's later decisions.
+
+    A denial since paid (this run's or an earlier run's) is not appealed and its pending
+    draft is withdrawn; one whose payment was taken back is reopened.
+    """
     def triage(state: BatchState) -> dict[str, Any]:
         steps.triage_step(ctx, state["denial_ids"])
-        return {}
+        answered = [*state["denial_ids"], *(state.get("outcome_ids") or ())]
+        settled = steps.settle_paid_step(ctx, list(dict.fromkeys(answered)))
+        return {"superseded": settled.withdrawn, "reopened": settled.reopened}
     return triage
 
 
 def playbook_node(ctx: WorkflowContext) -> Node:
     """Pick each denial's playbook from its claim data."""
     def pick_playbook(state: BatchState) -> dict[str, Any]:
-        steps.playbook_step(ctx, state["denial_ids"])
+        steps.playbook_step(ctx, _working(state))
         return {}
     return pick_playbook
 
@@ -51,8 +57,14 @@ def playbook_node(ctx: WorkflowContext) -> Node:
 def group_node(ctx: WorkflowContext) -> Node:
     """Put the denials into work queues (payer, reason, procedure, playbook)."""
     def group(state: BatchState) -> dict[str, Any]:
-        return {"group_ids": steps.group_step(ctx, state["denial_ids"])}
+        return {"group_ids": steps.group_step(ctx, _working(state))}
     return group
+
+
+def _working(state: BatchState) -> list[str]:
+    """The denials this run works: its own, and those of earlier runs it reopened."""
+    own = state["denial_ids"]
+    return [*own, *(i for i in state.get("reopened") or () if i not in set(own))]
 
 
 def work_group_node(ctx: WorkflowContext) -> Node:

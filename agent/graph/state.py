@@ -36,6 +36,9 @@ class BatchState(TypedDict, total=False):
     outcome_ids: list[str]
     """Denials whose outcome a later 835 of the inputs recorded (set by ingest); those of
     earlier runs are the manifest's ``outcomes``."""
+    reopened: list[str]
+    """Denials of earlier runs put back to work (set by triage): a later 835 took back the
+    payment that had settled them; their work queues are worked with this run's."""
     group_ids: list[str]
     """Work queues (set by group)."""
     letter_ids: Annotated[list[str], operator.add]

@@ -18,6 +18,7 @@ from agent.codes import CodeTable
 from agent.config import AppConfig
 from agent.denials.from_835 import DenialRules
 from agent.denials.model import AdjustmentRef, Denial
+from agent.denials.outcomes import LineOutcome
 from agent.ncci import PtpPairing, PtpTable
 from agent.triage.deadlines import appeal_deadline
 from agent.triage.model import Action, Category, DollarBucket, RootCause, Triage
@@ -367,3 +368,24 @@ def _first_sentence(text: str, limit: int = 110) -> str:
     if len(sentence) > limit:
         sentence = sentence[: limit - 1].rstrip() + "…"
     return sentence
+
+
+# --- after the payer's later decision --------------------------------------------------
+
+PAID_LATER = "paid_on_later_remittance"
+"""The rule id of a denial the payer has since paid (docs/triage.md#paid-later)."""
+
+
+def paid_later(decided: Triage, outcome: LineOutcome) -> Triage:
+    """The triage of a denial a later remittance paid in full (an ``overturned`` outcome).
+
+    Nothing is left to appeal: the action becomes ``no_action``, final. What the denial was
+    (its category, root cause, preventability, deadline) stands, for the figures built on
+    it (docs/kpis.md); only a denial reason left on the later line (``partial``) or a
+    denial upheld keeps the denial to be worked.
+    """
+    when = f" of {outcome.decided_on.isoformat()}" if outcome.decided_on else ""
+    return decided.model_copy(update={
+        "action": "no_action", "final": True, "rule": PAID_LATER,
+        "reason": f"Paid on a later remittance{when} (${outcome.recovered_amount:,.2f} more; "
+                  "no denial reason left): nothing to appeal."})

@@ -35,7 +35,7 @@ from agent.review.actions import ReviewActions, ReviewError, content_hash
 from agent.store.protocols import Store
 from agent.store.records import DenialRecord, GroupRecord, LetterRecord
 from agent.triage.model import Triage
-from agent.triage.rules import triage
+from agent.triage.rules import PAID_LATER, paid_later, triage
 from agent.workflow.decide import decide
 from agent.workflow.grouping import group_id_for, group_key
 from agent.workflow.intake import keep_denials, store_stream
@@ -143,6 +143,53 @@ def triage_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> None:
             decided = decided.model_copy(update={"past_deadline": late})
             updated.append(record.model_copy(update={"triage": decided}))
     ctx.save(updated)
+
+
+PAID_LATER_WHY = "paid on a later remittance"
+"""Why a pending draft is withdrawn when the payer has since paid its denial."""
+
+
+@dataclass(slots=True)
+class Settled:
+    """What following the payer's later decisions did."""
+
+    withdrawn: list[str] = field(default_factory=list)
+    """Pending drafts withdrawn: their denials were paid since."""
+    reopened: list[str] = field(default_factory=list)
+    """Denials put back to work: a payment they had was taken back."""
+
+
+def settle_paid_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> Settled:
+    """Follow the payer's later decisions: a denial since paid is not appealed.
+
+    A denial whose current outcome is ``overturned`` (a later 835 of this run or an
+    earlier one paid it, docs/outcomes.md) gets the :func:`~agent.triage.rules.paid_later`
+    triage, and its pending draft is withdrawn; approved and sent letters stand (an auditor
+    decided on them). A denial triaged so whose outcome is no longer ``overturned`` (a
+    later reversal took the payment back) is triaged by the rules again, to be decided
+    from its chart anew with its work queue.
+    """
+    records = ctx.records(denial_ids)
+    outcomes = ctx.store.current_outcomes([r.denial.denial_id for r in records])
+    updated: list[DenialRecord] = []
+    paid: dict[str, str] = {}
+    for record in records:
+        found = outcomes.get(record.denial.denial_id)
+        overturned = found is not None and found.outcome.outcome == "overturned"
+        if record.triage is None or overturned == (record.triage.rule == PAID_LATER):
+            continue
+        if found is not None and overturned:
+            paid[record.denial.denial_id] = PAID_LATER_WHY
+            updated.append(record.model_copy(update={
+                "triage": paid_later(record.triage, found.outcome)}))
+        else:
+            again = triage(record.denial, ctx.config, ctx.ncci)
+            again = again.model_copy(update={"past_deadline": _past_deadline(again, ctx.today)})
+            updated.append(record.model_copy(update={"triage": again,
+                                                     "chart_fingerprint": None}))
+    ctx.save(updated)
+    reopened = [r.denial.denial_id for r in updated if r.denial.denial_id not in paid]
+    return Settled(_withdraw(ctx, [r for r in updated if r.letter_id], paid), reopened)
 
 
 def _past_deadline(decided: Triage, today: date) -> bool:
