@@ -13,7 +13,9 @@ admin     also list users, add them and change their role
 ========  ==============================================================
 
 Every sign-in, failed sign-in, sign-out, user added and role changed is an audit row with
-the user; so is every page that shows PHI (:meth:`AccountService.record_view`).
+the user; so is every page that shows PHI (:meth:`AccountService.record_view`). A user's
+wrong passwords in a row, counted from those rows, lock the user's sign-in for a while
+(:class:`LoginThrottle`), in every process that shares the store.
 """
 
 from __future__ import annotations
@@ -41,6 +43,26 @@ _NEEDS: dict[Permission, Role] = {"review": "auditor", "bulk_approve": "lead",
 
 ANONYMOUS = "anonymous"
 """The actor of a failed sign-in (the name typed is recorded only when it is a user's)."""
+
+
+WRONG_PASSWORD = "wrong password"
+LOCKED_OUT = "locked out: too many wrong passwords in a row"
+"""The notes of a failed sign-in's audit row for a user's name."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginThrottle:
+    """How many wrong passwords in a row lock a user's sign-in, and for how long.
+
+    Counted from the audit trail: the user's ``login_failed`` rows for a wrong password
+    within ``window`` and since their last sign-in. While locked, no password is checked
+    and the attempt is audited as locked out (it does not extend the lock). The page says
+    the same for a locked user as for a wrong password, so it tells no one which names
+    are users.
+    """
+
+    failures: int = 5
+    window: timedelta = timedelta(minutes=15)
 
 
 class Forbidden(Exception):
@@ -96,11 +118,13 @@ class AccountService:
 
     def __init__(self, store: Store, idle: timedelta = timedelta(minutes=15),
                  lifetime: timedelta = timedelta(hours=12),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 throttle: LoginThrottle = LoginThrottle()) -> None:
         self.store = store
         self.idle = idle
         self.lifetime = lifetime
         self.clock = clock
+        self.throttle = throttle
 
     # Sessions
 
@@ -111,11 +135,13 @@ class AccountService:
         """
         now = self.clock()
         user = self.store.get_user(name) if name else None
-        if not self.store.verify_password(name, password) or user is None \
-                or user.role not in ROLES:
-            known = user is not None and user.role in ROLES
+        known = user is not None and user.role in ROLES
+        if known and self.locked(name, now):
+            self._audit(ANONYMOUS, "login_failed", f"user:{name}", LOCKED_OUT, now)
+            return None
+        if not self.store.verify_password(name, password) or user is None or not known:
             self._audit(ANONYMOUS, "login_failed", f"user:{name}" if known else "login",
-                        "wrong password" if known else "unknown user", now)
+                        WRONG_PASSWORD if known else "unknown user", now)
             return None
         self.store.purge_sessions(now - self.idle, now - self.lifetime)
         token = secrets.token_urlsafe(32)
@@ -125,6 +151,17 @@ class AccountService:
         self.store.save_session(session)
         self._audit(user.name, "logged_in", f"user:{user.name}", None, now)
         return NewSession(token, SignedIn(user, session))
+
+    def locked(self, name: str, now: datetime) -> bool:
+        """Whether the user's sign-in is locked by wrong passwords in a row (the throttle)."""
+        since = now - self.throttle.window
+        wrong = 0
+        for entry in reversed(self.store.audit_about(f"user:{name}")):
+            if entry.action == "logged_in" or entry.at < since:
+                break
+            if entry.action == "login_failed" and entry.note == WRONG_PASSWORD:
+                wrong += 1
+        return wrong >= self.throttle.failures
 
     def session(self, token: str | None) -> SignedIn | None:
         """The live session of a cookie's token; None when unknown, idle or too old.

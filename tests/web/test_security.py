@@ -100,6 +100,43 @@ def test_failed_sign_ins_are_audited_without_what_was_typed(site: Site) -> None:
     assert "hunter2" not in str([e.model_dump() for e in failed])
 
 
+def test_wrong_passwords_in_a_row_lock_a_user_out_for_a_while(site: Site) -> None:
+    def attempt(name: str, password: str) -> int:
+        return site.client.post("/login", data={
+            "username": name, "password": password,
+            "csrf_token": login_token(site.client)}).status_code
+
+    assert [attempt("ann", f"guess {i}") for i in range(5)] == [401] * 5
+    # Locked: the right password does not sign in, and the page says what it says for a
+    # wrong one (it tells no one that "ann" is a user).
+    locked = site.client.post("/login", data={"username": "ann", "password": PASSWORD,
+                                              "csrf_token": login_token(site.client)})
+    assert locked.status_code == 401
+    assert "After 5 wrong passwords in a row a user cannot sign in for 15 minutes" in \
+        locked.text
+    unknown = site.client.post("/login", data={"username": "nobody", "password": "x",
+                                               "csrf_token": login_token(site.client)})
+    assert unknown.text.replace("nobody", "ann") == locked.text.replace(
+        login_token_in(locked.text), login_token_in(unknown.text))
+    notes = [e.note for e in _audit(site, "login_failed") if e.subject == "user:ann"]
+    assert notes == ["wrong password"] * 5 + ["locked out: too many wrong passwords in a row"]
+    # Other users are not locked; the lock ends with its window, locked attempts or not.
+    assert attempt("lee", PASSWORD) == 303
+    site.clock.advance(minutes=10)
+    assert attempt("ann", PASSWORD) == 401
+    site.clock.advance(minutes=6)
+    assert attempt("ann", PASSWORD) == 303
+    # A sign-in starts the count again.
+    assert [attempt("ann", "again") for _ in range(4)] == [401] * 4
+    assert attempt("ann", PASSWORD) == 303
+
+
+def login_token_in(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
 @pytest.mark.parametrize(("name", "path", "allowed"), [
     ("ann", "/users", False), ("lee", "/users", False), ("ada", "/users", True),
     ("ann", "/queues/{queue}/approve", False), ("lee", "/queues/{queue}/approve", True),

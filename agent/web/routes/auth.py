@@ -53,11 +53,19 @@ def login(request: Request, form: FormData, web: Web) -> Response:
     if started is None:
         return web.pages.render(request, "login.html", 401,
                                 login_token=web.login_tokens.issue(), notice=None,
-                                error="The user name or password is wrong.", username=name)
+                                error=_wrong(web), username=name)
     response = RedirectResponse("/", status_code=303)
     response.headers.append("set-cookie", cookie_header(SESSION_COOKIE, started.token,
                                                         _https(request)))
     return response
+
+
+def _wrong(web: Web) -> str:
+    """The one answer to a failed sign-in, a locked user's included."""
+    throttle = web.accounts.throttle
+    minutes = int(throttle.window.total_seconds() // 60)
+    return (f"The user name or password is wrong. After {throttle.failures} wrong passwords "
+            f"in a row a user cannot sign in for {minutes} minutes.")
 
 
 def logout(request: Request, form: FormData, web: Web) -> Response:
