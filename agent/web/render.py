@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -24,7 +25,18 @@ from agent.application.accounts import SignedIn
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 
+def _headings_below_the_page(state: StateCore) -> None:
+    """Put a letter's headings one level down (its ``#`` becomes an ``<h2>``).
+
+    The page's title stays the page's only ``<h1>``, as screen readers expect.
+    """
+    for token in state.tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+
+
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+_MARKDOWN.core.ruler.push("headings_below_the_page", _headings_below_the_page)
 
 
 def markdown_html(text: str) -> Markup:

@@ -35,6 +35,8 @@ def test_every_control_has_a_label_an_id_and_a_name(site: Site) -> None:
         assert any(tag == "a" and a.get("href") == "#main" and "skip-link" in a.get("class", "")
                    for tag, a in parsed.elements), path
         assert "main" in set(ids)
+        # One <h1> a page, its title: a letter's own headings sit below it.
+        assert html.count("<h1") == 1, path
         # The app's tables (a letter's own Markdown tables are its text, not the app's).
         tables = html.count('<table class="grid"')
         assert html.count("<caption>") == tables, path

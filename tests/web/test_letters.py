@@ -98,7 +98,7 @@ def test_live_preview_renders_markdown_and_lists_problems(site: Site) -> None:
                                 data={"markdown": draft}, headers={"HX-Request": "true",
                                                                    "X-CSRF-Token": token})
     assert fragment.status_code == 200
-    assert "<h1>Heading</h1>" in fragment.text
+    assert "<h2>Heading</h2>" in fragment.text  # below the page's own <h1>
     assert "<script>" not in fragment.text and "&lt;script&gt;" in fragment.text
     assert 'id="preview-problems"' in fragment.text and "auditor to cite" in fragment.text
     assert "<html" not in fragment.text  # a fragment for htmx
