@@ -25,6 +25,7 @@ from agent.application.accounts import SignedIn
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 
+
 def _headings_below_the_page(state: StateCore) -> None:
     """Put a letter's headings one level down (its ``#`` becomes an ``<h2>``).
 
