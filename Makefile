@@ -70,6 +70,7 @@ bench: $(VENV)/.installed-dev $(FHIR_SERVER_PACKAGES)
 	$(PY) benchmarks/cli_startup.py
 	$(PY) benchmarks/web.py
 	$(PY) benchmarks/fhir_rest.py
+	$(PY) benchmarks/analytics_report.py
 
 # Heavy runs, not part of `make test`: the 835 fuzz tests with 10x their examples (about
 # 40,000 generated files, new ones each run) and 20 kill -9s of `make demo`'s run.

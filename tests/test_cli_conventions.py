@@ -67,6 +67,7 @@ STORE_COMMANDS = (
     ["audit", "verify"],
     ["review", "list"],
     ["review", "show", "lt_0"],
+    ["report", "--out", "report.html"],
     ["run", str(FIXTURES / "835" / "blue-river-2026-09-02.835"), "--ehr",
      f"fhir-dir:{FIXTURES / 'fhir'}", "--out", "out"],
 )

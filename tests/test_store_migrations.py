@@ -159,3 +159,67 @@ def test_a_version_5_store_keeps_its_denials_and_learns_their_remittance_dates(
         assert list(store.iter_claims()) == [] and store.current_outcomes(["dn_v5"]) == {}
     finally:
         store.close()
+
+
+def _back_to_release_6(db: Path) -> None:
+    """Drop what schema v7 added (the KPIs' narrow columns), as release 6 left the file."""
+    from agent.store.worklist import V7_COLUMNS
+
+    raw = sqlite3.connect(db, isolation_level=None)
+    for name, _ in V7_COLUMNS:
+        raw.execute(f"ALTER TABLE appeal_worklist DROP COLUMN {name}")
+    raw.execute("ALTER TABLE appeal_claims DROP COLUMN denied_cents")
+    raw.execute("PRAGMA user_version = 6")
+    raw.close()
+
+
+def test_a_version_6_store_learns_what_the_kpis_count(tmp_path: Path) -> None:
+    from agent.analytics.kpis import compute_kpis
+    from tests.analytics_store import AS_OF, build
+
+    store = build(tmp_path)
+    db = store.path
+    before = (compute_kpis(store, AS_OF), store.claim_totals(),
+              store.denial_totals(("payer", "reason", "category", "preventable",
+                                   "root_cause", "procedure", "age_from")))
+    store.close()
+    _back_to_release_6(db)
+    store = SqliteStore(db)
+    try:
+        assert store.upgraded_from == 6 and schema_version(store.connection) == CURRENT_VERSION
+        after = (compute_kpis(store, AS_OF), store.claim_totals(),
+                 store.denial_totals(("payer", "reason", "category", "preventable",
+                                      "root_cause", "procedure", "age_from")))
+    finally:
+        store.close()
+    assert after == before
+    assert before[0].claims.total.denied_claims == 8  # the upgrade filled them, not None
+
+
+def test_the_upgrade_judges_claims_without_lines_as_the_reader_does(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from agent.application.intake import StoreIntake
+    from tests.remits import remit, write
+
+    member = "NM1*QC*1*DOE*JANE****MI*M100"
+    claims = [(f"CLP*Z1*4*300.00*0**12*ICNZ1*11*1~{member}", Decimal(0)),  # denied whole
+              (f"CLP*Z2*1*200.00*150.00**12*ICNZ2*11*1~CAS*CO*50*50.00~{member}",
+               Decimal(150)),  # paid, a denial reason left at claim level
+              (f"CLP*Z3*1*200.00*180.00**12*ICNZ3*11*1~CAS*CO*45*20.00~{member}",
+               Decimal(180))]  # paid under the contract
+    path = write(tmp_path, "z.835", remit(claims, produced="20260105"))
+    store = SqliteStore(tmp_path / "appeals.db")
+    list(StoreIntake(store, [path]))
+    kept = store.connection.execute(
+        "SELECT claim_id, denied_cents FROM appeal_claims ORDER BY claim_id").fetchall()
+    store.close()
+    assert kept == [("Z1", 30000), ("Z2", 5000), ("Z3", None)]
+    _back_to_release_6(tmp_path / "appeals.db")
+    store = SqliteStore(tmp_path / "appeals.db")
+    try:
+        assert store.connection.execute(
+            "SELECT claim_id, denied_cents FROM appeal_claims ORDER BY claim_id"
+        ).fetchall() == kept
+    finally:
+        store.close()

@@ -100,7 +100,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet reads as the start of a formula when it opens a CSV."""
 
 
-def _text(value: Cell) -> str:
+def csv_cell(value: Cell) -> str:
     """A CSV cell: amounts as plain decimals with cents, nothing as empty.
 
     A text cell that a spreadsheet would run as a formula (a payer or claim id from an
@@ -140,7 +140,7 @@ def _write_csv(store: Store, out: BinaryIO) -> int:
     writer.writerow(HEADER)
     count = 0
     for values in worklist_rows(store):
-        writer.writerow([_text(v) for v in values])
+        writer.writerow([csv_cell(v) for v in values])
         count += 1
     text.flush()
     text.detach()  # the caller closes the file

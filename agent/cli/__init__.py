@@ -26,6 +26,7 @@ from agent.cli import (
     ingest,
     ncci,
     playbooks,
+    report,
     review,
     run,
     serve,
@@ -68,6 +69,7 @@ app.add_typer(evidence.app, name="evidence")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(export.app, name="export")
+app.command("report")(report.report_command)
 app.add_typer(config.app, name="config")
 app.add_typer(ncci.app, name="ncci")
 app.add_typer(playbooks.app, name="playbooks")

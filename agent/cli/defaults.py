@@ -96,6 +96,7 @@ class CommandDefaults(BaseSettings):
             "users": {"add": store},
             "audit": {"verify": store},
             "export": {"worklist": store},
+            "report": only("db", "as_of"),
             "review": {name: review for name in ("list", "show", "approve", "reject", "edit",
                                                  "sent")},
             "evidence": {name: review for name in ("needs", "attach", "supply")},

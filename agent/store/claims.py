@@ -20,13 +20,15 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from agent.denials.claims import ClaimRead
+from agent.denials.from_835 import DenialRules
 from agent.denials.outcomes import WHOLE_CLAIM, LineOutcome
+from agent.store.analytics import states_denial
 from agent.store.records import ClaimLineRecord, ClaimRecord, OutcomeRecord
 from agent.x12.models import Adjustment, ClaimPayment, Remark
 
@@ -75,8 +77,8 @@ LINE_COLUMNS = (
     "charge_cents", "paid_cents", "allowed_cents", "adjustments", "remarks",
     "line_control_number", "denied_cents", "denial_id", "outcome_of")
 
-INSERT_CLAIM = (f"INSERT INTO appeal_claims (id, {', '.join(CLAIM_COLUMNS)}, read_token) "
-                f"VALUES ({', '.join('?' * (len(CLAIM_COLUMNS) + 2))})")
+INSERT_CLAIM = (f"INSERT INTO appeal_claims (id, {', '.join(CLAIM_COLUMNS)}, denied_cents, "
+                f"read_token) VALUES ({', '.join('?' * (len(CLAIM_COLUMNS) + 3))})")
 INSERT_LINE = (f"INSERT INTO appeal_claim_lines ({', '.join(LINE_COLUMNS)}) VALUES "
                f"({', '.join('?' * len(LINE_COLUMNS))})")
 """Only claims not kept yet are written (with their lines): a claim read again is kept as
@@ -118,8 +120,50 @@ def _remarks(remarks: Sequence[Remark]) -> str:
     return ";".join(r.code for r in remarks)
 
 
+V7_COLUMN = "ALTER TABLE appeal_claims ADD COLUMN denied_cents INTEGER"
+"""Schema v7: the dollars the payer denied on each claim (:func:`denied_cents`)."""
+
+_RULES = DenialRules()
+
+
+def denied_cents(status: str, claim_labels: Sequence[str],
+                 denials: Iterable[tuple[int, Sequence[str]]]) -> int | None:
+    """The cents a claim's remittance denied, for the denial rates (docs/kpis.md).
+
+    The sum of the denied amounts of the claim's denials (its lines that were read as
+    denials, or the claim itself when it has no lines) that state a denial
+    (:func:`~agent.store.analytics.states_denial` of the line's and the claim's
+    adjustments): a $0 line whose only adjustments are the deductible and CO-45 is the
+    plan paying as it pays, no denial. None when nothing was denied.
+
+    Args:
+        status: CLP02.
+        claim_labels: the claim-level adjustments, as ``CO-45`` labels.
+        denials: each denial of the claim, as its denied cents and its line's adjustment
+            labels (none for a claim-level denial).
+    """
+    total: int | None = None
+    for cents, labels in denials:
+        if states_denial(status, [*labels, *claim_labels]):
+            total = (total or 0) + cents
+    return total
+
+
+def _read_denied_cents(read: ClaimRead) -> int | None:
+    """:func:`denied_cents` of a claim as read (its denials are in ``read.denials``)."""
+    if not read.denials:
+        return None
+    claim = read.claim
+    denials = []
+    for index, (_, amount) in read.denials.items():
+        line = claim.lines[index] if index != WHOLE_CLAIM else None
+        labels = [a.label for a in line.adjustments] if line is not None else []
+        denials.append((_cents(amount) or 0, labels))
+    return denied_cents(claim.status, [a.label for a in claim.adjustments], denials)
+
+
 def claim_row(read: ClaimRead, read_at: str) -> tuple[object, ...]:
-    """The ``appeal_claims`` row of a claim, in :data:`CLAIM_COLUMNS` order."""
+    """The ``appeal_claims`` row of a claim: :data:`CLAIM_COLUMNS`, then ``denied_cents``."""
     claim: ClaimPayment = read.claim
     remit = claim.remittance
     payer = remit.payer
@@ -136,7 +180,7 @@ def claim_row(read: ClaimRead, read_at: str) -> tuple[object, ...]:
             _day(remit.remittance_date), adjustments_text(claim.adjustments),
             _remarks(claim.remarks), npi, len(claim.lines), remit.source,
             claim.segment_number, remit.transaction_control_number, remit.trace_number,
-            read_at)
+            read_at, _read_denied_cents(read))
 
 
 def line_rows(read: ClaimRead) -> list[tuple[object, ...]]:
@@ -310,6 +354,50 @@ class SqliteClaimSink:
                 connection.executemany(INSERT_CLAIM, self._claim_rows)
                 connection.executemany(INSERT_LINE, self._line_rows)
         self._claim_rows, self._line_rows, self._unwritten = [], [], set()
+
+
+def fill_denied_cents(connection: sqlite3.Connection) -> None:
+    """Schema v7: :func:`denied_cents` of every claim kept before, from its stored rows.
+
+    A line kept as a denial has its denied cents. What became of a claim with no lines
+    was not kept; it is judged again as the reader judges one (docs/835.md): denied as a
+    whole, or unpaid with a charge, is charge minus paid; paid with a claim-level
+    adjustment that is not an expected one is the sum of those.
+    """
+    lines: dict[int, list[tuple[int, list[str]]]] = {}
+    for claim_id, cents, text in connection.execute(
+            "SELECT claim_id, denied_cents, adjustments FROM appeal_claim_lines "
+            "WHERE denied_cents IS NOT NULL ORDER BY claim_id, line"):
+        lines.setdefault(int(claim_id), []).append((int(cents), _labels(str(text))))
+    updates = []
+    for row_id, status, count, charge, paid, text in connection.execute(
+            "SELECT id, status, lines, charge_cents, paid_cents, adjustments "
+            "FROM appeal_claims").fetchall():
+        claim_labels = _labels(str(text))
+        denials = lines.get(int(row_id), [])
+        if not count:
+            whole = _whole_claim_cents(str(status), int(charge), int(paid), str(text))
+            denials = [(whole, [])] if whole is not None else []
+        updates.append((denied_cents(str(status), claim_labels, denials), row_id))
+    connection.executemany("UPDATE appeal_claims SET denied_cents = ? WHERE id = ?", updates)
+
+
+def _labels(text: str) -> list[str]:
+    """``CO-45`` labels of stored adjustments (``CO-45:12.50;PR-2:10.00``)."""
+    return [item.split(":", 1)[0] for item in text.split(";") if item]
+
+
+def _whole_claim_cents(status: str, charge: int, paid: int, text: str) -> int | None:
+    """The denied cents of a claim with no lines, as the reader judges it, or None."""
+    if status == "4" or (charge > 0 and paid == 0):
+        return charge - paid
+    if paid > 0:
+        unexpected = [_cents(Decimal(amount)) or 0 for label, _, amount in
+                      (item.partition(":") for item in text.split(";") if item)
+                      if not _RULES.is_expected_label(label) and Decimal(amount) > 0]
+        if unexpected:
+            return sum(unexpected)
+    return None
 
 
 def _drop_read(connection: sqlite3.Connection, token: str) -> None:

@@ -16,9 +16,20 @@ from pydantic import ValidationError
 
 from agent.store.audit_chain import GENESIS, chain_hash
 from agent.store.claims import SCHEMA as CLAIMS_SCHEMA
+from agent.store.claims import V7_COLUMN as CLAIMS_V7_COLUMN
+from agent.store.claims import fill_denied_cents
 from agent.store.records import SYSTEM_USER, AuditEntry, DenialRecord, UserRecord
 from agent.store.worklist import SCHEMA as WORKLIST_SCHEMA
-from agent.store.worklist import V4_COLUMNS, V4_UPSERT, V6_COLUMN, V6_FILL, worklist_columns
+from agent.store.worklist import (
+    V4_COLUMNS,
+    V4_UPSERT,
+    V6_COLUMN,
+    V6_FILL,
+    V7_COLUMNS,
+    V7_FILL,
+    analytics_columns,
+    worklist_columns,
+)
 
 
 class StoreOpenError(OSError):
@@ -171,7 +182,34 @@ def _v6(connection: sqlite3.Connection) -> None:
     connection.execute(V6_FILL)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(connection: sqlite3.Connection) -> None:
+    """Upgrade to schema version 7: the narrow columns the KPIs count by (docs/kpis.md).
+
+    The worklist gains each denial's triage category, root cause and preventability, its
+    main denial reason, its procedure code as billed and its date of service
+    (``V7_COLUMNS``, filled from the records; a record this release cannot read keeps them
+    empty); each kept claim the dollars its remittance denied (``denied_cents``, filled
+    from its kept lines). The KPIs are then SQL aggregates over narrow rows, never the
+    records.
+    """
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(appeal_worklist)")}
+    for name, kind in V7_COLUMNS:
+        if name not in columns:  # also over a file rolled back by hand
+            connection.execute(f"ALTER TABLE appeal_worklist ADD COLUMN {name} {kind}")
+    rows = []
+    for denial_id, doc in connection.execute("SELECT id, doc FROM appeal_denials").fetchall():
+        try:
+            rows.append((*analytics_columns(DenialRecord.model_validate_json(doc)), denial_id))
+        except ValidationError:
+            continue
+    connection.executemany(V7_FILL, rows)
+    claims = {row[1] for row in connection.execute("PRAGMA table_info(appeal_claims)")}
+    if "denied_cents" not in claims:
+        connection.execute(CLAIMS_V7_COLUMN)
+    fill_denied_cents(connection)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -11,6 +11,13 @@ from datetime import date, datetime
 from typing import Protocol
 
 from agent.denials.claims import ClaimSink
+from agent.store.analytics import (
+    ClaimTotal,
+    DenialDimension,
+    DenialScope,
+    DenialTotal,
+    ReviewEvent,
+)
 from agent.store.audit_chain import ChainReport
 from agent.store.records import (
     SYSTEM_USER,
@@ -83,6 +90,24 @@ class Store(Protocol):
 
     def outcome_history(self, denial_id: str) -> list[OutcomeRecord]:
         """Every outcome recorded for a denial, the current one first."""
+        ...
+
+    def denial_totals(self, group_by: Sequence[DenialDimension],
+                      scope: DenialScope = "denials") -> list[DenialTotal]:
+        """The denials of ``scope`` grouped by ``group_by``: how many, denied, recovered.
+
+        One query over the worklist's narrow rows, the letters and the current outcomes
+        (agent/store/analytics.py); groups in the order of their keys, and one total row
+        without ``group_by``.
+        """
+        ...
+
+    def claim_totals(self) -> list[ClaimTotal]:
+        """Per payer, the claims kept from 835s and what the denial rates count of them."""
+        ...
+
+    def review_events(self) -> list[ReviewEvent]:
+        """The audit trail's drafted, edited, approved and rejected rows, oldest first."""
         ...
 
     def save_document_texts(self, texts: Mapping[str, str]) -> None:

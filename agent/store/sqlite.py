@@ -18,6 +18,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from agent.store.analytics import (
+    CLAIM_TOTALS,
+    REVIEW_EVENTS,
+    ClaimTotal,
+    DenialDimension,
+    DenialScope,
+    DenialTotal,
+    ReviewEvent,
+    denial_totals_query,
+)
 from agent.store.audit_chain import GENESIS, ChainReport, StoredRow, chain_hash, verify_chain
 from agent.store.claims import (
     CLAIM_SELECT,
@@ -296,6 +306,49 @@ class SqliteStore:
                 f"SELECT doc FROM appeal_outcomes WHERE denial_id = ? {CURRENT_FIRST}",
                 (denial_id,)).fetchall()
         return [OutcomeRecord.model_validate_json(r[0]) for r in rows]
+
+    # What the KPIs count (agent/store/analytics.py)
+
+    def denial_totals(self, group_by: Sequence[DenialDimension],
+                      scope: DenialScope = "denials") -> list[DenialTotal]:
+        """The denials of ``scope`` grouped by ``group_by``: count, denied and recovered cents.
+
+        Groups in the order of their keys; without ``group_by``, one total row.
+        """
+        width = len(group_by)
+        with self._lock:
+            rows = self.connection.execute(denial_totals_query(group_by, scope)).fetchall()
+        return [DenialTotal(tuple(None if v is None else str(v) for v in row[:width]),
+                            int(row[width]), int(row[width + 1]), int(row[width + 2]))
+                for row in rows]
+
+    def claim_totals(self) -> list[ClaimTotal]:
+        """Per payer, the claims kept from 835s and what the denial rates count of them."""
+        with self._lock:
+            rows = self.connection.execute(CLAIM_TOTALS).fetchall()
+        payers: dict[str, dict[str, tuple[int, int, int, int]]] = {}
+        names: dict[str, str] = {}
+        for key, name, kind, count, denied, billed, denied_cents in rows:
+            names.setdefault(key, name)
+            payers.setdefault(key, {})[kind] = (count, denied, billed or 0, denied_cents)
+        out = []
+        for key, kinds in payers.items():
+            adjudicated = kinds.get("adjudicated", (0, 0, 0, 0))
+            out.append(ClaimTotal(
+                payer=names[key], claims_read=sum(k[0] for k in kinds.values()),
+                reversals=kinds.get("reversals", (0,))[0],
+                corrections=kinds.get("corrections", (0,))[0],
+                reprocessed=kinds.get("reprocessed", (0,))[0], adjudicated=adjudicated[0],
+                denied=adjudicated[1], billed_cents=adjudicated[2],
+                denied_cents=adjudicated[3]))
+        return out
+
+    def review_events(self) -> list[ReviewEvent]:
+        """The audit trail's drafted, edited, approved and rejected rows, oldest first."""
+        with self._lock:
+            rows = self.connection.execute(REVIEW_EVENTS).fetchall()
+        return [ReviewEvent(str(letter_id), action, str(actor), datetime.fromisoformat(at))
+                for letter_id, action, actor, at in rows]
 
     # The worklist (agent/store/worklist.py)
 

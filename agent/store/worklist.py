@@ -15,7 +15,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+from agent.denials.from_835 import DenialRules
+from agent.store.analytics import states_denial
 from agent.store.records import DenialRecord
+from agent.triage.rules import main_reason
 
 WorklistSort = Literal["deadline", "amount", "payer", "action", "playbook", "procedure",
                        "claim", "status", "queue"]
@@ -147,7 +150,32 @@ def worklist_columns(record: DenialRecord) -> tuple[object, ...]:
             str(denial.denied_amount), cents,
             triage.appeal_deadline.isoformat() if triage and triage.appeal_deadline else None,
             record.group_id, record.letter_id,
-            denial.remittance_date.isoformat() if denial.remittance_date else None)
+            denial.remittance_date.isoformat() if denial.remittance_date else None,
+            *analytics_columns(record))
+
+
+_RULES = DenialRules()
+
+
+def analytics_columns(record: DenialRecord) -> tuple[object, ...]:
+    """A denial's :data:`V7_COLUMNS`: what the KPIs group and count by (agent/analytics).
+
+    Whether the payer denied something (``is_denial``, 1 or 0:
+    :func:`~agent.store.analytics.states_denial`); the triage's category, root cause and
+    preventability (None until triaged); the main denial reason as GROUP-CARC (the
+    largest adjustment that is neither a contractual reduction nor patient cost-sharing,
+    line before claim level: the one triage classifies by; None when there is none); the
+    procedure code as billed, without its modifiers (None for a claim-level denial); the
+    date of service.
+    """
+    denial, triage = record.denial, record.triage
+    reason = main_reason(denial, _RULES)
+    return (1 if states_denial(denial.claim_status, denial.reason_labels) else 0,
+            triage.category if triage else None, triage.root_cause if triage else None,
+            (1 if triage.preventable else 0) if triage else None,
+            reason.label if reason else None,
+            denial.procedure.submitted_code if denial.procedure else None,
+            denial.service_date.isoformat() if denial.service_date else None)
 
 
 V4_COLUMNS = ("denial_id", "claim_id", "claim_key", "payer_claim_number", "pcn_key", "action",
@@ -155,9 +183,14 @@ V4_COLUMNS = ("denial_id", "claim_id", "claim_key", "payer_claim_number", "pcn_k
               "payer_name_key", "playbook_id", "procedure", "amount", "amount_cents",
               "deadline", "group_id", "letter_id")
 """The columns :data:`SCHEMA` creates (schema v4)."""
-COLUMNS = (*V4_COLUMNS, "remitted")
+V7_COLUMNS = (("is_denial", "INTEGER"), ("category", "TEXT"), ("root_cause", "TEXT"),
+              ("preventable", "INTEGER"), ("reason_code", "TEXT"), ("billed_code", "TEXT"),
+              ("service_date", "TEXT"))
+"""The columns schema v7 added for the KPIs (:func:`analytics_columns`), with their types."""
+COLUMNS = (*V4_COLUMNS, "remitted", *(name for name, _ in V7_COLUMNS))
 """The worklist table's columns, as :func:`worklist_columns` gives them: ``remitted`` (the
-denial's remittance date, which later 835s are compared with) came with schema v6."""
+denial's remittance date, which later 835s are compared with) came with schema v6, the
+columns the KPIs count by (:data:`V7_COLUMNS`) with v7."""
 
 SCHEMA = [
     f"""CREATE TABLE appeal_worklist ({V4_COLUMNS[0]} TEXT PRIMARY KEY, claim_id TEXT NOT NULL,
@@ -184,6 +217,9 @@ V6_COLUMN = "ALTER TABLE appeal_worklist ADD COLUMN remitted TEXT"
 V6_FILL = ("UPDATE appeal_worklist SET remitted = (SELECT json_extract(doc, "
            "'$.denial.remittance_date') FROM appeal_denials WHERE id = appeal_worklist.denial_id)")
 """The schema v6 upgrade: the remittance date of every denial already listed."""
+V7_FILL = (f"UPDATE appeal_worklist SET {', '.join(f'{name} = ?' for name, _ in V7_COLUMNS)} "
+           "WHERE denial_id = ?")
+"""The schema v7 upgrade: a listed denial's :func:`analytics_columns`, then its id."""
 
 
 def item_from_row(row: tuple[object, ...]) -> WorklistItem:
