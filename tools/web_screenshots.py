@@ -1,13 +1,13 @@
 """Screenshots of the web workbench for docs/web.md: the worklist, a letter, a needs-review
-denial.
+denial, the dashboard.
 
     python -m tools.web_screenshots            (or `make screenshots`)
 
 Runs what the browser tests run (tests/web/browser/harness.py): `make demo`'s pipeline on
 the bundled fictional fixtures plus one claim waiting in needs_review, the workbench on
 127.0.0.1, Debian's Chromium through Playwright. Writes docs/screenshots/worklist.png,
-letter.png and needs-review.png. Not part of `make test`: the pictures change only when the
-pages do.
+letter.png, needs-review.png and dashboard.png. Not part of `make test`: the pictures
+change only when the pages do.
 """
 
 from __future__ import annotations
@@ -65,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             page.evaluate("window.scrollTo(0, document.querySelector('#missing')"
                           ".getBoundingClientRect().top + window.scrollY - 8)")
             page.screenshot(path=args.out / "needs-review.png")
+            page.goto("/dashboard")
+            expect(page.locator("#chart-denial-rates-image")).to_be_visible()
+            page.screenshot(path=args.out / "dashboard.png")
             browser.close()
-    for name in ("worklist", "letter", "needs-review"):
+    for name in ("worklist", "letter", "needs-review", "dashboard"):
         print(args.out / f"{name}.png")
     return 0
 
