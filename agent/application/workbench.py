@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -48,6 +48,7 @@ from agent.store.records import (
     DocumentRef,
     GroupRecord,
     LetterRecord,
+    OutcomeRecord,
     UserRecord,
 )
 from agent.store.worklist import QueuePage, WorklistFacets, WorklistPage, WorklistQuery
@@ -133,6 +134,15 @@ class LetterPage:
     may_review: bool
     docx_ready: bool
     today: date
+    outcomes: Mapping[str, OutcomeRecord] = field(default_factory=dict)
+    """Each denial's current outcome, by denial id (none while no later 835 answered)."""
+
+    @property
+    def paid_since(self) -> bool:
+        """Whether the payer has paid every denial of the letter on a later remittance."""
+        return bool(self.records) and all(
+            (o := self.outcomes.get(r.denial.denial_id)) is not None
+            and o.outcome.outcome == "overturned" for r in self.records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +252,8 @@ class Workbench:
         docx_ready = letter.docx is not None and letter.status in ("approved", "sent") and \
             (self.reviews.actions.out_dir / letter.docx).is_file()
         return LetterPage(view, records, chart_of(self.store, records), may(user, "review"),
-                          docx_ready, self.today())
+                          docx_ready, self.today(), self.store.current_outcomes(
+                              [r.denial.denial_id for r in records]))
 
     def denial(self, user: UserRecord, denial_id: str) -> DenialPage:
         """One denial with what is missing and its chart documents; audited."""

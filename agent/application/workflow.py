@@ -135,7 +135,9 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
 
     What a crash left half-done is finished and reported, one line each, to ``on_repair``
     (default: a warning in the log, which reaches stderr); so is, with ``auto_approve``,
-    every letter left pending because it is not finished (:func:`left_pending`). With
+    every letter left pending because it is not finished (:func:`left_pending`), and every
+    approved letter the payer has since paid the denials of (:func:`paid_since_approved`).
+    With
     ``auto_approve``, a letterhead the export cannot use stops the run before it starts
     (``LetterheadUnusable``, an ``OSError``).
     """
@@ -179,6 +181,9 @@ def run_batch(workflow: Workflow, inputs: Sequence[str], auto_approve: bool = Fa
     if auto_approve:
         for line in left_pending(workflow, state.get("denial_ids") or []):
             (on_repair or logger.warning)(line)
+    answered = [*(state.get("denial_ids") or ()), *(state.get("outcome_ids") or ())]
+    for line in paid_since_approved(workflow, answered):
+        (on_repair or logger.warning)(line)
     return write_manifest(workflow.ctx, run_id, list(inputs), state)
 
 
@@ -263,6 +268,31 @@ def repair_run(workflow: Workflow, denial_ids: Sequence[str], auto_approve: bool
                     done.get("opened the missing review thread of", 0) + 1
     return [f"repaired: {what} {n} letter{'s' if n != 1 else ''} (left half-done by an "
             "earlier run that stopped)" for what, n in done.items()]
+
+
+def paid_since_approved(workflow: Workflow, denial_ids: Sequence[str]) -> list[str]:
+    """One line naming the approved, unsent letters whose denials the payer has since paid.
+
+    A pending draft of a paid denial is withdrawn by the run; an approved one stands (an
+    auditor decided on it), so the run says not to send it, on every run until it is sent
+    or rejected. No line when there is none.
+    """
+    ctx = workflow.ctx
+    records = ctx.records(denial_ids)
+    outcomes = ctx.store.current_outcomes([r.denial.denial_id for r in records])
+    paid = {r.denial.denial_id for r in records
+            if (o := outcomes.get(r.denial.denial_id)) and o.outcome.outcome == "overturned"}
+    letters = []
+    for letter_id in sorted({r.letter_id for r in records
+                             if r.letter_id and r.denial.denial_id in paid}):
+        letter = ctx.store.get_letter(letter_id)
+        if letter is not None and letter.status == "approved" and \
+                set(letter.denial_ids) <= paid:
+            letters.append(letter_id)
+    if not letters:
+        return []
+    return [f"paid since approved: the payer has paid the denials of {len(letters)} approved "
+            f"letter(s) on a later remittance; do not send them: {', '.join(letters)}"]
 
 
 def left_pending(workflow: Workflow, denial_ids: Sequence[str]) -> list[str]:

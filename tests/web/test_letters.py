@@ -6,11 +6,15 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from html import unescape
 from itertools import pairwise
+from pathlib import Path
 
 from agent.application.reviews import ReviewService
+from agent.application.workflow import run_batch
 from agent.review.actions import content_hash
 from agent.store.records import AuditEntry, LetterRecord
+from tests.remits import claim, line, remit, write
 from tests.web.conftest import Elements, Site
 
 
@@ -233,3 +237,31 @@ def test_an_unknown_letter_is_404(site: Site) -> None:
     site.login("ann")
     assert site.client.get("/letters/lt_nope").status_code == 404
     assert site.client.get("/denials/dn_nope").status_code == 404
+
+
+def test_a_letter_the_payer_has_since_paid_says_not_to_send_it(site: Site,
+                                                                tmp_path: Path) -> None:
+    """An approved letter stands when a later 835 pays its denial: the run and the page say
+    not to send it."""
+    site.login("ann")
+    (record,) = [r for r in site.denials() if r.denial.claim_id == "LOM26-10433"]
+    assert record.letter_id is not None  # the demo's knee injection, 20610-LT, denied CO-50
+    letter = site.store.get_letter(record.letter_id)
+    assert letter is not None
+    site.store.save_letter(letter.model_copy(update={"status": "approved"}))
+    before = site.client.get(f"/letters/{letter.letter_id}").text
+    assert 'id="paid-since"' not in before and "later decision" not in before
+    said: list[str] = []
+    paid = line("20610", "385.00", "300.00", ("CO", "45", "85.00"), day="20260806",
+                modifiers=("LT",))
+    later = write(tmp_path, "later.835", remit(
+        [claim("LOM26-10433", paid, icn="26218000433", member="BRH660218734")],
+        produced="20260915", payer="BLUE RIVER HEALTH PLAN", payer_id="BRHP1"))
+    run_batch(site.workflow, [later], on_repair=said.append)
+    assert said == ["paid since approved: the payer has paid the denials of 1 approved "
+                    f"letter(s) on a later remittance; do not send them: {letter.letter_id}"]
+    page = site.client.get(f"/letters/{letter.letter_id}").text
+    assert 'id="paid-since"' in page and "Do not send this letter" in page
+    assert "later decision: overturned 2026-09-15, $300.00 recovered" in unescape(page)
+    kept = site.store.get_letter(letter.letter_id)
+    assert kept is not None and kept.status == "approved"  # the auditor's to reject
