@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 
 class DeadlineRule(BaseModel):
@@ -216,3 +217,21 @@ def check_letterhead(path: Path) -> None:
             return
         problem = "not a Word document (.docx)"
     raise ValueError(f"[letter] letterhead_docx {path}: {problem}")
+
+
+class EnvOverFile(BaseSettings):
+    """Settings read from the environment first, then from a table of the TOML file.
+
+    The table's values are passed in as the constructor's (init) values; an environment
+    variable overrides them. Neither ``.env`` files nor secret folders are read.
+    """
+
+    @classmethod
+    def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment first, then the file's table (passed in as init)."""
+        return env_settings, init_settings

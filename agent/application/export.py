@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import secrets
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from agent.store.files import FILE_MODE
+from agent.letters.files import atomic_file
 from agent.store.protocols import Store
 from agent.store.records import DenialRecord, LetterRecord, OutcomeRecord
 
@@ -120,18 +118,8 @@ def export_worklist(store: Store, path: Path, format: ExportFormat) -> int:
     Raises:
         OSError: the file cannot be written (a missing folder is not created).
     """
-    staged = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    fd = os.open(staged, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            count = _write_csv(store, out) if format == "csv" else _write_xlsx(store, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staged, path)
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
-    return count
+    with atomic_file(path, make_dirs=False) as out:  # 0600: the rows name claims
+        return _write_csv(store, out) if format == "csv" else _write_xlsx(store, out)
 
 
 def _write_csv(store: Store, out: BinaryIO) -> int:

@@ -142,7 +142,7 @@ class LetterPage:
         """Whether the payer has paid every denial of the letter on a later remittance."""
         return bool(self.records) and all(
             (o := self.outcomes.get(r.denial.denial_id)) is not None
-            and o.outcome.outcome == "overturned" for r in self.records)
+            and o.paid for r in self.records)
 
 
 @dataclass(frozen=True, slots=True)

@@ -281,7 +281,7 @@ def paid_since_approved(workflow: Workflow, denial_ids: Sequence[str]) -> list[s
     records = ctx.records(denial_ids)
     outcomes = ctx.store.current_outcomes([r.denial.denial_id for r in records])
     paid = {r.denial.denial_id for r in records
-            if (o := outcomes.get(r.denial.denial_id)) and o.outcome.outcome == "overturned"}
+            if (o := outcomes.get(r.denial.denial_id)) and o.paid}
     letters = []
     for letter_id in sorted({r.letter_id for r in records
                              if r.letter_id and r.denial.denial_id in paid}):

@@ -26,13 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from agent.config import EnvOverFile
 
 DEFAULT_CONFIG = Path("appeals.toml")
 """The configuration file read when neither --config nor APPEALS_CONFIG names one."""
 
 
-class CommandDefaults(BaseSettings):
+class CommandDefaults(EnvOverFile):
     """The option defaults the commands share; each field is ``APPEALS_<NAME>`` too."""
 
     model_config = SettingsConfigDict(env_prefix="APPEALS_", extra="ignore", frozen=True)
@@ -50,16 +52,6 @@ class CommandDefaults(BaseSettings):
     max_cost: float | None = Field(None, gt=0)
     limit: int | None = Field(None, ge=0, description="`appeals ingest`: rows shown.")
     strict: bool | None = None
-
-    @classmethod
-    def settings_customise_sources(
-            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The environment first, then the file's ``[defaults]`` (passed in as init)."""
-        return env_settings, init_settings
 
     @classmethod
     def load(cls) -> CommandDefaults:

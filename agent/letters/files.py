@@ -22,13 +22,16 @@ from agent.store.files import private_dirs
 
 
 @contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
+def atomic_file(path: Path, make_dirs: bool = True) -> Iterator[BinaryIO]:
     """A binary handle whose content replaces ``path`` when the block ends without error.
 
     The temporary file is created 0600 (``mkstemp``) and keeps that mode after the rename:
-    letters and manifests hold PHI (missing folders are created 0700).
+    letters and manifests hold PHI. Missing folders are created 0700, unless
+    ``make_dirs`` is false: then a missing folder is an ``OSError``, as for a file the user
+    names where nothing is to be made.
     """
-    private_dirs(path.parent)
+    if make_dirs:
+        private_dirs(path.parent)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     temporary = Path(name)
     try:

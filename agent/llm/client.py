@@ -10,7 +10,6 @@ length``) and a reply that does not fit the schema; the drafter handles those.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,10 +23,10 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
-from tenacity.stop import stop_base
 
 from agent.llm.schema import DraftReply
 from agent.llm.settings import LLMSettings
+from agent.retries import RetryBudget, budget_spent
 
 Message = dict[str, str]
 
@@ -64,27 +63,6 @@ class ChatClient(Protocol):
         ...
 
 
-class RetryBudget:
-    """Retries left in a run, shared by the threads drafting at once."""
-
-    def __init__(self, retries: int) -> None:
-        self._left = retries
-        self._lock = threading.Lock()
-
-    @property
-    def left(self) -> int:
-        """Retries not spent yet."""
-        return self._left
-
-    def take(self) -> bool:
-        """Spend one retry; False when none is left."""
-        with self._lock:
-            if self._left <= 0:
-                return False
-            self._left -= 1
-            return True
-
-
 class OpenAIChatClient:
     """:class:`ChatClient` on the ``openai`` SDK.
 
@@ -117,7 +95,7 @@ class OpenAIChatClient:
             retry=retry_if_exception_type(RETRYABLE), wait=self._wait_for,
             # Evaluated only when a retry is due; the budget is spent only when the attempt
             # limit has not stopped it already (stop_any short-circuits).
-            stop=stop_after_attempt(self.settings.max_attempts) | _budget_spent(self.budget),
+            stop=stop_after_attempt(self.settings.max_attempts) | budget_spent(self.budget),
             reraise=True)
         try:
             return retrying(self._once, messages)
@@ -173,16 +151,6 @@ class OpenAIChatClient:
         if hinted is not None:
             return min(hinted, self.settings.max_backoff_seconds)
         return float(self._wait(state))
-
-
-class _budget_spent(stop_base):
-    """Stop when the run's retry budget is spent; otherwise spend one retry."""
-
-    def __init__(self, budget: RetryBudget) -> None:
-        self.budget = budget
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return not self.budget.take()
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:

@@ -167,6 +167,14 @@ class OutcomeRecord(_Record):
     letter_sent_on: date | None = Field(None, description="When that letter went to the "
                                         "payer, if it had by then.")
 
+    @property
+    def paid(self) -> bool:
+        """Whether the payer has paid the denial with no denial reason left (overturned).
+
+        Then nothing is left to appeal (docs/outcomes.md).
+        """
+        return self.outcome.outcome == "overturned"
+
 
 class ClaimLineRecord(_Record):
     """A kept service line of a claim read from an 835 (``appeal_claim_lines``)."""

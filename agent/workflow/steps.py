@@ -175,7 +175,7 @@ def settle_paid_step(ctx: WorkflowContext, denial_ids: Sequence[str]) -> Settled
     paid: dict[str, str] = {}
     for record in records:
         found = outcomes.get(record.denial.denial_id)
-        overturned = found is not None and found.outcome.outcome == "overturned"
+        overturned = found is not None and found.paid
         if record.triage is None or overturned == (record.triage.rule == PAID_LATER):
             continue
         if found is not None and overturned:

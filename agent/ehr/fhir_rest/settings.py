@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from agent.config import EnvOverFile
 
 DEFAULT_SCOPES = ("system/Patient.rs system/Encounter.rs system/DocumentReference.rs "
                   "system/Binary.r system/Observation.rs system/Condition.rs "
@@ -22,7 +24,7 @@ DEFAULT_SCOPES = ("system/Patient.rs system/Encounter.rs system/DocumentReferenc
 MIB = 1 << 20
 
 
-class FhirRestSettings(BaseSettings):
+class FhirRestSettings(EnvOverFile):
     """How ``--ehr fhir:BASE_URL`` reaches the server: SMART Backend Services and limits."""
 
     model_config = SettingsConfigDict(env_prefix="APPEALS_EHR_FHIR_", extra="forbid",
@@ -71,13 +73,3 @@ class FhirRestSettings(BaseSettings):
         if isinstance(value, list | tuple):
             return " ".join(str(v) for v in value)
         return value
-
-    @classmethod
-    def settings_customise_sources(
-            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The environment first, then the file's ``[ehr.fhir]`` (passed in as init)."""
-        return env_settings, init_settings

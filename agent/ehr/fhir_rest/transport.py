@@ -33,9 +33,9 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
-from tenacity.stop import stop_base
 
 from agent.ehr.fhir_rest.settings import MIB, FhirRestSettings
+from agent.retries import RetryBudget, budget_spent
 
 FHIR_JSON = "application/fhir+json"
 _ERROR_BODY_LIMIT = 64 * 1024
@@ -93,32 +93,6 @@ class Answer:
             raise FhirRequestError(f"{what}: the answer is not JSON", "not JSON") from None
 
 
-class RetryBudget:
-    """Retries left for the whole run, shared by every thread."""
-
-    def __init__(self, retries: int) -> None:
-        self._left = retries
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        """Spend one retry; False when none is left."""
-        with self._lock:
-            if self._left <= 0:
-                return False
-            self._left -= 1
-            return True
-
-
-class _budget_spent(stop_base):
-    """Stop when the run's retry budget is spent; otherwise spend one retry."""
-
-    def __init__(self, budget: RetryBudget) -> None:
-        self.budget = budget
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return not self.budget.take()
-
-
 class Transport:
     """Requests with retries and limits; counts what it sent and what failed."""
 
@@ -163,7 +137,7 @@ class Transport:
         """
         retrying = Retrying(
             retry=retry_if_exception_type(_Transient), wait=self._wait_for,
-            stop=stop_after_attempt(self.settings.max_attempts) | _budget_spent(self._budget),
+            stop=stop_after_attempt(self.settings.max_attempts) | budget_spent(self._budget),
             sleep=self._sleep, reraise=True)
         try:
             answer: Answer = retrying(self._attempt, method, url, what, params, form, accept,
